@@ -1,0 +1,227 @@
+// The backend interface: device memory plus the handful of primitives the backprop algorithm
+// is written in. The algorithm (backprop.cpp) calls only these; CpuBackend and CudaBackend
+// implement them with mirrored names. Shapes are checked here, once, before the _impl call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "batchprop/check.hpp"
+#include "batchprop/math.hpp"
+#include "batchprop/matrix.hpp"
+
+namespace batchprop {
+
+enum class DeviceKind { cpu, cuda };
+enum class CopyKind { host_to_device, device_to_host, device_to_device };
+
+// Raw memory on one device. Untyped so that one Buffer template serves T and int alike.
+class Memory {
+public:
+    virtual ~Memory() = default;
+    virtual DeviceKind kind() const = 0;
+    virtual void* allocate(std::size_t bytes) = 0;
+    virtual void deallocate(void* p) noexcept = 0;
+    virtual void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind) = 0;
+    // Waits until queued work is done (GPU); a no-op on the CPU. Timers call it.
+    virtual void synchronize() {}
+};
+
+// An owning array of n elements on a Memory's device. Move-only.
+template <class E>
+class Buffer {
+public:
+    Buffer() = default;
+    Buffer(Memory& mem, std::size_t n)
+        : mem_(&mem), n_(n), ptr_(n ? static_cast<E*>(mem.allocate(n * sizeof(E))) : nullptr) {}
+    Buffer(Buffer&& o) noexcept { swap(o); }
+    Buffer& operator=(Buffer&& o) noexcept {
+        Buffer(std::move(o)).swap(*this);
+        return *this;
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() {
+        if (ptr_) mem_->deallocate(ptr_);
+    }
+
+    E* data() { return ptr_; }
+    const E* data() const { return ptr_; }
+    std::size_t size() const { return n_; }
+
+    void upload(const E* host, std::size_t n, std::size_t offset = 0) {
+        BP_REQUIRE(offset + n <= n_, "upload of " << n << " elements at " << offset
+                                                  << " past a buffer of " << n_);
+        if (n) mem_->copy(ptr_ + offset, host, n * sizeof(E), CopyKind::host_to_device);
+    }
+    void upload(const std::vector<E>& host) { upload(host.data(), host.size()); }
+    void download(E* host, std::size_t n, std::size_t offset = 0) const {
+        BP_REQUIRE(offset + n <= n_, "download of " << n << " elements at " << offset
+                                                    << " past a buffer of " << n_);
+        if (n) mem_->copy(host, ptr_ + offset, n * sizeof(E), CopyKind::device_to_host);
+    }
+    std::vector<E> to_host() const {
+        std::vector<E> h(n_);
+        download(h.data(), n_);
+        return h;
+    }
+
+private:
+    void swap(Buffer& o) noexcept {
+        std::swap(mem_, o.mem_);
+        std::swap(n_, o.n_);
+        std::swap(ptr_, o.ptr_);
+    }
+    Memory* mem_ = nullptr;
+    std::size_t n_ = 0;
+    E* ptr_ = nullptr;
+};
+
+// Sums that evaluation needs from the output activations of a set of examples.
+struct EvalSums {
+    long long correct = 0;  // columns whose argmax equals the label
+    double cost = 0.0;      // sum over columns of C_x (no regularisation term)
+};
+
+// The primitives, for one scalar type T (float or double). Public functions check shapes and
+// forward to the virtual _impl, so every backend gets the same checks for free.
+// Pointers (and view data) are device pointers of this backend. Outputs first, then inputs.
+template <class T>
+class Backend : public Memory {
+public:
+    using View = MatrixView<T>;
+    using CView = ConstView<T>;
+
+    virtual std::string name() const = 0;
+
+    // C = alpha * op(A) * op(B) + beta * C, column-major, as BLAS defines it.
+    // op(A) is (C.rows x k) and op(B) is (k x C.cols). With beta = 0, C's old contents are
+    // never read (BLAS guarantees this), so C may hold garbage or NaN.
+    void gemm(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) {
+        const int a_rows = op_a == Op::N ? a.rows : a.cols, a_cols = op_a == Op::N ? a.cols : a.rows;
+        const int b_rows = op_b == Op::N ? b.rows : b.cols, b_cols = op_b == Op::N ? b.cols : b.rows;
+        BP_REQUIRE(a_rows == c.rows && b_cols == c.cols && a_cols == b_rows,
+                   "gemm shapes: C (" << c.rows << "x" << c.cols << ") = op(A) (" << a_rows << "x"
+                                      << a_cols << ") * op(B) (" << b_rows << "x" << b_cols << ")");
+        if (c.size() == 0) return;
+        gemm_impl(c, op_a, a, op_b, b, alpha, beta);
+    }
+
+    // Forward activation, fused: a = sigma(z + b 1^T). b is (a.rows). a and z may alias (the
+    // forward pass computes z = w a_prev into a's buffer, then applies this in place).
+    void bias_sigmoid(View a, CView z, const T* b) {
+        same_shape(a, z, "bias_sigmoid");
+        if (a.size()) bias_sigmoid_impl(a, z, b);
+    }
+
+    // BP1, fused: delta = output_delta(cost, a, y) elementwise (see math.hpp).
+    void output_delta(View delta, CView a, CView y, Cost cost) {
+        same_shape(delta, a, "output_delta");
+        same_shape(delta, y, "output_delta");
+        if (delta.size()) output_delta_impl(delta, a, y, cost);
+    }
+
+    // BP2's Hadamard half, in place: delta = delta (.) sigma'(z) with sigma' = a (1 - a).
+    // The other half, w^T delta, is a gemm written into delta beforehand.
+    void hidden_delta(View delta, CView a) {
+        same_shape(delta, a, "hidden_delta");
+        if (delta.size()) hidden_delta_impl(delta, a);
+    }
+
+    // BP3 for a batch: nabla_b = beta * nabla_b + sum over columns of delta. nabla_b is
+    // (delta.rows). beta is 0 (overwrite) or 1 (accumulate, per-example mode).
+    void row_sums(T* nabla_b, CView delta, T beta) {
+        if (delta.rows) row_sums_impl(nabla_b, delta, beta);
+    }
+
+    // SGD with L2 weight decay over the flat parameter buffer (weights first, then biases):
+    //   params[i] = (i < n_weights ? decay : 1) * params[i] - scale * nabla[i]
+    // with decay = 1 - eta*lambda/n and scale = eta/m.
+    void sgd_step(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,
+                  T decay, T scale) {
+        BP_REQUIRE(n_weights <= n_params, "sgd_step: " << n_weights << " weights > " << n_params
+                                                       << " parameters");
+        if (n_params) sgd_step_impl(params, nabla, n_params, n_weights, decay, scale);
+    }
+
+    // x(:, j) = data(:, idx[j]) for the x.cols columns of a mini-batch. idx is on the device.
+    void gather_columns(View x, CView data, const int* idx) {
+        BP_REQUIRE(x.rows == data.rows, "gather_columns: " << x.rows << " rows from " << data.rows);
+        if (x.size()) gather_columns_impl(x, data, idx);
+    }
+
+    // y(:, j) = e_{labels[idx[j]]} (one-hot), or e_{labels[j]} when idx is null.
+    void one_hot(View y, const int* labels, const int* idx) {
+        if (y.size()) one_hot_impl(y, labels, idx);
+    }
+
+    // Argmax-correct count and summed cost of the columns of a (outputs), labels[j] being
+    // column j's class. Ties in argmax go to the lowest index, as numpy's argmax does.
+    EvalSums evaluate(CView a, const int* labels, Cost cost) {
+        return a.size() ? evaluate_impl(a, labels, cost) : EvalSums{};
+    }
+
+    // sum of x[i]^2 in double (the L2 term of the regularised cost).
+    double sum_squares(const T* x, std::size_t n) { return n ? sum_squares_impl(x, n) : 0.0; }
+
+    // idx = the permutation of 0..n-1 that sorts shuffle_key(seed, epoch, i) (math.hpp), ties
+    // by i. Identical on every backend for the same (seed, epoch).
+    void permutation(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) {
+        if (n > 0) permutation_impl(idx, n, seed, epoch);
+    }
+
+protected:
+    virtual void gemm_impl(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) = 0;
+    virtual void bias_sigmoid_impl(View a, CView z, const T* b) = 0;
+    virtual void output_delta_impl(View delta, CView a, CView y, Cost cost) = 0;
+    virtual void hidden_delta_impl(View delta, CView a) = 0;
+    virtual void row_sums_impl(T* nabla_b, CView delta, T beta) = 0;
+    virtual void sgd_step_impl(T* params, const T* nabla, std::size_t n_params,
+                               std::size_t n_weights, T decay, T scale) = 0;
+    virtual void gather_columns_impl(View x, CView data, const int* idx) = 0;
+    virtual void one_hot_impl(View y, const int* labels, const int* idx) = 0;
+    virtual EvalSums evaluate_impl(CView a, const int* labels, Cost cost) = 0;
+    virtual double sum_squares_impl(const T* x, std::size_t n) = 0;
+    virtual void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) = 0;
+
+private:
+    template <class A, class B>
+    static void same_shape(const A& x, const B& y, const char* what) {
+        BP_REQUIRE(x.rows == y.rows && x.cols == y.cols,
+                   what << ": shapes (" << x.rows << "x" << x.cols << ") and (" << y.rows << "x"
+                        << y.cols << ") differ");
+    }
+};
+
+// ---- choosing a device ---------------------------------------------------------------------
+
+// What the CUDA runtime says about GPUs. usable == false is a normal state (no driver, no
+// device, built without CUDA); reason then says why in one line.
+struct GpuStatus {
+    bool compiled = false;  // built with CUDA support
+    bool usable = false;
+    int count = 0;
+    std::vector<std::string> names;  // one per device
+    std::string reason;              // why not usable
+};
+const GpuStatus& gpu_status();  // queried once, then cached
+
+struct DeviceSpec {
+    enum class Want { automatic, cpu, cuda } want = Want::automatic;
+    int index = 0;  // cuda:N
+};
+DeviceSpec parse_device(const std::string& text);  // "auto", "cpu", "cuda", "cuda:N"
+
+// Makes the backend for spec. automatic falls back to the CPU when no GPU is usable and
+// stores the one-line reason in *notice (when given); cuda without a usable GPU throws.
+template <class T>
+std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice = nullptr);
+
+template <class T>
+std::unique_ptr<Backend<T>> make_cpu_backend();
+
+}  // namespace batchprop

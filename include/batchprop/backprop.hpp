@@ -1,0 +1,73 @@
+// The backpropagation algorithm, written once over Backend<T>: forward pass, the four
+// equations BP1-BP4 for a mini-batch (per-example or fully matrix-based), and the SGD update.
+// It owns the device-side parameters, the gradient and the workspaces; it owns no data set.
+#pragma once
+
+#include <vector>
+
+#include "batchprop/backend.hpp"
+#include "batchprop/network.hpp"
+
+namespace batchprop {
+
+enum class Mode {
+    per_example,  // the book's update_mini_batch: one column at a time, nabla accumulated
+    matrix,       // the whole mini-batch X = [x_1 ... x_m] as one matrix
+};
+
+template <class T>
+class Backprop {
+public:
+    using View = MatrixView<T>;
+    using CView = ConstView<T>;
+
+    // Workspaces hold up to `capacity` columns; they are allocated here, once, and never in
+    // the mini-batch loop.
+    Backprop(Backend<T>& backend, const ParamLayout& layout, int capacity);
+
+    Backend<T>& backend() { return be_; }
+    const ParamLayout& layout() const { return layout_; }
+    int capacity() const { return capacity_; }
+
+    void set_params(const std::vector<T>& host);  // upload, same layout as Network<T>
+    std::vector<T> params() const;                // download
+    std::vector<T> nabla() const;                 // download the last computed gradient
+    T* params_device() { return params_.data(); }
+    T* nabla_device() { return nabla_.data(); }
+
+    // a[L] for the columns of x (x.cols <= capacity). The view points into a workspace and is
+    // valid until the next call.
+    CView feedforward(CView x);
+
+    // nabla = sum over the columns x_j of x of the gradient of C_{x_j} (no 1/m, no
+    // regularisation: the update applies both). y holds the targets, (n_L x x.cols).
+    void backprop(CView x, CView y, Mode mode, Cost cost);
+
+    // w <- (1 - eta*lambda/n) w - (eta/m) nabla_w,  b <- b - (eta/m) nabla_b.
+    void update(double eta, double lambda, long long n_train, int m);
+
+    // Evaluation sums over the columns of x, fed forward in chunks of at most capacity.
+    EvalSums evaluate(CView x, const int* labels, Cost cost);
+
+    // (lambda / 2n) * sum of w^2: the regularisation term of the total cost.
+    double l2_term(double lambda, long long n_train);
+
+private:
+    // The forward pass for the columns of x into a_[1..L] (views of `cols` columns).
+    void forward(CView x, int cols);
+    // BP1-BP4 for the cols columns already fed forward; nabla = beta * nabla + gradient.
+    void backward(CView x, CView y, int cols, Cost cost, T beta);
+
+    View a(int l, int cols) { return View(a_[std::size_t(l)].data(), layout_.n(l), cols); }
+    View delta(int l, int cols) { return View(delta_[std::size_t(l)].data(), layout_.n(l), cols); }
+
+    Backend<T>& be_;
+    ParamLayout layout_;
+    int capacity_;
+    Buffer<T> params_;  // flat: w[1..L] then b[1..L]
+    Buffer<T> nabla_;   // same layout as params_
+    std::vector<Buffer<T>> a_;      // a_[l]: (n_l x capacity), l = 1..L (a_[0] unused: x is a[0])
+    std::vector<Buffer<T>> delta_;  // delta_[l]: (n_l x capacity), l = 1..L
+};
+
+}  // namespace batchprop

@@ -1,0 +1,49 @@
+// Labelled image data on the host, and the IDX (MNIST-format) reader. Images are stored as
+// one column per example, pixels scaled to [0, 1]: X is (n_inputs x n) column-major.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace batchprop {
+
+struct Dataset {
+    int n_inputs = 0;          // pixels per image (rows * cols for IDX images)
+    int n = 0;                 // number of examples
+    std::vector<float> x;      // (n_inputs x n), column j = example j
+    std::vector<int> labels;   // n class labels
+    std::string source;        // where it came from, for messages
+
+    // Examples [first, first + count) as a new data set.
+    Dataset slice(int first, int count) const;
+    int max_label() const;  // -1 when empty
+};
+
+// An IDX file as read: dimensions and raw unsigned bytes (the only element type MNIST uses).
+struct IdxArray {
+    std::vector<std::uint32_t> dims;
+    std::vector<std::uint8_t> values;
+};
+
+// The bytes of a file, gunzipped when the content starts with the gzip magic (the file name
+// does not matter). Errors name the file.
+std::vector<std::uint8_t> read_file_bytes(const std::string& path);
+
+// Parses IDX bytes (type 0x08, unsigned byte). `what` names the source in error messages.
+IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what);
+
+// Reads an images file (3 dimensions: n x rows x cols) and a labels file (1 dimension: n) and
+// checks that they agree.
+Dataset load_idx(const std::string& images_path, const std::string& labels_path);
+
+// The standard MNIST file names inside a directory, each with or without ".gz".
+struct IdxFiles {
+    std::string train_images, train_labels, test_images, test_labels;
+};
+IdxFiles find_idx_files(const std::string& dir);
+
+// Where Debian's dataset-fashion-mnist package puts Fashion-MNIST.
+inline const char* default_data_dir() { return "/usr/share/datasets/fashion-mnist"; }
+
+}  // namespace batchprop

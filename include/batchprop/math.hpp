@@ -1,0 +1,78 @@
+// Scalar math shared by the CPU loops and the CUDA kernels, so the two backends cannot drift
+// apart: sigmoid, sigmoid' from the stored activation, the two costs and their output errors,
+// and the counter-based shuffle key. Nothing here allocates or touches memory.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define BP_HD __host__ __device__ __forceinline__
+#else
+#define BP_HD inline
+#endif
+
+namespace batchprop {
+
+enum class Cost : int { quadratic = 0, cross_entropy = 1 };
+
+// sigma(z) = 1 / (1 + e^-z), written so that exp never overflows: for z < 0 use
+// e^z / (1 + e^z). Both halves are exact at |z| = 100+ (the result saturates to 0 or 1
+// instead of producing inf/inf = NaN).
+BP_HD float sigmoid(float z) {
+    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
+    const float e = expf(z);
+    return e / (1.0f + e);
+}
+BP_HD double sigmoid(double z) {
+    if (z >= 0.0) return 1.0 / (1.0 + exp(-z));
+    const double e = exp(z);
+    return e / (1.0 + e);
+}
+
+// sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a): computed from the stored activation, so the
+// backward pass needs no separate z buffer.
+template <class T>
+BP_HD T sigmoid_prime_from_a(T a) {
+    return a * (T(1) - a);
+}
+
+// BP1, the output error delta^L_j for one output neuron with activation a and target y.
+// quadratic:     C = 1/2 (a - y)^2                 -> delta = (a - y) sigma'(z) = (a - y) a (1 - a)
+// cross-entropy: C = -[y ln a + (1 - y) ln(1 - a)] -> delta = a - y   (sigma' cancels)
+template <class T>
+BP_HD T output_delta(Cost cost, T a, T y) {
+    return cost == Cost::quadratic ? (a - y) * sigmoid_prime_from_a(a) : a - y;
+}
+
+// The cost of one output neuron, in double whatever T is, because evaluation sums it over
+// tens of thousands of terms. Cross-entropy: terms with y = 0 or y = 1 drop out exactly (as
+// numpy's nan_to_num makes them in the book), and log(0) is clamped to the smallest normal
+// so a saturated wrong answer costs ~708 instead of inf.
+BP_HD double cost_term(Cost cost, double a, double y) {
+    if (cost == Cost::quadratic) {
+        const double d = a - y;
+        return 0.5 * d * d;
+    }
+    const double tiny = 2.2250738585072014e-308;
+    double c = 0.0;
+    if (y > 0.0) c -= y * log(a > tiny ? a : tiny);
+    if (y < 1.0) c -= (1.0 - y) * log((1.0 - a) > tiny ? (1.0 - a) : tiny);
+    return c;
+}
+
+// splitmix64: a fast, well-mixed 64-bit hash. shuffle_key(seed, epoch, i) is the sort key of
+// example i in epoch `epoch`; sorting by it gives the epoch's permutation. Being counter-based
+// (no sequential RNG state) it yields the same permutation on the CPU (std::sort) and on the
+// GPU (thrust sort), so a given seed trains in the same order on either device.
+BP_HD std::uint64_t splitmix64(std::uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+BP_HD std::uint64_t shuffle_key(std::uint64_t seed, std::uint64_t epoch, std::uint64_t i) {
+    return splitmix64(splitmix64(seed ^ splitmix64(epoch)) + i);
+}
+
+}  // namespace batchprop

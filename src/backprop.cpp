@@ -1,0 +1,147 @@
+// Backpropagation, written once over Backend<T>. Each block names the book equation it
+// computes. Shapes: n_l neurons in layer l, m columns (examples) in the current batch;
+//   x = a[0]: (n_0 x m)   w[l]: (n_l x n_{l-1})   a[l], delta[l]: (n_l x m)   y: (n_L x m)
+#include "batchprop/backprop.hpp"
+
+#include <algorithm>
+
+namespace batchprop {
+
+template <class T>
+Backprop<T>::Backprop(Backend<T>& backend, const ParamLayout& layout, int capacity)
+    : be_(backend),
+      layout_(layout),
+      capacity_(capacity),
+      params_(backend, layout.n_params()),
+      nabla_(backend, layout.n_params()) {
+    BP_REQUIRE(capacity >= 1, "workspace capacity must be at least one column, not " << capacity);
+    const int L = layout_.n_layers();
+    a_.resize(std::size_t(L) + 1);
+    delta_.resize(std::size_t(L) + 1);
+    for (int l = 1; l <= L; ++l) {
+        const std::size_t n = std::size_t(layout_.n(l)) * std::size_t(capacity);
+        a_[std::size_t(l)] = Buffer<T>(be_, n);      // a[l]:     (n_l x capacity)
+        delta_[std::size_t(l)] = Buffer<T>(be_, n);  // delta[l]: (n_l x capacity)
+    }
+}
+
+template <class T>
+void Backprop<T>::set_params(const std::vector<T>& host) {
+    BP_REQUIRE(host.size() == layout_.n_params(),
+               "parameter count " << host.size() << " != " << layout_.n_params());
+    params_.upload(host);
+}
+
+template <class T>
+std::vector<T> Backprop<T>::params() const {
+    return params_.to_host();
+}
+
+template <class T>
+std::vector<T> Backprop<T>::nabla() const {
+    return nabla_.to_host();
+}
+
+template <class T>
+void Backprop<T>::forward(CView x, int cols) {
+    T* p = params_.data();
+    CView a_prev = x;
+    for (int l = 1; l <= layout_.n_layers(); ++l) {
+        // z[l] = w[l] a[l-1] + b[l] 1^T,  a[l] = sigma(z[l]). The product goes into a[l]'s
+        // buffer and the bias and sigmoid are applied in place, fused: sigma' is later taken
+        // from a (a(1 - a)), so z never needs a buffer of its own.
+        View al = a(l, cols);
+        be_.gemm(al, Op::N, layout_.w(p, l), Op::N, a_prev, T(1), T(0));
+        be_.bias_sigmoid(al, al, layout_.b(p, l));
+        a_prev = al;
+    }
+}
+
+template <class T>
+void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T beta) {
+    const int L = layout_.n_layers();
+    T* p = params_.data();
+    T* g = nabla_.data();
+
+    // BP1: delta[L] = grad_a C (.) sigma'(z[L])  (cross-entropy: a[L] - y).
+    be_.output_delta(delta(L, cols), a(L, cols), y, cost);
+
+    for (int l = L; l >= 1; --l) {
+        View dl = delta(l, cols);
+        const CView a_prev = l > 1 ? CView(a(l - 1, cols)) : x;
+        // BP3: dC/db[l] = delta[l], summed over the batch's columns.
+        be_.row_sums(layout_.b(g, l), dl, beta);
+        // BP4: dC/dw[l] = delta[l] a[l-1]^T, also summed over the columns: (n_l x m)(m x n_{l-1}).
+        be_.gemm(layout_.w(g, l), Op::N, dl, Op::T, a_prev, T(1), beta);
+        if (l > 1) {
+            // BP2: delta[l-1] = (w[l]^T delta[l]) (.) sigma'(z[l-1]): the transposed-weight
+            // product (n_{l-1} x n_l)(n_l x m), then the Hadamard product in place.
+            View d_prev = delta(l - 1, cols);
+            be_.gemm(d_prev, Op::T, layout_.w(p, l), Op::N, dl, T(1), T(0));
+            be_.hidden_delta(d_prev, a(l - 1, cols));
+        }
+    }
+}
+
+template <class T>
+ConstView<T> Backprop<T>::feedforward(CView x) {
+    BP_REQUIRE(x.rows == layout_.n(0), "input has " << x.rows << " rows, the network " << layout_.n(0) << " inputs");
+    BP_REQUIRE(x.cols <= capacity_, x.cols << " columns exceed the workspace capacity " << capacity_);
+    forward(x, x.cols);
+    return a(layout_.n_layers(), x.cols);
+}
+
+template <class T>
+void Backprop<T>::backprop(CView x, CView y, Mode mode, Cost cost) {
+    const int L = layout_.n_layers();
+    BP_REQUIRE(x.rows == layout_.n(0), "input has " << x.rows << " rows, the network " << layout_.n(0) << " inputs");
+    BP_REQUIRE(y.rows == layout_.n(L) && y.cols == x.cols,
+               "targets (" << y.rows << "x" << y.cols << ") do not match outputs (" << layout_.n(L)
+                           << "x" << x.cols << ")");
+    BP_REQUIRE(x.cols >= 1 && x.cols <= capacity_,
+               x.cols << " columns; the workspace holds 1.." << capacity_);
+    if (mode == Mode::matrix) {
+        // The whole mini-batch at once: every product above is a GEMM with m columns, and
+        // nabla is written (beta = 0), already summed over the batch.
+        forward(x, x.cols);
+        backward(x, y, x.cols, cost, T(0));
+        return;
+    }
+    // The book's loop: the same calls on one-column views, nabla accumulated (beta = 1 after
+    // the first example). Only the shapes differ from matrix mode.
+    for (int j = 0; j < x.cols; ++j) {
+        forward(x.col(j), 1);
+        backward(x.col(j), y.col(j), 1, cost, j == 0 ? T(0) : T(1));
+    }
+}
+
+template <class T>
+void Backprop<T>::update(double eta, double lambda, long long n_train, int m) {
+    // w <- (1 - eta lambda / n) w - (eta / m) nabla_w;  b <- b - (eta / m) nabla_b.
+    const T decay = T(1.0 - eta * lambda / double(n_train));
+    const T scale = T(eta / double(m));
+    be_.sgd_step(params_.data(), nabla_.data(), layout_.n_params(), layout_.n_weights(), decay, scale);
+}
+
+template <class T>
+EvalSums Backprop<T>::evaluate(CView x, const int* labels, Cost cost) {
+    EvalSums total;
+    for (int first = 0; first < x.cols; first += capacity_) {
+        const int count = std::min(capacity_, x.cols - first);
+        const EvalSums s = be_.evaluate(feedforward(x.col_range(first, count)), labels + first, cost);
+        total.correct += s.correct;
+        total.cost += s.cost;
+    }
+    return total;
+}
+
+template <class T>
+double Backprop<T>::l2_term(double lambda, long long n_train) {
+    if (lambda == 0.0) return 0.0;
+    return 0.5 * lambda / double(n_train) * be_.sum_squares(params_.data(), layout_.n_weights());
+}
+
+template class Backprop<float>;
+template class Backprop<double>;
+
+}  // namespace batchprop

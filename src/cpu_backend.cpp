@@ -1,0 +1,196 @@
+// The CPU backend: CBLAS (OpenBLAS) for the products, plain loops for the elementwise work.
+// It is the reference every GPU result is checked against, so clarity wins over cleverness
+// everywhere except the GEMM dispatch, which decides the per-example vs matrix comparison.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <numeric>
+#include <utility>
+
+#include "batchprop/backend.hpp"
+
+namespace batchprop {
+namespace {
+
+CBLAS_TRANSPOSE to_cblas(Op op) { return op == Op::N ? CblasNoTrans : CblasTrans; }
+
+// The BLAS calls, overloaded on the scalar type so the class below is written once.
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
+               const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+    cblas_sgemm(CblasColMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha,
+               const double* a, int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+    cblas_dgemm(CblasColMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+void blas_gemv(CBLAS_TRANSPOSE t, int m, int n, float alpha, const float* a, int lda,
+               const float* x, int incx, float beta, float* y, int incy) {
+    cblas_sgemv(CblasColMajor, t, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+void blas_gemv(CBLAS_TRANSPOSE t, int m, int n, double alpha, const double* a, int lda,
+               const double* x, int incx, double beta, double* y, int incy) {
+    cblas_dgemv(CblasColMajor, t, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+void blas_ger(int m, int n, float alpha, const float* x, int incx, const float* y, int incy,
+              float* a, int lda) {
+    cblas_sger(CblasColMajor, m, n, alpha, x, incx, y, incy, a, lda);
+}
+void blas_ger(int m, int n, double alpha, const double* x, int incx, const double* y, int incy,
+              double* a, int lda) {
+    cblas_dger(CblasColMajor, m, n, alpha, x, incx, y, incy, a, lda);
+}
+
+template <class T>
+class CpuBackend final : public Backend<T> {
+    using View = MatrixView<T>;
+    using CView = ConstView<T>;
+
+public:
+    std::string name() const override { return "cpu (OpenBLAS)"; }
+    DeviceKind kind() const override { return DeviceKind::cpu; }
+
+    void* allocate(std::size_t bytes) override {
+        // 64-byte alignment: whole cache lines, and what AVX-512 loads like.
+        void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!p) BP_THROW("out of host memory allocating " << bytes << " bytes");
+        return p;
+    }
+    void deallocate(void* p) noexcept override { std::free(p); }
+    void copy(void* dst, const void* src, std::size_t bytes, CopyKind) override {
+        std::memmove(dst, src, bytes);
+    }
+
+protected:
+    // Column-major C(M x N) = alpha op(A) op(B) + beta C with K the shared dimension; lda/ldb/
+    // ldc are the views' leading dimensions. Per-example mode reaches here with N == 1 (the
+    // forward W a and the backward W^T delta: matrix-vector products) and with K == 1 (the
+    // weight gradient delta a^T: an outer product). GEMM kernels pay for packing panels that
+    // such shapes never reuse, so those go to GEMV and GER, the book's numpy doing the same.
+    void gemm_impl(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) override {
+        const int M = c.rows, N = c.cols;
+        const int K = op_a == Op::N ? a.cols : a.rows;
+        if (N == 1) {
+            // c = alpha op(A) b + beta c, with b a column (op_b == N) or a row (op_b == T).
+            const int incb = op_b == Op::N ? 1 : b.ld;
+            blas_gemv(to_cblas(op_a), a.rows, a.cols, alpha, a.data, a.ld, b.data, incb, beta,
+                      c.data, 1);
+            return;
+        }
+        if (K == 1 && op_a == Op::N && op_b == Op::T) {
+            // c = alpha a b^T + beta c with a (M x 1) and b (N x 1), both single contiguous
+            // columns: scale, then rank-1 update.
+            if (beta != T(1)) scale(c, beta);
+            blas_ger(M, N, alpha, a.data, 1, b.data, 1, c.data, c.ld);
+            return;
+        }
+        blas_gemm(to_cblas(op_a), to_cblas(op_b), M, N, K, alpha, a.data, a.ld, b.data, b.ld,
+                  beta, c.data, c.ld);
+    }
+
+    void bias_sigmoid_impl(View a, CView z, const T* b) override {
+        for (int j = 0; j < a.cols; ++j) {
+            T* aj = a.data + std::size_t(j) * a.ld;
+            const T* zj = z.data + std::size_t(j) * z.ld;
+            for (int i = 0; i < a.rows; ++i) aj[i] = sigmoid(zj[i] + b[i]);
+        }
+    }
+
+    void output_delta_impl(View delta, CView a, CView y, Cost cost) override {
+        for (int j = 0; j < delta.cols; ++j) {
+            T* dj = delta.data + std::size_t(j) * delta.ld;
+            const T* aj = a.data + std::size_t(j) * a.ld;
+            const T* yj = y.data + std::size_t(j) * y.ld;
+            for (int i = 0; i < delta.rows; ++i) dj[i] = output_delta(cost, aj[i], yj[i]);
+        }
+    }
+
+    void hidden_delta_impl(View delta, CView a) override {
+        for (int j = 0; j < delta.cols; ++j) {
+            T* dj = delta.data + std::size_t(j) * delta.ld;
+            const T* aj = a.data + std::size_t(j) * a.ld;
+            for (int i = 0; i < delta.rows; ++i) dj[i] *= sigmoid_prime_from_a(aj[i]);
+        }
+    }
+
+    void row_sums_impl(T* nabla_b, CView delta, T beta) override {
+        // Column by column (contiguous), summing in the fixed order j = 0, 1, ... m-1.
+        for (int i = 0; i < delta.rows; ++i) nabla_b[i] = beta == T(0) ? T(0) : beta * nabla_b[i];
+        for (int j = 0; j < delta.cols; ++j) {
+            const T* dj = delta.data + std::size_t(j) * delta.ld;
+            for (int i = 0; i < delta.rows; ++i) nabla_b[i] += dj[i];
+        }
+    }
+
+    void sgd_step_impl(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,
+                       T decay, T scale) override {
+        for (std::size_t i = 0; i < n_weights; ++i) params[i] = decay * params[i] - scale * nabla[i];
+        for (std::size_t i = n_weights; i < n_params; ++i) params[i] -= scale * nabla[i];
+    }
+
+    void gather_columns_impl(View x, CView data, const int* idx) override {
+        for (int j = 0; j < x.cols; ++j)
+            std::memcpy(x.data + std::size_t(j) * x.ld, data.data + std::size_t(idx[j]) * data.ld,
+                        sizeof(T) * std::size_t(x.rows));
+    }
+
+    void one_hot_impl(View y, const int* labels, const int* idx) override {
+        for (int j = 0; j < y.cols; ++j) {
+            T* yj = y.data + std::size_t(j) * y.ld;
+            std::fill(yj, yj + y.rows, T(0));
+            const int label = labels[idx ? idx[j] : j];
+            if (label >= 0 && label < y.rows) yj[label] = T(1);
+        }
+    }
+
+    EvalSums evaluate_impl(CView a, const int* labels, Cost cost) override {
+        EvalSums s;
+        for (int j = 0; j < a.cols; ++j) {
+            const T* aj = a.data + std::size_t(j) * a.ld;
+            int best = 0;
+            for (int i = 1; i < a.rows; ++i)
+                if (aj[i] > aj[best]) best = i;  // strict: ties keep the lowest index
+            s.correct += best == labels[j];
+            for (int i = 0; i < a.rows; ++i)
+                s.cost += cost_term(cost, double(aj[i]), i == labels[j] ? 1.0 : 0.0);
+        }
+        return s;
+    }
+
+    double sum_squares_impl(const T* x, std::size_t n) override {
+        double s = 0.0;
+        for (std::size_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
+        return s;
+    }
+
+    void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) override {
+        keys_.resize(std::size_t(n));  // grows once, then reused every epoch
+        for (int i = 0; i < n; ++i) keys_[std::size_t(i)] = {shuffle_key(seed, epoch, std::uint64_t(i)), i};
+        std::sort(keys_.begin(), keys_.end());  // by key, ties by index
+        for (int i = 0; i < n; ++i) idx[i] = keys_[std::size_t(i)].second;
+    }
+
+private:
+    static void scale(View c, T beta) {
+        for (int j = 0; j < c.cols; ++j) {
+            T* cj = c.data + std::size_t(j) * c.ld;
+            for (int i = 0; i < c.rows; ++i) cj[i] = beta == T(0) ? T(0) : beta * cj[i];
+        }
+    }
+
+    std::vector<std::pair<std::uint64_t, int>> keys_;
+};
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<Backend<T>> make_cpu_backend() {
+    return std::make_unique<CpuBackend<T>>();
+}
+
+template std::unique_ptr<Backend<float>> make_cpu_backend<float>();
+template std::unique_ptr<Backend<double>> make_cpu_backend<double>();
+
+}  // namespace batchprop

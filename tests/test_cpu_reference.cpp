@@ -1,0 +1,198 @@
+// The CPU reference checked against mathematics: finite differences, per-example vs matrix
+// gradients, and one SGD step worked out by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "batchprop/backprop.hpp"
+#include "batchprop/gradcheck.hpp"
+#include "test_util.hpp"
+
+using namespace batchprop;
+
+namespace {
+
+struct GradcheckCase {
+    std::vector<int> sizes;
+    Cost cost;
+    double lambda;
+};
+
+class GradcheckTest : public ::testing::TestWithParam<GradcheckCase> {};
+
+// Every parameter of small random networks of depth 2 to 4: backprop (BP1-BP4) against
+// fourth-order central differences of the cost, in double.
+TEST_P(GradcheckTest, BackpropMatchesFiniteDifferences) {
+    const GradcheckCase& c = GetParam();
+    Network<double> net(c.sizes);
+    net.init(Init::gaussian, 42);
+    const GradcheckProblem p = random_problem(c.sizes, 5, c.cost, c.lambda, 7);
+    const GradcheckResult r = gradcheck(net, p);
+    EXPECT_EQ(r.n_checked, net.params().size());
+    // Gradients must not be trivially zero, or the check proves nothing.
+    double largest = 0.0;
+    for (double g : r.analytic) largest = std::max(largest, std::abs(g));
+    EXPECT_GT(largest, 1e-3);
+    EXPECT_LT(r.worst, 1e-6) << "sizes " << sizes_to_string(c.sizes);
+    RecordProperty("worst_relative_error", std::to_string(r.worst));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SmallNets, GradcheckTest,
+    ::testing::Values(GradcheckCase{{3, 2}, Cost::quadratic, 0.0},
+                      GradcheckCase{{3, 2}, Cost::cross_entropy, 0.5},
+                      GradcheckCase{{4, 5, 3}, Cost::quadratic, 0.0},
+                      GradcheckCase{{4, 5, 3}, Cost::quadratic, 1.0},
+                      GradcheckCase{{4, 5, 3}, Cost::cross_entropy, 0.0},
+                      GradcheckCase{{4, 5, 3}, Cost::cross_entropy, 1.0},
+                      GradcheckCase{{5, 4, 6, 3}, Cost::quadratic, 0.3},
+                      GradcheckCase{{5, 4, 6, 3}, Cost::cross_entropy, 0.0},
+                      GradcheckCase{{3, 7, 5, 4, 2}, Cost::quadratic, 0.0},
+                      GradcheckCase{{3, 7, 5, 4, 2}, Cost::cross_entropy, 2.0}),
+    [](const ::testing::TestParamInfo<GradcheckCase>& info) {
+        std::string name = "n";
+        for (int s : info.param.sizes) name += "_" + std::to_string(s);
+        name += info.param.cost == Cost::quadratic ? "_quadratic" : "_crossentropy";
+        name += info.param.lambda > 0 ? "_lambda" : "_nolambda";
+        return name;
+    });
+
+// The checker itself must fail when the gradient is wrong: perturb one entry of an otherwise
+// correct gradient by 1e-4 relative and expect that entry to be flagged.
+TEST(Gradcheck, CatchesAPerturbedGradient) {
+    const std::vector<int> sizes{4, 5, 3};
+    Network<double> net(sizes);
+    net.init(Init::gaussian, 3);
+    const GradcheckProblem p = random_problem(sizes, 4, Cost::quadratic, 0.0, 9);
+    std::vector<double> g = backprop_gradient(net, p);
+    const std::size_t i = net.layout().w_offset(2) + 4;
+    ASSERT_GT(std::abs(g[i]), 1e-6);
+    g[i] *= 1.0 + 1e-4;
+    const GradcheckResult r = gradcheck(net, p, 1e-3, &g);
+    EXPECT_GT(r.worst, 5e-5);
+    EXPECT_EQ(r.layers[2].worst_w_index, 4u);
+    EXPECT_LT(r.layers[1].worst_w, 1e-6);  // the untouched layer still passes
+}
+
+// The fully matrix-based gradient of a mini-batch equals the sum of the per-example
+// gradients (the book's loop): same maths, different shapes and summation order.
+class MatrixVsPerExample : public ::testing::TestWithParam<int> {};
+
+TEST_P(MatrixVsPerExample, SameGradientInDouble) {
+    const int m = GetParam();
+    const std::vector<int> sizes{20, 12, 7, 4};
+    for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+        auto be = make_cpu_backend<double>();
+        Network<double> net(sizes);
+        net.init(Init::scaled, 11);
+        Backprop<double> bp(*be, net.layout(), m);
+        bp.set_params(net.params());
+        Buffer<double> x(*be, std::size_t(20) * std::size_t(m)), y(*be, std::size_t(4) * std::size_t(m));
+        x.upload(bptest::random_vector<double>(x.size(), 100 + std::uint64_t(m), 0.0, 1.0));
+        y.upload(bptest::random_vector<double>(y.size(), 200 + std::uint64_t(m), 0.0, 1.0));
+        const ConstView<double> xv(x.data(), 20, m), yv(y.data(), 4, m);
+        bp.backprop(xv, yv, Mode::matrix, cost);
+        const std::vector<double> matrix = bp.nabla();
+        bp.backprop(xv, yv, Mode::per_example, cost);
+        const std::vector<double> per_example = bp.nabla();
+        // A third way, independent of the per-example code path: one backprop call per column
+        // as a batch of one, summed here.
+        std::vector<double> summed(matrix.size(), 0.0);
+        for (int j = 0; j < m; ++j) {
+            bp.backprop(xv.col(j), yv.col(j), Mode::matrix, cost);
+            const std::vector<double> g = bp.nabla();
+            for (std::size_t i = 0; i < g.size(); ++i) summed[i] += g[i];
+        }
+        EXPECT_TRUE(bptest::close_normwise(matrix, per_example, 1e-12)) << "m = " << m;
+        EXPECT_TRUE(bptest::close_normwise(matrix, summed, 1e-12)) << "m = " << m;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchSizes, MatrixVsPerExample, ::testing::Values(1, 7, 10, 64));
+
+// One SGD step on a [2, 1] network, computed by hand from the book's formulas:
+//   z = w1 x1 + w2 x2 + b, a = sigma(z), quadratic delta = (a - y) a (1 - a),
+//   nabla_w_k = sum_x delta x_k, nabla_b = sum_x delta,
+//   w <- (1 - eta lambda / n) w - (eta / m) nabla_w, b <- b - (eta / m) nabla_b.
+TEST(Sgd, OneStepByHand) {
+    auto be = make_cpu_backend<double>();
+    Network<double> net({2, 1});
+    net.w(1).data[0] = 0.5;  // w1
+    net.w(1).data[1] = -0.25;  // w2
+    net.b(1)[0] = 0.1;
+    Backprop<double> bp(*be, net.layout(), 2);
+    bp.set_params(net.params());
+    const std::vector<double> xs{1.0, 2.0, 0.5, -1.0};  // x^(1) = (1, 2), x^(2) = (0.5, -1)
+    const std::vector<double> ys{1.0, 0.0};
+    Buffer<double> x(*be, 4), y(*be, 2);
+    x.upload(xs);
+    y.upload(ys);
+    bp.backprop(ConstView<double>(x.data(), 2, 2), ConstView<double>(y.data(), 1, 2), Mode::matrix,
+                Cost::quadratic);
+    const double eta = 0.7, lambda = 0.3;
+    const long long n = 10;
+    bp.update(eta, lambda, n, 2);
+    const std::vector<double> got = bp.params();
+
+    double nw1 = 0, nw2 = 0, nb = 0;
+    for (int j = 0; j < 2; ++j) {
+        const double x1 = xs[std::size_t(2 * j)], x2 = xs[std::size_t(2 * j + 1)];
+        const double z = 0.5 * x1 - 0.25 * x2 + 0.1;
+        const double a = 1.0 / (1.0 + std::exp(-z));
+        const double d = (a - ys[std::size_t(j)]) * a * (1.0 - a);
+        nw1 += d * x1;
+        nw2 += d * x2;
+        nb += d;
+    }
+    const double decay = 1.0 - eta * lambda / double(n);
+    EXPECT_NEAR(got[0], decay * 0.5 - eta / 2 * nw1, 1e-15);
+    EXPECT_NEAR(got[1], decay * -0.25 - eta / 2 * nw2, 1e-15);
+    EXPECT_NEAR(got[2], 0.1 - eta / 2 * nb, 1e-15);  // biases are not decayed
+    EXPECT_NE(got[0], 0.5);
+}
+
+// The stable sigmoid saturates instead of overflowing, in both precisions.
+TEST(Math, SigmoidIsStableAtLargeArguments) {
+    for (double z : {-1000.0, -100.0, -30.0, 0.0, 30.0, 100.0, 1000.0}) {
+        const double s = sigmoid(z);
+        const float sf = sigmoid(float(z));
+        EXPECT_TRUE(std::isfinite(s) && std::isfinite(sf)) << z;
+        EXPECT_NEAR(s, 1.0 / (1.0 + std::exp(-z)), 1e-15) << z;
+        EXPECT_NEAR(sf, s, 1e-7) << z;
+    }
+    EXPECT_EQ(sigmoid(0.0), 0.5);
+    EXPECT_GT(sigmoid(-30.0), 0.0);  // not flushed to zero
+}
+
+TEST(Math, CrossEntropyOfSaturatedOutputsIsFinite) {
+    EXPECT_EQ(cost_term(Cost::cross_entropy, 1.0, 1.0), 0.0);
+    EXPECT_EQ(cost_term(Cost::cross_entropy, 0.0, 0.0), 0.0);
+    const double c = cost_term(Cost::cross_entropy, 0.0, 1.0);
+    EXPECT_TRUE(std::isfinite(c));
+    EXPECT_GT(c, 700.0);
+    EXPECT_NEAR(cost_term(Cost::cross_entropy, 0.25, 1.0), -std::log(0.25), 1e-15);
+    EXPECT_NEAR(cost_term(Cost::quadratic, 0.25, 1.0), 0.5 * 0.75 * 0.75, 1e-15);
+}
+
+// The per-epoch permutation is a permutation, differs across epochs and seeds, and is the
+// same for a given (seed, epoch).
+TEST(Shuffle, PermutationIsDeterministicAndComplete) {
+    auto be = make_cpu_backend<float>();
+    const int n = 1000;
+    std::vector<int> a(n), b(n), c(n), d(n);
+    be->permutation(a.data(), n, 5, 0);
+    be->permutation(b.data(), n, 5, 0);
+    be->permutation(c.data(), n, 5, 1);
+    be->permutation(d.data(), n, 6, 0);
+    EXPECT_EQ(a, b);
+    EXPECT_NE(a, c);
+    EXPECT_NE(a, d);
+    std::vector<int> sorted = a;
+    std::sort(sorted.begin(), sorted.end());
+    for (int i = 0; i < n; ++i) ASSERT_EQ(sorted[std::size_t(i)], i);
+    int fixed = 0;
+    for (int i = 0; i < n; ++i) fixed += a[std::size_t(i)] == i;
+    EXPECT_LT(fixed, 10);  // a shuffle, not the identity (expected ~1 fixed point)
+}
+
+}  // namespace

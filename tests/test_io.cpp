@@ -1,0 +1,140 @@
+// The IDX reader: valid files (raw and gzip) round-trip; every malformed case fails with an
+// error that names the file and the problem.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "batchprop/check.hpp"
+#include "batchprop/dataset.hpp"
+
+using namespace batchprop;
+namespace fs = std::filesystem;
+
+namespace {
+
+class IdxTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("bp_io_" + std::to_string(::getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    static std::vector<std::uint8_t> idx(std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
+        std::vector<std::uint8_t> b{0, 0, 0x08, std::uint8_t(dims.size())};
+        for (std::uint32_t d : dims)
+            for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(d >> s));
+        b.insert(b.end(), data.begin(), data.end());
+        return b;
+    }
+    std::string write(const std::string& name, const std::vector<std::uint8_t>& bytes, bool gz = false) {
+        const std::string path = (dir_ / name).string();
+        if (gz) {
+            gzFile f = gzopen(path.c_str(), "wb");
+            gzwrite(f, bytes.data(), unsigned(bytes.size()));
+            gzclose(f);
+        } else {
+            std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+        }
+        return path;
+    }
+    // 3 images of 2x2 pixels with distinct values, and their labels.
+    static std::vector<std::uint8_t> pixels() { return {0, 51, 102, 255, 1, 2, 3, 4, 200, 100, 50, 25}; }
+
+    void expect_error(const std::string& images, const std::string& labels, const std::string& needle,
+                      const std::string& names) {
+        try {
+            load_idx(images, labels);
+            ADD_FAILURE() << "no error; expected: " << needle;
+        } catch (const Error& e) {
+            const std::string msg = e.what();
+            EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+            EXPECT_NE(msg.find(names), std::string::npos) << "message does not name the file: " << msg;
+        }
+    }
+    fs::path dir_;
+};
+
+TEST_F(IdxTest, RawAndGzipRoundTrip) {
+    for (bool gz : {false, true}) {
+        const std::string im = write("im", idx({3, 2, 2}, pixels()), gz);
+        const std::string lb = write("lb", idx({3}, {7, 0, 9}), gz);
+        const Dataset d = load_idx(im, lb);
+        ASSERT_EQ(d.n, 3);
+        ASSERT_EQ(d.n_inputs, 4);
+        EXPECT_EQ(d.labels, (std::vector<int>{7, 0, 9}));
+        // Image j is column j: pixel order within an image is kept, scaled by 1/255.
+        for (std::size_t i = 0; i < 12; ++i) EXPECT_FLOAT_EQ(d.x[i], pixels()[i] / 255.0f) << i;
+        EXPECT_EQ(d.max_label(), 9);
+        const Dataset s = d.slice(1, 2);
+        EXPECT_EQ(s.n, 2);
+        EXPECT_FLOAT_EQ(s.x[0], 1 / 255.0f);
+        EXPECT_EQ(s.labels, (std::vector<int>{0, 9}));
+    }
+}
+
+TEST_F(IdxTest, BadMagic) {
+    std::vector<std::uint8_t> b = idx({3, 2, 2}, pixels());
+    b[0] = 0x1f;  // not 0 0
+    const std::string im = write("im", b), lb = write("lb", idx({3}, {1, 2, 3}));
+    expect_error(im, lb, "magic", im);
+    b = idx({3, 2, 2}, pixels());
+    b[2] = 0x0D;  // float elements: not MNIST's unsigned bytes
+    expect_error(write("im2", b), lb, "element type", "im2");
+}
+
+TEST_F(IdxTest, Truncated) {
+    std::vector<std::uint8_t> b = idx({3, 2, 2}, pixels());
+    b.pop_back();
+    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    expect_error(write("im", b), lb, "truncated", "im");
+    expect_error(write("hdr", {0, 0, 8, 3, 0, 0}), lb, "truncated IDX header", "hdr");
+    b = idx({3, 2, 2}, pixels());
+    b.push_back(0);
+    expect_error(write("long", b), lb, "unexpected bytes", "long");
+}
+
+TEST_F(IdxTest, CountMismatch) {
+    const std::string im = write("im", idx({3, 2, 2}, pixels()));
+    const std::string lb = write("lb", idx({2}, {1, 2}));
+    expect_error(im, lb, "has 3 images but", lb);
+    expect_error(im, write("lb2", idx({3, 1}, {1, 2, 3})), "1 dimension", "lb2");
+    expect_error(write("im1", idx({3}, {1, 2, 3})), lb, "3 dimensions", "im1");
+}
+
+TEST_F(IdxTest, ZeroSize) {
+    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    expect_error(write("empty", {}), lb, "too short", "empty");
+    expect_error(write("zero", idx({0, 2, 2}, {})), lb, "dimension 0 is zero", "zero");
+}
+
+TEST_F(IdxTest, GzipCorruption) {
+    const std::string good = write("im.gz", idx({3, 2, 2}, pixels()), true);
+    std::ifstream in(good, std::ios::binary);
+    std::vector<std::uint8_t> z((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    std::vector<std::uint8_t> cut(z.begin(), z.begin() + std::ptrdiff_t(z.size() / 2));
+    expect_error(write("cut.gz", cut), lb, "gzip", "cut.gz");
+    std::vector<std::uint8_t> flipped = z;
+    for (std::size_t i = 12; i < flipped.size() - 8; ++i) flipped[i] ^= 0x5a;
+    expect_error(write("bad.gz", flipped), lb, "corrupt gzip", "bad.gz");
+}
+
+TEST_F(IdxTest, MissingFileAndDirectory) {
+    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    expect_error((dir_ / "nope").string(), lb, "No such file", "nope");
+    expect_error(dir_.string(), lb, "directory", dir_.string());
+    try {
+        find_idx_files((dir_ / "nodata").string());
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("apt-get install dataset-fashion-mnist"), std::string::npos);
+    }
+}
+
+}  // namespace

@@ -1,0 +1,170 @@
+// End-to-end training on the CPU: learning happens, seeds behave, float agrees with double,
+// partial batches and configuration errors are handled.
+#include <gtest/gtest.h>
+
+#include "batchprop/trainer.hpp"
+#include "test_util.hpp"
+
+using namespace batchprop;
+
+namespace {
+
+template <class T>
+struct TrainRun {
+    std::vector<T> params;
+    std::vector<Evaluation> evals;
+};
+
+template <class T>
+TrainRun<T> train(const Dataset& tr, const Dataset& ev, std::vector<int> sizes, TrainConfig cfg,
+             std::uint64_t init_seed, Init init = Init::gaussian) {
+    auto be = make_cpu_backend<T>();
+    Network<T> net(sizes);
+    net.init(init, init_seed);
+    DeviceData<T> dtr(*be, tr), dev(*be, ev);
+    Trainer<T> trainer(*be, net.layout(), dtr, &dev, cfg);
+    trainer.backprop().set_params(net.params());
+    TrainRun<T> r;
+    TrainCallbacks cb;
+    cb.on_epoch = [&](const EpochResult& e) {
+        r.evals.push_back(*e.evaluation);
+        return true;
+    };
+    trainer.run(cb);
+    r.params = trainer.backprop().params();
+    return r;
+}
+
+TrainConfig small_config() {
+    TrainConfig c;
+    c.epochs = 30;
+    c.batch = 10;
+    c.eta = 3.0;
+    c.cost = Cost::cross_entropy;
+    c.seed = 1;
+    return c;
+}
+
+// A problem that needs the hidden layer: the cost falls and accuracy passes 90%
+// (chance is 25%).
+TEST(Training, LearnsQuadrants) {
+    const Dataset tr = bptest::quadrants(2000, 1), ev = bptest::quadrants(500, 2);
+    for (Mode mode : {Mode::matrix, Mode::per_example}) {
+        TrainConfig c = small_config();
+        c.mode = mode;
+        const TrainRun<double> r = train<double>(tr, ev, {2, 16, 4}, c, 5);
+        ASSERT_EQ(r.evals.size(), 30u);
+        EXPECT_LT(r.evals.back().cost, 0.6 * r.evals.front().cost);
+        EXPECT_GT(r.evals.back().accuracy(), 0.90) << "mode " << int(mode);
+    }
+}
+
+TEST(Training, SameSeedSameParametersDifferentSeedDifferent) {
+    const Dataset tr = bptest::quadrants(300, 3), ev = bptest::quadrants(50, 4);
+    TrainConfig c = small_config();
+    c.epochs = 2;
+    c.batch = 7;  // 300 = 42 * 7 + 6: a partial last batch
+    const TrainRun<float> a = train<float>(tr, ev, {2, 5, 4}, c, 9);
+    const TrainRun<float> b = train<float>(tr, ev, {2, 5, 4}, c, 9);
+    EXPECT_EQ(a.params, b.params);  // bitwise
+    TrainConfig c2 = c;
+    c2.seed = 2;  // another shuffle order, same initial parameters
+    EXPECT_NE(a.params, train<float>(tr, ev, {2, 5, 4}, c2, 9).params);
+    EXPECT_NE(a.params, train<float>(tr, ev, {2, 5, 4}, c, 10).params);  // another init
+}
+
+// float and double follow the same trajectory: after two epochs the parameters differ by
+// rounding only (stated tolerance: 1e-3 relative, normwise).
+TEST(Training, FloatAgreesWithDouble) {
+    const Dataset tr = bptest::quadrants(500, 5), ev = bptest::quadrants(100, 6);
+    TrainConfig c = small_config();
+    c.epochs = 2;
+    c.eta = 0.5;
+    c.cost = Cost::quadratic;
+    const TrainRun<float> f = train<float>(tr, ev, {2, 8, 4}, c, 3, Init::scaled);
+    const TrainRun<double> d = train<double>(tr, ev, {2, 8, 4}, c, 3, Init::scaled);
+    EXPECT_TRUE(bptest::close_normwise(f.params, d.params, 1e-3));
+    EXPECT_EQ(f.evals.back().correct, d.evals.back().correct);
+}
+
+// The last partial batch is used: with n = 11 and m = 10, training without shuffling equals
+// two explicit steps, the second with m = 1.
+TEST(Training, PartialLastBatchIsUsedAndAveragedByItsSize) {
+    const Dataset tr = bptest::quadrants(11, 7);
+    TrainConfig c = small_config();
+    c.epochs = 1;
+    c.shuffle = false;
+    c.lambda = 0.5;
+    const TrainRun<double> r = train<double>(tr, tr, {2, 3, 4}, c, 4);
+
+    auto be = make_cpu_backend<double>();
+    Network<double> net({2, 3, 4});
+    net.init(Init::gaussian, 4);
+    Backprop<double> bp(*be, net.layout(), 10);
+    bp.set_params(net.params());
+    DeviceData<double> d(*be, tr);
+    Buffer<double> y(*be, 40);
+    for (auto [first, m] : {std::pair{0, 10}, std::pair{10, 1}}) {
+        MatrixView<double> yv(y.data(), 4, m);
+        be->one_hot(yv, d.labels() + first, nullptr);
+        bp.backprop(d.x().col_range(first, m), yv, Mode::matrix, c.cost);
+        bp.update(c.eta, c.lambda, 11, m);
+    }
+    EXPECT_EQ(r.params, bp.params());
+}
+
+TEST(Training, RejectsImpossibleConfigurations) {
+    const Dataset tr = bptest::quadrants(20, 8);
+    auto be = make_cpu_backend<float>();
+    DeviceData<float> d(*be, tr);
+    ParamLayout layout({2, 3, 4});
+    auto expect_error = [&](TrainConfig c, const char* needle) {
+        try {
+            Trainer<float> t(*be, layout, d, nullptr, c);
+            ADD_FAILURE() << "no error for " << needle;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
+    };
+    TrainConfig c = small_config();
+    c.batch = 21;
+    expect_error(c, "larger than the training set");
+    c = small_config();
+    c.batch = 0;
+    expect_error(c, "--batch");
+    c = small_config();
+    c.epochs = 0;
+    expect_error(c, "--epochs");
+    c = small_config();
+    c.eta = -1;
+    expect_error(c, "--eta");
+    c.eta = std::nan("");
+    expect_error(c, "--eta");
+    c = small_config();
+    c.lambda = -0.1;
+    expect_error(c, "--lambda");
+    EXPECT_THROW(ParamLayout({784}), Error);
+    EXPECT_THROW(ParamLayout({784, 0, 10}), Error);
+    EXPECT_THROW(Trainer<float>(*be, ParamLayout({3, 4}), d, nullptr, small_config()), Error);
+}
+
+TEST(Training, InitialisersHaveTheStatedSpread) {
+    Network<double> g({400, 300, 10}), s({400, 300, 10});
+    g.init(Init::gaussian, 1);
+    s.init(Init::scaled, 1);
+    auto sd = [](ConstView<double> w) {
+        double ss = 0;
+        for (std::size_t i = 0; i < w.size(); ++i) ss += w.data[i] * w.data[i];
+        return std::sqrt(ss / double(w.size()));
+    };
+    EXPECT_NEAR(sd(g.w(1)), 1.0, 0.01);
+    EXPECT_NEAR(sd(s.w(1)), 1.0 / 20.0, 0.0005);  // 1/sqrt(400)
+    Network<double> g2({400, 300, 10});
+    g2.init(Init::gaussian, 1);
+    EXPECT_EQ(g.params(), g2.params());
+    Network<float> f({400, 300, 10});
+    f.init(Init::gaussian, 1);
+    EXPECT_TRUE(bptest::close_normwise(f.params(), g.params(), 1e-7));
+}
+
+}  // namespace

@@ -1,0 +1,67 @@
+// Helpers shared by the CPU tests: seeded non-zero random data and a comparison that names
+// the worst element.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+#include <vector>
+
+#include "batchprop/dataset.hpp"
+#include "batchprop/math.hpp"
+
+namespace bptest {
+
+// Uniform values in [lo, hi) from a seed; never all zero for lo < hi.
+template <class T>
+std::vector<T> random_vector(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+    std::vector<T> v(n);
+    std::uint64_t s = batchprop::splitmix64(seed);
+    for (T& x : v) x = T(lo + (hi - lo) * double(batchprop::splitmix64(s++) >> 11) * 0x1.0p-53);
+    return v;
+}
+
+// max_i |got_i - want_i| / max_i |want_i| <= tol (normwise: sums in different orders may
+// cancel differently element by element). NaN or Inf in either fails on its own.
+template <class A, class B>
+::testing::AssertionResult close_normwise(const std::vector<A>& got, const std::vector<B>& want, double tol) {
+    if (got.size() != want.size())
+        return ::testing::AssertionFailure() << "sizes differ: " << got.size() << " vs " << want.size();
+    double scale = 0.0, worst = 0.0;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        if (!std::isfinite(double(got[i])) || !std::isfinite(double(want[i])))
+            return ::testing::AssertionFailure() << "non-finite value at " << i << ": got " << got[i]
+                                                 << ", want " << want[i];
+        scale = std::max(scale, std::abs(double(want[i])));
+        const double d = std::abs(double(got[i]) - double(want[i]));
+        if (d > worst) { worst = d; at = i; }
+    }
+    const double rel = scale > 0 ? worst / scale : worst;
+    if (rel <= tol) return ::testing::AssertionSuccess();
+    std::ostringstream os;
+    os.precision(17);
+    os << "relative error " << rel << " > " << tol << "; worst element " << at << ": got " << got[at]
+       << ", want " << want[at];
+    return ::testing::AssertionFailure() << os.str();
+}
+
+// A small, learnable classification problem: n points in [0,1]^2 whose class (0..3) is the
+// quadrant around (0.5, 0.5). Classes 0 and 3 need a hidden layer to separate cleanly from
+// the rest, so reaching high accuracy shows backprop through the hidden layer works.
+inline batchprop::Dataset quadrants(int n, std::uint64_t seed) {
+    batchprop::Dataset d;
+    d.n_inputs = 2;
+    d.n = n;
+    d.source = "quadrants";
+    d.x = random_vector<float>(std::size_t(2) * std::size_t(n), seed, 0.0, 1.0);
+    for (int j = 0; j < n; ++j) {
+        const float u = d.x[std::size_t(2 * j)], v = d.x[std::size_t(2 * j + 1)];
+        d.labels.push_back((u > 0.5f ? 1 : 0) + (v > 0.5f ? 2 : 0));
+    }
+    return d;
+}
+
+}  // namespace bptest
