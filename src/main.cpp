@@ -3,10 +3,12 @@
 #include <cstdio>
 #include <exception>
 
+#include "batchprop/blas_core.hpp"
 #include "batchprop/check.hpp"
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
+    batchprop::prefer_fast_blas_core(argv);
     CLI::App app{"batchprop: fully matrix-based backpropagation for sigmoid networks (CPU and CUDA)",
                  "batchprop"};
     app.set_version_flag("--version", std::string("batchprop ") + BATCHPROP_VERSION);

@@ -2,8 +2,10 @@
 #include <cblas.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "batchprop/backend.hpp"
+#include "batchprop/blas_core.hpp"
 #include "cli/commands.hpp"
 
 namespace batchprop::cli {
@@ -17,7 +19,8 @@ void register_info(CLI::App& app) {
 #else
         std::printf("build:  debug\n");
 #endif
-        std::printf("BLAS:   %s\n", openblas_get_config());
+        std::printf("BLAS:   %s; kernels %s%s\n", openblas_get_config(), blas_core_name(),
+                    std::getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : "");
         const GpuStatus& gpu = gpu_status();
         std::printf("CUDA:   %s\n", gpu.compiled ? "on" : "off");
         if (gpu.usable) {
