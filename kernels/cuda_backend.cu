@@ -1,0 +1,318 @@
+// The CUDA backend: device memory, cuBLAS for the products, the kernels of elementwise.cu and
+// the Thrust reductions of reduce.cu for the rest; plus the GPU query (query_gpus) and the
+// factory (make_cuda_backend) declared in cuda_backend.hpp. Mirrors src/cpu_backend.cpp
+// function by function: CpuBackend::bias_sigmoid_impl <-> CudaBackend::bias_sigmoid_impl ->
+// bias_sigmoid_kernel. Shapes were checked by Backend<T>'s public functions before any _impl.
+//
+// Everything runs on one stream per backend, in order: kernels and cuBLAS calls are queued and
+// return at once; copies that involve host memory, the reductions that return a value to the
+// host, and synchronize() wait. That single stream is also what makes cuBLAS bitwise
+// reproducible from run to run (its guarantee holds for one active stream per handle).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "batchprop/backend.hpp"
+#include "batchprop/cuda_backend.hpp"
+#include "cuda_check.cuh"
+#include "elementwise.cuh"
+#include "reduce.cuh"
+
+namespace batchprop {
+namespace {
+
+cublasOperation_t to_cublas(Op op) { return op == Op::N ? CUBLAS_OP_N : CUBLAS_OP_T; }
+
+// cuBLAS GEMM overloaded on the scalar type, so CudaBackend is written once for float and
+// double. Column-major, exactly BLAS's argument list (see gemm_impl for the mapping).
+cublasStatus_t cublas_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                           int n, int k, const float* alpha, const float* a, int lda,
+                           const float* b, int ldb, const float* beta, float* c, int ldc) {
+    return cublasSgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+cublasStatus_t cublas_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                           int n, int k, const double* alpha, const double* a, int lda,
+                           const double* b, int ldb, const double* beta, double* c, int ldc) {
+    return cublasDgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// " (2.00 GiB free of 141.00 GiB)": added to out-of-memory errors; empty if even that fails.
+std::string free_memory_note() {
+    std::size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return "";
+    }
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " (%.2f GiB free of %.2f GiB)", double(free_b) / double(1ull << 30),
+                  double(total_b) / double(1ull << 30));
+    return buf;
+}
+
+const char* copy_kind_name(CopyKind kind) {
+    switch (kind) {
+        case CopyKind::host_to_device: return "host to device";
+        case CopyKind::device_to_host: return "device to host";
+        case CopyKind::device_to_device: return "device to device";
+    }
+    return "?";
+}
+
+// One line for a failed runtime query, e.g. "CUDA runtime: CUDA driver version is insufficient
+// for CUDA runtime version (cudaErrorInsufficientDriver, 35)".
+std::string runtime_reason(cudaError_t e) {
+    std::ostringstream os;
+    os << "CUDA runtime: " << cudaGetErrorString(e) << " (" << cudaGetErrorName(e) << ", "
+       << int(e) << ")";
+    return os.str();
+}
+
+template <class T>
+class CudaBackend final : public Backend<T> {
+    using View = MatrixView<T>;
+    using CView = ConstView<T>;
+
+public:
+    explicit CudaBackend(int device) : device_(device) {
+        CUDA_CHECK(cudaSetDevice(device_));
+        cudaDeviceProp prop{};
+        CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+        name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
+        try {
+            // Non-blocking: our stream never waits on work other code puts on the legacy
+            // default stream, nor that code on ours.
+            CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+            CUBLAS_CHECK(cublasCreate(&blas_));
+            CUBLAS_CHECK(cublasSetStream(blas_, stream_));
+            // alpha and beta are host scalars, passed by address per call.
+            CUBLAS_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST));
+            // Said explicitly: the default math mode, no TF32 tensor cores for SGEMM. TF32
+            // keeps 10 mantissa bits, which would break agreement with the CPU's float
+            // results at the tolerances the tests hold us to (and the book's numbers).
+            CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+
+    ~CudaBackend() override { release(); }
+
+    CudaBackend(const CudaBackend&) = delete;
+    CudaBackend& operator=(const CudaBackend&) = delete;
+
+    std::string name() const override { return name_; }
+    DeviceKind kind() const override { return DeviceKind::cuda; }
+
+    // ---- Memory -------------------------------------------------------------------------
+
+    void* allocate(std::size_t bytes) override {
+        if (bytes == 0) return nullptr;
+        activate();
+        void* p = nullptr;
+        CUDA_CHECK_CTX(cudaMalloc(&p, bytes), "while allocating " << cuda_detail::describe_bytes(bytes)
+                                                                  << " on " << name_
+                                                                  << free_memory_note());
+        return p;
+    }
+
+    void deallocate(void* p) noexcept override {
+        if (!p) return;
+        // cudaFree waits for queued work that may still use p, so freeing a Buffer whose
+        // kernels are in flight is safe. Errors are logged: this runs in destructors.
+        CUDA_LOG_ON_ERROR(cudaSetDevice(device_));
+        CUDA_LOG_ON_ERROR(cudaFree(p));
+    }
+
+    void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind) override {
+        if (bytes == 0) return;
+        activate();
+        const cudaMemcpyKind k = kind == CopyKind::host_to_device   ? cudaMemcpyHostToDevice
+                                 : kind == CopyKind::device_to_host ? cudaMemcpyDeviceToHost
+                                                                    : cudaMemcpyDeviceToDevice;
+        // Queued behind the kernels that produce or consume the data, on the same stream.
+        CUDA_CHECK_CTX(cudaMemcpyAsync(dst, src, bytes, k, stream_),
+                       "copying " << cuda_detail::describe_bytes(bytes) << ' '
+                                  << copy_kind_name(kind));
+        // A host buffer must be safe to read (download) or to reuse and free (upload) once
+        // copy() returns: the callers hand us plain std::vector memory. Device-to-device
+        // copies stay asynchronous, ordered by the stream like everything else.
+        if (kind != CopyKind::device_to_device) CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+    void synchronize() override {
+        activate();
+        CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+protected:
+    // ---- primitives -----------------------------------------------------------------------
+
+    // C (M x N) = alpha op(A) op(B) + beta C, column-major, K the shared dimension. The views
+    // map one to one onto cuBLAS's arguments: m = c.rows, n = c.cols, k = columns of op(A);
+    // A, B, C are the views' data with lda/ldb/ldc their leading dimensions (ld > rows for
+    // sub-views, so no copy is ever made); Op::T becomes CUBLAS_OP_T, i.e. a transpose is a
+    // flag, never a transposed copy. Per-example mode arrives with N == 1 or K == 1; cuBLAS
+    // picks its own kernels for such shapes, so unlike the CPU there is no GEMV/GER dispatch.
+    void gemm_impl(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) override {
+        activate();
+        const int k = op_a == Op::N ? a.cols : a.rows;
+        // cuBLAS wants ld >= max(1, rows); a view of 0 rows may carry ld 0.
+        const int lda = a.ld > 0 ? a.ld : 1, ldb = b.ld > 0 ? b.ld : 1;
+        CUBLAS_CHECK_CTX(cublas_gemm(blas_, to_cublas(op_a), to_cublas(op_b), c.rows, c.cols, k,
+                                     &alpha, a.data, lda, b.data, ldb, &beta, c.data, c.ld),
+                         "for C (" << c.rows << "x" << c.cols << ", ld " << c.ld << ") with k = " << k);
+    }
+
+    void bias_sigmoid_impl(View a, CView z, const T* b) override {
+        activate();
+        kernels::bias_sigmoid(stream_, a, z, b);
+    }
+
+    void output_delta_impl(View delta, CView a, CView y, Cost cost) override {
+        activate();
+        kernels::output_delta(stream_, delta, a, y, cost);
+    }
+
+    void hidden_delta_impl(View delta, CView a) override {
+        activate();
+        kernels::hidden_delta(stream_, delta, a);
+    }
+
+    void row_sums_impl(T* nabla_b, CView delta, T beta) override {
+        activate();
+        kernels::row_sums(stream_, nabla_b, delta, beta);
+    }
+
+    void sgd_step_impl(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,
+                       T decay, T scale) override {
+        activate();
+        kernels::sgd_step(stream_, params, nabla, n_params, n_weights, decay, scale);
+    }
+
+    void gather_columns_impl(View x, CView data, const int* idx) override {
+        activate();
+        kernels::gather_columns(stream_, x, data, idx);
+    }
+
+    void one_hot_impl(View y, const int* labels, const int* idx) override {
+        activate();
+        kernels::one_hot(stream_, y, labels, idx);
+    }
+
+    EvalSums evaluate_impl(CView a, const int* labels, Cost cost) override {
+        activate();
+        return kernels::evaluate(stream_, scratch_, a, labels, cost);
+    }
+
+    double sum_squares_impl(const T* x, std::size_t n) override {
+        activate();
+        return kernels::sum_squares(stream_, scratch_, x, n);
+    }
+
+    void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) override {
+        activate();
+        kernels::permutation(stream_, scratch_, idx, n, seed, epoch);
+    }
+
+private:
+    // Makes our GPU current for this thread. A no-op when it already is (the usual case: one
+    // GPU); needed when backends of several GPUs are used from one thread.
+    void activate() {
+        int current = -1;
+        CUDA_CHECK(cudaGetDevice(&current));
+        if (current != device_) CUDA_CHECK(cudaSetDevice(device_));
+    }
+
+    // Frees what the constructor made; never throws (destructor, failed constructor).
+    void release() noexcept {
+        CUDA_LOG_ON_ERROR(cudaSetDevice(device_));
+        if (stream_) CUDA_LOG_ON_ERROR(cudaStreamSynchronize(stream_));
+        if (blas_) {
+            const cublasStatus_t s = cublasDestroy(blas_);
+            if (s != CUBLAS_STATUS_SUCCESS)
+                std::fprintf(stderr, "batchprop: cublasDestroy failed: %s\n",
+                             cuda_detail::cublas_status_string(s).c_str());
+            blas_ = nullptr;
+        }
+        if (stream_) {
+            CUDA_LOG_ON_ERROR(cudaStreamDestroy(stream_));
+            stream_ = nullptr;
+        }
+    }
+
+    int device_;
+    std::string name_;              // "cuda:0 (NVIDIA H200)"
+    cudaStream_t stream_ = nullptr;  // every kernel, copy, cuBLAS and Thrust call goes here
+    cublasHandle_t blas_ = nullptr;
+    // Thrust temporaries and the permutation's keys: (n) uint64 for the training set, the
+    // reductions' partial sums. Allocated on first use, reused ever after.
+    kernels::ScratchAllocator scratch_;
+};
+
+}  // namespace
+
+GpuStatus query_gpus() {
+    GpuStatus s;
+    s.compiled = true;
+    try {
+        int count = 0;
+        const cudaError_t e = cudaGetDeviceCount(&count);
+        if (e != cudaSuccess) {
+            // 35 (driver older than the runtime, or none), 100 (no device), 999 (unknown), ...:
+            // all mean "no GPU here", a normal state. Clear the runtime's last-error record.
+            (void)cudaGetLastError();
+            s.reason = runtime_reason(e);
+            return s;
+        }
+        if (count == 0) {
+            s.reason = "no CUDA device";
+            return s;
+        }
+        for (int i = 0; i < count; ++i) {
+            cudaDeviceProp prop{};
+            const cudaError_t pe = cudaGetDeviceProperties(&prop, i);
+            if (pe != cudaSuccess) {
+                (void)cudaGetLastError();
+                s.names.clear();
+                s.reason = "device " + std::to_string(i) + ": " + runtime_reason(pe);
+                return s;
+            }
+            s.names.emplace_back(prop.name);
+        }
+        s.count = count;
+        s.usable = true;
+    } catch (const std::exception& ex) {  // std::string allocation; never escape
+        s = GpuStatus{};
+        s.compiled = true;
+        s.reason = std::string("querying the CUDA runtime failed: ") + ex.what();
+    }
+    return s;
+}
+
+template <class T>
+std::unique_ptr<Backend<T>> make_cuda_backend(int device) {
+    const GpuStatus& gpu = gpu_status();
+    if (!gpu.usable) BP_THROW("no usable GPU: " << gpu.reason);
+    if (device < 0 || device >= gpu.count)
+        BP_THROW("cuda:" << device << ": no such GPU (" << gpu.count << " present)");
+    int major = 0, minor = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    // Built for sm_90 machine code plus compute_75 PTX (CMakeLists.txt): older GPUs have no
+    // kernel image, and would fail at the first launch with a less helpful message.
+    if (major * 10 + minor < 75)
+        BP_THROW("cuda:" << device << " (" << gpu.names[std::size_t(device)]
+                         << ") has compute capability " << major << "." << minor
+                         << "; this build needs 7.5 or newer");
+    return std::make_unique<CudaBackend<T>>(device);
+}
+
+template std::unique_ptr<Backend<float>> make_cuda_backend<float>(int);
+template std::unique_ptr<Backend<double>> make_cuda_backend<double>(int);
+
+}  // namespace batchprop

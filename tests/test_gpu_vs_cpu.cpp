@@ -1,0 +1,749 @@
+// The CUDA backend checked against the CPU reference: every primitive on awkward shapes, then a
+// full mini-batch gradient (both costs, both modes), then one training epoch. The CPU backend
+// is the oracle (it is itself checked by finite differences in test_cpu_reference.cpp).
+//
+// Without a usable GPU every GPU test skips with the reason (no driver, no device, built
+// without CUDA); the tests of the comparison helpers and of device selection run anyway.
+//
+// Tolerances (Tol<T> below), |got - want| <= rel * max(|want_i|, floor * max|want|):
+//   double: 1e-12 (elementwise, GEMM, gradient), 1e-10 after an epoch of SGD.
+//   float:  1e-5 elementwise (expf may differ by an ulp or two between libm and CUDA);
+//           1e-5 * sqrt(k) normwise for a GEMM of inner dimension k (float rounding of a sum
+//           of k products grows like sqrt(k), and the two BLAS sum in different orders);
+//           1e-4 normwise for the gradient, 1e-3 after an epoch (rounding differences feed
+//           back through 26 SGD steps).
+//   exact:  gather, one-hot, row sums (same summation order on both), argmax counts, the
+//           permutation.
+// Set BATCHPROP_GPU_TEST_QUICK=1 for a reduced sweep (m in {1, 33}), e.g. under
+// compute-sanitizer, which slows every kernel down by one or two orders of magnitude.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "batchprop/backend.hpp"
+#include "batchprop/backprop.hpp"
+#include "batchprop/cuda_backend.hpp"
+#include "batchprop/network.hpp"
+#include "batchprop/trainer.hpp"
+#include "gpu_compare.hpp"
+
+using namespace batchprop;
+using gpucmp::compare;
+using gpucmp::DeviceMatrix;
+using gpucmp::Layout;
+using gpucmp::Tolerance;
+
+// The guard every GPU test starts with: no usable GPU is a normal state, reported as a skip
+// that says why (e.g. "CUDA runtime: CUDA driver version is insufficient ... (35)").
+#define REQUIRE_GPU()                                                                  \
+    do {                                                                               \
+        if (!gpu_status().usable) GTEST_SKIP() << "no usable GPU: " << gpu_status().reason; \
+    } while (0)
+
+namespace {
+
+bool quick() {
+    const char* q = std::getenv("BATCHPROP_GPU_TEST_QUICK");
+    return q && *q && std::strcmp(q, "0") != 0;
+}
+
+// m: examples in a mini-batch. 1 is the per-example shape; 7 and 33 are odd; 128 spans
+// several warps per column of a 30-neuron layer.
+std::vector<int> batch_sizes() {
+    return quick() ? std::vector<int>{1, 33} : std::vector<int>{1, 7, 10, 33, 128};
+}
+
+const std::vector<std::vector<int>>& nets() {
+    static const std::vector<std::vector<int>> n = {{784, 30, 10}, {3, 5, 2}, {1, 1}};
+    return n;
+}
+
+// (n_out, n_in) of every layer of every net: the shapes of w[l].
+std::vector<std::pair<int, int>> layer_shapes() {
+    std::vector<std::pair<int, int>> s;
+    for (const auto& sizes : nets())
+        for (std::size_t l = 1; l < sizes.size(); ++l) s.emplace_back(sizes[l], sizes[l - 1]);
+    return s;
+}
+
+// Row counts of the layers l >= 1 (activations, deltas, biases): 30, 10, 5, 2, 1.
+const std::vector<int> kLayerRows = {30, 10, 5, 2, 1};
+// Extra rows in the leading dimension: 0 (contiguous) and 3 (a sub-view with ld > rows).
+const std::vector<int> kPads = {0, 3};
+
+template <class T>
+struct Tol;
+template <>
+struct Tol<float> {
+    static Tolerance elementwise() { return {1e-5, 1e-6}; }
+    static Tolerance gemm(int k) { return {1e-5 * std::sqrt(double(std::max(k, 1))), 1.0}; }
+    static Tolerance gradient() { return {1e-4, 1.0}; }
+    static Tolerance epoch() { return {1e-3, 1.0}; }
+};
+template <>
+struct Tol<double> {
+    static Tolerance elementwise() { return {1e-12, 1e-6}; }
+    static Tolerance gemm(int) { return {1e-12, 1.0}; }
+    static Tolerance gradient() { return {1e-12, 1.0}; }
+    static Tolerance epoch() { return {1e-10, 1.0}; }
+};
+
+std::size_t count(const Layout& l) { return std::size_t(l.rows) * std::size_t(l.cols); }
+
+const char* op_name(Op op) { return op == Op::N ? "N" : "T"; }
+const char* cost_name(Cost c) { return c == Cost::quadratic ? "quadratic" : "cross-entropy"; }
+const char* mode_name(Mode m) { return m == Mode::matrix ? "matrix" : "per-example"; }
+
+// Pre-activations with some saturating extremes mixed in (|z| up to 700, where a naive
+// 1/(1+exp(-z)) would overflow): sigmoid must stay finite and agree there too.
+template <class T>
+std::vector<T> preactivations(std::size_t n, std::uint64_t seed) {
+    std::vector<T> z = gpucmp::random_values<T>(n, seed, -8.0, 8.0);
+    for (std::size_t i = 0; i < n; i += 11) z[i] = T((i % 2 ? 1.0 : -1.0) * (100.0 + 150.0 * double(i % 5)));
+    return z;
+}
+
+// The host downloads a device view (contiguous) into a vector.
+template <class T>
+std::vector<T> download_view(Backend<T>& be, ConstView<T> v) {
+    EXPECT_TRUE(v.contiguous());
+    std::vector<T> h(v.size());
+    if (!h.empty()) be.copy(h.data(), v.data, h.size() * sizeof(T), CopyKind::device_to_host);
+    return h;
+}
+
+// Compares two flat parameter (or gradient) buffers layer by layer, w[l] and b[l] separately:
+// normwise over the whole buffer would let a small layer hide behind a large one.
+template <class T>
+void expect_close_by_layer(const ParamLayout& layout, const std::vector<T>& got,
+                           const std::vector<T>& want, Tolerance tol, const std::string& what) {
+    ASSERT_EQ(got.size(), layout.n_params()) << what;
+    ASSERT_EQ(want.size(), layout.n_params()) << what;
+    auto segment = [](const std::vector<T>& v, std::size_t off, std::size_t n) {
+        return std::vector<T>(v.begin() + std::ptrdiff_t(off), v.begin() + std::ptrdiff_t(off + n));
+    };
+    for (int l = 1; l <= layout.n_layers(); ++l) {
+        const std::size_t nw = std::size_t(layout.n(l)) * std::size_t(layout.n(l - 1));
+        EXPECT_TRUE(compare(segment(got, layout.w_offset(l), nw), segment(want, layout.w_offset(l), nw),
+                            tol, layout.n(l)))
+            << what << ": w[" << l << "] (" << layout.n(l) << "x" << layout.n(l - 1) << ")";
+        EXPECT_TRUE(compare(segment(got, layout.b_offset(l), std::size_t(layout.n(l))),
+                            segment(want, layout.b_offset(l), std::size_t(layout.n(l))), tol))
+            << what << ": b[" << l << "]";
+    }
+}
+
+// ---- the fixture: one CPU and one GPU backend per test ---------------------------------------
+
+template <class T>
+class GpuVsCpu : public ::testing::Test {
+public:
+    void SetUp() override {
+        REQUIRE_GPU();  // every test of this fixture starts here
+        cpu_ = make_cpu_backend<T>();
+        gpu_ = make_cuda_backend<T>(0);
+    }
+
+    struct GemmCase {
+        Op op_a, op_b;
+        int m, n, k;  // C: (m x n), k: the inner dimension
+        double alpha, beta;
+    };
+
+    // C = alpha op(A) op(B) + beta C on both backends; A, B and C each get their own ld.
+    void check_gemm(const GemmCase& g, int pad, std::uint64_t seed) {
+        const Layout la = g.op_a == Op::N ? Layout(g.m, g.k, pad) : Layout(g.k, g.m, pad);
+        const Layout lb = g.op_b == Op::N ? Layout(g.k, g.n, pad ? pad + 2 : 0)
+                                          : Layout(g.n, g.k, pad ? pad + 2 : 0);
+        const Layout lc(g.m, g.n, pad ? pad + 1 : 0);
+        const auto ha = gpucmp::random_values<T>(count(la), seed);
+        const auto hb = gpucmp::random_values<T>(count(lb), seed + 1);
+        const auto hc = gpucmp::random_values<T>(count(lc), seed + 2);
+        auto run = [&](Backend<T>& be) {
+            DeviceMatrix<T> a(be, la, ha), b(be, lb, hb), c(be, lc, hc);
+            be.gemm(c.view(), g.op_a, a.view(), g.op_b, b.view(), T(g.alpha), T(g.beta));
+            return c.result(be.name().c_str());
+        };
+        const auto want = run(*cpu_);
+        const auto got = run(*gpu_);
+        EXPECT_TRUE(compare(got, want, Tol<T>::gemm(g.k), g.m))
+            << "C (" << g.m << "x" << g.n << ") = " << g.alpha << " op" << op_name(g.op_a)
+            << "(A) op" << op_name(g.op_b) << "(B) + " << g.beta << " C, k = " << g.k
+            << ", pad " << pad;
+    }
+
+    std::unique_ptr<Backend<T>> cpu_, gpu_;
+};
+
+// Each test is written once, as a function template over T, and registered twice as plain
+// TEST_Fs, GpuVsCpuFloat.Name and GpuVsCpuDouble.Name: names that ctest shows as they are.
+using GpuVsCpuFloat = GpuVsCpu<float>;
+using GpuVsCpuDouble = GpuVsCpu<double>;
+#define GPU_VS_CPU_TEST(name)                                      \
+    template <class T>                                             \
+    void name##_body(GpuVsCpu<T>& fx);                             \
+    TEST_F(GpuVsCpuFloat, name) { name##_body<float>(*this); }     \
+    TEST_F(GpuVsCpuDouble, name) { name##_body<double>(*this); }   \
+    template <class T>                                             \
+    void name##_body(GpuVsCpu<T>& fx)
+
+// ---- primitives -------------------------------------------------------------------------------
+
+// The three products of backprop for every layer shape and batch size (forward W A, the weight
+// gradient delta A^T with beta 0 and 1, the backward W^T delta), plus a general T/T case with
+// alpha and beta away from 0 and 1.
+GPU_VS_CPU_TEST(Gemm) {
+    using Case = typename GpuVsCpu<T>::GemmCase;
+    std::uint64_t seed = 100;
+    for (const auto& [n_out, n_in] : layer_shapes())
+        for (int m : batch_sizes())
+            for (int pad : kPads) {
+                fx.check_gemm(Case{Op::N, Op::N, n_out, m, n_in, 1.0, 0.0}, pad, seed += 3);
+                fx.check_gemm(Case{Op::N, Op::T, n_out, n_in, m, 1.0, 0.0}, pad, seed += 3);
+                fx.check_gemm(Case{Op::N, Op::T, n_out, n_in, m, 1.0, 1.0}, pad, seed += 3);
+                fx.check_gemm(Case{Op::T, Op::N, n_in, m, n_out, 1.0, 0.0}, pad, seed += 3);
+                fx.check_gemm(Case{Op::T, Op::T, m, n_out, n_in, 0.5, -0.75}, pad, seed += 3);
+            }
+}
+
+// With beta = 0, C's old contents must not be read: NaN there may not leak into the result.
+GPU_VS_CPU_TEST(GemmBetaZeroIgnoresOldC) {
+    const Layout la(30, 784), lb(784, 33, 2), lc(30, 33, 1);
+    const auto ha = gpucmp::random_values<T>(count(la), 1), hb = gpucmp::random_values<T>(count(lb), 2);
+    const auto run = [&](Backend<T>& be, T fill) {
+        DeviceMatrix<T> a(be, la, ha), b(be, lb, hb), c(be, lc, std::vector<T>(count(lc), fill));
+        be.gemm(c.view(), Op::N, a.view(), Op::N, b.view(), T(1), T(0));
+        return c.result(be.name().c_str());
+    };
+    EXPECT_TRUE(compare(run(*fx.gpu_, std::numeric_limits<T>::quiet_NaN()), run(*fx.cpu_, T(1)),
+                        Tol<T>::gemm(784), 30));
+}
+
+GPU_VS_CPU_TEST(BiasSigmoid) {
+    std::uint64_t seed = 200;
+    for (int rows : kLayerRows)
+        for (int m : batch_sizes())
+            for (int pad : kPads) {
+                const Layout la(rows, m, pad), lz(rows, m, pad ? pad + 1 : 0), lb(rows, 1);
+                const auto hz = preactivations<T>(count(lz), ++seed);
+                const auto ha = gpucmp::random_values<T>(count(la), ++seed);
+                const auto hb = gpucmp::random_values<T>(std::size_t(rows), ++seed);
+                // Separate input and output.
+                auto separate = [&](Backend<T>& be) {
+                    DeviceMatrix<T> a(be, la, ha), z(be, lz, hz), b(be, lb, hb);
+                    be.bias_sigmoid(a.view(), z.view(), b.data());
+                    b.result("b");
+                    return a.result(be.name().c_str());
+                };
+                // In place, as the forward pass calls it: a = sigma(a + b 1^T).
+                auto in_place = [&](Backend<T>& be) {
+                    DeviceMatrix<T> a(be, la, hz), b(be, lb, hb);
+                    be.bias_sigmoid(a.view(), a.view(), b.data());
+                    return a.result(be.name().c_str());
+                };
+                const auto want = separate(*fx.cpu_), got = separate(*fx.gpu_);
+                EXPECT_TRUE(compare(got, want, Tol<T>::elementwise(), rows))
+                    << rows << "x" << m << " pad " << pad;
+                const auto want_ip = in_place(*fx.cpu_), got_ip = in_place(*fx.gpu_);
+                EXPECT_TRUE(compare(got_ip, want_ip, Tol<T>::elementwise(), rows))
+                    << "in place, " << rows << "x" << m << " pad " << pad;
+            }
+}
+
+GPU_VS_CPU_TEST(OutputDelta) {
+    std::uint64_t seed = 300;
+    for (Cost cost : {Cost::quadratic, Cost::cross_entropy})
+        for (int rows : {10, 2, 1, 30})
+            for (int m : batch_sizes())
+                for (int pad : kPads) {
+                    const Layout ld(rows, m, pad), la(rows, m, pad ? pad + 1 : 0), ly(rows, m, 2 * pad);
+                    const auto ha = gpucmp::random_values<T>(count(la), ++seed, 0.001, 0.999);
+                    std::vector<T> hy(count(ly));
+                    for (std::size_t i = 0; i < hy.size(); ++i) hy[i] = i % 5 == 0 ? T(1) : i % 7 == 0 ? T(0.25) : T(0);
+                    const auto hd = gpucmp::random_values<T>(count(ld), ++seed);
+                    auto run = [&](Backend<T>& be) {
+                        DeviceMatrix<T> d(be, ld, hd), a(be, la, ha), y(be, ly, hy);
+                        be.output_delta(d.view(), a.view(), y.view(), cost);
+                        return d.result(be.name().c_str());
+                    };
+                    const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                    EXPECT_TRUE(compare(got, want, Tol<T>::elementwise(), rows))
+                        << cost_name(cost) << ", " << rows << "x" << m << " pad " << pad;
+                }
+}
+
+GPU_VS_CPU_TEST(HiddenDelta) {
+    std::uint64_t seed = 400;
+    for (int rows : kLayerRows)
+        for (int m : batch_sizes())
+            for (int pad : kPads) {
+                const Layout ld(rows, m, pad), la(rows, m, pad ? pad + 1 : 0);
+                const auto hd = gpucmp::random_values<T>(count(ld), ++seed);
+                const auto ha = gpucmp::random_values<T>(count(la), ++seed, 0.0, 1.0);
+                auto run = [&](Backend<T>& be) {
+                    DeviceMatrix<T> d(be, ld, hd), a(be, la, ha);
+                    be.hidden_delta(d.view(), a.view());
+                    return d.result(be.name().c_str());
+                };
+                const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                EXPECT_TRUE(compare(got, want, Tol<T>::elementwise(), rows))
+                    << rows << "x" << m << " pad " << pad;
+            }
+}
+
+// Both backends sum each row in the order j = 0, 1, ..., m-1, so the sums agree exactly. With
+// beta = 0 the old nabla_b (NaN here) must not be read.
+GPU_VS_CPU_TEST(RowSums) {
+    std::uint64_t seed = 500;
+    for (T beta : {T(0), T(1)})
+        for (int rows : kLayerRows)
+            for (int m : batch_sizes())
+                for (int pad : kPads) {
+                    const Layout ld(rows, m, pad), lb(rows, 1);
+                    const auto hd = gpucmp::random_values<T>(count(ld), ++seed);
+                    const auto hb = beta == T(0) ? std::vector<T>(std::size_t(rows), std::numeric_limits<T>::quiet_NaN())
+                                                 : gpucmp::random_values<T>(std::size_t(rows), ++seed);
+                    auto run = [&](Backend<T>& be) {
+                        DeviceMatrix<T> d(be, ld, hd), b(be, lb, hb);
+                        be.row_sums(b.data(), d.view(), beta);
+                        return b.result(be.name().c_str());
+                    };
+                    const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                    EXPECT_TRUE(compare(got, want, gpucmp::exact()))
+                        << "beta " << beta << ", " << rows << "x" << m << " pad " << pad;
+                }
+}
+
+GPU_VS_CPU_TEST(SgdStep) {
+    std::uint64_t seed = 600;
+    for (const auto& sizes : nets()) {
+        const ParamLayout layout(sizes);
+        const std::size_t n = layout.n_params();
+        // The real split, and the two edge cases: nothing decayed, everything decayed.
+        for (std::size_t n_weights : {layout.n_weights(), std::size_t(0), n}) {
+            const Layout lp(int(n), 1);
+            const auto hp = gpucmp::random_values<T>(n, ++seed), hg = gpucmp::random_values<T>(n, ++seed);
+            const T decay = T(1.0 - 0.5 * 5.0 / 1000.0), scale = T(0.5 / 10.0);
+            auto run = [&](Backend<T>& be) {
+                DeviceMatrix<T> p(be, lp, hp), g(be, lp, hg);
+                be.sgd_step(p.data(), g.data(), n, n_weights, decay, scale);
+                g.result("nabla");
+                return p.result(be.name().c_str());
+            };
+            const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+            EXPECT_TRUE(compare(got, want, Tol<T>::elementwise()))
+                << sizes_to_string(sizes) << ", n_weights " << n_weights << " of " << n;
+        }
+    }
+}
+
+GPU_VS_CPU_TEST(GatherColumns) {
+    std::uint64_t seed = 700;
+    const int n_data = 50;
+    for (int rows : {784, 30, 3, 1})
+        for (int m : batch_sizes())
+            for (int pad : kPads) {
+                const Layout lx(rows, m, pad), ldata(rows, n_data, pad + 1), li(m, 1);
+                const auto hdata = gpucmp::random_values<T>(count(ldata), ++seed);
+                const auto hx = gpucmp::random_values<T>(count(lx), ++seed);
+                const auto hidx = gpucmp::random_ints(std::size_t(m), ++seed, 0, n_data - 1);  // repeats allowed
+                auto run = [&](Backend<T>& be) {
+                    DeviceMatrix<T> x(be, lx, hx), data(be, ldata, hdata);
+                    DeviceMatrix<int> idx(be, li, hidx);
+                    be.gather_columns(x.view(), data.view(), idx.data());
+                    return x.result(be.name().c_str());
+                };
+                const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                EXPECT_TRUE(compare(got, want, gpucmp::exact(), rows)) << rows << "x" << m << " pad " << pad;
+            }
+}
+
+GPU_VS_CPU_TEST(OneHot) {
+    std::uint64_t seed = 800;
+    const int n_labels = 200;
+    for (bool with_idx : {false, true})
+        for (int rows : {10, 2, 1})
+            for (int m : batch_sizes())
+                for (int pad : kPads) {
+                    const Layout ly(rows, m, pad), ll(n_labels, 1), li(m, 1);
+                    // -1 and rows are out of range: such a column comes out all zero on both.
+                    const auto hlabels = gpucmp::random_ints(std::size_t(n_labels), ++seed, -1, rows);
+                    const auto hidx = gpucmp::random_ints(std::size_t(m), ++seed, 0, n_labels - 1);
+                    const auto hy = gpucmp::random_values<T>(count(ly), ++seed);
+                    auto run = [&](Backend<T>& be) {
+                        DeviceMatrix<T> y(be, ly, hy);
+                        DeviceMatrix<int> labels(be, ll, hlabels), idx(be, li, hidx);
+                        be.one_hot(y.view(), labels.data(), with_idx ? idx.data() : nullptr);
+                        return y.result(be.name().c_str());
+                    };
+                    const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                    EXPECT_TRUE(compare(got, want, gpucmp::exact(), rows))
+                        << (with_idx ? "with" : "without") << " idx, " << rows << "x" << m << " pad " << pad;
+                }
+}
+
+// Argmax ties (lowest index wins), exact 0 and 1 activations (cross-entropy's log clamp), and
+// labels that match the argmax often enough that the count is not trivially 0.
+GPU_VS_CPU_TEST(Evaluate) {
+    std::uint64_t seed = 900;
+    std::vector<int> col_counts = batch_sizes();
+    col_counts.push_back(1000);
+    for (Cost cost : {Cost::quadratic, Cost::cross_entropy})
+        for (int rows : {10, 2, 1, 30})
+            for (int cols : col_counts)
+                for (int pad : kPads) {
+                    const Layout la(rows, cols, pad), ll(cols, 1);
+                    std::vector<T> ha = gpucmp::random_values<T>(count(la), ++seed, 0.0, 0.8);
+                    auto at = [&](int i, int j) -> T& { return ha[std::size_t(i) + std::size_t(j) * std::size_t(rows)]; };
+                    std::vector<int> hl = gpucmp::random_ints(std::size_t(cols), ++seed, 0, rows - 1);
+                    for (int j = 0; j < cols; ++j) {
+                        if (j % 4 == 0 && rows > 2) at(1, j) = at(rows - 1, j) = T(0.9);  // tie: row 1 wins
+                        if (j % 4 == 1) for (int i = 0; i < rows; ++i) at(i, j) = T(0.5);  // all tied: row 0
+                        if (j % 5 == 2) { at(0, j) = T(0); at(rows - 1, j) = T(1); }
+                        if (j % 3 == 0) {  // label = the argmax: a "correct" column
+                            int best = 0;
+                            for (int i = 1; i < rows; ++i) if (at(i, j) > at(best, j)) best = i;
+                            hl[std::size_t(j)] = best;
+                        }
+                    }
+                    auto run = [&](Backend<T>& be) {
+                        DeviceMatrix<T> a(be, la, ha);
+                        DeviceMatrix<int> labels(be, ll, hl);
+                        const EvalSums s = be.evaluate(a.view(), labels.data(), cost);
+                        a.result("a");
+                        return s;
+                    };
+                    const EvalSums want = run(*fx.cpu_), got = run(*fx.gpu_);
+                    std::ostringstream what;
+                    what << cost_name(cost) << ", " << rows << "x" << cols << " pad " << pad;
+                    EXPECT_EQ(got.correct, want.correct) << what.str();
+                    EXPECT_GT(want.correct, 0) << what.str();
+                    // The cost is summed in double from the same activations on both; only the
+                    // order of the sum and log/exp's last bits differ.
+                    EXPECT_TRUE(compare(std::vector<double>{got.cost}, std::vector<double>{want.cost},
+                                        Tolerance{1e-12, 0.0}))
+                        << what.str();
+                }
+}
+
+GPU_VS_CPU_TEST(SumSquares) {
+    std::uint64_t seed = 1000;
+    for (std::size_t n : {std::size_t(1), std::size_t(7), std::size_t(1000), std::size_t(23860), std::size_t(100003)}) {
+        const Layout lx(int(n), 1);
+        const auto hx = gpucmp::random_values<T>(n, ++seed, -2.0, 2.0);
+        auto run = [&](Backend<T>& be) {
+            DeviceMatrix<T> x(be, lx, hx);
+            return be.sum_squares(x.data(), n);
+        };
+        const double want = run(*fx.cpu_), got = run(*fx.gpu_);
+        EXPECT_TRUE(compare(std::vector<double>{got}, std::vector<double>{want}, Tolerance{1e-12, 0.0}))
+            << "n = " << n;
+    }
+}
+
+// The shuffle must be the same permutation on both devices: that is what makes a seed train
+// in the same order everywhere.
+GPU_VS_CPU_TEST(Permutation) {
+    struct SeedEpoch {
+        std::uint64_t seed, epoch;
+    };
+    for (int n : {1, 2, 3, 10, 1000, 60000})
+        for (const SeedEpoch se : {SeedEpoch{1, 0}, SeedEpoch{1, 1}, SeedEpoch{42, 7}}) {
+            const std::uint64_t seed = se.seed, epoch = se.epoch;
+            const Layout li(n, 1);
+            const auto hinit = gpucmp::random_ints(std::size_t(n), seed, -5, 5);
+            auto run = [&](Backend<T>& be) {
+                DeviceMatrix<int> idx(be, li, hinit);
+                be.permutation(idx.data(), n, seed, epoch);
+                return idx.result(be.name().c_str());
+            };
+            const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+            EXPECT_TRUE(compare(got, want, gpucmp::exact())) << "n " << n << ", seed " << seed << ", epoch " << epoch;
+            std::vector<int> sorted = got, ids(static_cast<std::size_t>(n), 0);
+            std::sort(sorted.begin(), sorted.end());
+            std::iota(ids.begin(), ids.end(), 0);
+            EXPECT_EQ(sorted, ids) << "not a permutation of 0.." << n - 1;
+        }
+}
+
+// ---- the algorithm on top of the primitives ----------------------------------------------------
+
+// The full mini-batch gradient of Backprop, GPU vs CPU: every net, batch size, cost and mode.
+// x is a column range of a larger matrix with ld > rows (as an unshuffled trainer passes it),
+// and the workspace capacity is exactly m (no spare columns to hide a stray write in).
+GPU_VS_CPU_TEST(MiniBatchGradient) {
+    std::uint64_t seed = 1100;
+    for (const auto& sizes : nets())
+        for (int m : batch_sizes())
+            for (Cost cost : {Cost::quadratic, Cost::cross_entropy})
+                for (Mode mode : {Mode::matrix, Mode::per_example}) {
+                    const ParamLayout layout(sizes);
+                    const int n0 = sizes.front(), nL = sizes.back();
+                    Network<T> net(sizes);
+                    net.init(Init::scaled, ++seed);
+                    const Layout lx(n0, m + 2, 1), ly(nL, m);
+                    const auto hx = gpucmp::random_values<T>(count(lx), ++seed, 0.0, 1.0);
+                    const auto labels = gpucmp::random_ints(std::size_t(m), ++seed, 0, nL - 1);
+                    std::vector<T> hy(count(ly), T(0));
+                    for (int j = 0; j < m; ++j) hy[std::size_t(labels[std::size_t(j)]) + std::size_t(j) * std::size_t(nL)] = T(1);
+                    struct Result {
+                        std::vector<T> nabla, out;
+                    };
+                    auto run = [&](Backend<T>& be) {
+                        Backprop<T> bp(be, layout, m);
+                        bp.set_params(net.params());
+                        DeviceMatrix<T> x(be, lx, hx), y(be, ly, hy);
+                        const ConstView<T> xm = ConstView<T>(x.view()).col_range(1, m);
+                        bp.backprop(xm, y.view(), mode, cost);
+                        Result r;
+                        r.nabla = bp.nabla();
+                        r.out = download_view(be, bp.feedforward(xm));
+                        x.result("x");
+                        return r;
+                    };
+                    const Result want = run(*fx.cpu_), got = run(*fx.gpu_);
+                    std::ostringstream what;
+                    what << sizes_to_string(sizes) << ", m " << m << ", " << cost_name(cost) << ", "
+                         << mode_name(mode);
+                    EXPECT_TRUE(compare(got.out, want.out, Tol<T>::elementwise(), nL)) << what.str() << ": a[L]";
+                    expect_close_by_layer(layout, got.nabla, want.nabla, Tol<T>::gradient(), what.str() + ": nabla");
+                }
+}
+
+// Same seed, same device: bitwise the same gradient and evaluation, run after run (no atomics).
+GPU_VS_CPU_TEST(GpuIsDeterministic) {
+    const std::vector<int> sizes = {784, 30, 10};
+    const int m = 128;
+    const ParamLayout layout(sizes);
+    Network<T> net(sizes);
+    net.init(Init::gaussian, 5);
+    const auto hx = gpucmp::random_values<T>(std::size_t(784) * m, 6, 0.0, 1.0);
+    const auto hl = gpucmp::random_ints(std::size_t(m), 7, 0, 9);
+    auto run = [&] {
+        Backprop<T> bp(*fx.gpu_, layout, m);
+        bp.set_params(net.params());
+        DeviceMatrix<T> x(*fx.gpu_, Layout(784, m), hx), y(*fx.gpu_, Layout(10, m), std::vector<T>(10 * m, T(0)));
+        DeviceMatrix<int> labels(*fx.gpu_, Layout(m, 1), hl);
+        fx.gpu_->one_hot(y.view(), labels.data(), nullptr);
+        bp.backprop(x.view(), y.view(), Mode::matrix, Cost::cross_entropy);
+        const EvalSums s = bp.evaluate(x.view(), labels.data(), Cost::cross_entropy);
+        return std::make_tuple(bp.nabla(), s.correct, s.cost);
+    };
+    const auto [g1, c1, cost1] = run();
+    const auto [g2, c2, cost2] = run();
+    EXPECT_TRUE(std::memcmp(g1.data(), g2.data(), g1.size() * sizeof(T)) == 0) << "nabla differs between runs";
+    EXPECT_EQ(c1, c2);
+    EXPECT_TRUE(std::memcmp(&cost1, &cost2, sizeof(double)) == 0) << cost1 << " vs " << cost2;
+}
+
+// One epoch of SGD (shuffled, 253 examples: the last mini-batch is partial) from the same
+// initial parameters ends at the same parameters on both devices, and evaluates the same.
+GPU_VS_CPU_TEST(OneEpochSameParameters) {
+    const std::vector<int> sizes = {784, 30, 10};
+    auto dataset = [](int n, std::uint64_t seed) {
+        Dataset d;
+        d.n_inputs = 784;
+        d.n = n;
+        d.source = "random";
+        d.x = gpucmp::random_values<float>(std::size_t(784) * std::size_t(n), seed, 0.0, 1.0);
+        d.labels = gpucmp::random_ints(std::size_t(n), seed + 1, 0, 9);
+        return d;
+    };
+    const Dataset train = dataset(253, 1), eval = dataset(101, 3);
+    Network<T> net(sizes);
+    net.init(Init::scaled, 3);
+    struct Variant {
+        Mode mode;
+        Cost cost;
+        bool shuffle;
+    };
+    for (const Variant& v : {Variant{Mode::matrix, Cost::quadratic, true}, Variant{Mode::matrix, Cost::cross_entropy, true},
+                             Variant{Mode::per_example, Cost::quadratic, true},
+                             Variant{Mode::per_example, Cost::cross_entropy, true},
+                             Variant{Mode::matrix, Cost::cross_entropy, false}}) {
+        TrainConfig c;
+        c.epochs = 1;
+        c.batch = 10;
+        c.eta = 0.5;
+        c.lambda = 2.0;
+        c.cost = v.cost;
+        c.mode = v.mode;
+        c.shuffle = v.shuffle;
+        c.seed = 11;
+        struct Result {
+            std::vector<T> params;
+            Evaluation eval;
+        };
+        auto run = [&](Backend<T>& be) {
+            DeviceData<T> tr(be, train), ev(be, eval);
+            Trainer<T> trainer(be, net.layout(), tr, &ev, c);
+            trainer.backprop().set_params(net.params());
+            trainer.train_epoch(0);
+            return Result{trainer.backprop().params(), trainer.evaluate(ev)};
+        };
+        const Result want = run(*fx.cpu_), got = run(*fx.gpu_);
+        std::ostringstream what;
+        what << mode_name(v.mode) << ", " << cost_name(v.cost) << (v.shuffle ? ", shuffled" : ", in order");
+        expect_close_by_layer(net.layout(), got.params, want.params, Tol<T>::epoch(), what.str() + ": params");
+        EXPECT_FALSE(compare(got.params, net.params(), gpucmp::exact()))
+            << what.str() << ": the epoch changed no parameter";
+        if (std::is_same<T, double>::value)
+            EXPECT_EQ(got.eval.correct, want.eval.correct) << what.str();
+        else
+            EXPECT_LE(std::abs(got.eval.correct - want.eval.correct), 1) << what.str();  // a near-tie may flip
+        EXPECT_TRUE(compare(std::vector<double>{got.eval.cost}, std::vector<double>{want.eval.cost},
+                            Tolerance{Tol<T>::epoch().rel, 0.0}))
+            << what.str() << ": evaluation cost";
+    }
+}
+
+// ---- the CUDA backend's own behaviour ------------------------------------------------------------
+
+TEST(CudaBackend, NameAndKind) {
+    REQUIRE_GPU();
+    const auto be = make_cuda_backend<float>(0);
+    EXPECT_EQ(be->kind(), DeviceKind::cuda);
+    EXPECT_EQ(be->name().rfind("cuda:0 (", 0), 0u) << be->name();
+    EXPECT_NE(be->name().find(gpu_status().names.at(0)), std::string::npos) << be->name();
+}
+
+// An impossible allocation fails with an Error that names the call and the bytes asked for,
+// and leaves the backend usable (the runtime's last-error record is cleared, so the next
+// kernel launch is not blamed for it).
+TEST(CudaBackend, OutOfMemorySaysHowMuch) {
+    REQUIRE_GPU();
+    auto be = make_cuda_backend<double>(0);
+    const std::size_t huge = std::size_t(1) << 50;  // 1 PiB
+    try {
+        be->allocate(huge);
+        FAIL() << "allocating 1 PiB succeeded";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("cudaMalloc"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("1125899906842624 bytes"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("cuda_backend.cu:"), std::string::npos) << msg;
+    }
+    DeviceMatrix<double> a(*be, Layout(3, 4), gpucmp::random_values<double>(12, 1));
+    EXPECT_NO_THROW(be->bias_sigmoid(a.view(), a.view(), a.data()));
+    EXPECT_NO_THROW(be->synchronize());
+}
+
+TEST(CudaBackend, BadDeviceIndexThrows) {
+    REQUIRE_GPU();
+    EXPECT_THROW(make_cuda_backend<float>(gpu_status().count), Error);
+    EXPECT_THROW(make_cuda_backend<float>(-1), Error);
+}
+
+// ---- runs without a GPU: device selection -------------------------------------------------------
+
+TEST(DeviceSelection, StatusIsConsistent) {
+    const GpuStatus& s = gpu_status();
+#ifdef BATCHPROP_WITH_CUDA
+    EXPECT_TRUE(s.compiled);
+#endif
+    if (s.usable) {
+        EXPECT_GE(s.count, 1);
+        EXPECT_EQ(s.names.size(), std::size_t(s.count));
+    } else {
+        EXPECT_FALSE(s.reason.empty());
+        EXPECT_EQ(s.reason.find('\n'), std::string::npos) << "reason should be one line: " << s.reason;
+    }
+}
+
+// --device cuda without a usable GPU is an error that says why; with one, it is a GPU backend.
+TEST(DeviceSelection, CudaWithoutGpuThrowsWithTheReason) {
+    const GpuStatus& s = gpu_status();
+    if (s.usable) {
+        const auto be = make_backend<float>(parse_device("cuda"));
+        EXPECT_EQ(be->kind(), DeviceKind::cuda);
+        return;
+    }
+    try {
+        make_backend<float>(parse_device("cuda"));
+        FAIL() << "--device cuda succeeded without a usable GPU";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(s.reason), std::string::npos)
+            << "message: " << e.what() << "\nreason: " << s.reason;
+    }
+}
+
+TEST(DeviceSelection, AutoFallsBackToTheCpuWithANotice) {
+    std::string notice;
+    const auto be = make_backend<double>(parse_device("auto"), &notice);
+    if (gpu_status().usable) {
+        EXPECT_EQ(be->kind(), DeviceKind::cuda);
+    } else {
+        EXPECT_EQ(be->kind(), DeviceKind::cpu);
+        EXPECT_NE(notice.find(gpu_status().reason), std::string::npos) << notice;
+    }
+}
+
+// ---- runs without a GPU: the checker itself -------------------------------------------------------
+
+// The comparison must fail on a single perturbed element and name it, with both values.
+TEST(GpuCompare, CatchesAPerturbedValue) {
+    const auto want = gpucmp::random_values<double>(1000, 1);
+    auto got = want;
+    EXPECT_TRUE(compare(got, want, Tolerance{1e-12, 0.0}, 10));
+    got[437] *= 1.0 + 1e-9;  // far below what a print shows, far above the tolerance
+    const ::testing::AssertionResult r = compare(got, want, Tolerance{1e-12, 0.0}, 10);
+    ASSERT_FALSE(r);
+    const std::string msg = r.message();
+    EXPECT_NE(msg.find("1 of 1000"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("index 437 (row 7, col 43)"), std::string::npos) << msg;
+    std::ostringstream g, w;
+    g.precision(17);
+    w.precision(17);
+    g << got[437];
+    w << want[437];
+    EXPECT_NE(msg.find(g.str()), std::string::npos) << msg;
+    EXPECT_NE(msg.find(w.str()), std::string::npos) << msg;
+    // Within a looser tolerance the same perturbation passes; exact comparison catches 1 ulp.
+    EXPECT_TRUE(compare(got, want, Tolerance{1e-8, 0.0}));
+    auto ulp = want;
+    ulp[3] = std::nextafter(ulp[3], 2.0);
+    EXPECT_FALSE(compare(ulp, want, gpucmp::exact()));
+}
+
+TEST(GpuCompare, NonFiniteValuesFailOnTheirOwn) {
+    const std::vector<float> want = {1.0f, 2.0f, 3.0f};
+    const Tolerance anything{1e30, 1.0};
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                      -std::numeric_limits<float>::infinity()}) {
+        std::vector<float> got = want;
+        got[1] = bad;
+        EXPECT_FALSE(compare(got, want, anything)) << bad;
+        EXPECT_FALSE(compare(want, got, anything)) << bad << " in the reference";
+        EXPECT_FALSE(compare(got, got, anything)) << bad << " in both";
+    }
+    EXPECT_FALSE(compare(std::vector<float>{1.0f}, want, anything)) << "sizes differ";
+}
+
+TEST(GpuCompare, GuardsCatchWritesIntoPaddingAndTail) {
+    const Layout l(3, 4, 2);  // ld 5: rows 3 and 4 of each column are padding
+    const auto values = gpucmp::random_values<float>(12, 1);
+    auto full = gpucmp::guarded(l, values);
+    EXPECT_TRUE(gpucmp::guards_intact(l, full));
+    EXPECT_EQ(gpucmp::active_part(l, full), values);
+    auto padded = full;
+    padded[1 * 5 + 4] = 0.0f;  // column 1, padding row 4
+    EXPECT_FALSE(gpucmp::guards_intact(l, padded));
+    auto tail = full;
+    tail[l.alloc() - 1] = 0.0f;  // the last guard past the end
+    const ::testing::AssertionResult r = gpucmp::guards_intact(l, tail);
+    EXPECT_FALSE(r);
+    EXPECT_NE(std::string(r.message()).find("tail +15"), std::string::npos) << r.message();
+}
+
+}  // namespace
