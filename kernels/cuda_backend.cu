@@ -183,9 +183,9 @@ protected:
         kernels::hidden_delta(stream_, delta, a);
     }
 
-    void row_sums_impl(T* nabla_b, CView delta, T beta) override {
+    void row_sums_impl(T* out, CView delta, T alpha, T beta) override {
         activate();
-        kernels::row_sums(stream_, nabla_b, delta, beta);
+        kernels::row_sums(stream_, out, delta, alpha, beta);
     }
 
     void sgd_step_impl(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,

@@ -50,6 +50,8 @@ __device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, 
 __device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 __device__ __forceinline__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
 __device__ __forceinline__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
 
 // ---- kernels --------------------------------------------------------------------------------
 
@@ -89,19 +91,21 @@ __global__ void hidden_delta_kernel(std::size_t n, T* __restrict__ delta, int ld
     }
 }
 
-// BP3 for a batch: nabla_b(r) = beta * nabla_b(r) + sum_c delta(r, c). One thread per row
+// BP3 for a batch: out(r) = beta * out(r) + alpha * sum_c delta(r, c). One thread per row
 // sums its row in the fixed order c = 0, 1, ..., cols-1, exactly as the CPU loop does: no
 // atomics and no tree, so the result is deterministic and, in double, bitwise the CPU's. A row
 // has at most a mini-batch of columns (tens to hundreds), so the serial loop is short; threads
 // of a warp read neighbouring rows of the same column, i.e. coalesced. With beta == 0 the old
-// nabla_b is never read (it may be uninitialised), matching BLAS's beta == 0 convention.
+// out is never read (it may be uninitialised), matching BLAS's beta == 0 convention. The final
+// multiply-add is kept unfused (mul_rn/add_rn) to round as the CPU does.
 template <class T>
-__global__ void row_sums_kernel(std::size_t n_rows, T* __restrict__ nabla_b,
-                                const T* __restrict__ delta, int ld, int cols, T beta) {
+__global__ void row_sums_kernel(std::size_t n_rows, T* __restrict__ out,
+                                const T* __restrict__ delta, int ld, int cols, T alpha, T beta) {
     BP_GRID_STRIDE_LOOP(r, n_rows) {
-        T s = beta == T(0) ? T(0) : beta * nabla_b[r];
+        T s = T(0);
         for (int c = 0; c < cols; ++c) s += delta[r + std::size_t(c) * std::size_t(ld)];
-        nabla_b[r] = s;
+        const T old = beta == T(0) ? T(0) : mul_rn(beta, out[r]);
+        out[r] = add_rn(old, mul_rn(alpha, s));
     }
 }
 
@@ -166,9 +170,9 @@ void hidden_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a) {
 }
 
 template <class T>
-void row_sums(cudaStream_t stream, T* nabla_b, ConstView<T> delta, T beta) {
-    launch("row_sums_kernel", row_sums_kernel<T>, stream, std::size_t(delta.rows), nabla_b,
-           delta.data, delta.ld, delta.cols, beta);
+void row_sums(cudaStream_t stream, T* out, ConstView<T> delta, T alpha, T beta) {
+    launch("row_sums_kernel", row_sums_kernel<T>, stream, std::size_t(delta.rows), out,
+           delta.data, delta.ld, delta.cols, alpha, beta);
 }
 
 template <class T>
@@ -194,7 +198,7 @@ void one_hot(cudaStream_t stream, MatrixView<T> y, const int* labels, const int*
     template void bias_sigmoid<T>(cudaStream_t, MatrixView<T>, ConstView<T>, const T*);         \
     template void output_delta<T>(cudaStream_t, MatrixView<T>, ConstView<T>, ConstView<T>, Cost); \
     template void hidden_delta<T>(cudaStream_t, MatrixView<T>, ConstView<T>);                   \
-    template void row_sums<T>(cudaStream_t, T*, ConstView<T>, T);                               \
+    template void row_sums<T>(cudaStream_t, T*, ConstView<T>, T, T);                            \
     template void sgd_step<T>(cudaStream_t, T*, const T*, std::size_t, std::size_t, T, T);      \
     template void gather_columns<T>(cudaStream_t, MatrixView<T>, ConstView<T>, const int*);     \
     template void one_hot<T>(cudaStream_t, MatrixView<T>, const int*, const int*);

@@ -30,7 +30,7 @@ void hidden_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a);
 
 // BP3: nabla_b = beta * nabla_b + delta 1 (sum over columns).  nabla_b: (rows); delta: (rows x m).
 template <class T>
-void row_sums(cudaStream_t stream, T* nabla_b, ConstView<T> delta, T beta);
+void row_sums(cudaStream_t stream, T* out, ConstView<T> delta, T alpha, T beta);
 
 // params[i] = (i < n_weights ? decay : 1) * params[i] - scale * nabla[i],  i < n_params.
 template <class T>

@@ -70,7 +70,7 @@ void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T beta) {
         View dl = delta(l, cols);
         const CView a_prev = l > 1 ? CView(a(l - 1, cols)) : x;
         // BP3: dC/db[l] = delta[l], summed over the batch's columns.
-        be_.row_sums(layout_.b(g, l), dl, beta);
+        be_.row_sums(layout_.b(g, l), dl, T(1), beta);
         // BP4: dC/dw[l] = delta[l] a[l-1]^T, also summed over the columns: (n_l x m)(m x n_{l-1}).
         be_.gemm(layout_.w(g, l), Op::N, dl, Op::T, a_prev, T(1), beta);
         if (l > 1) {
@@ -84,6 +84,28 @@ void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T beta) {
 }
 
 template <class T>
+void Backprop<T>::backward_fused(CView x, CView y, int cols, Cost cost, T alpha, T decay) {
+    const int L = layout_.n_layers();
+    T* p = params_.data();
+
+    be_.output_delta(delta(L, cols), a(L, cols), y, cost);  // BP1
+    for (int l = L; l >= 1; --l) {
+        View dl = delta(l, cols);
+        const CView a_prev = l > 1 ? CView(a(l - 1, cols)) : x;
+        if (l > 1) {
+            // BP2 first: it needs w[l] as it was in the forward pass, before the update below.
+            View d_prev = delta(l - 1, cols);
+            be_.gemm(d_prev, Op::T, layout_.w(p, l), Op::N, dl, T(1), T(0));
+            be_.hidden_delta(d_prev, a(l - 1, cols));
+        }
+        // BP3 + update: b[l] = b[l] - (eta/m) sum_j delta[l](:, j).
+        be_.row_sums(layout_.b(p, l), dl, alpha, T(1));
+        // BP4 + update: w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T, one GEMM.
+        be_.gemm(layout_.w(p, l), Op::N, dl, Op::T, a_prev, alpha, decay);
+    }
+}
+
+template <class T>
 ConstView<T> Backprop<T>::feedforward(CView x) {
     BP_REQUIRE(x.rows == layout_.n(0), "input has " << x.rows << " rows, the network " << layout_.n(0) << " inputs");
     BP_REQUIRE(x.cols <= capacity_, x.cols << " columns exceed the workspace capacity " << capacity_);
@@ -92,7 +114,7 @@ ConstView<T> Backprop<T>::feedforward(CView x) {
 }
 
 template <class T>
-void Backprop<T>::backprop(CView x, CView y, Mode mode, Cost cost) {
+void Backprop<T>::check_batch(CView x, CView y) const {
     const int L = layout_.n_layers();
     BP_REQUIRE(x.rows == layout_.n(0), "input has " << x.rows << " rows, the network " << layout_.n(0) << " inputs");
     BP_REQUIRE(y.rows == layout_.n(L) && y.cols == x.cols,
@@ -100,6 +122,11 @@ void Backprop<T>::backprop(CView x, CView y, Mode mode, Cost cost) {
                            << "x" << x.cols << ")");
     BP_REQUIRE(x.cols >= 1 && x.cols <= capacity_,
                x.cols << " columns; the workspace holds 1.." << capacity_);
+}
+
+template <class T>
+void Backprop<T>::backprop(CView x, CView y, Mode mode, Cost cost) {
+    check_batch(x, y);
     if (mode == Mode::matrix) {
         // The whole mini-batch at once: every product above is a GEMM with m columns, and
         // nabla is written (beta = 0), already summed over the batch.
@@ -121,6 +148,19 @@ void Backprop<T>::update(double eta, double lambda, long long n_train, int m) {
     const T decay = T(1.0 - eta * lambda / double(n_train));
     const T scale = T(eta / double(m));
     be_.sgd_step(params_.data(), nabla_.data(), layout_.n_params(), layout_.n_weights(), decay, scale);
+}
+
+template <class T>
+void Backprop<T>::train_step(CView x, CView y, Mode mode, Cost cost, double eta, double lambda,
+                             long long n_train) {
+    if (mode == Mode::per_example) {
+        backprop(x, y, mode, cost);
+        update(eta, lambda, n_train, x.cols);
+        return;
+    }
+    check_batch(x, y);
+    forward(x, x.cols);
+    backward_fused(x, y, x.cols, cost, T(-eta / double(x.cols)), T(1.0 - eta * lambda / double(n_train)));
 }
 
 template <class T>

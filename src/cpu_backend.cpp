@@ -115,12 +115,17 @@ protected:
         }
     }
 
-    void row_sums_impl(T* nabla_b, CView delta, T beta) override {
-        // Column by column (contiguous), summing in the fixed order j = 0, 1, ... m-1.
-        for (int i = 0; i < delta.rows; ++i) nabla_b[i] = beta == T(0) ? T(0) : beta * nabla_b[i];
+    void row_sums_impl(T* out, CView delta, T alpha, T beta) override {
+        // Column by column (contiguous), summing in the fixed order j = 0, 1, ... m-1 into a
+        // workspace, then one multiply-add: the order the CUDA kernel uses too.
+        sums_.assign(std::size_t(delta.rows), T(0));
         for (int j = 0; j < delta.cols; ++j) {
             const T* dj = delta.data + std::size_t(j) * delta.ld;
-            for (int i = 0; i < delta.rows; ++i) nabla_b[i] += dj[i];
+            for (int i = 0; i < delta.rows; ++i) sums_[std::size_t(i)] += dj[i];
+        }
+        for (int i = 0; i < delta.rows; ++i) {
+            const T old = beta == T(0) ? T(0) : beta * out[i];
+            out[i] = old + alpha * sums_[std::size_t(i)];
         }
     }
 
@@ -181,6 +186,7 @@ private:
     }
 
     std::vector<std::pair<std::uint64_t, int>> keys_;
+    std::vector<T> sums_;  // row_sums' workspace: grows to the widest layer once
 };
 
 }  // namespace

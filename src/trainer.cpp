@@ -72,10 +72,11 @@ Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const Device
 }
 
 template <class T>
-double Trainer<T>::train_epoch(int epoch, const TrainCallbacks& cb) {
+double Trainer<T>::train_epoch(int epoch, const TrainCallbacks& cb, long long* examples_done) {
     const int n = train_.n, n0 = train_.n_inputs, nL = bp_.layout().n(bp_.layout().n_layers());
     const auto t0 = Clock::now();
     if (cfg_.shuffle) be_.permutation(order_.data(), n, cfg_.seed, std::uint64_t(epoch));
+    long long done = 0;
     for (int first = 0; first < n; first += cfg_.batch) {
         // The last batch may be partial; it is used, and averaged by its own size m.
         const int m = std::min(cfg_.batch, n - first);
@@ -92,12 +93,13 @@ double Trainer<T>::train_epoch(int epoch, const TrainCallbacks& cb) {
             x = train_.x().col_range(first, m);
             be_.one_hot(y, train_.labels() + first, nullptr);
         }
-        bp_.backprop(x, y, cfg_.mode, cfg_.cost);
-        bp_.update(cfg_.eta, cfg_.lambda, n, m);
-        if (cb.on_batch) cb.on_batch(BatchProgress{epoch + 1, first + m, n, seconds_since(t0)});
+        bp_.train_step(x, y, cfg_.mode, cfg_.cost, cfg_.eta, cfg_.lambda, n);
+        done = first + m;
+        if (cb.on_batch) cb.on_batch(BatchProgress{epoch + 1, done, n, seconds_since(t0)});
         if (cb.stop && cb.stop->load(std::memory_order_relaxed)) break;
     }
     be_.synchronize();
+    if (examples_done) *examples_done = done;
     return seconds_since(t0);
 }
 
@@ -118,8 +120,8 @@ int Trainer<T>::run(const TrainCallbacks& cb) {
     for (int epoch = 0; epoch < cfg_.epochs; ++epoch) {
         EpochResult r;
         r.epoch = epoch + 1;
-        r.train_seconds = train_epoch(epoch, cb);
-        r.examples_per_second = r.train_seconds > 0 ? train_.n / r.train_seconds : 0.0;
+        r.train_seconds = train_epoch(epoch, cb, &r.examples);
+        r.examples_per_second = r.train_seconds > 0 ? double(r.examples) / r.train_seconds : 0.0;
         const bool stopped = cb.stop && cb.stop->load();
         if (cfg_.monitor_evaluation && eval_) r.evaluation = evaluate(*eval_);
         if (cfg_.monitor_training) r.training = evaluate(train_);

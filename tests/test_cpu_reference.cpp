@@ -159,9 +159,16 @@ TEST(Math, SigmoidIsStableAtLargeArguments) {
         EXPECT_TRUE(std::isfinite(s) && std::isfinite(sf)) << z;
         EXPECT_NEAR(s, 1.0 / (1.0 + std::exp(-z)), 1e-15) << z;
         EXPECT_NEAR(sf, s, 1e-7) << z;
+        EXPECT_NE(std::fpclassify(sf), FP_SUBNORMAL) << z;
+        EXPECT_NE(std::fpclassify(s), FP_SUBNORMAL) << z;
     }
     EXPECT_EQ(sigmoid(0.0), 0.5);
-    EXPECT_GT(sigmoid(-30.0), 0.0);  // not flushed to zero
+    EXPECT_GT(sigmoid(-30.0), 0.0);    // small but normal: kept
+    EXPECT_GT(sigmoid(-87.0f), 0.0f);  // smallest float range still normal
+    // Results that would be subnormal are flushed to zero (they slow every later product).
+    EXPECT_EQ(sigmoid(-90.0f), 0.0f);
+    EXPECT_EQ(sigmoid(-710.0), 0.0);
+    for (float z = -87.3f; z < -80.0f; z += 0.01f) ASSERT_TRUE(std::fpclassify(sigmoid(z)) == FP_NORMAL) << z;
 }
 
 TEST(Math, CrossEntropyOfSaturatedOutputsIsFinite) {
@@ -193,6 +200,44 @@ TEST(Shuffle, PermutationIsDeterministicAndComplete) {
     int fixed = 0;
     for (int i = 0; i < n; ++i) fixed += a[std::size_t(i)] == i;
     EXPECT_LT(fixed, 10);  // a shuffle, not the identity (expected ~1 fixed point)
+}
+
+}  // namespace
+
+namespace {
+
+// train_step folds the update into the products in matrix mode. It must land where
+// backprop() + update() do: the same maths, rounded in a different order (double: 1e-13
+// relative, normwise); in per-example mode it is literally those two calls (bitwise).
+TEST(TrainStep, FusedMatrixStepEqualsBackpropThenUpdate) {
+    const std::vector<int> sizes{12, 9, 5, 3};
+    for (int m : {1, 7, 10}) {
+        for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+            for (Mode mode : {Mode::matrix, Mode::per_example}) {
+                auto be = make_cpu_backend<double>();
+                Network<double> net(sizes);
+                net.init(Init::gaussian, 21);
+                Buffer<double> x(*be, std::size_t(12) * std::size_t(m)), y(*be, std::size_t(3) * std::size_t(m));
+                x.upload(bptest::random_vector<double>(x.size(), 300 + std::uint64_t(m), 0.0, 1.0));
+                y.upload(bptest::random_vector<double>(y.size(), 400 + std::uint64_t(m), 0.0, 1.0));
+                const ConstView<double> xv(x.data(), 12, m), yv(y.data(), 3, m);
+
+                Backprop<double> fused(*be, net.layout(), m), plain(*be, net.layout(), m);
+                fused.set_params(net.params());
+                plain.set_params(net.params());
+                for (int step = 0; step < 3; ++step) {  // several steps: the fused path re-reads updated w
+                    fused.train_step(xv, yv, mode, cost, 0.9, 2.0, 50);
+                    plain.backprop(xv, yv, mode, cost);
+                    plain.update(0.9, 2.0, 50, m);
+                }
+                if (mode == Mode::per_example)
+                    EXPECT_EQ(fused.params(), plain.params());
+                else
+                    EXPECT_TRUE(bptest::close_normwise(fused.params(), plain.params(), 1e-13)) << "m = " << m;
+                EXPECT_FALSE(bptest::close_normwise(fused.params(), net.params(), 1e-3));  // it moved
+            }
+        }
+    }
 }
 
 }  // namespace

@@ -302,11 +302,12 @@ GPU_VS_CPU_TEST(HiddenDelta) {
             }
 }
 
-// Both backends sum each row in the order j = 0, 1, ..., m-1, so the sums agree exactly. With
-// beta = 0 the old nabla_b (NaN here) must not be read.
+// Both backends sum each row in the order j = 0, 1, ..., m-1, then do one unfused multiply-add,
+// so the results agree exactly. With beta = 0 the old values (NaN here) must not be read.
+// (alpha, beta): nabla_b written (1, 0), accumulated (1, 1), and the fused bias update (-eta/m, 1).
 GPU_VS_CPU_TEST(RowSums) {
     std::uint64_t seed = 500;
-    for (T beta : {T(0), T(1)})
+    for (auto [alpha, beta] : {std::pair<T, T>{1, 0}, std::pair<T, T>{1, 1}, std::pair<T, T>{T(-0.3), 1}})
         for (int rows : kLayerRows)
             for (int m : batch_sizes())
                 for (int pad : kPads) {
@@ -316,12 +317,12 @@ GPU_VS_CPU_TEST(RowSums) {
                                                  : gpucmp::random_values<T>(std::size_t(rows), ++seed);
                     auto run = [&](Backend<T>& be) {
                         DeviceMatrix<T> d(be, ld, hd), b(be, lb, hb);
-                        be.row_sums(b.data(), d.view(), beta);
+                        be.row_sums(b.data(), d.view(), alpha, beta);
                         return b.result(be.name().c_str());
                     };
                     const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
                     EXPECT_TRUE(compare(got, want, gpucmp::exact()))
-                        << "beta " << beta << ", " << rows << "x" << m << " pad " << pad;
+                        << "alpha " << alpha << ", beta " << beta << ", " << rows << "x" << m << " pad " << pad;
                 }
 }
 

@@ -132,10 +132,12 @@ public:
         if (delta.size()) hidden_delta_impl(delta, a);
     }
 
-    // BP3 for a batch: nabla_b = beta * nabla_b + sum over columns of delta. nabla_b is
-    // (delta.rows). beta is 0 (overwrite) or 1 (accumulate, per-example mode).
-    void row_sums(T* nabla_b, CView delta, T beta) {
-        if (delta.rows) row_sums_impl(nabla_b, delta, beta);
+    // BP3 for a batch: out = beta * out + alpha * (sum over columns of delta), out being
+    // (delta.rows). The sum runs over j = 0, 1, ... in order, then one multiply-add. With
+    // beta == 0, out's old contents are never read. Uses: nabla_b (alpha 1, beta 0 or 1 to
+    // accumulate), and the fused bias update b -= (eta/m) sum delta (alpha -eta/m, beta 1).
+    void row_sums(T* out, CView delta, T alpha, T beta) {
+        if (delta.rows) row_sums_impl(out, delta, alpha, beta);
     }
 
     // SGD with L2 weight decay over the flat parameter buffer (weights first, then biases):
@@ -179,7 +181,7 @@ protected:
     virtual void bias_sigmoid_impl(View a, CView z, const T* b) = 0;
     virtual void output_delta_impl(View delta, CView a, CView y, Cost cost) = 0;
     virtual void hidden_delta_impl(View delta, CView a) = 0;
-    virtual void row_sums_impl(T* nabla_b, CView delta, T beta) = 0;
+    virtual void row_sums_impl(T* out, CView delta, T alpha, T beta) = 0;
     virtual void sgd_step_impl(T* params, const T* nabla, std::size_t n_params,
                                std::size_t n_weights, T decay, T scale) = 0;
     virtual void gather_columns_impl(View x, CView data, const int* idx) = 0;

@@ -46,6 +46,15 @@ public:
     // w <- (1 - eta*lambda/n) w - (eta/m) nabla_w,  b <- b - (eta/m) nabla_b.
     void update(double eta, double lambda, long long n_train, int m);
 
+    // One SGD step on the mini-batch (x, y), m = x.cols; the same parameters as backprop()
+    // followed by update(), up to rounding. Per-example mode is exactly that (the book's
+    // update_mini_batch). Matrix mode folds the update into the products: BLAS computes
+    // C = alpha A B + beta C, so w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T is one GEMM
+    // into w[l] (beta = decay, alpha = -eta/m) and b[l] one row_sums; nabla is never written,
+    // which saves a pass over the gradient and the parameters per batch.
+    void train_step(CView x, CView y, Mode mode, Cost cost, double eta, double lambda,
+                    long long n_train);
+
     // Evaluation sums over the columns of x, fed forward in chunks of at most capacity.
     EvalSums evaluate(CView x, const int* labels, Cost cost);
 
@@ -57,6 +66,9 @@ private:
     void forward(CView x, int cols);
     // BP1-BP4 for the cols columns already fed forward; nabla = beta * nabla + gradient.
     void backward(CView x, CView y, int cols, Cost cost, T beta);
+    // BP1-BP4 with each layer's gradient applied to w, b at once (see train_step).
+    void backward_fused(CView x, CView y, int cols, Cost cost, T alpha, T decay);
+    void check_batch(CView x, CView y) const;
 
     View a(int l, int cols) { return View(a_[std::size_t(l)].data(), layout_.n(l), cols); }
     View delta(int l, int cols) { return View(delta_[std::size_t(l)].data(), layout_.n(l), cols); }

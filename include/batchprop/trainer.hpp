@@ -48,7 +48,8 @@ struct Evaluation {
 struct EpochResult {
     int epoch = 0;                    // 1-based
     double train_seconds = 0.0;       // the SGD part alone (no evaluation)
-    double examples_per_second = 0.0;
+    double examples_per_second = 0.0;  // of the examples actually trained on
+    long long examples = 0;            // n, or fewer when the epoch was stopped part-way
     std::optional<Evaluation> evaluation;
     std::optional<Evaluation> training;
 };
@@ -80,7 +81,9 @@ public:
     int run(const TrainCallbacks& callbacks = {});
 
     // One epoch of SGD; returns seconds spent. epoch is 0-based (it seeds the shuffle).
-    double train_epoch(int epoch, const TrainCallbacks& callbacks = {});
+    // examples_done, when given, receives how many examples were trained on (fewer than n
+    // when callbacks.stop ended the epoch early).
+    double train_epoch(int epoch, const TrainCallbacks& callbacks = {}, long long* examples_done = nullptr);
 
     Evaluation evaluate(const DeviceData<T>& data);
 
