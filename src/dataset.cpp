@@ -20,6 +20,7 @@ Dataset Dataset::slice(int first, int count) const {
     d.n_inputs = n_inputs;
     d.n = count;
     d.source = source;
+    d.labels_source = labels_source;
     const auto x0 = x.begin() + std::ptrdiff_t(first) * n_inputs;
     d.x.assign(x0, x0 + std::ptrdiff_t(count) * n_inputs);
     d.labels.assign(labels.begin() + first, labels.begin() + first + count);
@@ -63,7 +64,7 @@ std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& in, const std:
         // A 1 GiB ceiling: MNIST-like files are tens of MiB; more is a bomb or a wrong file.
         if (out.size() > (std::size_t(1) << 30)) {
             inflateEnd(&zs);
-            BP_THROW(path << ": decompresses to more than 1 GiB; not an IDX file this tool reads");
+            BP_THROW(path << ": decompresses to more than 1 GiB; not a data file this tool reads");
         }
     }
     inflateEnd(&zs);
@@ -84,7 +85,11 @@ std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
     if (!f) BP_THROW(path << ": cannot open (" << std::strerror(errno) << ")");
     std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (f.bad()) BP_THROW(path << ": read error");
-    return is_gzip(bytes) ? gunzip(bytes, path) : bytes;
+    return gunzip_if_gzip(std::move(bytes), path);
+}
+
+std::vector<std::uint8_t> gunzip_if_gzip(std::vector<std::uint8_t> bytes, const std::string& what) {
+    return is_gzip(bytes) ? gunzip(bytes, what) : bytes;
 }
 
 IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string& what) {
@@ -118,6 +123,22 @@ IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string& what) 
     return out;
 }
 
+Dataset images_from_idx(const IdxArray& images, const std::string& what) {
+    if (images.dims.size() != 3)
+        BP_THROW(what << ": an images file has 3 dimensions (count, rows, columns), this one "
+                      << images.dims.size());
+    if (images.dims[0] > 0x7fffffffu || std::size_t(images.dims[1]) * images.dims[2] > 0x7fffffffu)
+        BP_THROW(what << ": too many images or pixels");
+    Dataset d;
+    d.n = int(images.dims[0]);
+    d.n_inputs = int(images.dims[1] * images.dims[2]);
+    d.source = what;
+    // IDX stores image after image, row-major pixels: exactly column after column of X.
+    d.x.resize(images.values.size());
+    for (std::size_t i = 0; i < images.values.size(); ++i) d.x[i] = float(images.values[i]) / 255.0f;
+    return d;
+}
+
 Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
     const IdxArray images = parse_idx(read_file_bytes(images_path), images_path);
     const IdxArray labels = parse_idx(read_file_bytes(labels_path), labels_path);
@@ -129,17 +150,14 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
     if (images.dims[0] != labels.dims[0])
         BP_THROW(images_path << " has " << images.dims[0] << " images but " << labels_path << " has "
                              << labels.dims[0] << " labels");
-    if (images.dims[0] > 0x7fffffffu || std::size_t(images.dims[1]) * images.dims[2] > 0x7fffffffu)
-        BP_THROW(images_path << ": too many images or pixels");
-    Dataset d;
-    d.n = int(images.dims[0]);
-    d.n_inputs = int(images.dims[1] * images.dims[2]);
-    d.source = images_path;
-    // IDX stores image after image, row-major pixels: exactly column after column of X.
-    d.x.resize(images.values.size());
-    for (std::size_t i = 0; i < images.values.size(); ++i) d.x[i] = float(images.values[i]) / 255.0f;
+    Dataset d = images_from_idx(images, images_path);
+    d.labels_source = labels_path;
     d.labels.assign(labels.values.begin(), labels.values.end());
     return d;
+}
+
+Dataset load_idx_images(const std::string& images_path) {
+    return images_from_idx(parse_idx(read_file_bytes(images_path), images_path), images_path);
 }
 
 IdxFiles find_idx_files(const std::string& dir) {

@@ -14,6 +14,7 @@ struct Dataset {
     std::vector<float> x;      // (n_inputs x n), column j = example j
     std::vector<int> labels;   // n class labels
     std::string source;        // where it came from, for messages
+    std::string labels_source; // where the labels came from, when not `source` (IDX label files)
 
     // Examples [first, first + count) as a new data set.
     Dataset slice(int first, int count) const;
@@ -30,12 +31,22 @@ struct IdxArray {
 // does not matter). Errors name the file.
 std::vector<std::uint8_t> read_file_bytes(const std::string& path);
 
+// bytes, gunzipped when they start with the gzip magic, else unchanged. `what` names the
+// source in error messages. (read_file_bytes without the file: the fuzz targets use it.)
+std::vector<std::uint8_t> gunzip_if_gzip(std::vector<std::uint8_t> bytes, const std::string& what);
+
 // Parses IDX bytes (type 0x08, unsigned byte). `what` names the source in error messages.
 IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what);
+
+// An images array (3 dimensions: n x rows x cols) as a data set with no labels yet.
+Dataset images_from_idx(const IdxArray& images, const std::string& what);
 
 // Reads an images file (3 dimensions: n x rows x cols) and a labels file (1 dimension: n) and
 // checks that they agree.
 Dataset load_idx(const std::string& images_path, const std::string& labels_path);
+
+// Reads an images file alone (`batchprop predict`): labels stays empty.
+Dataset load_idx_images(const std::string& images_path);
 
 // The standard MNIST file names inside a directory, each with or without ".gz".
 struct IdxFiles {

@@ -7,6 +7,14 @@
 namespace batchprop::cli {
 
 void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_predict(CLI::App& app);
+void register_gradcheck(CLI::App& app);
 void register_info(CLI::App& app);
+
+// Thrown by a command that Ctrl-C stopped after it finished cleanly (e.g. train saved the
+// model): not an error, but the run did not complete, so main exits with 128 + SIGINT.
+struct Interrupted {};
+constexpr int kInterruptedExitCode = 130;
 
 }  // namespace batchprop::cli

@@ -1,55 +1,264 @@
-// `batchprop train`: load data, build a network, run SGD, print one line per epoch.
+// `batchprop train`: check the settings, load the data (and optionally a model to start from),
+// run mini-batch SGD with per-epoch reports, and save the model. Everything that can be
+// checked without the data is checked before the data is read.
+#include <fmt/core.h>
+
 #include <cstdio>
+#include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "batchprop/model_io.hpp"
+#include "batchprop/output_file.hpp"
 #include "batchprop/trainer.hpp"
 #include "cli/commands.hpp"
+#include "cli/compute_options.hpp"
+#include "cli/data_options.hpp"
+#include "cli/flag_values.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/metrics.hpp"
+#include "cli/model_file.hpp"
+#include "cli/progress.hpp"
 
 namespace batchprop::cli {
 namespace {
 
 struct TrainOptions {
-    std::string data_dir = default_data_dir();
-    std::vector<int> sizes{784, 30, 10};
+    DataOptions data;
+    ComputeOptions compute;
+    std::string sizes_text = "784,30,10";
+    std::vector<int> sizes;  // parsed from sizes_text
     TrainConfig cfg;
     std::string cost = "quadratic";
     std::string init = "gaussian";
     std::string mode = "matrix";
-    std::string dtype = "f32";
-    std::string device = "auto";
     int train_limit = 50000;  // the book's split: the first 50,000 training images
+    int validation = 0;       // > 0: the last N training images are the evaluation set
+    std::string monitor = "eval-acc,eval-cost";
+    int early_stop = 0;
+    std::string save, init_model, metrics;
+    bool quiet = false;
+    // Whether --sizes / --cost were given (not defaults): they must then agree with, or
+    // override, what --init-model brings.
+    bool sizes_given = false, cost_given = false;
 };
 
+const std::vector<std::string> kMonitorWords{"eval-acc", "eval-cost", "train-acc", "train-cost", "none"};
+
+Monitor parse_monitor(const std::string& text) {
+    const std::vector<std::string> words = parse_list(text, kMonitorWords, "--monitor");
+    Monitor m{false, false, false, false};
+    for (const std::string& w : words) {
+        if (w == "none" && words.size() > 1) BP_THROW("--monitor: 'none' cannot be combined with other values");
+        m.eval_acc |= w == "eval-acc";
+        m.eval_cost |= w == "eval-cost";
+        m.train_acc |= w == "train-acc";
+        m.train_cost |= w == "train-cost";
+    }
+    return m;
+}
+
+// "5865 / 10000 (58.65%)"
+std::string accuracy_text(const Evaluation& e) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%lld / %lld (%.2f%%)", e.correct, e.total, 100.0 * e.accuracy());
+    return buf;
+}
+
+std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs) {
+    std::string s = "Epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + ":";
+    char buf[96];
+    auto add = [&](const std::string& part) { s += (s.back() == ':' ? " " : ", ") + part; };
+    if (r.evaluation && m.eval_acc) add("eval accuracy " + accuracy_text(*r.evaluation));
+    if (r.evaluation && m.eval_cost) {
+        std::snprintf(buf, sizeof buf, "eval cost %.4f", r.evaluation->cost);
+        add(buf);
+    }
+    if (r.training && m.train_acc) add("training accuracy " + accuracy_text(*r.training));
+    if (r.training && m.train_cost) {
+        std::snprintf(buf, sizeof buf, "training cost %.4f", r.training->cost);
+        add(buf);
+    }
+    std::snprintf(buf, sizeof buf, "SGD %.3f s, %.0f examples/s", r.train_seconds, r.examples_per_second);
+    add(buf);
+    return s;
+}
+
+// The training and evaluation sets as the flags describe them (--validation, --train-limit).
+struct Data {
+    Dataset train, eval;
+    std::string eval_name;  // for the header line
+};
+
+Data load_data(const TrainOptions& o) {
+    // Locate every file first, so a missing test file is reported before the slow read.
+    const DataFiles train_files = locate(o.data, Split::train);
+    std::optional<DataFiles> test_files;
+    if (o.validation == 0) test_files = locate(o.data, Split::test);
+    Data d;
+    Dataset all = load(train_files);
+    int available = all.n;
+    if (o.validation > 0) {
+        if (o.validation >= all.n)
+            BP_THROW("--validation " << o.validation << " leaves no training examples: " << all.source << " has "
+                                     << all.n);
+        available = all.n - o.validation;
+        d.eval = all.slice(available, o.validation);
+        d.eval_name = "the last " + std::to_string(o.validation) + " training images (--validation)";
+    } else {
+        d.eval = load(*test_files);
+        d.eval_name = d.eval.source;
+    }
+    const int n_train = std::min(o.train_limit, available);
+    d.train = n_train == all.n ? std::move(all) : all.slice(0, n_train);
+    return d;
+}
+
+// What the "batchprop" key of the saved model records about the run.
+nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const Data& d, int epochs_done,
+                          bool interrupted, int best_epoch) {
+    nlohmann::json j;
+    j["version"] = BATCHPROP_VERSION;
+    j["epochs"] = epochs_done;
+    if (best_epoch > 0) j["best_epoch"] = best_epoch;
+    j["interrupted"] = interrupted;
+    j["eta"] = cfg.eta;
+    j["lambda"] = cfg.lambda;
+    j["batch"] = cfg.batch;
+    j["cost"] = cost_name(cfg.cost);
+    j["mode"] = mode_name(cfg.mode);
+    j["dtype"] = o.compute.dtype;
+    if (o.init_model.empty())
+        j["init"] = o.init;
+    else
+        j["init_model"] = o.init_model;
+    j["seed"] = cfg.seed;
+    j["shuffle"] = cfg.shuffle;
+    j["training_data"] = d.train.source;
+    j["training_examples"] = d.train.n;
+    return j;
+}
+
 template <class T>
-void run(const TrainOptions& o, const Dataset& train, const Dataset& test) {
-    std::string notice;
-    auto backend = make_backend<T>(parse_device(o.device), &notice);
-    if (!notice.empty()) std::fprintf(stderr, "batchprop: %s\n", notice.c_str());
+void train_typed(const TrainOptions& o, const Monitor& monitor) {
+    TrainConfig cfg = o.cfg;
+    std::vector<int> sizes = o.sizes;
+    std::string sizes_from = "--sizes";
 
-    Network<T> net(o.sizes);
-    net.init(o.init == "scaled" ? Init::scaled : Init::gaussian, o.cfg.seed);
+    // The device and the model to start from are checked before the (slow) data.
+    auto backend = make_backend_for<T>(o.compute, o.quiet);
+    std::optional<Model> start;
+    if (!o.init_model.empty()) {
+        start = read_model(o.init_model, "--init-model");
+        if (o.sizes_given)
+            check_model_sizes(*start, o.init_model, sizes);
+        else
+            sizes_from = "the model " + o.init_model;
+        sizes = start->net.sizes();
+        if (!o.cost_given) cfg.cost = start->cost;  // continue with the cost it was trained with
+    }
 
-    DeviceData<T> dtrain(*backend, train);
-    DeviceData<T> dtest(*backend, test);
-    Trainer<T> trainer(*backend, net.layout(), dtrain, &dtest, o.cfg);
+    Data data = load_data(o);
+    check_fits(data.train, sizes, sizes_from);
+    check_fits(data.eval, sizes, sizes_from);
+    validate(cfg, data.train.n);
+
+    Network<T> net(sizes);
+    if (start)
+        net = start->net.template cast<T>();
+    else
+        net.init(parse_init(o.init), cfg.seed);
+    cfg.monitor_evaluation = monitor.evaluation() || o.early_stop > 0;
+    cfg.monitor_training = monitor.training();
+    DeviceData<T> dtrain(*backend, data.train);
+    DeviceData<T> deval(*backend, data.eval);
+    Trainer<T> trainer(*backend, net.layout(), dtrain, &deval, cfg);
     trainer.backprop().set_params(net.params());
 
-    std::printf("batchprop: sizes %s, %d training / %d evaluation examples, m = %d, eta = %g, "
-                "lambda = %g, %s cost, %s mode, %s, %s\n",
-                sizes_to_string(o.sizes).c_str(), train.n, test.n, o.cfg.batch, o.cfg.eta,
-                o.cfg.lambda, o.cost.c_str(), o.mode.c_str(), o.dtype.c_str(), backend->name().c_str());
-    std::fflush(stdout);
+    Progress progress(Progress::style_for(o.quiet), cfg.epochs);
+    progress.line(fmt::format(
+        "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
+        "{} cost, {} mode, {}, {}{}",
+        sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
+        cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, backend->name(),
+        start ? ", starting from " + o.init_model : ""));
+
+    // Created only now that the run is known to start: bad input never leaves a file behind.
+    std::optional<MetricsLog> metrics;
+    if (!o.metrics.empty()) {
+        RunSettings rs;
+        rs.monitor = monitor;
+        if (o.early_stop > 0) rs.monitor.eval_acc = true;
+        rs.device = backend->name();
+        rs.mode = mode_name(cfg.mode);
+        rs.dtype = o.compute.dtype;
+        rs.cost = cost_name(cfg.cost);
+        rs.batch = cfg.batch;
+        rs.sizes = sizes;
+        rs.eta = cfg.eta;
+        rs.lambda = cfg.lambda;
+        metrics.emplace(o.metrics, std::move(rs));
+    }
+
+    // Early stopping keeps the parameters of the best epoch (by evaluation accuracy).
+    long long best_correct = -1;
+    int best_epoch = 0, since_best = 0, epochs_done = 0;
+    std::vector<T> best_params;
+    Monitor shown = monitor;
+    if (o.early_stop > 0) shown.eval_acc = true;
+
+    InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
     TrainCallbacks cb;
-    cb.on_epoch = [](const EpochResult& r) {
-        const Evaluation& e = *r.evaluation;
-        std::printf("Epoch %d: %lld / %lld (%.2f%%)  cost %.4f  train %.3f s  %.0f examples/s\n",
-                    r.epoch, e.correct, e.total, 100.0 * e.accuracy(), e.cost, r.train_seconds,
-                    r.examples_per_second);
-        std::fflush(stdout);
-        return true;
+    cb.stop = interrupt.flag();
+    if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
+    cb.on_epoch = [&](const EpochResult& r) {
+        epochs_done = r.epoch;
+        progress.line(epoch_line(r, shown, cfg.epochs));
+        if (metrics) metrics->write(r);
+        if (o.early_stop == 0) return true;
+        if (r.evaluation->correct > best_correct) {
+            best_correct = r.evaluation->correct;
+            best_epoch = r.epoch;
+            since_best = 0;
+            if (!o.save.empty()) best_params = trainer.backprop().params();
+            return true;
+        }
+        if (++since_best < o.early_stop) return true;
+        progress.line("Early stop: no better evaluation accuracy for " + std::to_string(o.early_stop) +
+                      " epochs; the best was epoch " + std::to_string(best_epoch));
+        return false;
     };
     trainer.run(cb);
+    progress.clear();
+    const bool interrupted = interrupt.interrupted();
+
+    if (!o.save.empty()) {
+        net.params() = best_params.empty() ? trainer.backprop().params() : std::move(best_params);
+        save_model(o.save, net, cfg.cost, run_record(o, cfg, data, epochs_done, interrupted, best_epoch));
+        progress.line("Saved the model " + std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
+                      "to " + o.save);
+    }
+    if (interrupted) {
+        std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
+                     o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
+        throw Interrupted{};
+    }
+}
+
+void run_train(TrainOptions& o) {
+    // Everything that needs no data, first: a typo should not cost a minute of loading.
+    o.sizes = parse_sizes(o.sizes_text);
+    o.cfg.cost = parse_cost(o.cost);
+    o.cfg.mode = parse_mode(o.mode);
+    const Monitor monitor = parse_monitor(o.monitor);
+    validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
+    if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
+    if (!o.save.empty()) check_output_path(o.save, "--save");
+    if (!o.metrics.empty()) check_output_path(o.metrics, "--metrics");
+    if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
+    with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor); });
 }
 
 }  // namespace
@@ -57,57 +266,58 @@ void run(const TrainOptions& o, const Dataset& train, const Dataset& test) {
 void register_train(CLI::App& app) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* cmd = app.add_subcommand("train", "Train a sigmoid network with mini-batch SGD");
-    cmd->add_option("--data", o->data_dir, "Directory with the four MNIST-format IDX files (raw or .gz)")
+    add_data_options(*cmd, o->data);
+    cmd->add_option("--train-limit", o->train_limit, "Train on the first N training images")->type_name("N")
+        ->check(at_least_one())
         ->capture_default_str();
-    cmd->add_option("--sizes", o->sizes, "Neurons per layer, input first, comma-separated")
-        ->delimiter(',')
-        ->capture_default_str();
-    cmd->add_option("--epochs", o->cfg.epochs, "Epochs to train")->capture_default_str();
-    cmd->add_option("--batch,-m", o->cfg.batch, "Mini-batch size m")->capture_default_str();
+    cmd->add_option("--validation", o->validation,
+                    "Hold out the last N training images as the evaluation set (the book's 50k/10k split: "
+                    "--validation 10000); without it the test set is used")->type_name("N")
+        ->check(at_least_one());
+
+    auto* sizes = cmd->add_option("--sizes", o->sizes_text, "Neurons per layer, input first, comma-separated")
+                      ->check(sizes_validator())
+                      ->type_name("N,N,...")
+                      ->capture_default_str();
+    cmd->add_option("--epochs", o->cfg.epochs, "Epochs to train")->type_name("N")->capture_default_str();
+    cmd->add_option("--batch,-m", o->cfg.batch, "Mini-batch size m")->type_name("M")->capture_default_str();
     cmd->add_option("--eta", o->cfg.eta, "Learning rate eta")->capture_default_str();
     cmd->add_option("--lambda", o->cfg.lambda, "L2 regularisation lambda")->capture_default_str();
-    cmd->add_option("--cost", o->cost, "Cost function")
-        ->check(CLI::IsMember({"quadratic", "cross-entropy"}))
-        ->capture_default_str();
-    cmd->add_option("--init", o->init, "Initialisation: gaussian N(0,1) or scaled N(0,1/n_in)")
-        ->check(CLI::IsMember({"gaussian", "scaled"}))
-        ->capture_default_str();
+    auto* cost = cmd->add_option("--cost", o->cost, "Cost function (with --init-model: the model's, unless given)")
+                     ->check(CLI::IsMember(cost_names()))
+                     ->capture_default_str();
+    auto* init = cmd->add_option("--init", o->init, "Initialisation: gaussian N(0,1) or scaled N(0,1/n_in)")
+                     ->check(CLI::IsMember(init_names()))
+                     ->capture_default_str();
+    cmd->add_option("--init-model", o->init_model,
+                    "Start from this saved model instead of a random initialisation (its sizes must fit the "
+                    "data, and --sizes if given)")->type_name("FILE")
+        ->excludes(init);
     cmd->add_option("--seed", o->cfg.seed, "Random seed (initialisation and shuffling)")->capture_default_str();
     cmd->add_option("--mode", o->mode, "Backprop per example (the book's loop) or per mini-batch matrix")
-        ->check(CLI::IsMember({"matrix", "per-example"}))
+        ->check(CLI::IsMember(mode_names()))
         ->capture_default_str();
-    cmd->add_option("--dtype", o->dtype, "Scalar type")->check(CLI::IsMember({"f32", "f64"}))->capture_default_str();
-    cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    cmd->add_option("--train-limit", o->train_limit, "Use the first N training images")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
+    add_compute_options(*cmd, o->compute);
     cmd->add_flag("--no-shuffle", [o](std::int64_t) { o->cfg.shuffle = false; },
                   "Keep the training order fixed (no per-epoch shuffle)");
 
-    cmd->callback([o] {
-        o->cfg.cost = o->cost == "cross-entropy" ? Cost::cross_entropy : Cost::quadratic;
-        o->cfg.mode = o->mode == "per-example" ? Mode::per_example : Mode::matrix;
-        // Check everything cheap before the slow part (loading data).
-        ParamLayout layout(o->sizes);
-        parse_device(o->device);
-        const IdxFiles files = find_idx_files(o->data_dir);
-        Dataset train = load_idx(files.train_images, files.train_labels);
-        Dataset test = load_idx(files.test_images, files.test_labels);
-        if (o->train_limit < train.n) train = train.slice(0, o->train_limit);
-        validate(o->cfg, train.n);
-        const int n_in = o->sizes.front(), n_out = o->sizes.back();
-        for (const Dataset* d : {&train, &test}) {
-            if (d->n_inputs != n_in)
-                BP_THROW("--sizes starts with " << n_in << " input neurons but the images in "
-                                                << d->source << " have " << d->n_inputs << " pixels");
-            if (d->max_label() >= n_out)
-                BP_THROW("labels in " << d->source << " go up to " << d->max_label() << " but --sizes ends with "
-                                      << n_out << " output neurons");
-        }
-        if (o->dtype == "f64")
-            run<double>(*o, train, test);
-        else
-            run<float>(*o, train, test);
+    cmd->add_option("--monitor", o->monitor,
+                    "What to report each epoch, comma-separated: eval-acc, eval-cost, train-acc, train-cost "
+                    "(network2.py's monitor flags), or none")
+        ->check(list_validator(kMonitorWords))
+        ->type_name("LIST")
+        ->capture_default_str();
+    cmd->add_option("--early-stop", o->early_stop,
+                    "Stop when the evaluation accuracy has not improved for N epochs; --save keeps the best epoch")->type_name("N")
+        ->check(at_least_one());
+    cmd->add_option("--save", o->save, "Save the trained model here (network2.py's JSON format)")->type_name("FILE");
+    cmd->add_option("--metrics", o->metrics, "Write one JSON object per epoch to this file (JSON Lines)")->type_name("FILE");
+    cmd->add_flag("--quiet,-q", o->quiet, "Print nothing but errors");
+
+    cmd->callback([o, sizes, cost] {
+        o->sizes_given = sizes->count() > 0;
+        o->cost_given = cost->count() > 0;
+        run_train(*o);
     });
 }
 

@@ -1,0 +1,38 @@
+// See compute_options.hpp.
+#include "cli/compute_options.hpp"
+
+#include <cstdio>
+
+namespace batchprop::cli {
+
+void add_compute_options(CLI::App& cmd, ComputeOptions& o, const std::string& default_dtype) {
+    o.dtype = default_dtype;
+    cmd.add_option("--device", o.device, "auto (a working GPU, else the CPU), cpu, cuda or cuda:N")
+        ->check(CLI::Validator(
+            [](std::string& s) {
+                try {
+                    parse_device(s);
+                    return std::string();
+                } catch (const Error&) {
+                    return "'" + s + "' is not one of auto, cpu, cuda, cuda:N";
+                }
+            },
+            "DEVICE"))
+        ->capture_default_str();
+    cmd.add_option("--dtype", o.dtype, "Scalar type: f32 (float) or f64 (double)")
+        ->check(CLI::IsMember({"f32", "f64"}))
+        ->capture_default_str();
+}
+
+template <class T>
+std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet) {
+    std::string notice;
+    auto backend = make_backend<T>(parse_device(o.device), &notice);
+    if (!notice.empty() && !quiet) std::fprintf(stderr, "batchprop: %s\n", notice.c_str());
+    return backend;
+}
+
+template std::unique_ptr<Backend<float>> make_backend_for<float>(const ComputeOptions&, bool);
+template std::unique_ptr<Backend<double>> make_backend_for<double>(const ComputeOptions&, bool);
+
+}  // namespace batchprop::cli

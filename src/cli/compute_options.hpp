@@ -1,0 +1,41 @@
+// --device and --dtype, shared by every command that computes: the flags, making the backend,
+// and dispatching on the scalar type (one template instantiation per dtype).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "batchprop/backend.hpp"
+
+namespace batchprop::cli {
+
+struct ComputeOptions {
+    std::string device = "auto";
+    std::string dtype = "f32";
+};
+
+// Adds --device (checked as the option is parsed) and --dtype with the given default.
+void add_compute_options(CLI::App& cmd, ComputeOptions& o, const std::string& default_dtype = "f32");
+
+// The backend --device asks for. The "no usable GPU, running on the CPU" notice of --device
+// auto goes to stderr unless quiet.
+template <class T>
+std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet);
+
+// Calls f(Scalar<float>{}) or f(Scalar<double>{}) for --dtype f32 / f64, so a command writes
+// its body once as a generic lambda: [&](auto s) { using T = typename decltype(s)::type; ... }.
+template <class T>
+struct Scalar {
+    using type = T;
+};
+template <class F>
+void with_dtype(const std::string& dtype, F&& f) {
+    if (dtype == "f64")
+        f(Scalar<double>{});
+    else
+        f(Scalar<float>{});
+}
+
+}  // namespace batchprop::cli

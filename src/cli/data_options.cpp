@@ -1,0 +1,127 @@
+// See data_options.hpp.
+#include "cli/data_options.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "batchprop/check.hpp"
+#include "batchprop/csv.hpp"
+
+namespace batchprop::cli {
+
+namespace {
+
+const char* kInstallHint = "for the default Fashion-MNIST data: apt-get install dataset-fashion-mnist";
+
+// dir/base.gz or dir/base, whichever exists; a message that says what is missing otherwise.
+std::string find_in_dir(const DataOptions& o, const std::string& base) {
+    // Whatever directory was given, the likely fix for missing IDX files is the package.
+    const bool is_default = o.dir == default_data_dir() || o.format == "idx";
+    struct stat st {};
+    if (::stat(o.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        BP_THROW("--data: directory '" << o.dir << "' does not exist" << (is_default ? std::string("; ") + kInstallHint : ""));
+    for (const std::string& cand : {o.dir + "/" + base + ".gz", o.dir + "/" + base})
+        if (::stat(cand.c_str(), &st) == 0) {
+            require_file(cand, "--data");
+            return cand;
+        }
+    const std::string expected = o.format == "csv"
+        ? "--format csv reads mnist_train.csv and mnist_test.csv"
+        : "expected the four MNIST-format IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+          "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)";
+    BP_THROW("--data: directory '" << o.dir << "' has no " << base << " (or " << base << ".gz); " << expected
+                                   << (is_default ? std::string("; ") + kInstallHint : ""));
+}
+
+// An explicit file flag's value, or the standard file in --data.
+std::string pick(const DataOptions& o, const std::string& given, const char* flag, const std::string& base) {
+    if (given.empty()) return find_in_dir(o, base);
+    require_file(given, flag);
+    return given;
+}
+
+}  // namespace
+
+void add_data_options(CLI::App& cmd, DataOptions& o) {
+    cmd.add_option("--format", o.format,
+                   "Data file format: idx (MNIST's, raw or .gz) or csv (label,pixel,...,pixel per line, "
+                   "pixels 0-255, optional header)")
+        ->check(CLI::IsMember({"idx", "csv"}))
+        ->capture_default_str();
+    cmd.add_option("--data", o.dir,
+                   "Data directory: for idx the four MNIST file names (train-images-idx3-ubyte, ...; "
+                   "raw or .gz), for csv mnist_train.csv and mnist_test.csv (or .csv.gz)")->type_name("DIR")
+        ->capture_default_str();
+    const char* group = "Data files (instead of --data)";
+    auto* ti = cmd.add_option("--train-images", o.train_images, "IDX training images")->type_name("FILE")->group(group);
+    auto* tl = cmd.add_option("--train-labels", o.train_labels, "IDX training labels")->type_name("FILE")->group(group);
+    auto* vi = cmd.add_option("--test-images", o.test_images, "IDX test images")->type_name("FILE")->group(group);
+    auto* vl = cmd.add_option("--test-labels", o.test_labels, "IDX test labels")->type_name("FILE")->group(group);
+    ti->needs(tl);
+    tl->needs(ti);
+    vi->needs(vl);
+    vl->needs(vi);
+    cmd.add_option("--train-csv", o.train_csv, "CSV training set (with --format csv)")->type_name("FILE")->group(group);
+    cmd.add_option("--test-csv", o.test_csv, "CSV test set (with --format csv)")->type_name("FILE")->group(group);
+}
+
+DataFiles locate(const DataOptions& o, Split split) {
+    const bool train = split == Split::train;
+    DataFiles f;
+    f.csv = o.format == "csv";
+    // A flag of the other format is a mistake worth saying, not something to ignore.
+    if (f.csv && !(o.train_images.empty() && o.train_labels.empty() && o.test_images.empty() && o.test_labels.empty()))
+        BP_THROW("--train-images/--train-labels/--test-images/--test-labels are IDX files; with --format csv use "
+                 "--train-csv/--test-csv");
+    if (!f.csv && !(o.train_csv.empty() && o.test_csv.empty()))
+        BP_THROW("--train-csv/--test-csv need --format csv");
+    if (f.csv) {
+        f.images = train ? pick(o, o.train_csv, "--train-csv", "mnist_train.csv")
+                         : pick(o, o.test_csv, "--test-csv", "mnist_test.csv");
+    } else if (train) {
+        f.images = pick(o, o.train_images, "--train-images", "train-images-idx3-ubyte");
+        f.labels = pick(o, o.train_labels, "--train-labels", "train-labels-idx1-ubyte");
+    } else {
+        f.images = pick(o, o.test_images, "--test-images", "t10k-images-idx3-ubyte");
+        f.labels = pick(o, o.test_labels, "--test-labels", "t10k-labels-idx1-ubyte");
+    }
+    return f;
+}
+
+Dataset load(const DataFiles& f) {
+    return f.csv ? load_csv(f.images) : load_idx(f.images, f.labels);
+}
+
+Dataset load_images(const std::string& path, const std::string& format) {
+    require_file(path, "--images");
+    if (format == "csv") {
+        Dataset d = load_csv(path);
+        d.labels.clear();
+        return d;
+    }
+    return load_idx_images(path);
+}
+
+void check_fits(const Dataset& d, const std::vector<int>& sizes, const std::string& sizes_from) {
+    const int n_in = sizes.front(), n_out = sizes.back();
+    if (d.n_inputs != n_in)
+        BP_THROW("the number of input neurons (" << n_in << ", from " << sizes_from
+                                                 << ") does not equal the image size of " << d.source << " ("
+                                                 << d.n_inputs << " pixels)");
+    for (std::size_t j = 0; j < d.labels.size(); ++j)
+        if (d.labels[j] < 0 || d.labels[j] >= n_out)
+            BP_THROW((d.labels_source.empty() ? d.source : d.labels_source) << ": label " << d.labels[j] << " of example " << j << " is outside 0.." << n_out - 1
+                              << " (the network has " << n_out << " output neurons, from " << sizes_from << ")");
+}
+
+void require_file(const std::string& path, const std::string& flag) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) BP_THROW(flag << " " << path << ": " << std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) BP_THROW(flag << " " << path << ": is a directory, not a file");
+    if (::access(path.c_str(), R_OK) != 0) BP_THROW(flag << " " << path << ": cannot read (" << std::strerror(errno) << ")");
+}
+
+}  // namespace batchprop::cli

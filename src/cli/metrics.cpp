@@ -1,0 +1,50 @@
+// See metrics.hpp.
+#include "cli/metrics.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include "batchprop/check.hpp"
+
+namespace batchprop::cli {
+
+MetricsLog::MetricsLog(const std::string& path, RunSettings settings)
+    : path_(path), settings_(std::move(settings)), file_(std::fopen(path.c_str(), "w")) {
+    if (!file_) BP_THROW("--metrics " << path << ": cannot create (" << std::strerror(errno) << ")");
+}
+
+MetricsLog::~MetricsLog() {
+    if (file_) std::fclose(file_);
+}
+
+void MetricsLog::write(const EpochResult& r) {
+    nlohmann::ordered_json j;  // keys in the documented order
+    j["epoch"] = r.epoch;
+    j["seconds"] = r.train_seconds;
+    j["examples"] = r.examples;  // fewer than the training set when Ctrl-C stopped the epoch
+    j["examples_per_s"] = r.examples_per_second;
+    const Monitor& m = settings_.monitor;
+    auto value = [](bool monitored, const std::optional<Evaluation>& e, bool accuracy) {
+        if (!monitored || !e) return nlohmann::ordered_json(nullptr);
+        return nlohmann::ordered_json(accuracy ? e->accuracy() : e->cost);
+    };
+    j["eval_accuracy"] = value(m.eval_acc, r.evaluation, true);
+    j["eval_cost"] = value(m.eval_cost, r.evaluation, false);
+    j["train_accuracy"] = value(m.train_acc, r.training, true);
+    j["train_cost"] = value(m.train_cost, r.training, false);
+    j["device"] = settings_.device;
+    j["mode"] = settings_.mode;
+    j["dtype"] = settings_.dtype;
+    j["batch"] = settings_.batch;
+    j["sizes"] = settings_.sizes;
+    j["eta"] = settings_.eta;
+    j["lambda"] = settings_.lambda;
+    j["cost"] = settings_.cost;
+    const std::string line = j.dump() + "\n";
+    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+        BP_THROW("--metrics " << path_ << ": write failed (" << std::strerror(errno) << ")");
+}
+
+}  // namespace batchprop::cli

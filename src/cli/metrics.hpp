@@ -1,0 +1,48 @@
+// --metrics PATH: one JSON object per epoch (JSON Lines), for plotting and comparing runs:
+//   {"epoch", "seconds" (SGD only), "examples_per_s", "eval_accuracy", "eval_cost",
+//    "train_accuracy", "train_cost" (accuracies as fractions; null when not monitored),
+//    "device", "mode", "dtype", "batch", "sizes", "eta", "lambda", "cost"}
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "batchprop/trainer.hpp"
+
+namespace batchprop::cli {
+
+// What is reported each epoch (network2.py's four monitor_* flags): --monitor.
+struct Monitor {
+    bool eval_acc = true, eval_cost = true, train_acc = false, train_cost = false;
+    bool evaluation() const { return eval_acc || eval_cost; }
+    bool training() const { return train_acc || train_cost; }
+};
+
+// The settings repeated on every line, so each line stands alone.
+struct RunSettings {
+    Monitor monitor;
+    std::string device, mode, dtype, cost;
+    int batch = 0;
+    std::vector<int> sizes;
+    double eta = 0.0, lambda = 0.0;
+};
+
+class MetricsLog {
+public:
+    // Creates (or truncates) the file; call it only once the run is known to start.
+    MetricsLog(const std::string& path, RunSettings settings);
+    ~MetricsLog();
+    MetricsLog(const MetricsLog&) = delete;
+    MetricsLog& operator=(const MetricsLog&) = delete;
+
+    // Appends the epoch's line and flushes it, so the file is useful while training runs.
+    void write(const EpochResult& r);
+
+private:
+    std::string path_;
+    RunSettings settings_;
+    std::FILE* file_ = nullptr;
+};
+
+}  // namespace batchprop::cli

@@ -1,0 +1,664 @@
+// The batchprop executable end to end, run as a separate process: every command's help, the
+// happy paths (train -> save -> eval -> predict, CSV, --validation, --init-model, --monitor,
+// --metrics, --early-stop, --quiet, Ctrl-C, the live display on a terminal), and each kind of
+// bad input: exit code, one clear message naming the problem and the file or flag, and no
+// output file created or changed. Data sets are tiny files written here, never the real one
+// (except one short smoke test that skips when Fashion-MNIST is not installed).
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "batchprop/dataset.hpp"
+#include "batchprop/model_io.hpp"
+
+#ifndef BATCHPROP_CLI
+#error "BATCHPROP_CLI must name the batchprop executable"
+#endif
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+using batchprop::Cost;
+using batchprop::load_model;
+using batchprop::Model;
+
+namespace {
+
+using Args = std::vector<std::string>;
+
+struct Result {
+    int code = -1;       // exit status, or -1 when killed by a signal
+    int signal = 0;      // the signal that ended it, if any
+    std::string out, err;
+};
+
+std::string slurp(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Starts the CLI with stdout and stderr going to files; returns its pid.
+pid_t spawn(const Args& args, const std::string& out, const std::string& err, int stdout_fd = -1) {
+    std::vector<std::string> argv_s{BATCHPROP_CLI};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (stdout_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // SIGINT at its default in the child, even when the test runs as a background job (which
+    // the CLI, like any program, would then leave ignored).
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t dflt;
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGINT);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    EXPECT_EQ(rc, 0) << "cannot start " << BATCHPROP_CLI;
+    return pid;
+}
+
+Result finish(pid_t pid, const std::string& out, const std::string& err) {
+    Result r;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) r.code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+}
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+class Cli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("bp_cli_" + std::to_string(::getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_ / "idx");
+        fs::create_directories(dir_ / "csv");
+        write_data();
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+    Result run(const Args& args) const {
+        const std::string out = path("stdout"), err = path("stderr");
+        return finish(spawn(args, out, err), out, err);
+    }
+
+    // A small learnable problem: 2x2 images, 3 classes; class c has pixel c bright.
+    static std::vector<std::uint8_t> idx(std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
+        std::vector<std::uint8_t> b{0, 0, 0x08, std::uint8_t(dims.size())};
+        for (std::uint32_t d : dims)
+            for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(d >> s));
+        b.insert(b.end(), data.begin(), data.end());
+        return b;
+    }
+    static void write_bytes(const std::string& p, const std::vector<std::uint8_t>& b) {
+        std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+    }
+    void make_set(int n, std::uint32_t seed, std::vector<std::uint8_t>& pixels, std::vector<std::uint8_t>& labels) {
+        std::uint32_t s = seed;
+        auto next = [&s] { return s = s * 1664525u + 1013904223u, s >> 24; };
+        for (int j = 0; j < n; ++j) {
+            const int c = int(next() % 3);
+            labels.push_back(std::uint8_t(c));
+            for (int i = 0; i < 4; ++i) pixels.push_back(std::uint8_t(i == c ? 180 + next() % 70 : next() % 60));
+        }
+    }
+    void write_data() {
+        std::vector<std::uint8_t> tp, tl, vp, vl;
+        make_set(n_train_, 1, tp, tl);
+        make_set(n_test_, 2, vp, vl);
+        write_bytes(path("idx/train-images-idx3-ubyte"), idx({std::uint32_t(n_train_), 2, 2}, tp));
+        write_bytes(path("idx/train-labels-idx1-ubyte"), idx({std::uint32_t(n_train_)}, tl));
+        write_bytes(path("idx/t10k-images-idx3-ubyte"), idx({std::uint32_t(n_test_), 2, 2}, vp));
+        write_bytes(path("idx/t10k-labels-idx1-ubyte"), idx({std::uint32_t(n_test_)}, vl));
+        auto csv = [](const std::vector<std::uint8_t>& p, const std::vector<std::uint8_t>& l) {
+            std::string t = "label,1x1,1x2,2x1,2x2\n";
+            for (std::size_t j = 0; j < l.size(); ++j) {
+                t += std::to_string(l[j]);
+                for (int i = 0; i < 4; ++i) t += "," + std::to_string(p[j * 4 + std::size_t(i)]);
+                t += "\n";
+            }
+            return t;
+        };
+        std::ofstream(path("csv/mnist_train.csv")) << csv(tp, tl);
+        std::ofstream(path("csv/mnist_test.csv")) << csv(vp, vl);
+    }
+
+    // train on the small IDX set, on the CPU (fast and the same everywhere).
+    Args train(const Args& extra = {}) const {
+        Args a{"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "3", "--batch", "10",
+               "--eta", "3", "--device", "cpu", "--cost", "cross-entropy"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    }
+    // A trained model at path("model.json").
+    std::string trained_model() {
+        const Result r = run(train({"--save", path("model.json"), "--epochs", "20"}));
+        EXPECT_EQ(r.code, 0) << r.err;
+        return path("model.json");
+    }
+
+    // The command fails with a non-zero exit, one error line containing each needle, and
+    // prints nothing on stdout.
+    void expect_failure(const Args& args, const std::vector<std::string>& needles) const {
+        const Result r = run(args);
+        std::string cmd;
+        for (const std::string& a : args) cmd += a + " ";
+        EXPECT_NE(r.code, 0) << cmd;
+        EXPECT_EQ(r.signal, 0) << cmd << ": crashed";
+        EXPECT_TRUE(contains(r.err, "batchprop: error: ")) << cmd << "\n" << r.err;
+        for (const std::string& n : needles) EXPECT_TRUE(contains(r.err, n)) << cmd << "\nmissing '" << n << "' in: " << r.err;
+        EXPECT_TRUE(r.out.empty() || contains(r.out, "Usage") == false) << cmd << "\n" << r.out;
+    }
+
+    int n_train_ = 120, n_test_ = 30;
+    fs::path dir_;
+};
+
+// ---- help and usage --------------------------------------------------------------------------
+
+TEST_F(Cli, EveryCommandHasHelp) {
+    const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+        {"train", {"--data", "--train-images", "--train-csv", "--format", "--validation", "--monitor", "--save",
+                   "--init-model", "--metrics", "--early-stop", "--quiet", "--sizes", "--dtype", "--device"}},
+        {"eval", {"--model", "--data", "--split", "--format", "--test-images"}},
+        {"predict", {"--model", "--images", "--outputs", "--format"}},
+        {"gradcheck", {"--sizes", "--cost", "--dtype", "--seed", "--lambda", "--batch", "--tolerance"}},
+        {"info", {}},
+    };
+    for (const auto& [cmd, flags] : commands) {
+        const Result r = run({cmd, "--help"});
+        EXPECT_EQ(r.code, 0) << cmd;
+        EXPECT_TRUE(contains(r.out, "Usage: batchprop " + cmd)) << r.out;
+        for (const std::string& f : flags) EXPECT_TRUE(contains(r.out, f)) << cmd << " --help lacks " << f;
+    }
+    const Result top = run({"--help"});
+    EXPECT_EQ(top.code, 0);
+    for (const char* cmd : {"train", "eval", "predict", "gradcheck", "info"}) EXPECT_TRUE(contains(top.out, cmd));
+}
+
+TEST_F(Cli, UnknownCommandsFlagsAndValues) {
+    expect_failure({}, {"A subcommand is required"});
+    expect_failure({"trian"}, {"unknown command 'trian'"});
+    expect_failure({"train", "--bogus"}, {"--bogus"});
+    expect_failure({"eval", "--model", "m.json", "--bogus", "1"}, {"--bogus"});
+    expect_failure(train({"--cost", "hinge"}), {"--cost", "hinge"});
+    expect_failure(train({"--mode", "fast"}), {"--mode", "fast"});
+    expect_failure(train({"--dtype", "f16"}), {"--dtype", "f16"});
+    expect_failure(train({"--device", "gpu"}), {"--device", "'gpu'"});
+    expect_failure(train({"--init", "zeros"}), {"--init", "zeros"});
+    expect_failure(train({"--monitor", "eval-acc,accuracy"}), {"--monitor", "accuracy"});
+    expect_failure(train({"--monitor", "none,eval-acc"}), {"--monitor", "none"});
+    expect_failure(train({"--format", "xml"}), {"--format", "xml"});
+    expect_failure(train({"--epochs", "many"}), {"--epochs", "many"});
+    expect_failure(train({"--sizes", "4,x,3"}), {"--sizes"});
+    expect_failure(train({"--train-limit", "0"}), {"--train-limit"});
+    expect_failure(train({"--validation", "-5"}), {"--validation"});
+    expect_failure(train({"--early-stop", "0"}), {"--early-stop"});
+    expect_failure(train({"--init", "scaled", "--init-model", path("m.json")}), {"--init", "--init-model"});
+    expect_failure(train({"--train-images", path("idx/train-images-idx3-ubyte")}), {"--train-labels"});
+    expect_failure({"eval", "--model", path("m.json"), "--split", "validation"}, {"--split", "validation"});
+    expect_failure({"eval", "--data", path("idx")}, {"--model is required"});
+    expect_failure({"predict", "--model", path("m.json")}, {"--images is required"});
+    expect_failure(train({"--train-csv", path("csv/mnist_train.csv")}), {"--train-csv", "--format csv"});
+}
+
+// ---- the happy paths -------------------------------------------------------------------------
+
+TEST_F(Cli, TrainSaveEvalPredict) {
+    const Result t = run(train({"--epochs", "20", "--save", path("m.json"), "--metrics", path("metrics.jsonl")}));
+    ASSERT_EQ(t.code, 0) << t.err;
+    EXPECT_TRUE(contains(t.out, "sizes 4,6,3, 120 training examples, 30 evaluation examples")) << t.out;
+    EXPECT_TRUE(contains(t.out, "Epoch 20/20: eval accuracy ")) << t.out;
+    EXPECT_TRUE(contains(t.out, "Saved the model to " + path("m.json"))) << t.out;
+    EXPECT_TRUE(t.err.empty()) << t.err;
+
+    // The model file: network2.py's keys, plus what batchprop records.
+    const Model m = load_model(path("m.json"));
+    EXPECT_EQ(m.net.sizes(), (std::vector<int>{4, 6, 3}));
+    EXPECT_EQ(m.cost, Cost::cross_entropy);
+    EXPECT_EQ(m.batchprop.at("epochs"), 20);
+
+    // Metrics: one line per epoch with exactly the documented keys.
+    std::istringstream lines(slurp(path("metrics.jsonl")));
+    std::string line;
+    int n = 0;
+    const std::vector<std::string> keys{"epoch", "seconds", "examples", "examples_per_s", "eval_accuracy", "eval_cost",
+                                        "train_accuracy", "train_cost", "device", "mode", "dtype", "batch",
+                                        "sizes", "eta", "lambda", "cost"};
+    while (std::getline(lines, line)) {
+        const nlohmann::json j = nlohmann::json::parse(line);
+        ++n;
+        EXPECT_EQ(j.size(), keys.size()) << line;
+        for (const std::string& k : keys) EXPECT_TRUE(j.contains(k)) << k << " missing: " << line;
+        EXPECT_EQ(j["epoch"], n);
+        EXPECT_TRUE(j["eval_accuracy"].is_number());
+        EXPECT_TRUE(j["eval_cost"].is_number());
+        EXPECT_TRUE(j["train_accuracy"].is_null());  // not monitored by default
+        EXPECT_TRUE(j["train_cost"].is_null());
+        EXPECT_EQ(j["sizes"], nlohmann::json::parse("[4,6,3]"));
+        EXPECT_EQ(j["batch"], 10);
+        EXPECT_EQ(j["cost"], "cross-entropy");
+        EXPECT_EQ(j["mode"], "matrix");
+        EXPECT_EQ(j["dtype"], "f32");
+    }
+    EXPECT_EQ(n, 20);
+
+    // eval: the same accuracy the last epoch reported, per class, and the confusion matrix.
+    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu"});
+    ASSERT_EQ(e.code, 0) << e.err;
+    const std::size_t at = t.out.find("Epoch 20/20: eval accuracy ");
+    const std::string acc = t.out.substr(at + 27, t.out.find(')', at) - at - 27 + 1);  // "27 / 30 (90.00%)"
+    EXPECT_TRUE(contains(e.out, "accuracy " + acc)) << acc << "\n" << e.out;
+    EXPECT_TRUE(contains(e.out, "per class")) << e.out;
+    EXPECT_TRUE(contains(e.out, "confusion matrix (rows: true class, columns: predicted class)")) << e.out;
+    const Result etrain = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--split", "train", "--device", "cpu"});
+    EXPECT_EQ(etrain.code, 0) << etrain.err;
+    EXPECT_TRUE(contains(etrain.out, "/ 120 (")) << etrain.out;
+
+    // predict: one label per image; with --outputs, a tab and n_L activations.
+    const Result p = run({"predict", "--model", path("m.json"), "--images", path("idx/t10k-images-idx3-ubyte"), "--device", "cpu"});
+    ASSERT_EQ(p.code, 0) << p.err;
+    std::istringstream pl(p.out);
+    int count = 0;
+    while (std::getline(pl, line)) {
+        ++count;
+        EXPECT_TRUE(line == "0" || line == "1" || line == "2") << line;
+    }
+    EXPECT_EQ(count, n_test_);
+    const Result po = run({"predict", "--model", path("m.json"), "--images", path("idx/t10k-images-idx3-ubyte"),
+                           "--outputs", "--device", "cpu", "--dtype", "f64"});
+    ASSERT_EQ(po.code, 0) << po.err;
+    std::istringstream first(po.out.substr(0, po.out.find('\n')));
+    int label = -1;
+    double a[3];
+    ASSERT_TRUE(first >> label >> a[0] >> a[1] >> a[2]) << po.out;
+    EXPECT_EQ(label, int(std::max_element(a, a + 3) - a)) << po.out;
+    for (double v : a) EXPECT_TRUE(v > 0 && v < 1) << po.out;
+}
+
+TEST_F(Cli, CsvDataGivesTheSameRunAsIdx) {
+    const Result idx = run(train({"--save", path("a.json"), "--no-shuffle"}));
+    ASSERT_EQ(idx.code, 0) << idx.err;
+    const Result csv = run({"train", "--format", "csv", "--data", path("csv"), "--sizes", "4,6,3", "--epochs", "3",
+                            "--batch", "10", "--eta", "3", "--device", "cpu", "--cost", "cross-entropy",
+                            "--save", path("b.json"), "--no-shuffle"});
+    ASSERT_EQ(csv.code, 0) << csv.err;
+    // Same pixels, same scaling, same seed: the same parameters, bit for bit.
+    EXPECT_EQ(load_model(path("a.json")).net.params(), load_model(path("b.json")).net.params());
+    const Result explicit_files = run({"train", "--format", "csv", "--train-csv", path("csv/mnist_train.csv"),
+                                       "--test-csv", path("csv/mnist_test.csv"), "--sizes", "4,6,3", "--epochs", "1",
+                                       "--device", "cpu"});
+    EXPECT_EQ(explicit_files.code, 0) << explicit_files.err;
+    const Result e = run({"eval", "--model", path("a.json"), "--format", "csv", "--data", path("csv"), "--device", "cpu"});
+    EXPECT_EQ(e.code, 0) << e.err;
+    const Result p = run({"predict", "--model", path("a.json"), "--format", "csv", "--images", path("csv/mnist_test.csv"),
+                          "--device", "cpu"});
+    EXPECT_EQ(p.code, 0) << p.err;
+    EXPECT_EQ(std::count(p.out.begin(), p.out.end(), '\n'), n_test_);
+}
+
+TEST_F(Cli, ExplicitIdxFilesOverrideTheDirectory) {
+    const Result r = run({"train", "--data", path("nowhere"), "--train-images", path("idx/train-images-idx3-ubyte"),
+                          "--train-labels", path("idx/train-labels-idx1-ubyte"), "--test-images",
+                          path("idx/t10k-images-idx3-ubyte"), "--test-labels", path("idx/t10k-labels-idx1-ubyte"),
+                          "--sizes", "4,6,3", "--epochs", "1", "--device", "cpu"});
+    EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(Cli, ValidationHoldsOutTheLastTrainingImages) {
+    const Result r = run(train({"--validation", "20", "--train-limit", "1000"}));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "100 training examples, 20 evaluation examples (the last 20 training images")) << r.out;
+    EXPECT_TRUE(contains(r.out, "eval accuracy ") && contains(r.out, " / 20 (")) << r.out;
+    const Result limited = run(train({"--validation", "20", "--train-limit", "50"}));
+    EXPECT_TRUE(contains(limited.out, "50 training examples, 20 evaluation examples")) << limited.out;
+    // The test set is not even looked for.
+    fs::remove(path("idx/t10k-images-idx3-ubyte"));
+    EXPECT_EQ(run(train({"--validation", "20"})).code, 0);
+}
+
+TEST_F(Cli, MonitorChoosesWhatIsReported) {
+    const Result r = run(train({"--monitor", "train-acc,train-cost", "--metrics", path("m.jsonl"), "--epochs", "1"}));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "Epoch 1/1: training accuracy ")) << r.out;  // the last --epochs counts
+    EXPECT_TRUE(contains(r.out, "training cost ")) << r.out;
+    EXPECT_FALSE(contains(r.out, "eval accuracy") || contains(r.out, "eval cost")) << r.out;
+    const nlohmann::json j = nlohmann::json::parse(slurp(path("m.jsonl")));
+    EXPECT_TRUE(j["eval_accuracy"].is_null());
+    EXPECT_TRUE(j["eval_cost"].is_null());
+    EXPECT_TRUE(j["train_accuracy"].is_number());
+    EXPECT_TRUE(j["train_cost"].is_number());
+    const Result all = run(train({"--monitor", "eval-acc,eval-cost,train-acc,train-cost", "--epochs", "1"}));
+    EXPECT_TRUE(contains(all.out, "eval accuracy") && contains(all.out, "eval cost") &&
+                contains(all.out, "training accuracy") && contains(all.out, "training cost"))
+        << all.out;
+    const Result none = run(train({"--monitor", "none", "--epochs", "1"}));
+    EXPECT_TRUE(contains(none.out, "Epoch 1/1: SGD ")) << none.out;
+}
+
+TEST_F(Cli, QuietPrintsNothing) {
+    const Result r = run(train({"--quiet", "--save", path("m.json")}));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "");
+    EXPECT_TRUE(fs::exists(path("m.json")));
+}
+
+TEST_F(Cli, InitModelContinuesTraining) {
+    const std::string model = trained_model();
+    const Result r = run({"train", "--data", path("idx"), "--init-model", model, "--epochs", "1", "--device", "cpu",
+                          "--save", path("more.json")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "sizes 4,6,3")) << r.out;  // taken from the model
+    EXPECT_TRUE(contains(r.out, "cross-entropy cost")) << r.out;  // and its cost
+    EXPECT_TRUE(contains(r.out, "starting from " + model)) << r.out;
+    EXPECT_EQ(load_model(path("more.json")).batchprop.at("init_model"), model);
+    // Starting from a trained model, the first epoch is already accurate.
+    EXPECT_TRUE(contains(r.out, "(9") || contains(r.out, "(100.00%)")) << r.out;
+    expect_failure({"train", "--data", path("idx"), "--init-model", model, "--sizes", "4,5,3", "--device", "cpu"},
+                   {"--sizes 4,5,3 does not match the model " + model, "4,6,3"});
+}
+
+TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
+    const Result r = run(train({"--early-stop", "2", "--epochs", "200", "--save", path("m.json"), "--metrics",
+                                path("m.jsonl"), "--monitor", "eval-cost"}));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "Early stop: no better evaluation accuracy for 2 epochs; the best was epoch ")) << r.out;
+    const Model m = load_model(path("m.json"));
+    const int best = m.batchprop.at("best_epoch");
+    const int epochs = m.batchprop.at("epochs");
+    EXPECT_EQ(epochs, best + 2);
+    EXPECT_LT(epochs, 200);
+    // --early-stop needs the evaluation accuracy, so it is reported even if not asked for.
+    EXPECT_TRUE(nlohmann::json::parse(slurp(path("m.jsonl")).substr(0, slurp(path("m.jsonl")).find('\n')))["eval_accuracy"].is_number());
+    // The saved parameters are the best epoch's: eval reproduces that epoch's accuracy.
+    const std::string marker = "Epoch " + std::to_string(best) + "/200: eval accuracy ";
+    const std::size_t at = r.out.find(marker);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const std::string acc = r.out.substr(at + marker.size(), r.out.find(')', at) - at - marker.size() + 1);
+    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu"});
+    EXPECT_TRUE(contains(e.out, "accuracy " + acc)) << acc << "\n" << e.out;
+}
+
+TEST_F(Cli, GradcheckPassesAndFailsOnTolerance) {
+    const Result ok = run({"gradcheck", "--sizes", "5,4,3", "--cost", "cross-entropy", "--lambda", "0.5", "--batch", "3",
+                           "--device", "cpu"});
+    EXPECT_EQ(ok.code, 0) << ok.err;
+    EXPECT_TRUE(contains(ok.out, "layer 1 (4x5):")) << ok.out;
+    EXPECT_TRUE(contains(ok.out, "layer 2 (3x4):")) << ok.out;
+    EXPECT_TRUE(contains(ok.out, ": ok (tolerance 1e-06)")) << ok.out;
+    const Result f32 = run({"gradcheck", "--sizes", "5,4,3", "--dtype", "f32", "--device", "cpu", "--mode", "per-example"});
+    EXPECT_EQ(f32.code, 0) << f32.out << f32.err;
+    // A tolerance no floating-point gradient can meet: exit 1 with the reason.
+    const Result bad = run({"gradcheck", "--sizes", "5,4,3", "--tolerance", "1e-300", "--device", "cpu"});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_TRUE(contains(bad.out, "FAILED")) << bad.out;
+    EXPECT_TRUE(contains(bad.err, "batchprop: error: gradient check failed")) << bad.err;
+    expect_failure({"gradcheck", "--sizes", "5"}, {"at least two layers"});
+    expect_failure({"gradcheck", "--sizes", "5,0,3"}, {"at least one neuron"});
+    expect_failure({"gradcheck", "--batch", "0"}, {"--batch must be at least 1"});
+    expect_failure({"gradcheck", "--lambda", "-1", "--sizes", "3,2"}, {"--lambda"});
+    expect_failure({"gradcheck", "--tolerance", "-1", "--sizes", "3,2"}, {"--tolerance"});
+}
+
+TEST_F(Cli, Info) {
+    const Result r = run({"info"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "BLAS:") && contains(r.out, "kernels ") && contains(r.out, "thread(s)")) << r.out;
+    EXPECT_TRUE(contains(r.out, "CUDA:")) << r.out;
+}
+
+// ---- bad input ---------------------------------------------------------------------------------
+
+TEST_F(Cli, MissingAndUnreadableFiles) {
+    const std::string model = trained_model();
+    expect_failure(train({"--data", path("nowhere")}), {"--data", "directory '" + path("nowhere") + "' does not exist",
+                                                        "apt-get install dataset-fashion-mnist"});
+    fs::remove(path("idx/t10k-labels-idx1-ubyte"));
+    expect_failure(train(), {"has no t10k-labels-idx1-ubyte (or t10k-labels-idx1-ubyte.gz)"});
+    expect_failure({"train", "--train-images", path("none"), "--train-labels", path("idx/train-labels-idx1-ubyte"),
+                    "--device", "cpu"},
+                   {"--train-images " + path("none") + ": No such file or directory"});
+    expect_failure({"train", "--train-images", path("idx"), "--train-labels", path("idx/train-labels-idx1-ubyte"),
+                    "--device", "cpu"},
+                   {"--train-images " + path("idx") + ": is a directory"});
+    expect_failure({"train", "--format", "csv", "--data", path("idx"), "--device", "cpu"},
+                   {"has no mnist_train.csv", "--format csv reads mnist_train.csv and mnist_test.csv"});
+    expect_failure({"eval", "--model", path("none.json"), "--data", path("idx")}, {"--model " + path("none.json") + ": No such file"});
+    expect_failure({"train", "--init-model", path("none.json"), "--data", path("idx")}, {"--init-model " + path("none.json")});
+    expect_failure({"predict", "--model", model, "--images", path("none")}, {"--images " + path("none")});
+    if (geteuid() != 0) {  // root reads everything
+        fs::permissions(path("idx/train-images-idx3-ubyte"), fs::perms::none);
+        expect_failure(train(), {"train-images-idx3-ubyte", "cannot read"});
+    }
+}
+
+TEST_F(Cli, MissingDataSaysHowToInstall) {
+    // A missing IDX directory, given or the default, points at the Debian package.
+    expect_failure({"train", "--device", "cpu", "--data", path("no-such-dir")},
+                   {"--data", "no-such-dir", "does not exist", "apt-get install dataset-fashion-mnist"});
+    if (!fs::exists(batchprop::default_data_dir()))
+        expect_failure({"train", "--device", "cpu"}, {"apt-get install dataset-fashion-mnist"});
+}
+
+TEST_F(Cli, BadIdxFiles) {
+    std::vector<std::uint8_t> pixels(3 * 4, 100);
+    const std::string labels = path("lb");
+    write_bytes(labels, idx({3}, {0, 1, 2}));
+    auto train_on = [&](const std::string& images, const std::string& lbl) {
+        return Args{"train", "--train-images", images, "--train-labels", lbl, "--test-images", images,
+                    "--test-labels", lbl, "--sizes", "4,3", "--batch", "1", "--device", "cpu"};
+    };
+    std::vector<std::uint8_t> b = idx({3, 2, 2}, pixels);
+    b[1] = 7;
+    write_bytes(path("magic"), b);
+    expect_failure(train_on(path("magic"), labels), {path("magic"), "bad IDX magic number"});
+    b = idx({3, 2, 2}, pixels);
+    b.pop_back();
+    write_bytes(path("short"), b);
+    expect_failure(train_on(path("short"), labels), {path("short"), "truncated"});
+    write_bytes(path("hdr"), {0, 0, 8, 3, 0, 0, 0});
+    expect_failure(train_on(path("hdr"), labels), {path("hdr"), "truncated IDX header"});
+    write_bytes(path("im"), idx({3, 2, 2}, pixels));
+    write_bytes(path("lb2"), idx({2}, {0, 1}));
+    expect_failure(train_on(path("im"), path("lb2")), {"has 3 images but " + path("lb2") + " has 2 labels"});
+    write_bytes(path("lb9"), idx({3}, {0, 9, 2}));
+    expect_failure(train_on(path("im"), path("lb9")),
+                   {path("lb9") + ": label 9 of example 1 is outside 0..2", "3 output neurons"});
+    write_bytes(path("gz"), {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3});
+    expect_failure(train_on(path("gz"), labels), {path("gz"), "gzip"});
+    // Sanity: the same command with good files works.
+    const Result good = run(train_on(path("im"), labels));
+    EXPECT_EQ(good.code, 0) << good.err;
+}
+
+TEST_F(Cli, BadCsvFiles) {
+    auto train_csv = [&](const std::string& text) {
+        std::ofstream(path("bad.csv")) << text;
+        return Args{"train", "--format", "csv", "--train-csv", path("bad.csv"), "--test-csv",
+                    path("csv/mnist_test.csv"), "--sizes", "4,6,3", "--batch", "1", "--device", "cpu"};
+    };
+    expect_failure(train_csv("label,a,b,c,d\n1,0,0,0,0\n2,0,0,0\n"),
+                   {path("bad.csv") + ": line 3 has 4 fields, expected 5"});
+    expect_failure(train_csv("1,0,0,0,0\n1,0,zero,0,0\n"), {path("bad.csv") + ": line 2, field 3: 'zero' is not a number"});
+    expect_failure(train_csv("1,0,0,0,0\n1,0,0,0,300\n"), {"line 2, field 5: pixel value '300' is outside 0..255"});
+    expect_failure(train_csv("1,0,0,0,0\n7,0,0,0,0\n"), {path("bad.csv") + ": label 7 of example 1 is outside 0..2"});
+    expect_failure(train_csv(""), {path("bad.csv") + ": no examples"});
+    expect_failure(train_csv("1,0,0\n2,0,0\n"),
+                   {"the number of input neurons (4, from --sizes) does not equal the image size of " + path("bad.csv") +
+                    " (2 pixels)"});
+}
+
+TEST_F(Cli, BadModelFiles) {
+    const std::string good = trained_model();
+    auto eval = [&](const std::string& model) { return Args{"eval", "--model", model, "--data", path("idx"), "--device", "cpu"}; };
+    std::ofstream(path("garbage.json")) << "{\"sizes\": [4, 6, 3], \"weights\": ";
+    expect_failure(eval(path("garbage.json")), {path("garbage.json") + ": not valid JSON"});
+    std::ofstream(path("nokey.json")) << R"({"sizes": [2, 1], "weights": [[[1, 2]]], "biases": [[[0]]]})";
+    expect_failure(eval(path("nokey.json")), {path("nokey.json"), "\"cost\" is missing"});
+    std::ofstream(path("shape.json")) << R"({"sizes": [2, 1], "weights": [[[1, 2, 3]]], "biases": [[[0]]], "cost": "QuadraticCost"})";
+    expect_failure(eval(path("shape.json")), {path("shape.json"), "weights[0][0] has 3 entries, expected 2"});
+    std::ofstream(path("nan.json")) << R"({"sizes": [2, 1], "weights": [[[1, NaN]]], "biases": [[[0]]], "cost": "QuadraticCost"})";
+    expect_failure(eval(path("nan.json")), {path("nan.json"), "NaN"});
+    std::ofstream(path("str.json")) << R"({"sizes": [2, 1], "weights": [[[1, "2"]]], "biases": [[[0]]], "cost": "QuadraticCost"})";
+    expect_failure(eval(path("str.json")), {path("str.json"), "weights[0][0][1] should be a number"});
+    // A valid model of the wrong size for the data.
+    std::ofstream(path("small.json")) << R"({"sizes": [2, 1], "weights": [[[1, 2]]], "biases": [[[0]]], "cost": "QuadraticCost"})";
+    expect_failure(eval(path("small.json")),
+                   {"the number of input neurons (2, from the model " + path("small.json") + ") does not equal the image size"});
+    expect_failure({"predict", "--model", path("small.json"), "--images", path("idx/t10k-images-idx3-ubyte")},
+                   {"input neurons", "image size"});
+    std::ofstream(path("two.json")) << R"({"sizes": [4, 2], "weights": [[[1, 2, 3, 4], [1, 2, 3, 4]]], "biases": [[[0], [0]]], "cost": "QuadraticCost"})";
+    expect_failure(eval(path("two.json")), {"is outside 0..1", "2 output neurons, from the model " + path("two.json")});
+    expect_failure({"train", "--data", path("idx"), "--init-model", path("nan.json"), "--device", "cpu"}, {path("nan.json"), "NaN"});
+    expect_failure({"train", "--data", path("idx"), "--init-model", path("small.json"), "--device", "cpu"},
+                   {"input neurons (2, from the model " + path("small.json")});
+    const Result ok = run(eval(good));
+    EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
+TEST_F(Cli, ImpossibleHyperParameters) {
+    expect_failure(train({"--epochs", "0"}), {"--epochs must be at least 1 (got 0)"});
+    expect_failure(train({"--epochs", "-3"}), {"--epochs must be at least 1 (got -3)"});
+    expect_failure(train({"--batch", "0"}), {"--batch must be at least 1 (got 0)"});
+    expect_failure(train({"--batch", "121"}), {"--batch 121 is larger than the training set (120 examples)"});
+    expect_failure(train({"--batch", "60", "--train-limit", "50"}), {"--batch 60 is larger than the training set (50 examples)"});
+    expect_failure(train({"--eta", "0"}), {"--eta must be a finite number > 0 (got 0)"});
+    expect_failure(train({"--eta", "-1"}), {"--eta must be a finite number > 0"});
+    expect_failure(train({"--eta", "nan"}), {"--eta must be a finite number > 0 (got nan)"});
+    expect_failure(train({"--eta", "inf"}), {"--eta must be a finite number > 0 (got inf)"});
+    expect_failure(train({"--lambda", "-0.1"}), {"--lambda must be a finite number >= 0"});
+    expect_failure(train({"--lambda", "inf"}), {"--lambda must be a finite number >= 0"});
+    expect_failure(train({"--eta", "1", "--lambda", "200"}), {"weight decay"});
+    expect_failure(train({"--sizes", "4"}), {"network sizes '4': need at least two layers"});
+    expect_failure(train({"--sizes", "4,0,3"}), {"network sizes '4,0,3': every layer needs at least one neuron"});
+    expect_failure(train({"--sizes", "4,-2,3"}), {"every layer needs at least one neuron"});
+    expect_failure(train({"--sizes", "5,6,3"}),
+                   {"the number of input neurons (5, from --sizes) does not equal the image size of " +
+                    path("idx/train-images-idx3-ubyte") + " (4 pixels)"});
+    expect_failure(train({"--sizes", "4,6,2"}), {"label 2 of example", "is outside 0..1", "2 output neurons, from --sizes"});
+    expect_failure(train({"--validation", "120"}), {"--validation 120 leaves no training examples"});
+}
+
+// Bad input never creates or changes an output file: settings are checked before the run,
+// files are created only once it starts, and the model is replaced atomically.
+TEST_F(Cli, BadInputLeavesOutputFilesAlone) {
+    expect_failure(train({"--save", path("no/dir/m.json")}), {"--save " + path("no/dir/m.json"), "does not exist"});
+    expect_failure(train({"--metrics", path("no/dir/m.jsonl")}), {"--metrics " + path("no/dir/m.jsonl"), "does not exist"});
+    expect_failure(train({"--save", path("idx")}), {"--save " + path("idx") + ": is a directory"});
+    expect_failure(train({"--save", path("same"), "--metrics", path("same")}), {"same file"});
+    EXPECT_FALSE(fs::exists(path("no")));
+
+    std::ofstream(path("old.json")) << "precious";
+    const std::vector<Args> failing = {
+        train({"--batch", "500"}),                      // found after loading the data
+        train({"--sizes", "4,6,2"}),                    // labels out of range
+        train({"--eta", "-1"}),                         // found before
+        train({"--data", path("nowhere")}),
+        train({"--init-model", path("none.json")}),
+    };
+    for (Args a : failing) {
+        a.insert(a.end(), {"--save", path("old.json"), "--metrics", path("new.jsonl")});
+        const Result r = run(a);
+        EXPECT_NE(r.code, 0);
+        EXPECT_EQ(slurp(path("old.json")), "precious");
+        EXPECT_FALSE(fs::exists(path("new.jsonl")));
+    }
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(dir_)) files += e.is_regular_file() ? 1 : 0;
+    EXPECT_EQ(files, 3u);  // old.json, stdout, stderr: no temporary files left
+}
+
+// ---- signals and terminals -------------------------------------------------------------------
+
+// Ctrl-C stops after the current mini-batch; the model is still saved; exit status 130.
+TEST_F(Cli, CtrlCStopsAndStillSaves) {
+    const std::string out = path("out"), err = path("err");
+    const pid_t pid = spawn(train({"--epochs", "1000000", "--save", path("m.json"), "--metrics", path("m.jsonl")}), out, err);
+    // Wait until training is under way (the first epoch line is out), then interrupt.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!contains(slurp(out), "Epoch 2/") && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(contains(slurp(out), "Epoch 2/")) << slurp(err);
+    kill(pid, SIGINT);
+    const Result r = finish(pid, out, err);
+    EXPECT_EQ(r.code, 130) << r.err;
+    EXPECT_TRUE(contains(r.err, "interrupted; stopping after this mini-batch")) << r.err;
+    EXPECT_TRUE(contains(r.err, "model saved to " + path("m.json"))) << r.err;
+    const Model m = load_model(path("m.json"));
+    EXPECT_EQ(m.batchprop.at("interrupted"), true);
+    EXPECT_GE(int(m.batchprop.at("epochs")), 2);
+}
+
+// On a terminal the epoch's progress is redrawn in place (\r, erase line) and each epoch ends
+// with a clean summary line.
+TEST_F(Cli, LiveProgressOnATerminal) {
+    const int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) GTEST_SKIP() << "no pseudo-terminal";
+    const int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    ASSERT_GE(slave, 0);
+    const pid_t pid = spawn(train({"--epochs", "2"}), "", path("err"), slave);
+    close(slave);
+    std::string screen;
+    char buf[4096];
+    for (;;) {  // read until the child closes its end (read fails with EIO)
+        pollfd p{master, POLLIN, 0};
+        if (poll(&p, 1, 20000) <= 0) break;
+        const ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        screen.append(buf, std::size_t(n));
+    }
+    close(master);
+    const Result r = finish(pid, path("out-unused"), path("err"));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(screen, "\r\033[KEpoch 1/2 ")) << ::testing::PrintToString(screen);
+    EXPECT_TRUE(contains(screen, "examples/s  ETA ")) << ::testing::PrintToString(screen);
+    EXPECT_TRUE(contains(screen, "\r\033[KEpoch 2/2: eval accuracy ")) << ::testing::PrintToString(screen);
+}
+
+// ---- the real data, briefly ------------------------------------------------------------------
+
+TEST_F(Cli, SmokeTestOnFashionMnist) {
+    if (!fs::exists(std::string(batchprop::default_data_dir()) + "/train-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)";
+    const Result r = run({"train", "--train-limit", "1000", "--epochs", "1", "--device", "cpu"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "sizes 784,30,10, 1000 training examples, 10000 evaluation examples")) << r.out;
+    EXPECT_TRUE(contains(r.out, "Epoch 1/1: eval accuracy ")) << r.out;
+}
+
+}  // namespace
