@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "batchprop/backend.hpp"
+#include "batchprop/cpu_subnormals.hpp"
 
 // glibc on x86-64 ships vector versions of exp and expf (libmvec, linked through libm) but its
 // math.h only announces them under -ffast-math. Announcing them here lets the sigmoid loops
@@ -77,6 +78,11 @@ class CpuBackend final : public Backend<T> {
     using CView = ConstView<T>;
 
 public:
+    // The arithmetic below runs with subnormals flushed (each such method opens a
+    // FlushSubnormals guard); saturated sigmoids would otherwise send the backward pass into
+    // the CPU's slow path. See cpu_subnormals.hpp.
+    CpuBackend() { restart_blas_workers_for_flushing(); }
+
     std::string name() const override { return "cpu (OpenBLAS)"; }
     DeviceKind kind() const override { return DeviceKind::cpu; }
 
@@ -98,6 +104,7 @@ protected:
     // weight gradient delta a^T: an outer product). GEMM kernels pay for packing panels that
     // such shapes never reuse, so those go to GEMV and GER, the book's numpy doing the same.
     void gemm_impl(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) override {
+        const FlushSubnormals ftz;
         const int M = c.rows, N = c.cols;
         const int K = op_a == Op::N ? a.cols : a.rows;
         use_blas_threads_for(2.0 * M * N * K);
@@ -120,6 +127,7 @@ protected:
     }
 
     void bias_sigmoid_impl(View a, CView z, const T* b) override {
+        const FlushSubnormals ftz;
         for (int j = 0; j < a.cols; ++j) {
             T* aj = a.data + std::size_t(j) * a.ld;
             const T* zj = z.data + std::size_t(j) * z.ld;
@@ -128,6 +136,7 @@ protected:
     }
 
     void output_delta_impl(View delta, CView a, CView y, Cost cost) override {
+        const FlushSubnormals ftz;
         for (int j = 0; j < delta.cols; ++j) {
             T* dj = delta.data + std::size_t(j) * delta.ld;
             const T* aj = a.data + std::size_t(j) * a.ld;
@@ -137,6 +146,7 @@ protected:
     }
 
     void hidden_delta_impl(View delta, CView a) override {
+        const FlushSubnormals ftz;
         for (int j = 0; j < delta.cols; ++j) {
             T* dj = delta.data + std::size_t(j) * delta.ld;
             const T* aj = a.data + std::size_t(j) * a.ld;
@@ -145,6 +155,7 @@ protected:
     }
 
     void row_sums_impl(T* out, CView delta, T alpha, T beta) override {
+        const FlushSubnormals ftz;
         // Column by column (contiguous), summing in the fixed order j = 0, 1, ... m-1 into a
         // workspace, then one multiply-add: the order the CUDA kernel uses too.
         sums_.assign(std::size_t(delta.rows), T(0));
@@ -160,6 +171,7 @@ protected:
 
     void sgd_step_impl(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,
                        T decay, T scale) override {
+        const FlushSubnormals ftz;
         for (std::size_t i = 0; i < n_weights; ++i) params[i] = decay * params[i] - scale * nabla[i];
         for (std::size_t i = n_weights; i < n_params; ++i) params[i] -= scale * nabla[i];
     }

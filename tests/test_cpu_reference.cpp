@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "batchprop/backprop.hpp"
+#include "batchprop/cpu_subnormals.hpp"
 #include "batchprop/gradcheck.hpp"
 #include "test_util.hpp"
 
@@ -169,6 +170,31 @@ TEST(Math, SigmoidIsStableAtLargeArguments) {
     EXPECT_EQ(sigmoid(-90.0f), 0.0f);
     EXPECT_EQ(sigmoid(-710.0), 0.0);
     for (float z = -87.3f; z < -80.0f; z += 0.01f) ASSERT_TRUE(std::fpclassify(sigmoid(z)) == FP_NORMAL) << z;
+}
+
+// The CPU backend computes with flush-to-zero + denormals-are-zero, on the calling thread and
+// on OpenBLAS's worker threads, and leaves the caller's mode as it was (see cpu_subnormals.hpp).
+// Each product here is 1e-40, a subnormal: flushed, C is exactly 0; computed, it would be
+// K * 1e-40 ~ 1e-37 (normal). The large product runs on every BLAS thread, so a worker still
+// in the default mode shows up as nonzero columns.
+TEST(CpuBackend, FlushesSubnormalsOnEveryBlasThread) {
+    ASSERT_FALSE(subnormals_flushed());  // the test thread starts in IEEE mode
+    auto be = make_cpu_backend<float>();
+    for (const int n : {16, 1024}) {
+        Buffer<float> a(*be, std::size_t(n) * n), c(*be, std::size_t(n) * n);
+        a.upload(std::vector<float>(std::size_t(n) * n, 1e-20f));
+        c.upload(std::vector<float>(std::size_t(n) * n, 1.0f));
+        const ConstView<float> av(a.data(), n, n);
+        be->gemm(MatrixView<float>(c.data(), n, n), Op::N, av, Op::T, av, 1.0f, 0.0f);
+        std::vector<float> got(std::size_t(n) * n);
+        c.download(got.data(), got.size());
+        std::size_t nonzero = 0;
+        for (float v : got) nonzero += v != 0.0f;
+        EXPECT_EQ(nonzero, 0u) << n << " x " << n << ": products of subnormal size were not flushed";
+    }
+    EXPECT_FALSE(subnormals_flushed());  // ... and ends in it
+    volatile float tiny = 1e-40f;        // IEEE arithmetic on subnormals outside the backend
+    EXPECT_EQ(std::fpclassify(tiny * 2.0f), FP_SUBNORMAL);
 }
 
 TEST(Math, CrossEntropyOfSaturatedOutputsIsFinite) {
