@@ -1,5 +1,5 @@
 // Helpers shared by the Google Benchmark suites (bench_train.cpp, bench_ops.cpp): the devices
-// to sweep, seeded data, a wall-clock timer that brackets device work with synchronize(), a
+// to sweep, seeded data, a timer on the backend's DeviceTimer (CUDA events on a GPU), a
 // normwise comparison for validation, and main(). Not a library: nothing here is tested.
 #pragma once
 
@@ -63,22 +63,16 @@ inline void register_gpu_unavailable(const std::string& suite) {
 
 // ---- timing ----------------------------------------------------------------------------------
 
-// Wall-clock seconds of f(), with the device drained before and after. Why not CUDA events:
-// the Backend interface exposes no stream or event (on purpose: the algorithm is written
-// against primitives only), so the benchmarks time the way a caller sees it, std::chrono
-// around synchronize(). On the GPU this includes launch overhead, which per-example mode
-// really pays; on the CPU synchronize() is a no-op and this is plain wall time, which is also
-// what we want there because OpenBLAS runs its GEMMs on several threads (Google Benchmark's
-// default CPU time would count the calling thread only). Every benchmark therefore uses
-// UseManualTime() and SetIterationTime(seconds(...)).
+// Seconds of f() on the device, by the backend's DeviceTimer: CUDA events on the GPU's
+// stream; on the CPU the wall clock (OpenBLAS runs its GEMMs on several threads, so Google
+// Benchmark's default CPU time of the calling thread would undercount). Every benchmark
+// therefore uses UseManualTime() and SetIterationTime(seconds(...)).
 template <class F>
 double seconds(Memory& mem, F&& f) {
-    using Clock = std::chrono::steady_clock;
-    mem.synchronize();
-    const auto t0 = Clock::now();
+    const std::unique_ptr<DeviceTimer> timer = mem.make_timer();
+    timer->start();
     f();
-    mem.synchronize();
-    return std::chrono::duration<double>(Clock::now() - t0).count();
+    return timer->stop_seconds();
 }
 
 // ---- data ------------------------------------------------------------------------------------

@@ -25,6 +25,42 @@
 namespace batchprop {
 namespace {
 
+// Two CUDA events on the backend's stream: elapsed time on the GPU's own timeline between
+// the work queued before start() and the work queued before stop(). Gaps while the host
+// launches kernels count (per-example mode really pays them); the host's wait after the last
+// kernel does not.
+class EventTimer final : public DeviceTimer {
+public:
+    EventTimer(int device, cudaStream_t stream) : device_(device), stream_(stream) {
+        CUDA_CHECK(cudaSetDevice(device_));
+        CUDA_CHECK(cudaEventCreate(&begin_));
+        if (const cudaError_t e = cudaEventCreate(&end_); e != cudaSuccess) {
+            CUDA_LOG_ON_ERROR(cudaEventDestroy(begin_));
+            CUDA_CHECK(e);
+        }
+    }
+    ~EventTimer() override {
+        CUDA_LOG_ON_ERROR(cudaEventDestroy(begin_));
+        CUDA_LOG_ON_ERROR(cudaEventDestroy(end_));
+    }
+    EventTimer(const EventTimer&) = delete;
+    EventTimer& operator=(const EventTimer&) = delete;
+
+    void start() override { CUDA_CHECK(cudaEventRecord(begin_, stream_)); }
+    double stop_seconds() override {
+        CUDA_CHECK(cudaEventRecord(end_, stream_));
+        CUDA_CHECK(cudaEventSynchronize(end_));
+        float ms = 0.0f;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, begin_, end_));
+        return double(ms) / 1e3;
+    }
+
+private:
+    int device_;
+    cudaStream_t stream_;
+    cudaEvent_t begin_ = nullptr, end_ = nullptr;
+};
+
 cublasOperation_t to_cublas(Op op) { return op == Op::N ? CUBLAS_OP_N : CUBLAS_OP_T; }
 
 // cuBLAS GEMM overloaded on the scalar type, so CudaBackend is written once for float and
@@ -147,6 +183,10 @@ public:
     void synchronize() override {
         activate();
         CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+    std::unique_ptr<DeviceTimer> make_timer() override {
+        return std::make_unique<EventTimer>(device_, stream_);
     }
 
 protected:

@@ -1,11 +1,38 @@
 // Device selection: parsing --device, the cached GPU query, and the backend factory.
 #include "batchprop/backend.hpp"
 
+#include <chrono>
 #include <cstdlib>
 
 #include "batchprop/cuda_backend.hpp"
 
 namespace batchprop {
+
+namespace {
+
+// Wall clock around synchronize(): what a caller waits, and on the CPU the right measure
+// because OpenBLAS runs products on several threads (CPU time of one thread would miss them).
+class WallTimer final : public DeviceTimer {
+public:
+    explicit WallTimer(Memory& mem) : mem_(mem) {}
+    void start() override {
+        mem_.synchronize();
+        t0_ = Clock::now();
+    }
+    double stop_seconds() override {
+        mem_.synchronize();
+        return std::chrono::duration<double>(Clock::now() - t0_).count();
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    Memory& mem_;
+    Clock::time_point t0_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceTimer> Memory::make_timer() { return std::make_unique<WallTimer>(*this); }
 
 const GpuStatus& gpu_status() {
     static const GpuStatus status = query_gpus();  // thread-safe, once

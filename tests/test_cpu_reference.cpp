@@ -2,7 +2,9 @@
 // gradients, and one SGD step worked out by hand.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "batchprop/backprop.hpp"
 #include "batchprop/cpu_subnormals.hpp"
@@ -195,6 +197,17 @@ TEST(CpuBackend, FlushesSubnormalsOnEveryBlasThread) {
     EXPECT_FALSE(subnormals_flushed());  // ... and ends in it
     volatile float tiny = 1e-40f;        // IEEE arithmetic on subnormals outside the backend
     EXPECT_EQ(std::fpclassify(tiny * 2.0f), FP_SUBNORMAL);
+}
+
+// The CPU's DeviceTimer is the wall clock: it sees a 30 ms sleep (and not ten times that).
+TEST(CpuBackend, TimerIsTheWallClock) {
+    auto be = make_cpu_backend<float>();
+    const auto timer = be->make_timer();
+    timer->start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    const double s = timer->stop_seconds();
+    EXPECT_GE(s, 0.030);
+    EXPECT_LT(s, 0.300);
 }
 
 TEST(Math, CrossEntropyOfSaturatedOutputsIsFinite) {

@@ -619,6 +619,27 @@ TEST(CudaBackend, NameAndKind) {
     EXPECT_NE(be->name().find(gpu_status().names.at(0)), std::string::npos) << be->name();
 }
 
+// The event timer measures the GPU's work: a 2048^3 DGEMM (17 GFLOP) takes well over a
+// microsecond and, on any GPU this runs on, under ten seconds; an empty interval is ~0.
+TEST(CudaBackend, EventTimerMeasuresQueuedWork) {
+    REQUIRE_GPU();
+    auto be = make_cuda_backend<double>(0);
+    const int n = 2048;
+    Buffer<double> a(*be, std::size_t(n) * n), c(*be, std::size_t(n) * n);
+    a.upload(gpucmp::random_values<double>(std::size_t(n) * n, 5));
+    const ConstView<double> av(a.data(), n, n);
+    const auto timer = be->make_timer();
+    timer->start();
+    be->gemm(MatrixView<double>(c.data(), n, n), Op::N, av, Op::T, av, 1.0, 0.0);
+    const double s = timer->stop_seconds();
+    EXPECT_GT(s, 1e-6);
+    EXPECT_LT(s, 10.0);
+    timer->start();
+    const double empty = timer->stop_seconds();
+    EXPECT_GE(empty, 0.0);
+    EXPECT_LT(empty, s);
+}
+
 // An impossible allocation fails with an Error that names the call and the bytes asked for,
 // and leaves the backend usable (the runtime's last-error record is cleared, so the next
 // kernel launch is not blamed for it).

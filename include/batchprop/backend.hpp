@@ -19,6 +19,16 @@ namespace batchprop {
 enum class DeviceKind { cpu, cuda };
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
 
+// Measures how long a device takes for the work queued between start() and stop(). The
+// default (the CPU's) is the wall clock around synchronize(); the GPU's records CUDA events on
+// its stream, so the figure is the GPU's own timeline, without the host's final wait.
+class DeviceTimer {
+public:
+    virtual ~DeviceTimer() = default;
+    virtual void start() = 0;
+    virtual double stop_seconds() = 0;  // waits for the work queued since start()
+};
+
 // Raw memory on one device. Untyped so that one Buffer template serves T and int alike.
 class Memory {
 public:
@@ -29,6 +39,7 @@ public:
     virtual void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind) = 0;
     // Waits until queued work is done (GPU); a no-op on the CPU. Timers call it.
     virtual void synchronize() {}
+    virtual std::unique_ptr<DeviceTimer> make_timer();
 };
 
 // An owning array of n elements on a Memory's device. Move-only.
