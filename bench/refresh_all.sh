@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Refreshes every generated figure: the Google Benchmark summaries, the per-example vs matrix
+# table and plots, the peer comparison, then the README's tables. ~6-8 min on 2 cores.
+# Run it on an otherwise idle machine: each section records the load average it saw.
+#
+#   bench/refresh_all.sh                 # uses build/ (build it first: cmake -S . -B build && cmake --build build -j2)
+#   BUILD=build-cpu bench/refresh_all.sh
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build="${BUILD:-$here/../build}"
+export BATCHPROP_CLI="${BATCHPROP_CLI:-$build/batchprop}"
+py=python3
+for p in "${PYTHON:-}" /usr/bin/python3 python3; do
+  [[ -n "$p" ]] && "$p" -c 'import numpy' 2>/dev/null && { py="$p"; break; }
+done
+
+"$py" "$here/gbench_report.py" --build "$build"
+"$py" "$here/speedup.py"
+PYTHON="$py" "$here/compare/run.sh"
+"$py" "$here/update_readme.py"
