@@ -47,6 +47,8 @@ void print_info() {
     std::printf("        %d thread(s), %s; %u hardware thread(s)%s\n", openblas_get_num_threads(), parallel_kind(),
                 std::thread::hardware_concurrency(),
                 std::getenv("OPENBLAS_NUM_THREADS") ? " (OPENBLAS_NUM_THREADS set)" : "");
+    // Two CPU backend policies that change speed, not results (cpu_backend.cpp, cpu_subnormals.hpp).
+    std::printf("        the CPU backend: products under 32 MFLOP on one thread; subnormals flushed to zero\n");
     const GpuStatus& gpu = gpu_status();
     std::printf("CUDA:   %s\n", gpu.compiled ? "compiled in" : "not compiled in");
     if (gpu.usable) {
