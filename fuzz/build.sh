@@ -14,11 +14,13 @@ seconds=${1:-}
 mkdir -p "$out"
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude)
 lib=(src/dataset.cpp src/csv.cpp src/model_io.cpp src/network.cpp src/output_file.cpp)
+pids=()
 for t in idx csv model_json; do
   echo "fuzz: building fuzz_$t" >&2
   "$CXX" "${flags[@]}" "fuzz/fuzz_$t.cpp" "${lib[@]}" -lz -o "$out/fuzz_$t" &
+  pids+=($!)
 done
-wait
+for p in "${pids[@]}"; do wait "$p"; done  # each build's status, so a failed one stops the script
 [ -n "$seconds" ] || exit 0
 root=$PWD
 for t in idx csv model_json; do

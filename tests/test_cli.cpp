@@ -24,6 +24,7 @@
 
 #include "batchprop/dataset.hpp"
 #include "batchprop/model_io.hpp"
+#include "test_util.hpp"
 
 #ifndef BATCHPROP_CLI
 #error "BATCHPROP_CLI must name the batchprop executable"
@@ -96,20 +97,15 @@ Result finish(pid_t pid, const std::string& out, const std::string& err) {
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
-class Cli : public ::testing::Test {
+class Cli : public bptest::TempDirTest {
 protected:
+    Cli() : TempDirTest("bp_cli") {}
     void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("bp_cli_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
+        TempDirTest::SetUp();
         fs::create_directories(dir_ / "idx");
         fs::create_directories(dir_ / "csv");
         write_data();
     }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
     Result run(const Args& args) const {
         const std::string out = path("stdout"), err = path("stderr");
@@ -185,7 +181,6 @@ protected:
     }
 
     int n_train_ = 120, n_test_ = 30;
-    fs::path dir_;
 };
 
 // ---- help and usage --------------------------------------------------------------------------

@@ -9,21 +9,16 @@
 
 #include "batchprop/check.hpp"
 #include "batchprop/dataset.hpp"
+#include "test_util.hpp"
 
 using namespace batchprop;
 namespace fs = std::filesystem;
 
 namespace {
 
-class IdxTest : public ::testing::Test {
+class IdxTest : public bptest::TempDirTest {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("bp_io_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
+    IdxTest() : TempDirTest("bp_io") {}
 
     static std::vector<std::uint8_t> idx(std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
         std::vector<std::uint8_t> b{0, 0, 0x08, std::uint8_t(dims.size())};
@@ -33,15 +28,15 @@ protected:
         return b;
     }
     std::string write(const std::string& name, const std::vector<std::uint8_t>& bytes, bool gz = false) {
-        const std::string path = (dir_ / name).string();
+        const std::string file = path(name);
         if (gz) {
-            gzFile f = gzopen(path.c_str(), "wb");
+            gzFile f = gzopen(file.c_str(), "wb");
             gzwrite(f, bytes.data(), unsigned(bytes.size()));
             gzclose(f);
         } else {
-            std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+            std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
         }
-        return path;
+        return file;
     }
     // 3 images of 2x2 pixels with distinct values, and their labels.
     static std::vector<std::uint8_t> pixels() { return {0, 51, 102, 255, 1, 2, 3, 4, 200, 100, 50, 25}; }
@@ -57,7 +52,6 @@ protected:
             EXPECT_NE(msg.find(names), std::string::npos) << "message does not name the file: " << msg;
         }
     }
-    fs::path dir_;
 };
 
 TEST_F(IdxTest, RawAndGzipRoundTrip) {

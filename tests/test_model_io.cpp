@@ -26,18 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ModelIo : public ::testing::Test {
+class ModelIo : public bptest::TempDirTest {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("bp_model_" + std::to_string(::getpid()) + "_" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+    ModelIo() : TempDirTest("bp_model") {}
     std::string write(const std::string& name, const std::string& text) const {
         std::ofstream(path(name), std::ios::binary) << text;
         return path(name);
@@ -55,7 +46,6 @@ protected:
         }
         return extra;
     }
-    fs::path dir_;
 };
 
 template <class T>

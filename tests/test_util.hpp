@@ -4,15 +4,42 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <sstream>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "batchprop/dataset.hpp"
 #include "batchprop/math.hpp"
 
 namespace bptest {
+
+// A fixture with a fresh directory per test, removed afterwards. Named after the process and
+// the test, so tests that ctest runs in parallel never share one.
+class TempDirTest : public ::testing::Test {
+protected:
+    explicit TempDirTest(std::string prefix) : prefix_(std::move(prefix)) {}
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               (prefix_ + "_" + std::to_string(::getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+    std::filesystem::path dir_;
+
+private:
+    std::string prefix_;
+};
 
 // Uniform values in [lo, hi) from a seed; never all zero for lo < hi.
 template <class T>
