@@ -112,17 +112,10 @@ protected:
         return finish(spawn(args, out, err), out, err);
     }
 
-    // A small learnable problem: 2x2 images, 3 classes; class c has pixel c bright.
-    static std::vector<std::uint8_t> idx(std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
-        std::vector<std::uint8_t> b{0, 0, 0x08, std::uint8_t(dims.size())};
-        for (std::uint32_t d : dims)
-            for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(d >> s));
-        b.insert(b.end(), data.begin(), data.end());
-        return b;
-    }
     static void write_bytes(const std::string& p, const std::vector<std::uint8_t>& b) {
         std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
     }
+    // A small learnable problem: 2x2 images, 3 classes; class c has pixel c bright.
     void make_set(int n, std::uint32_t seed, std::vector<std::uint8_t>& pixels, std::vector<std::uint8_t>& labels) {
         std::uint32_t s = seed;
         auto next = [&s] { return s = s * 1664525u + 1013904223u, s >> 24; };
@@ -136,10 +129,10 @@ protected:
         std::vector<std::uint8_t> tp, tl, vp, vl;
         make_set(n_train_, 1, tp, tl);
         make_set(n_test_, 2, vp, vl);
-        write_bytes(path("idx/train-images-idx3-ubyte"), idx({std::uint32_t(n_train_), 2, 2}, tp));
-        write_bytes(path("idx/train-labels-idx1-ubyte"), idx({std::uint32_t(n_train_)}, tl));
-        write_bytes(path("idx/t10k-images-idx3-ubyte"), idx({std::uint32_t(n_test_), 2, 2}, vp));
-        write_bytes(path("idx/t10k-labels-idx1-ubyte"), idx({std::uint32_t(n_test_)}, vl));
+        write_bytes(path("idx/train-images-idx3-ubyte"), bptest::idx_bytes({std::uint32_t(n_train_), 2, 2}, tp));
+        write_bytes(path("idx/train-labels-idx1-ubyte"), bptest::idx_bytes({std::uint32_t(n_train_)}, tl));
+        write_bytes(path("idx/t10k-images-idx3-ubyte"), bptest::idx_bytes({std::uint32_t(n_test_), 2, 2}, vp));
+        write_bytes(path("idx/t10k-labels-idx1-ubyte"), bptest::idx_bytes({std::uint32_t(n_test_)}, vl));
         auto csv = [](const std::vector<std::uint8_t>& p, const std::vector<std::uint8_t>& l) {
             std::string t = "label,1x1,1x2,2x1,2x2\n";
             for (std::size_t j = 0; j < l.size(); ++j) {
@@ -473,25 +466,25 @@ TEST_F(Cli, MissingDataSaysHowToInstall) {
 TEST_F(Cli, BadIdxFiles) {
     std::vector<std::uint8_t> pixels(3 * 4, 100);
     const std::string labels = path("lb");
-    write_bytes(labels, idx({3}, {0, 1, 2}));
+    write_bytes(labels, bptest::idx_bytes({3}, {0, 1, 2}));
     auto train_on = [&](const std::string& images, const std::string& lbl) {
         return Args{"train", "--train-images", images, "--train-labels", lbl, "--test-images", images,
                     "--test-labels", lbl, "--sizes", "4,3", "--batch", "1", "--device", "cpu"};
     };
-    std::vector<std::uint8_t> b = idx({3, 2, 2}, pixels);
+    std::vector<std::uint8_t> b = bptest::idx_bytes({3, 2, 2}, pixels);
     b[1] = 7;
     write_bytes(path("magic"), b);
     expect_failure(train_on(path("magic"), labels), {path("magic"), "bad IDX magic number"});
-    b = idx({3, 2, 2}, pixels);
+    b = bptest::idx_bytes({3, 2, 2}, pixels);
     b.pop_back();
     write_bytes(path("short"), b);
     expect_failure(train_on(path("short"), labels), {path("short"), "truncated"});
     write_bytes(path("hdr"), {0, 0, 8, 3, 0, 0, 0});
     expect_failure(train_on(path("hdr"), labels), {path("hdr"), "truncated IDX header"});
-    write_bytes(path("im"), idx({3, 2, 2}, pixels));
-    write_bytes(path("lb2"), idx({2}, {0, 1}));
+    write_bytes(path("im"), bptest::idx_bytes({3, 2, 2}, pixels));
+    write_bytes(path("lb2"), bptest::idx_bytes({2}, {0, 1}));
     expect_failure(train_on(path("im"), path("lb2")), {"has 3 images but " + path("lb2") + " has 2 labels"});
-    write_bytes(path("lb9"), idx({3}, {0, 9, 2}));
+    write_bytes(path("lb9"), bptest::idx_bytes({3}, {0, 9, 2}));
     expect_failure(train_on(path("im"), path("lb9")),
                    {path("lb9") + ": label 9 of example 1 is outside 0..2", "3 output neurons"});
     write_bytes(path("gz"), {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3});

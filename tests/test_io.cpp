@@ -20,13 +20,6 @@ class IdxTest : public bptest::TempDirTest {
 protected:
     IdxTest() : TempDirTest("bp_io") {}
 
-    static std::vector<std::uint8_t> idx(std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
-        std::vector<std::uint8_t> b{0, 0, 0x08, std::uint8_t(dims.size())};
-        for (std::uint32_t d : dims)
-            for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(d >> s));
-        b.insert(b.end(), data.begin(), data.end());
-        return b;
-    }
     std::string write(const std::string& name, const std::vector<std::uint8_t>& bytes, bool gz = false) {
         const std::string file = path(name);
         if (gz) {
@@ -56,8 +49,8 @@ protected:
 
 TEST_F(IdxTest, RawAndGzipRoundTrip) {
     for (bool gz : {false, true}) {
-        const std::string im = write("im", idx({3, 2, 2}, pixels()), gz);
-        const std::string lb = write("lb", idx({3}, {7, 0, 9}), gz);
+        const std::string im = write("im", bptest::idx_bytes({3, 2, 2}, pixels()), gz);
+        const std::string lb = write("lb", bptest::idx_bytes({3}, {7, 0, 9}), gz);
         const Dataset d = load_idx(im, lb);
         ASSERT_EQ(d.n, 3);
         ASSERT_EQ(d.n_inputs, 4);
@@ -73,45 +66,45 @@ TEST_F(IdxTest, RawAndGzipRoundTrip) {
 }
 
 TEST_F(IdxTest, BadMagic) {
-    std::vector<std::uint8_t> b = idx({3, 2, 2}, pixels());
+    std::vector<std::uint8_t> b = bptest::idx_bytes({3, 2, 2}, pixels());
     b[0] = 0x1f;  // not 0 0
-    const std::string im = write("im", b), lb = write("lb", idx({3}, {1, 2, 3}));
+    const std::string im = write("im", b), lb = write("lb", bptest::idx_bytes({3}, {1, 2, 3}));
     expect_error(im, lb, "magic", im);
-    b = idx({3, 2, 2}, pixels());
+    b = bptest::idx_bytes({3, 2, 2}, pixels());
     b[2] = 0x0D;  // float elements: not MNIST's unsigned bytes
     expect_error(write("im2", b), lb, "element type", "im2");
 }
 
 TEST_F(IdxTest, Truncated) {
-    std::vector<std::uint8_t> b = idx({3, 2, 2}, pixels());
+    std::vector<std::uint8_t> b = bptest::idx_bytes({3, 2, 2}, pixels());
     b.pop_back();
-    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    const std::string lb = write("lb", bptest::idx_bytes({3}, {1, 2, 3}));
     expect_error(write("im", b), lb, "truncated", "im");
     expect_error(write("hdr", {0, 0, 8, 3, 0, 0}), lb, "truncated IDX header", "hdr");
-    b = idx({3, 2, 2}, pixels());
+    b = bptest::idx_bytes({3, 2, 2}, pixels());
     b.push_back(0);
     expect_error(write("long", b), lb, "unexpected bytes", "long");
 }
 
 TEST_F(IdxTest, CountMismatch) {
-    const std::string im = write("im", idx({3, 2, 2}, pixels()));
-    const std::string lb = write("lb", idx({2}, {1, 2}));
+    const std::string im = write("im", bptest::idx_bytes({3, 2, 2}, pixels()));
+    const std::string lb = write("lb", bptest::idx_bytes({2}, {1, 2}));
     expect_error(im, lb, "has 3 images but", lb);
-    expect_error(im, write("lb2", idx({3, 1}, {1, 2, 3})), "1 dimension", "lb2");
-    expect_error(write("im1", idx({3}, {1, 2, 3})), lb, "3 dimensions", "im1");
+    expect_error(im, write("lb2", bptest::idx_bytes({3, 1}, {1, 2, 3})), "1 dimension", "lb2");
+    expect_error(write("im1", bptest::idx_bytes({3}, {1, 2, 3})), lb, "3 dimensions", "im1");
 }
 
 TEST_F(IdxTest, ZeroSize) {
-    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    const std::string lb = write("lb", bptest::idx_bytes({3}, {1, 2, 3}));
     expect_error(write("empty", {}), lb, "too short", "empty");
-    expect_error(write("zero", idx({0, 2, 2}, {})), lb, "dimension 0 is zero", "zero");
+    expect_error(write("zero", bptest::idx_bytes({0, 2, 2}, {})), lb, "dimension 0 is zero", "zero");
 }
 
 TEST_F(IdxTest, GzipCorruption) {
-    const std::string good = write("im.gz", idx({3, 2, 2}, pixels()), true);
+    const std::string good = write("im.gz", bptest::idx_bytes({3, 2, 2}, pixels()), true);
     std::ifstream in(good, std::ios::binary);
     std::vector<std::uint8_t> z((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    const std::string lb = write("lb", bptest::idx_bytes({3}, {1, 2, 3}));
     std::vector<std::uint8_t> cut(z.begin(), z.begin() + std::ptrdiff_t(z.size() / 2));
     expect_error(write("cut.gz", cut), lb, "gzip", "cut.gz");
     std::vector<std::uint8_t> flipped = z;
@@ -120,7 +113,7 @@ TEST_F(IdxTest, GzipCorruption) {
 }
 
 TEST_F(IdxTest, MissingFileAndDirectory) {
-    const std::string lb = write("lb", idx({3}, {1, 2, 3}));
+    const std::string lb = write("lb", bptest::idx_bytes({3}, {1, 2, 3}));
     expect_error((dir_ / "nope").string(), lb, "No such file", "nope");
     expect_error(dir_.string(), lb, "directory", dir_.string());
     try {

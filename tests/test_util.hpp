@@ -19,6 +19,15 @@
 
 namespace bptest {
 
+// The bytes of an IDX file of unsigned bytes (type 0x08) with the given dimensions.
+inline std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& dims, const std::vector<std::uint8_t>& data) {
+    std::vector<std::uint8_t> b{0, 0, 0x08, std::uint8_t(dims.size())};
+    for (std::uint32_t d : dims)
+        for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(d >> s));  // big-endian
+    b.insert(b.end(), data.begin(), data.end());
+    return b;
+}
+
 // A fixture with a fresh directory per test, removed afterwards. Named after the process and
 // the test, so tests that ctest runs in parallel never share one.
 class TempDirTest : public ::testing::Test {
