@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "batchprop/backend.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/model_io.hpp"
 #include "test_util.hpp"
@@ -461,6 +462,20 @@ TEST_F(Cli, MissingDataSaysHowToInstall) {
                    {"--data", "no-such-dir", "does not exist", "apt-get install dataset-fashion-mnist"});
     if (!fs::exists(batchprop::default_data_dir()))
         expect_failure({"train", "--device", "cpu"}, {"apt-get install dataset-fashion-mnist"});
+}
+
+// --device cuda never falls back silently: without a usable GPU it is one clear error (this
+// build machine has the CUDA toolkit but no driver: runtime error 35); with one, it trains.
+TEST_F(Cli, DeviceCudaWithoutAGpuIsAClearError) {
+    const batchprop::GpuStatus& gpu = batchprop::gpu_status();
+    const Args args{"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1", "--device", "cuda"};
+    if (gpu.usable) {
+        const Result r = run(args);
+        EXPECT_EQ(r.code, 0) << r.err;
+        return;
+    }
+    expect_failure(args, {"--device cuda: no usable GPU", gpu.reason});
+    expect_failure({"eval", "--model", trained_model(), "--data", path("idx"), "--device", "cuda:1"}, {"--device cuda", "no usable GPU"});
 }
 
 TEST_F(Cli, BadIdxFiles) {
