@@ -28,6 +28,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cli", help="batchprop executable (default: $BATCHPROP_CLI or build/batchprop)")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per implementation; at least 3 (%(default)s)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="run every implementation this many times, in turn (A B C ... A B C ...), and pool "
+                         "the epochs: a shared machine's drifting speed then hits all rows alike (%(default)s)")
     ap.add_argument("--train-limit", type=int, help="train on the first N images only (quick checks)")
     ap.add_argument("--only", help="comma-separated subset: batchprop,numpy,torch")
     ap.add_argument("--no-results", action="store_true", help="do not touch bench/RESULTS.md")
@@ -62,6 +65,10 @@ def main():
                       "n/a: torch sees no GPU" if torch_ok else f"n/a: torch unavailable ({torch_why})")
     no_gpu = "pending: no GPU in this session"
     bp_threads = next((l.split("thread")[0].split()[-1] for l in info.splitlines() if "thread(s)" in l), "OpenBLAS default")
+    # batchprop runs products under 32 MFLOP on one thread (`info` says so): at m = 10 that is
+    # every product of [784,30,10], so its rows really use one thread.
+    if "under 32 MFLOP on one thread" in info:
+        bp_threads = f"1 (≤{bp_threads})"
 
     # (implementation, backprop, device, dtype, how to run it or why not)
     plan = [
@@ -80,59 +87,70 @@ def main():
     print(f"  batchprop: {cli}; python: {py}; OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}", flush=True)
 
     started = time.time()
-    results = []
+    # key (impl, algo, dev, dtype) -> list of rounds, each the rows (one per epoch) of one run;
+    # or the reason it did not run.
+    runs, skipped, order = {}, {}, []
     with tempfile.TemporaryDirectory() as tmp:
-        for impl, algo, dev, dtype, why in plan:
-            if impl not in only:
-                continue
-            if why:
-                results.append((impl, algo, dev, dtype, None, why))
-                print(f"  {impl:9s} {algo:22s} {dev:4s} {dtype}: {why}", flush=True)
-                continue
-            out = os.path.join(tmp, f"{len(results)}.jsonl")
-            t0 = time.time()
-            try:
-                if impl == "batchprop":
-                    rows, _ = bu.run_train(cli, common + ["--mode", algo, "--device", dev, "--dtype", dtype, "--seed", "1"],
-                                           out if use_metrics else None, env=env)
-                    for r in rows:
-                        r.update(blas_core=core if dev == "cpu" else "cuBLAS", threads=bp_threads if dev == "cpu" else "")
-                else:
-                    script = os.path.join(HERE, f"{impl}_backprop.py")
-                    cmd = [py, script, "--out", out, *common]
-                    cmd += ["--mode", algo, "--dtype", dtype] if impl == "numpy" else ["--device", dev]
-                    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-                    if p.returncode != 0:
-                        raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}")
-                    rows = bu.parse_metrics(out)
-            except RuntimeError as e:
-                results.append((impl, algo, dev, dtype, None, f"failed: {e}"))
-                print(f"  {impl:9s} {algo:22s} {dev:4s} {dtype}: FAILED: {e}", flush=True)
-                continue
-            results.append((impl, algo, dev, dtype, rows, None))
-            secs = [r["seconds"] for r in rows]
-            print(f"  {impl:9s} {algo:22s} {dev:4s} {dtype}: epochs {', '.join(f'{s:.3f}' for s in secs)} s, "
-                  f"accuracy {100 * rows[-1]['eval_accuracy']:.2f}%  ({time.time() - t0:.0f} s wall)", flush=True)
+        for rnd in range(max(1, args.rounds)):
+            for impl, algo, dev, dtype, why in plan:
+                key = (impl, algo, dev, dtype)
+                if impl not in only or key in skipped:
+                    continue
+                if key not in order:
+                    order.append(key)
+                if why:
+                    skipped[key] = why
+                    print(f"  {impl:9s} {algo:22s} {dev:4s} {dtype}: {why}", flush=True)
+                    continue
+                out = os.path.join(tmp, f"{order.index(key)}-{rnd}.jsonl")  # one file per run
+                t0 = time.time()
+                try:
+                    if impl == "batchprop":
+                        rows, _ = bu.run_train(cli, common + ["--mode", algo, "--device", dev, "--dtype", dtype, "--seed", "1"],
+                                               out if use_metrics else None, env=env)
+                        for r in rows:
+                            r.update(blas_core=core if dev == "cpu" else "cuBLAS", threads=bp_threads if dev == "cpu" else "")
+                    else:
+                        script = os.path.join(HERE, f"{impl}_backprop.py")
+                        cmd = [py, script, "--out", out, *common]
+                        cmd += ["--mode", algo, "--dtype", dtype] if impl == "numpy" else ["--device", dev]
+                        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                        if p.returncode != 0:
+                            raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}")
+                        rows = bu.parse_metrics(out)
+                except RuntimeError as e:
+                    skipped[key] = f"failed: {e}"
+                    runs.pop(key, None)
+                    print(f"  {impl:9s} {algo:22s} {dev:4s} {dtype}: FAILED: {e}", flush=True)
+                    continue
+                runs.setdefault(key, []).append(rows)
+                secs = [r["seconds"] for r in rows]
+                print(f"  round {rnd + 1}: {impl:9s} {algo:22s} {dev:4s} {dtype}: epochs {', '.join(f'{s:.3f}' for s in secs)} s, "
+                      f"accuracy {100 * rows[-1]['eval_accuracy']:.2f}%  ({time.time() - t0:.0f} s wall)", flush=True)
     elapsed = time.time() - started
 
     # ---- the table ----
-    base = {}  # device -> batchprop matrix median
-    for impl, algo, dev, dtype, rows, _ in results:
-        if impl == "batchprop" and algo == "matrix" and rows:
-            base[dev] = bu.median([r["seconds"] for r in rows])
+    def pooled(key):
+        return [r["seconds"] for rows in runs[key] for r in rows]
+
+    base = {k[2]: bu.median(pooled(k)) for k in runs if k[0] == "batchprop" and k[1] == "matrix"}
+    n_rounds = max((len(v) for v in runs.values()), default=0)
     header = ["implementation", "backprop", "device", "dtype", "threads", "BLAS kernels",
-              f"s/epoch (median of {args.epochs})", "each epoch (s)", f"test accuracy after {args.epochs}",
-              "time ÷ batchprop matrix"]
+              f"s/epoch (median of {n_rounds}×{args.epochs})", "median of each round (s)",
+              f"test accuracy after {args.epochs}", "time ÷ batchprop matrix"]
     table = []
-    for impl, algo, dev, dtype, rows, why in results:
-        if rows is None:
-            table.append([impl, algo, dev, dtype, "", "", why, "", "", ""])
+    for key in order:
+        impl, algo, dev, dtype = key
+        if key not in runs:
+            table.append([impl, algo, dev, dtype, "", "", skipped.get(key, "did not run"), "", "", ""])
             continue
-        secs = [r["seconds"] for r in rows]
-        med = bu.median(secs)
+        last = runs[key][-1][-1]
+        med = bu.median(pooled(key))
         ratio = f"{med / base[dev]:.2f}" if dev in base else "n/a"
-        table.append([impl, algo, dev, dtype, rows[-1].get("threads") or "", rows[-1].get("blas_core", ""),
-                      f"{med:.3f}", " / ".join(f"{s:.3f}" for s in secs), f"{100 * rows[-1]['eval_accuracy']:.2f}%", ratio])
+        per_round = " / ".join(f"{bu.median([r['seconds'] for r in rows]):.3f}" for rows in runs[key])
+        accs = sorted({f"{100 * rows[-1]['eval_accuracy']:.2f}%" for rows in runs[key]})
+        table.append([impl, algo, dev, dtype, last.get("threads") or "", last.get("blas_core", ""),
+                      f"{med:.3f}", per_round, " / ".join(accs), ratio])
     print()
     print(bu.md_table(header, table, "llllllrrrr"))
     print(f"\n({elapsed:.0f} s in all)")
@@ -148,8 +166,11 @@ Generated by `bench/compare/run.sh` ({elapsed:.0f} s) on {bu.machine_line(mach)}
 Network [784,30,10], sigmoid, quadratic cost, N(0,1) initialisation, η = {ETA}, m = {BATCH},
 {args.epochs} epochs on the first 50,000 Fashion-MNIST training images{limit}; accuracy on the
 10,000 test images after the last epoch. Seconds per epoch are training only (shuffle,
-mini-batches, updates), evaluation excluded, median of the {args.epochs} epochs. The last column
-divides each time by batchprop's matrix mode on the same device (lower is faster).
+mini-batches, updates), evaluation excluded. Every implementation ran {n_rounds} times, in turn
+(one round = each row once), and the first time column is the median over all
+{n_rounds}×{args.epochs} of its epochs, so that a shared machine's drifting speed affects
+every row alike. The last column divides each time by batchprop's matrix mode on the same
+device (lower is faster).
 
 {bu.md_table(header, table, "llllllrrrr")}
 
@@ -159,13 +180,17 @@ divides each time by batchprop's matrix mode on the same device (lower is faster
 - PyTorch {torch_lines[0] if torch_ok else '(not installed)'}: [torch_backprop.py](compare/torch_backprop.py),
   nn.Linear + nn.Sigmoid, loss 0.5·MSE(reduction="sum")/m, torch.optim.SGD(lr={ETA}), in
   torch's default number of intra-op threads (the threads column).
+- threads: what each ran its arithmetic on. numpy's OpenBLAS may use all threads for any
+  product; batchprop uses one for products under 32 MFLOP (all of them here) and up to the
+  number in brackets above that.
 - batchprop: `batchprop train --epochs {args.epochs} --batch {BATCH} --eta {ETA} --sizes {SIZES} --mode M --device D --dtype T`.
 - Same environment for all: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')} (what batchprop picks on
   this CPU; the BLAS kernels column is what each process reports it used). numpy and torch
   both call the system OpenBLAS through libblas.so.3.
 - Accuracy differs between rows by the random initialisation and shuffling (each
   implementation draws its own), not by the algorithm: after 3 epochs at η = 3 runs differ by
-  a few points.
+  a few points. Every implementation is seeded, so its rounds give the same accuracy (one
+  figure); two figures would mean a run was not reproducible.
 """
     bu.replace_section("compare", body)
     print(f"updated {bu.RESULTS} (section compare)")

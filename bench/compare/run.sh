@@ -4,7 +4,7 @@
 # bench/RESULTS.md. Needs a built CLI (build/batchprop, or --cli PATH / $BATCHPROP_CLI) and a
 # Python 3 with numpy (Debian: python3-numpy) and, for the torch rows, torch (python3-torch).
 #
-#   bench/compare/run.sh                       # 3 epochs each, ~2-4 min on 2 cores
+#   bench/compare/run.sh                       # 3 rounds of 3 epochs each, ~2-3 min on 2 cores
 #   bench/compare/run.sh --epochs 5 --cli build-cpu/batchprop
 #   bench/compare/run.sh --train-limit 5000 --no-results      # a quick check
 set -euo pipefail
