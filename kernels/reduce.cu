@@ -117,9 +117,9 @@ struct AddColumnSums {
     }
 };
 
-// Column j of a: argmax (strict >, so ties keep the lowest index, like numpy and the CPU) and
-// the cost against the one-hot target of labels[j], summed over the rows in double. One thread
-// per column: the output layer has few rows (10 for MNIST), so the serial loop is short.
+// Column j of a: argmax and the cost against the one-hot target of labels[j], by the same
+// functions the CPU uses (math.hpp). One thread per column: the output layer has few rows (10
+// for MNIST), so the serial loops are short.
 template <class T>
 struct EvaluateColumn {
     const T* a;
@@ -130,19 +130,7 @@ struct EvaluateColumn {
 
     __host__ __device__ ColumnSums operator()(int j) const {
         const T* aj = a + std::size_t(j) * std::size_t(ld);
-        const int label = labels[j];
-        int best = 0;
-        T best_a = aj[0];
-        double c = 0.0;
-        for (int i = 0; i < rows; ++i) {
-            const T ai = aj[i];
-            if (ai > best_a) {
-                best = i;
-                best_a = ai;
-            }
-            c += cost_term(cost, double(ai), i == label ? 1.0 : 0.0);
-        }
-        return ColumnSums{best == label ? 1 : 0, c};
+        return ColumnSums{argmax(aj, rows) == labels[j] ? 1 : 0, example_cost(cost, aj, rows, labels[j])};
     }
 };
 

@@ -195,12 +195,8 @@ protected:
         EvalSums s;
         for (int j = 0; j < a.cols; ++j) {
             const T* aj = a.data + std::size_t(j) * a.ld;
-            int best = 0;
-            for (int i = 1; i < a.rows; ++i)
-                if (aj[i] > aj[best]) best = i;  // strict: ties keep the lowest index
-            s.correct += best == labels[j];
-            for (int i = 0; i < a.rows; ++i)
-                s.cost += cost_term(cost, double(aj[i]), i == labels[j] ? 1.0 : 0.0);
+            s.correct += argmax(aj, a.rows) == labels[j];
+            s.cost += example_cost(cost, aj, a.rows, labels[j]);
         }
         return s;
     }

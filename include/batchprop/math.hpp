@@ -69,6 +69,25 @@ BP_HD double cost_term(Cost cost, double a, double y) {
     return c;
 }
 
+// One example's evaluation, shared by both backends' evaluate and by `batchprop eval`/`predict`:
+// a is its output column a^L[0..n), label its class.
+// The predicted class: the index of the largest activation, ties to the lowest (strict >),
+// as numpy's argmax.
+template <class T>
+BP_HD int argmax(const T* a, int n) {
+    int best = 0;
+    for (int i = 1; i < n; ++i)
+        if (a[i] > a[best]) best = i;
+    return best;
+}
+// Its cost against the one-hot target of `label`: cost_term summed over i = 0, 1, ... n-1.
+template <class T>
+BP_HD double example_cost(Cost cost, const T* a, int n, int label) {
+    double c = 0.0;
+    for (int i = 0; i < n; ++i) c += cost_term(cost, double(a[i]), i == label ? 1.0 : 0.0);
+    return c;
+}
+
 // splitmix64: a fast, well-mixed 64-bit hash. shuffle_key(seed, epoch, i) is the sort key of
 // example i in epoch `epoch`; sorting by it gives the epoch's permutation. Being counter-based
 // (no sequential RNG state) it yields the same permutation on the CPU (std::sort) and on the

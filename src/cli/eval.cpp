@@ -42,7 +42,7 @@ Tally evaluate(const EvalOptions& o, const Model& model, const Dataset& d) {
             const T* col = a.data() + std::size_t(j) * std::size_t(nL);
             const int truth = d.labels[std::size_t(first + j)];
             ++t.at(truth, argmax(col, nL));
-            for (int i = 0; i < nL; ++i) t.cost += cost_term(model.cost, double(col[i]), i == truth ? 1.0 : 0.0);
+            t.cost += example_cost(model.cost, col, nL, truth);
         }
     });
     return t;

@@ -30,13 +30,4 @@ private:
     std::vector<T> x_host_, a_;  // the same chunk converted to T on the host; a^L downloaded
 };
 
-// Index of the largest of a[0..n): the predicted class (ties to the lowest, as numpy's argmax).
-template <class T>
-int argmax(const T* a, int n) {
-    int best = 0;
-    for (int i = 1; i < n; ++i)
-        if (a[i] > a[best]) best = i;
-    return best;
-}
-
 }  // namespace batchprop::cli

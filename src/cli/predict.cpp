@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "batchprop/math.hpp"
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
