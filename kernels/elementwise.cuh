@@ -28,7 +28,7 @@ void output_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, Cons
 template <class T>
 void hidden_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a);
 
-// BP3: nabla_b = beta * nabla_b + delta 1 (sum over columns).  nabla_b: (rows); delta: (rows x m).
+// BP3: out = beta * out + alpha * delta 1 (sum over columns).  out: (rows); delta: (rows x m).
 template <class T>
 void row_sums(cudaStream_t stream, T* out, ConstView<T> delta, T alpha, T beta);
 

@@ -58,10 +58,9 @@ void Backprop<T>::forward(CView x, int cols) {
 }
 
 template <class T>
-void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T beta) {
+void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T* out, T alpha, T w_beta, T b_beta) {
     const int L = layout_.n_layers();
     T* p = params_.data();
-    T* g = nabla_.data();
 
     // BP1: delta[L] = grad_a C (.) sigma'(z[L])  (cross-entropy: a[L] - y).
     be_.output_delta(delta(L, cols), a(L, cols), y, cost);
@@ -69,39 +68,18 @@ void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T beta) {
     for (int l = L; l >= 1; --l) {
         View dl = delta(l, cols);
         const CView a_prev = l > 1 ? CView(a(l - 1, cols)) : x;
-        // BP3: dC/db[l] = delta[l], summed over the batch's columns.
-        be_.row_sums(layout_.b(g, l), dl, T(1), beta);
-        // BP4: dC/dw[l] = delta[l] a[l-1]^T, also summed over the columns: (n_l x m)(m x n_{l-1}).
-        be_.gemm(layout_.w(g, l), Op::N, dl, Op::T, a_prev, T(1), beta);
         if (l > 1) {
             // BP2: delta[l-1] = (w[l]^T delta[l]) (.) sigma'(z[l-1]): the transposed-weight
-            // product (n_{l-1} x n_l)(n_l x m), then the Hadamard product in place.
+            // product (n_{l-1} x n_l)(n_l x m), then the Hadamard product in place. First, so
+            // that it uses w[l] as the forward pass did even when out is the parameters.
             View d_prev = delta(l - 1, cols);
             be_.gemm(d_prev, Op::T, layout_.w(p, l), Op::N, dl, T(1), T(0));
             be_.hidden_delta(d_prev, a(l - 1, cols));
         }
-    }
-}
-
-template <class T>
-void Backprop<T>::backward_fused(CView x, CView y, int cols, Cost cost, T alpha, T decay) {
-    const int L = layout_.n_layers();
-    T* p = params_.data();
-
-    be_.output_delta(delta(L, cols), a(L, cols), y, cost);  // BP1
-    for (int l = L; l >= 1; --l) {
-        View dl = delta(l, cols);
-        const CView a_prev = l > 1 ? CView(a(l - 1, cols)) : x;
-        if (l > 1) {
-            // BP2 first: it needs w[l] as it was in the forward pass, before the update below.
-            View d_prev = delta(l - 1, cols);
-            be_.gemm(d_prev, Op::T, layout_.w(p, l), Op::N, dl, T(1), T(0));
-            be_.hidden_delta(d_prev, a(l - 1, cols));
-        }
-        // BP3 + update: b[l] = b[l] - (eta/m) sum_j delta[l](:, j).
-        be_.row_sums(layout_.b(p, l), dl, alpha, T(1));
-        // BP4 + update: w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T, one GEMM.
-        be_.gemm(layout_.w(p, l), Op::N, dl, Op::T, a_prev, alpha, decay);
+        // BP3: dC/db[l] = delta[l], summed over the batch's columns.
+        be_.row_sums(layout_.b(out, l), dl, alpha, b_beta);
+        // BP4: dC/dw[l] = delta[l] a[l-1]^T, also summed over the columns: (n_l x m)(m x n_{l-1}).
+        be_.gemm(layout_.w(out, l), Op::N, dl, Op::T, a_prev, alpha, w_beta);
     }
 }
 
@@ -131,14 +109,15 @@ void Backprop<T>::backprop(CView x, CView y, Mode mode, Cost cost) {
         // The whole mini-batch at once: every product above is a GEMM with m columns, and
         // nabla is written (beta = 0), already summed over the batch.
         forward(x, x.cols);
-        backward(x, y, x.cols, cost, T(0));
+        backward(x, y, x.cols, cost, nabla_.data(), T(1), T(0), T(0));
         return;
     }
     // The book's loop: the same calls on one-column views, nabla accumulated (beta = 1 after
     // the first example). Only the shapes differ from matrix mode.
     for (int j = 0; j < x.cols; ++j) {
         forward(x.col(j), 1);
-        backward(x.col(j), y.col(j), 1, cost, j == 0 ? T(0) : T(1));
+        const T beta = j == 0 ? T(0) : T(1);
+        backward(x.col(j), y.col(j), 1, cost, nabla_.data(), T(1), beta, beta);
     }
 }
 
@@ -160,7 +139,10 @@ void Backprop<T>::train_step(CView x, CView y, Mode mode, Cost cost, double eta,
     }
     check_batch(x, y);
     forward(x, x.cols);
-    backward_fused(x, y, x.cols, cost, T(-eta / double(x.cols)), T(1.0 - eta * lambda / double(n_train)));
+    // out = the parameters: b[l] = b[l] - (eta/m) sum_j delta[l](:, j) (row_sums with beta 1),
+    // w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T (one GEMM with beta = decay).
+    backward(x, y, x.cols, cost, params_.data(), T(-eta / double(x.cols)), T(1.0 - eta * lambda / double(n_train)),
+             T(1));
 }
 
 template <class T>

@@ -64,10 +64,11 @@ public:
 private:
     // The forward pass for the columns of x into a_[1..L] (views of `cols` columns).
     void forward(CView x, int cols);
-    // BP1-BP4 for the cols columns already fed forward; nabla = beta * nabla + gradient.
-    void backward(CView x, CView y, int cols, Cost cost, T beta);
-    // BP1-BP4 with each layer's gradient applied to w, b at once (see train_step).
-    void backward_fused(CView x, CView y, int cols, Cost cost, T alpha, T decay);
+    // BP1-BP4 for the cols columns already fed forward, each layer's gradient g written into
+    // the flat buffer out (laid out like the parameters) as w = w_beta w + alpha g_w and
+    // b = b_beta b + alpha g_b. out = nabla with alpha 1 gives the gradient (beta 0, or 1 to
+    // accumulate); out = the parameters with alpha = -eta/m is the fused SGD step.
+    void backward(CView x, CView y, int cols, Cost cost, T* out, T alpha, T w_beta, T b_beta);
     void check_batch(CView x, CView y) const;
 
     View a(int l, int cols) { return View(a_[std::size_t(l)].data(), layout_.n(l), cols); }
