@@ -94,17 +94,26 @@ Problem make_problem(const std::vector<int>& sizes, int m) {
     return p;
 }
 
+// A Problem's mini-batch uploaded to a device in type T: x (n_0 x m) and y (n_L x m).
+template <class T>
+struct DeviceBatch {
+    DeviceBatch(Backend<T>& be, const Problem& p) : x_buf(be, p.x.size()), y_buf(be, p.y.size()) {
+        x_buf.upload(std::vector<T>(p.x.begin(), p.x.end()));
+        y_buf.upload(std::vector<T>(p.y.begin(), p.y.end()));
+        x = ConstView<T>(x_buf.data(), p.net.sizes().front(), p.m);
+        y = ConstView<T>(y_buf.data(), p.net.sizes().back(), p.m);
+    }
+    Buffer<T> x_buf, y_buf;
+    ConstView<T> x, y;
+};
+
 // nabla (summed over the m columns) computed by `mode` on backend `be` in type T.
 template <class T>
 std::vector<T> gradient(Backend<T>& be, const Problem& p, Mode mode) {
-    const ParamLayout& layout = p.net.layout();
-    Backprop<T> bp(be, layout, p.m);
+    Backprop<T> bp(be, p.net.layout(), p.m);
     bp.set_params(p.net.cast<T>().params());
-    Buffer<T> x(be, p.x.size()), y(be, p.y.size());
-    x.upload(std::vector<T>(p.x.begin(), p.x.end()));
-    y.upload(std::vector<T>(p.y.begin(), p.y.end()));
-    bp.backprop(ConstView<T>(x.data(), layout.n(0), p.m),
-                ConstView<T>(y.data(), layout.n(layout.n_layers()), p.m), mode, Cost::quadratic);
+    const DeviceBatch<T> batch(be, p);
+    bp.backprop(batch.x, batch.y, mode, Cost::quadratic);
     return bp.nabla();
 }
 
@@ -221,6 +230,31 @@ struct Config {
     Mode mode;
 };
 
+// A network (scaled init, kSeed) and a fixed mini-batch (the first m training images) on a
+// device, for timing single SGD steps. Every timed step starts from the same parameters,
+// restored untimed from a device copy: η = 3 on one fixed mini-batch, thousands of times over,
+// would otherwise drive the sigmoids into saturation and time a different computation.
+struct StepFixture {
+    StepFixture(Backend<float>& backend, const std::vector<int>& sizes, int m)
+        : be(backend), net(sizes), bp(backend, net.layout(), m), batch(backend, make_problem(sizes, m)),
+          initial(backend, net.layout().n_params()) {
+        net.init(Init::scaled, kSeed);
+        bp.set_params(net.params());
+        initial.upload(net.params());
+    }
+    // What training runs: in matrix mode the update is fused into the backward pass.
+    void step(Mode mode) { bp.train_step(batch.x, batch.y, mode, Cost::quadratic, kEta, 0.0, kNTrain); }
+    void restore() {
+        be.copy(bp.params_device(), initial.data(), sizeof(float) * initial.size(), CopyKind::device_to_device);
+    }
+
+    Backend<float>& be;
+    Network<float> net;
+    Backprop<float> bp;
+    DeviceBatch<float> batch;
+    Buffer<float> initial;
+};
+
 // One SGD step on a fixed mini-batch: the first m training images.
 void bm_step(benchmark::State& st, const Config& c) {
     try {
@@ -230,42 +264,20 @@ void bm_step(benchmark::State& st, const Config& c) {
             return;
         }
         Backend<float>& be = backend<float>(c.dev);
-        Network<float> net(c.sizes);
-        net.init(Init::scaled, kSeed);
-        const ParamLayout& layout = net.layout();
-        const int n0 = layout.n(0), nL = layout.n(layout.n_layers());
-        Backprop<float> bp(be, layout, c.m);
-        bp.set_params(net.params());
-        const Problem p = make_problem(c.sizes, c.m);
-        Buffer<float> x(be, p.x.size()), y(be, p.y.size());
-        x.upload(std::vector<float>(p.x.begin(), p.x.end()));
-        y.upload(std::vector<float>(p.y.begin(), p.y.end()));
-        const ConstView<float> xv(x.data(), n0, c.m), yv(y.data(), nL, c.m);
-        // What training runs: in matrix mode the update is fused into the backward pass.
-        auto step = [&](Mode mode) { bp.train_step(xv, yv, mode, Cost::quadratic, kEta, 0.0, kNTrain); };
-        // Every timed step starts from the same parameters (restored, untimed, from a device
-        // copy): η = 3 on one fixed mini-batch, thousands of times over, would otherwise drive
-        // the sigmoids into saturation and the deltas into denormal floats, and time the FPU's
-        // slow path instead of the step that training runs.
-        Buffer<float> initial(be, layout.n_params());
-        initial.upload(net.params());
-        auto restore = [&] {
-            be.copy(bp.params_device(), initial.data(), sizeof(float) * layout.n_params(),
-                    CopyKind::device_to_device);
-        };
-        step(c.mode);  // warm-up: first-touch of workspaces, BLAS thread start-up, cuBLAS init
-        restore();
+        StepFixture f(be, c.sizes, c.m);
+        f.step(c.mode);  // warm-up: first-touch of workspaces, BLAS thread start-up, cuBLAS init
+        f.restore();
 
         double total = 0.0;
         for (auto _ : st) {
-            const double s = seconds(be, [&] { step(c.mode); });
+            const double s = seconds(be, [&] { f.step(c.mode); });
             st.SetIterationTime(s);
             total += s;
-            restore();
+            f.restore();
         }
         report(st, config_key("step", c.dev, c.sizes, c.m), c.mode, total / double(st.iterations()), c.m,
                step_flops(c.sizes, c.m), [&] {
-                   return mean_seconds(be, [&] { step(Mode::per_example); restore(); }, 0.2);
+                   return mean_seconds(be, [&] { f.step(Mode::per_example); f.restore(); }, 0.2);
                });
         st.SetLabel(train_images().label + "; " + v.note);
     } catch (const std::exception& e) {
@@ -359,21 +371,8 @@ void bm_gemm_share(benchmark::State& st, const Device& dev) {
         const std::vector<int> sizes{784, 1024, 1024, 10};
         const int m = 1024, L = int(sizes.size()) - 1;
         Backend<float>& be = backend<float>(dev);
-        Network<float> net(sizes);
-        net.init(Init::scaled, kSeed);
-        Backprop<float> bp(be, net.layout(), m);
-        bp.set_params(net.params());
-        const Problem p = make_problem(sizes, m);
-        Buffer<float> x(be, p.x.size()), y(be, p.y.size());
-        x.upload(std::vector<float>(p.x.begin(), p.x.end()));
-        y.upload(std::vector<float>(p.y.begin(), p.y.end()));
-        const ConstView<float> xv(x.data(), sizes.front(), m), yv(y.data(), sizes.back(), m);
-        Buffer<float> initial(be, net.layout().n_params());
-        initial.upload(net.params());
-        auto step = [&] { bp.train_step(xv, yv, Mode::matrix, Cost::quadratic, kEta, 0.0, kNTrain); };
-        auto restore = [&] {  // untimed, as in bm_step
-            be.copy(bp.params_device(), initial.data(), sizeof(float) * initial.size(), CopyKind::device_to_device);
-        };
+        StepFixture f(be, sizes, m);
+        auto step = [&f] { f.step(Mode::matrix); };
 
         // The GEMMs alone: per layer w (n_l x n_{l-1}), a (n_{l-1} x m), z/delta (n_l x m).
         std::vector<Buffer<float>> w, a, z;
@@ -404,7 +403,7 @@ void bm_gemm_share(benchmark::State& st, const Device& dev) {
             }
         };
         step();  // warm-up
-        restore();
+        f.restore();
         gemms();
         // Interleaved, step then GEMMs, so that drifts in the machine's speed hit both alike.
         double step_s = 0.0, gemm_s = 0.0;
@@ -412,7 +411,7 @@ void bm_gemm_share(benchmark::State& st, const Device& dev) {
             const double s = seconds(be, step);
             st.SetIterationTime(s);
             step_s += s;
-            restore();
+            f.restore();  // untimed, as in bm_step
             gemm_s += seconds(be, gemms);
         }
         step_s /= double(st.iterations());
