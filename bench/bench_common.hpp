@@ -111,8 +111,10 @@ inline const TrainImages& train_images() {
                          e.what());
             t.data.n_inputs = 784;
             t.data.n = 50000;
-            // Pixels in [0.01, 1): non-zero, like images after scaling, but with no zeros at all.
-            t.data.x = random_vector<float>(std::size_t(784) * 50000, 7, 0.01, 1.0);
+            // Pixel bytes 1..255: like images, but with no zeros at all.
+            t.data.pixels.resize(std::size_t(784) * 50000);
+            std::uint64_t p = 7;
+            for (std::uint8_t& k : t.data.pixels) k = std::uint8_t(1 + splitmix64(p++) % 255);
             t.data.labels.resize(50000);
             std::uint64_t s = 11;
             for (int& l : t.data.labels) l = int(splitmix64(s++) % 10);

@@ -230,6 +230,21 @@ Factory gemm_case(const std::string& kind, int n, int k, int m) {
     };
 }
 
+// b (n) against alpha * (row sums of delta (n x m)), in double, relative to the magnitude summed.
+std::string check_bias(const std::string& op, const std::vector<float>& b, const std::vector<float>& delta, int n,
+                       int m, double alpha) {
+    for (int i = 0; i < n; ++i) {
+        double want = 0.0, mag = 0.0;
+        for (int j = 0; j < m; ++j) {
+            want += alpha * delta[std::size_t(i) + std::size_t(j) * n];
+            mag += std::abs(alpha * delta[std::size_t(i) + std::size_t(j) * n]);
+        }
+        if (!(std::abs(b[std::size_t(i)] - want) <= 1e-6 * mag + 1e-30))
+            return mismatch((op + " (bias)").c_str(), std::size_t(i), b[std::size_t(i)], want);
+    }
+    return std::string();
+}
+
 // Elementwise and reduction primitives on an (n x m) block. Inputs are non-zero random values.
 Factory elementwise_case(const std::string& op, int n, int m) {
     return [=](Backend<float>& be) {
@@ -252,67 +267,52 @@ Factory elementwise_case(const std::string& op, int n, int m) {
                 }
                 return std::string();
             };
-        } else if (op == "output_delta") {
-            // BP1, quadratic cost: delta = (a - y) a (1 - a). Read a, y; write delta.
+        } else if (op == "output_delta_bias") {
+            // BP1 + BP3, quadratic cost: delta = (a - y) a (1 - a) and b = -0.1 (row sums of
+            // delta). Read a, y; write delta and b.
             auto a = std::make_shared<HostDev>(be, random_vector<float>(nm, 31, 0.01, 0.99));
             std::vector<float> yh(nm, 0.0f);
             for (int j = 0; j < m; ++j) yh[std::size_t(j) * n + std::size_t(j % n)] = 1.0f;
             auto y = std::make_shared<HostDev>(be, std::move(yh));
             auto d = std::make_shared<HostDev>(be, std::vector<float>(nm, -7.0f));
-            p.bytes = 4.0 * 3.0 * double(nm);
-            p.run = [&be, n, m, a, y, d] {
-                be.output_delta(MatrixView<float>(d->d.data(), n, m), ConstView<float>(a->d.data(), n, m),
-                                ConstView<float>(y->d.data(), n, m), Cost::quadratic);
+            auto b = std::make_shared<HostDev>(be, std::vector<float>(std::size_t(n), -7.0f));
+            p.bytes = 4.0 * (3.0 * double(nm) + n);
+            p.run = [&be, n, m, a, y, d, b] {
+                be.output_delta_bias(MatrixView<float>(d->d.data(), n, m), ConstView<float>(a->d.data(), n, m),
+                                     ConstView<float>(y->d.data(), n, m), Cost::quadratic, b->d.data(), -0.1f, 0.0f);
             };
-            p.check = [op, nm, a, y, d] {
-                const std::vector<float> got = d->d.to_host();
+            p.check = [op, n, m, nm, a, y, d, b] {
+                const std::vector<float> got = d->d.to_host(), got_b = b->d.to_host();
                 for (std::size_t i = 0; i < nm; ++i) {
                     const double av = a->h[i], want = (av - y->h[i]) * av * (1.0 - av);
                     if (!(std::abs(got[i] - want) <= 1e-6)) return mismatch(op.c_str(), i, got[i], want);
                 }
-                return std::string();
+                return check_bias(op, got_b, got, n, m, -0.1);
             };
-        } else if (op == "hidden_delta") {
-            // BP2's Hadamard half, in place: delta *= a (1 - a). Read delta, a; write delta.
-            // a is one of the two roots of a (1 - a) = -1, (1 +- sqrt 5) / 2, element by element:
-            // repeated in-place calls then keep |delta| constant, where realistic a in (0, 1)
-            // would shrink it by 4x or more per call into denormal floats within ~60 calls
-            // and time the FPU's slow path instead.
+        } else {  // hidden_delta_bias
+            // BP2's Hadamard half + BP3, in place: delta *= a (1 - a), b = -0.1 (row sums).
+            // Read delta, a; write delta and b. a is one of the two roots of a (1 - a) = -1,
+            // (1 +- sqrt 5) / 2, element by element: repeated in-place calls then keep |delta|
+            // constant, where realistic a in (0, 1) would shrink it by 4x or more per call into
+            // denormal floats within ~60 calls and time the FPU's slow path instead.
             std::vector<float> ah(nm);
             std::uint64_t s = 41;
             for (float& v : ah) v = float(splitmix64(s++) & 1 ? (1.0 + std::sqrt(5.0)) / 2 : (1.0 - std::sqrt(5.0)) / 2);
             auto a = std::make_shared<HostDev>(be, std::move(ah));
             auto d = std::make_shared<HostDev>(be, random_vector<float>(nm, 42, 0.1, 1.0));
-            p.bytes = 4.0 * 3.0 * double(nm);
-            p.run = [&be, n, m, a, d] {
-                be.hidden_delta(MatrixView<float>(d->d.data(), n, m), ConstView<float>(a->d.data(), n, m));
+            auto b = std::make_shared<HostDev>(be, std::vector<float>(std::size_t(n), -7.0f));
+            p.bytes = 4.0 * (3.0 * double(nm) + n);
+            p.run = [&be, n, m, a, d, b] {
+                be.hidden_delta_bias(MatrixView<float>(d->d.data(), n, m), ConstView<float>(a->d.data(), n, m),
+                                     b->d.data(), -0.1f, 0.0f);
             };
-            p.check = [op, nm, a, d] {
-                const std::vector<float> got = d->d.to_host();
+            p.check = [op, n, m, nm, a, d, b] {
+                const std::vector<float> got = d->d.to_host(), got_b = b->d.to_host();
                 for (std::size_t i = 0; i < nm; ++i) {
                     const double av = a->h[i], want = double(d->h[i]) * av * (1.0 - av);
                     if (!(std::abs(got[i] - want) <= 1e-6 * std::abs(want) + 1e-7)) return mismatch(op.c_str(), i, got[i], want);
                 }
-                return std::string();
-            };
-        } else {  // row_sums
-            // BP3: nabla_b = sum over the m columns of delta (beta = 0). Read delta; write n.
-            auto d = std::make_shared<HostDev>(be, random_vector<float>(nm, 51, -1.0, 1.0));
-            auto g = std::make_shared<HostDev>(be, std::vector<float>(std::size_t(n), -7.0f));
-            p.bytes = 4.0 * (double(nm) + n);
-            p.run = [&be, n, m, d, g] { be.row_sums(g->d.data(), ConstView<float>(d->d.data(), n, m), 1.0f, 0.0f); };
-            p.check = [op, n, m, d, g] {
-                const std::vector<float> got = g->d.to_host();
-                for (int i = 0; i < n; ++i) {
-                    double want = 0.0, mag = 0.0;
-                    for (int j = 0; j < m; ++j) {
-                        want += d->h[std::size_t(i) + std::size_t(j) * n];
-                        mag += std::abs(d->h[std::size_t(i) + std::size_t(j) * n]);
-                    }
-                    if (!(std::abs(got[std::size_t(i)] - want) <= 1e-6 * mag + 1e-30))
-                        return mismatch(op.c_str(), std::size_t(i), got[std::size_t(i)], want);
-                }
-                return std::string();
+                return check_bias(op, got_b, got, n, m, -0.1);
             };
         }
         return p;
@@ -342,31 +342,50 @@ Factory sgd_case(std::size_t n_params, std::size_t n_weights) {
     };
 }
 
-// Mini-batch gather: x(:, j) = data(:, idx[j]) for m random columns of a 784 x 50,000 set.
-// Read idx and m columns; write m columns.
+// Mini-batch gather from bytes: x(:, j) = pixels(:, e_j) / 255 and y(:, j) one-hot, with e_j =
+// order[cursor + j] for m random columns of a 784 x 50,000 byte set. Read m order entries, m
+// labels and m byte columns; write m float columns of x and of y (10 rows).
 Factory gather_case(int m) {
     return [=](Backend<float>& be) {
-        const int rows = 784, cols = 50000;
-        auto data = std::make_shared<HostDev>(be, random_vector<float>(std::size_t(rows) * cols, 71, 0.01, 1.0));
-        std::vector<int> idx_h(static_cast<std::size_t>(m));
-        std::uint64_t s = 72;
-        for (int& i : idx_h) i = int(splitmix64(s++) % std::uint64_t(cols));
-        auto idx = std::make_shared<Buffer<int>>(be, idx_h.size());
-        idx->upload(idx_h);
+        const int rows = 784, cols = 50000, n_out = 10;
+        std::vector<std::uint8_t> pixels_h(std::size_t(rows) * cols);
+        std::uint64_t s = 71;
+        for (std::uint8_t& k : pixels_h) k = std::uint8_t(splitmix64(s++) >> 56);
+        auto pixels = std::make_shared<Buffer<std::uint8_t>>(be, pixels_h.size());
+        pixels->upload(pixels_h);
+        std::vector<int> order_h(static_cast<std::size_t>(m)), labels_h(static_cast<std::size_t>(cols));
+        for (int& i : order_h) i = int(splitmix64(s++) % std::uint64_t(cols));
+        for (int& l : labels_h) l = int(splitmix64(s++) % std::uint64_t(n_out));
+        auto order = std::make_shared<Buffer<int>>(be, order_h.size());
+        order->upload(order_h);
+        auto labels = std::make_shared<Buffer<int>>(be, labels_h.size());
+        labels->upload(labels_h);
+        auto cursor = std::make_shared<Buffer<int>>(be, 1);
+        cursor->upload(std::vector<int>{0});
         auto x = std::make_shared<HostDev>(be, std::vector<float>(std::size_t(rows) * m, -7.0f));
+        auto y = std::make_shared<HostDev>(be, std::vector<float>(std::size_t(n_out) * m, -7.0f));
         Prepared p;
-        p.bytes = 4.0 * m + 4.0 * 2.0 * double(rows) * m;
-        p.run = [&be, rows, cols, m, data, idx, x] {
-            be.gather_columns(MatrixView<float>(x->d.data(), rows, m), ConstView<float>(data->d.data(), rows, cols), idx->data());
+        p.bytes = 8.0 * m + double(rows) * m + 4.0 * double(rows + n_out) * m;
+        p.run = [&be, rows, cols, n_out, m, pixels, order, labels, cursor, x, y] {
+            be.gather_batch(MatrixView<float>(x->d.data(), rows, m), MatrixView<float>(y->d.data(), n_out, m),
+                            ConstView<std::uint8_t>(pixels->data(), rows, cols), labels->data(), order->data(),
+                            cursor->data(), 0);
         };
-        p.check = [rows, m, data, idx_h, x] {
-            const std::vector<float> got = x->d.to_host();
-            for (int j = 0; j < m; ++j)
+        p.check = [rows, n_out, m, pixels_h, order_h, labels_h, x, y] {
+            const std::vector<float> got = x->d.to_host(), got_y = y->d.to_host();
+            for (int j = 0; j < m; ++j) {
+                const std::size_t e = std::size_t(order_h[std::size_t(j)]);
                 for (int i = 0; i < rows; ++i) {
                     const std::size_t at = std::size_t(i) + std::size_t(j) * rows;
-                    const float want = data->h[std::size_t(i) + std::size_t(idx_h[std::size_t(j)]) * rows];
-                    if (got[at] != want) return mismatch("gather_columns", at, got[at], want);
+                    const float want = float(pixels_h[std::size_t(i) + e * rows]) / 255.0f;
+                    if (got[at] != want) return mismatch("gather_batch", at, got[at], want);
                 }
+                for (int i = 0; i < n_out; ++i) {
+                    const std::size_t at = std::size_t(i) + std::size_t(j) * n_out;
+                    const float want = i == labels_h[e] ? 1.0f : 0.0f;
+                    if (got_y[at] != want) return mismatch("gather_batch (y)", at, got_y[at], want);
+                }
+            }
             return std::string();
         };
         return p;
@@ -439,8 +458,8 @@ void register_benchmarks() {
                                              "/m:" + std::to_string(m);
                     add(name, [d, f = gemm_case(kind, n, k, m)](benchmark::State& st) { bm_op(st, d, f); });
                 }
-        for (const char* op : {"bias_sigmoid", "hidden_delta", "row_sums", "output_delta"})
-            for (int n : std::string(op) == "output_delta" ? std::vector<int>{10} : hidden)
+        for (const char* op : {"bias_sigmoid", "hidden_delta_bias", "output_delta_bias"})
+            for (int n : std::string(op) == "output_delta_bias" ? std::vector<int>{10} : hidden)
                 for (int m : {1, 10, 1000})
                     add(std::string(op) + "/" + dn + "/n:" + std::to_string(n) + "/m:" + std::to_string(m),
                         [d, f = elementwise_case(op, n, m)](benchmark::State& st) { bm_op(st, d, f); });
@@ -448,7 +467,7 @@ void register_benchmarks() {
             add("sgd_step/" + dn + "/params:" + std::to_string(np),
                 [d, f = sgd_case(np, nw)](benchmark::State& st) { bm_op(st, d, f); });
         for (int m : batches)
-            add("gather_columns/" + dn + "/n:784/m:" + std::to_string(m),
+            add("gather_batch/" + dn + "/n:784/m:" + std::to_string(m),
                 [d, f = gather_case(m)](benchmark::State& st) { bm_op(st, d, f); });
     }
     register_gpu_unavailable("ops");

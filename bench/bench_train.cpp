@@ -88,7 +88,8 @@ Problem make_problem(const std::vector<int>& sizes, int m) {
     p.net.init(Init::scaled, kSeed);
     p.m = m;
     const Dataset& d = train_images().data;
-    p.x.assign(d.x.begin(), d.x.begin() + std::ptrdiff_t(std::size_t(sizes.front()) * std::size_t(m)));
+    p.x.resize(std::size_t(sizes.front()) * std::size_t(m));
+    for (std::size_t i = 0; i < p.x.size(); ++i) p.x[i] = pixel_to_input<double>(d.pixels[i]);
     p.y.assign(std::size_t(sizes.back()) * std::size_t(m), 0.0);
     for (int j = 0; j < m; ++j) p.y[std::size_t(j) * std::size_t(sizes.back()) + std::size_t(d.labels[std::size_t(j)])] = 1.0;
     return p;
@@ -228,6 +229,7 @@ struct Config {
     std::vector<int> sizes;
     int m;
     Mode mode;
+    Launch launch = Launch::graph;  // epochs on a GPU run both ways; the CPU is always eager
 };
 
 // A network (scaled init, kSeed) and a fixed mini-batch (the first m training images) on a
@@ -312,6 +314,7 @@ void bm_epoch(benchmark::State& st, const Config& c) {
 
         auto make_trainer = [&](Mode mode) {
             TrainConfig cfg;
+            cfg.launch = c.launch;
             cfg.batch = c.m;
             cfg.eta = kEta;
             cfg.mode = mode;
@@ -322,16 +325,12 @@ void bm_epoch(benchmark::State& st, const Config& c) {
             return t;
         };
         auto trainer = make_trainer(c.mode);
-        {
-            // Warm-up: one mini-batch through the same Backprop (not a whole epoch, which on
-            // the CPU would double the run time).
-            Buffer<float> y(be, std::size_t(net.sizes().back()) * std::size_t(c.m));
-            MatrixView<float> yv(y.data(), net.sizes().back(), c.m);
-            be.one_hot(yv, data.labels(), nullptr);
-            trainer->backprop().backprop(data.x().col_range(0, c.m), yv, c.mode, Cost::quadratic);
-        }
-
         int epoch = 0;
+        // Warm-up on a GPU: one untimed epoch of the same trainer (shuffle, gather, every step),
+        // so the timed epochs pay neither lazy module loading, the first scratch allocations,
+        // nor the recording of the steps as graphs. Not on the CPU, where it would double the
+        // run time and there is nothing to warm.
+        if (be.kind() != DeviceKind::cpu) trainer->train_epoch(epoch++);
         double total = 0.0;
         for (auto _ : st) {
             const double s = seconds(be, [&] { trainer->train_epoch(epoch++); });
@@ -344,10 +343,12 @@ void bm_epoch(benchmark::State& st, const Config& c) {
                 st.SkipWithError("parameters are not finite after the timed epoch(s)");
                 return;
             }
-        report(st, config_key("epoch", c.dev, c.sizes, c.m), c.mode, total / double(st.iterations()), n,
+        report(st, config_key(c.launch == Launch::graph ? "epoch" : "epoch-eager", c.dev, c.sizes, c.m), c.mode,
+               total / double(st.iterations()), n,
                step_flops(c.sizes, 1) * n, [&] {
                    auto pe = make_trainer(Mode::per_example);
-                   return seconds(be, [&] { pe->train_epoch(0); });
+                   if (be.kind() != DeviceKind::cpu) pe->train_epoch(0);  // warm-up, as above
+                   return seconds(be, [&] { pe->train_epoch(1); });
                });
         std::string label = train_images().label;
         if (n < train_images().data.n) label += ", first " + std::to_string(n) + " examples (CPU limit)";
@@ -437,10 +438,16 @@ void register_benchmarks() {
         for (const Device& d : devices()) {
             for (const auto& sizes : kNets) {
                 for (int m : kBatches) {
+                    // On a GPU, epochs run with CUDA graphs (the default) and eagerly, so
+                    // the rows show what replaying recorded steps saves.
+                    const bool both = std::string(kind) == "epoch" && d.name != "cpu";
+                    for (Launch launch : both ? std::vector<Launch>{Launch::graph, Launch::eager}
+                                              : std::vector<Launch>{Launch::graph})
                     for (Mode mode : {Mode::per_example, Mode::matrix}) {
-                        const Config c{d, sizes, m, mode};
+                        const Config c{d, sizes, m, mode, launch};
                         const std::string name = std::string(kind) + "/" + d.name + "/" + net_name(sizes) +
-                                                 "/m:" + std::to_string(m) + "/" + mode_name(mode);
+                                                 "/m:" + std::to_string(m) + "/" + mode_name(mode) +
+                                                 (both ? (launch == Launch::graph ? "/graph" : "/eager") : "");
                         benchmark::internal::Benchmark* b =
                             std::string(kind) == "step"
                                 ? benchmark::RegisterBenchmark(name.c_str(), [c](benchmark::State& st) { bm_step(st, c); })

@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -59,6 +60,29 @@ private:
     int device_;
     cudaStream_t stream_;
     cudaEvent_t begin_ = nullptr, end_ = nullptr;
+};
+
+// An instantiated CUDA graph, replayed on the backend's stream.
+class CudaGraph final : public Recording {
+public:
+    CudaGraph(int device, cudaStream_t stream, cudaGraphExec_t exec)
+        : device_(device), stream_(stream), exec_(exec) {}
+    ~CudaGraph() override {
+        CUDA_LOG_ON_ERROR(cudaSetDevice(device_));
+        CUDA_LOG_ON_ERROR(cudaGraphExecDestroy(exec_));
+    }
+    CudaGraph(const CudaGraph&) = delete;
+    CudaGraph& operator=(const CudaGraph&) = delete;
+
+    void replay() override {
+        CUDA_CHECK(cudaSetDevice(device_));
+        CUDA_CHECK(cudaGraphLaunch(exec_, stream_));
+    }
+
+private:
+    int device_;
+    cudaStream_t stream_;
+    cudaGraphExec_t exec_;
 };
 
 cublasOperation_t to_cublas(Op op) { return op == Op::N ? CUBLAS_OP_N : CUBLAS_OP_T; }
@@ -130,6 +154,12 @@ public:
             // keeps 10 mantissa bits, which would break agreement with the CPU's float
             // results at the tolerances the tests hold us to (and the book's numbers).
             CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
+            // A workspace of our own, set after cublasSetStream (which resets it): cuBLAS then
+            // never allocates inside a graph capture, and eager and recorded products see the
+            // same workspace, hence choose the same kernels (bitwise equal results).
+            CUDA_CHECK_CTX(cudaMalloc(&workspace_, kCublasWorkspace),
+                           "while allocating the cuBLAS workspace" << free_memory_note());
+            CUBLAS_CHECK(cublasSetWorkspace(blas_, workspace_, kCublasWorkspace));
         } catch (...) {
             release();
             throw;
@@ -189,6 +219,44 @@ public:
         return std::make_unique<EventTimer>(device_, stream_);
     }
 
+    bool can_record() const override { return true; }
+
+    // Stream capture: the kernels and cuBLAS calls body() queues on our stream are recorded
+    // into a CUDA graph instead of running, then instantiated once; replay() launches the
+    // whole graph with one call. ThreadLocal mode: only this thread's unsafe calls are
+    // refused, so other threads' CUDA work is not disturbed. Any failure, in body() or in
+    // capture or instantiation, ends the capture cleanly and throws RecordingFailed, so the
+    // caller can run body() directly instead.
+    std::unique_ptr<Recording> record(const std::function<void()>& body) override {
+        activate();
+        if (const cudaError_t e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
+            e != cudaSuccess) {
+            (void)cudaGetLastError();
+            throw RecordingFailed("cudaStreamBeginCapture: " + runtime_reason(e));
+        }
+        std::string failure;
+        try {
+            body();
+        } catch (const std::exception& ex) {
+            failure = ex.what();
+        }
+        cudaGraph_t graph = nullptr;
+        const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+        if (failure.empty() && end != cudaSuccess) failure = "cudaStreamEndCapture: " + runtime_reason(end);
+        cudaGraphExec_t exec = nullptr;
+        if (failure.empty()) {
+            if (const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0); e != cudaSuccess)
+                failure = "cudaGraphInstantiate: " + runtime_reason(e);
+        }
+        if (graph) CUDA_LOG_ON_ERROR(cudaGraphDestroy(graph));
+        if (!failure.empty()) {
+            if (exec) CUDA_LOG_ON_ERROR(cudaGraphExecDestroy(exec));
+            (void)cudaGetLastError();  // a failed capture leaves a sticky-free error record
+            throw RecordingFailed(failure);
+        }
+        return std::make_unique<CudaGraph>(device_, stream_, exec);
+    }
+
 protected:
     // ---- primitives -----------------------------------------------------------------------
 
@@ -213,19 +281,15 @@ protected:
         kernels::bias_sigmoid(stream_, a, z, b);
     }
 
-    void output_delta_impl(View delta, CView a, CView y, Cost cost) override {
+    void output_delta_bias_impl(View delta, CView a, CView y, Cost cost, T* b, T alpha,
+                                T b_beta) override {
         activate();
-        kernels::output_delta(stream_, delta, a, y, cost);
+        kernels::output_delta_bias(stream_, delta, a, y, cost, b, alpha, b_beta, partials_for(delta));
     }
 
-    void hidden_delta_impl(View delta, CView a) override {
+    void hidden_delta_bias_impl(View delta, CView a, T* b, T alpha, T b_beta) override {
         activate();
-        kernels::hidden_delta(stream_, delta, a);
-    }
-
-    void row_sums_impl(T* out, CView delta, T alpha, T beta) override {
-        activate();
-        kernels::row_sums(stream_, out, delta, alpha, beta);
+        kernels::hidden_delta_bias(stream_, delta, a, b, alpha, b_beta, partials_for(delta));
     }
 
     void sgd_step_impl(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,
@@ -234,14 +298,20 @@ protected:
         kernels::sgd_step(stream_, params, nabla, n_params, n_weights, decay, scale);
     }
 
-    void gather_columns_impl(View x, CView data, const int* idx) override {
+    void gather_batch_impl(View x, View y, ConstView<std::uint8_t> pixels, const int* labels,
+                           const int* order, const int* cursor, int offset) override {
         activate();
-        kernels::gather_columns(stream_, x, data, idx);
+        kernels::gather_batch(stream_, x, y, pixels, labels, order, cursor, offset);
     }
 
-    void one_hot_impl(View y, const int* labels, const int* idx) override {
+    void advance_cursor_impl(int* cursor, int by) override {
         activate();
-        kernels::one_hot(stream_, y, labels, idx);
+        kernels::advance_cursor(stream_, cursor, by);
+    }
+
+    void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) override {
+        activate();
+        kernels::load_inputs(stream_, x, pixels);
     }
 
     EvalSums evaluate_impl(CView a, const int* labels, Cost cost) override {
@@ -268,6 +338,31 @@ private:
         if (current != device_) CUDA_CHECK(cudaSetDevice(device_));
     }
 
+    // The partial-sum workspace of the fused delta kernels for a (rows x m) delta: null when
+    // m fits one chunk (no workspace needed), else (rows x chunks) values, grown on first need
+    // and kept. It grows only outside a capture: the first, eager run of a step sizes it, and
+    // a recording of the same step never needs more (checked: growing inside a capture would
+    // be an allocation there).
+    T* partials_for(CView delta) {
+        const int chunks = row_sum_chunks(delta.cols);
+        if (chunks <= 1) return nullptr;
+        const std::size_t need = std::size_t(delta.rows) * std::size_t(chunks);
+        if (need > partials_size_) {
+            cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+            CUDA_CHECK(cudaStreamIsCapturing(stream_, &status));
+            if (status != cudaStreamCaptureStatusNone)
+                throw RecordingFailed("the row-sum workspace would have to grow during a capture");
+            if (partials_) CUDA_CHECK(cudaFree(partials_));  // waits for queued users
+            partials_ = nullptr;
+            partials_size_ = 0;
+            CUDA_CHECK_CTX(cudaMalloc(&partials_, need * sizeof(T)),
+                           "while allocating " << cuda_detail::describe_bytes(need * sizeof(T))
+                                               << " of row-sum workspace" << free_memory_note());
+            partials_size_ = need;
+        }
+        return partials_;
+    }
+
     // Frees what the constructor made; never throws (destructor, failed constructor).
     void release() noexcept {
         CUDA_LOG_ON_ERROR(cudaSetDevice(device_));
@@ -283,12 +378,24 @@ private:
             CUDA_LOG_ON_ERROR(cudaStreamDestroy(stream_));
             stream_ = nullptr;
         }
+        if (workspace_) {
+            CUDA_LOG_ON_ERROR(cudaFree(workspace_));
+            workspace_ = nullptr;
+        }
+        if (partials_) {
+            CUDA_LOG_ON_ERROR(cudaFree(partials_));
+            partials_ = nullptr;
+        }
     }
 
     int device_;
     std::string name_;              // "cuda:0 (NVIDIA H200)"
     cudaStream_t stream_ = nullptr;  // every kernel, copy, cuBLAS and Thrust call goes here
     cublasHandle_t blas_ = nullptr;
+    static constexpr std::size_t kCublasWorkspace = std::size_t(32) << 20;  // NVIDIA's advice for Hopper
+    void* workspace_ = nullptr;     // cuBLAS's workspace (kCublasWorkspace bytes)
+    T* partials_ = nullptr;         // fused delta kernels' chunk sums (partials_for)
+    std::size_t partials_size_ = 0;
     // Thrust temporaries and the permutation's keys: (n) uint64 for the training set, the
     // reductions' partial sums. Allocated on first use, reused ever after.
     kernels::ScratchAllocator scratch_;

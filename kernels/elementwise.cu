@@ -67,45 +67,79 @@ __global__ void bias_sigmoid_kernel(std::size_t n, T* a, int lda, const T* z, in
     }
 }
 
-// BP1, fused into one pass: delta = (a - y) a (1 - a) (quadratic) or a - y (cross-entropy),
-// output_delta in math.hpp deciding, so the CPU and the GPU share the formula.
+// The two ways a layer's delta is produced, as functors for delta_bias_kernel: each returns
+// the new delta(r, c) given the current one (d, in place).
+// BP1: delta = (a - y) a (1 - a) (quadratic) or a - y (cross-entropy), output_delta in math.hpp
+// deciding, so the CPU and the GPU share the formula.
 template <class T>
-__global__ void output_delta_kernel(std::size_t n, T* __restrict__ delta, int ldd,
-                                    const T* __restrict__ a, int lda, const T* __restrict__ y,
-                                    int ldy, int rows, Cost cost) {
-    BP_GRID_STRIDE_LOOP(i, n) {
-        const std::size_t c = i / std::size_t(rows), r = i - c * std::size_t(rows);
-        delta[r + c * std::size_t(ldd)] =
-            output_delta(cost, a[r + c * std::size_t(lda)], y[r + c * std::size_t(ldy)]);
+struct OutputDeltaOp {
+    const T* __restrict__ a;
+    int lda;
+    const T* __restrict__ y;
+    int ldy;
+    Cost cost;
+    __device__ T operator()(std::size_t r, std::size_t c, T) const {
+        return output_delta(cost, a[r + c * std::size_t(lda)], y[r + c * std::size_t(ldy)]);
     }
+};
+// BP2's Hadamard half: delta (already w^T delta', written by cuBLAS) times sigma'(z), taken
+// from the stored activation as a (1 - a): no z buffer is ever kept.
+template <class T>
+struct HiddenDeltaOp {
+    const T* __restrict__ a;
+    int lda;
+    __device__ T operator()(std::size_t r, std::size_t c, T d) const {
+        return d * sigmoid_prime_from_a(a[r + c * std::size_t(lda)]);
+    }
+};
+
+// b = b_beta * b + alpha * total, rounded as the CPU rounds (two products, one sum, unfused).
+// With b_beta == 0 the old b is never read (it may be uninitialised, as BLAS's beta == 0).
+template <class T>
+__device__ __forceinline__ void update_bias(T* b, std::size_t r, T total, T alpha, T b_beta) {
+    const T old = b_beta == T(0) ? T(0) : mul_rn(b_beta, b[r]);
+    b[r] = add_rn(old, mul_rn(alpha, total));
 }
 
-// BP2's Hadamard half, in place: delta (already w^T delta', written by cuBLAS) *= sigma'(z),
-// with sigma'(z) = a (1 - a) taken from the stored activation: no z buffer is ever kept.
-template <class T>
-__global__ void hidden_delta_kernel(std::size_t n, T* __restrict__ delta, int ldd,
-                                    const T* __restrict__ a, int lda, int rows) {
+// BP1 or BP2's Hadamard half fused with BP3: one thread per (row r, chunk k) of kRowSumChunk
+// columns writes delta for those columns and sums them left to right. With one chunk (m <=
+// kRowSumChunk, the usual mini-batch) that thread finishes the bias too: one kernel for the
+// layer. With more, it leaves its chunk sum in partials(r, k) for finish_bias_kernel. The
+// order is math.hpp's, which the CPU follows: no atomics, no tree, so the result does not
+// depend on the launch and in double is bitwise the CPU's. Threads of a warp take neighbouring
+// rows of one column: coalesced. For a wide layer at a large m there are rows x chunks
+// threads, e.g. 1024 x 32 at m = 1024, which fills the GPU where one thread per row did not.
+template <class T, class DeltaOp>
+__global__ void delta_bias_kernel(std::size_t n, T* __restrict__ delta, int ldd, int rows,
+                                  int cols, DeltaOp op, T* __restrict__ b, T alpha, T b_beta,
+                                  T* __restrict__ partials) {
     BP_GRID_STRIDE_LOOP(i, n) {
-        const std::size_t c = i / std::size_t(rows), r = i - c * std::size_t(rows);
-        delta[r + c * std::size_t(ldd)] *= sigmoid_prime_from_a(a[r + c * std::size_t(lda)]);
-    }
-}
-
-// BP3 for a batch: out(r) = beta * out(r) + alpha * sum_c delta(r, c). One thread per row
-// sums its row in the fixed order c = 0, 1, ..., cols-1, exactly as the CPU loop does: no
-// atomics and no tree, so the result is deterministic and, in double, bitwise the CPU's. A row
-// has at most a mini-batch of columns (tens to hundreds), so the serial loop is short; threads
-// of a warp read neighbouring rows of the same column, i.e. coalesced. With beta == 0 the old
-// out is never read (it may be uninitialised), matching BLAS's beta == 0 convention. The final
-// multiply-add is kept unfused (mul_rn/add_rn) to round as the CPU does.
-template <class T>
-__global__ void row_sums_kernel(std::size_t n_rows, T* __restrict__ out,
-                                const T* __restrict__ delta, int ld, int cols, T alpha, T beta) {
-    BP_GRID_STRIDE_LOOP(r, n_rows) {
+        const std::size_t k = i / std::size_t(rows), r = i - k * std::size_t(rows);
+        const int c0 = int(k) * kRowSumChunk;
+        const int c1 = min(cols, c0 + kRowSumChunk);
         T s = T(0);
-        for (int c = 0; c < cols; ++c) s += delta[r + std::size_t(c) * std::size_t(ld)];
-        const T old = beta == T(0) ? T(0) : mul_rn(beta, out[r]);
-        out[r] = add_rn(old, mul_rn(alpha, s));
+        for (int c = c0; c < c1; ++c) {
+            T& d = delta[r + std::size_t(c) * std::size_t(ldd)];
+            d = op(r, std::size_t(c), d);
+            s = add_rn(s, d);
+        }
+        if (partials) {
+            partials[i] = s;  // i == r + k * rows: column k of a (rows x chunks) matrix
+        } else {
+            update_bias(b, r, add_rn(T(0), s), alpha, b_beta);  // 0 + s, as the CPU's chunk total
+        }
+    }
+}
+
+// The chunk sums of delta_bias_kernel added left to right from 0, then the bias update.
+template <class T>
+__global__ void finish_bias_kernel(std::size_t rows, T* __restrict__ b,
+                                   const T* __restrict__ partials, int chunks, T alpha,
+                                   T b_beta) {
+    BP_GRID_STRIDE_LOOP(r, rows) {
+        T total = T(0);
+        for (int k = 0; k < chunks; ++k) total = add_rn(total, partials[r + std::size_t(k) * rows]);
+        update_bias(b, r, total, alpha, b_beta);
     }
 }
 
@@ -121,28 +155,44 @@ __global__ void sgd_step_kernel(std::size_t n_params, T* __restrict__ params,
     }
 }
 
-// x(:, c) = data(:, idx[c]): assembles a shuffled mini-batch from the device-resident data set.
-// Each column is a contiguous run of `rows` values, so reads are coalesced within a column.
+// A mini-batch, gathered and converted in one pass: for column c, e = order[*cursor + offset +
+// c], x(:, c) = pixels(:, e) / 255 and y(:, c) = the one-hot column of labels[e] (zero when the
+// label is outside [0, ny), as on the CPU). The flat index runs over (nx + ny) x cols, column by
+// column, so a warp reads consecutive pixels of one image (coalesced) and the targets come
+// along. The position is read from device memory, so a recorded graph of steps replays at
+// whatever place the cursor has reached.
 template <class T>
-__global__ void gather_columns_kernel(std::size_t n, T* __restrict__ x, int ldx,
-                                      const T* __restrict__ data, int ldd,
-                                      const int* __restrict__ idx, int rows) {
+__global__ void gather_batch_kernel(std::size_t n, T* __restrict__ x, int ldx, int nx,
+                                    T* __restrict__ y, int ldy, int ny,
+                                    const std::uint8_t* __restrict__ pixels, int ldp,
+                                    const int* __restrict__ labels, const int* __restrict__ order,
+                                    const int* __restrict__ cursor, int offset) {
+    const int first = *cursor + offset;
+    const std::size_t height = std::size_t(nx) + std::size_t(ny);
     BP_GRID_STRIDE_LOOP(i, n) {
-        const std::size_t c = i / std::size_t(rows), r = i - c * std::size_t(rows);
-        x[r + c * std::size_t(ldx)] = data[r + std::size_t(idx[c]) * std::size_t(ldd)];
+        const std::size_t c = i / height, r = i - c * height;
+        const std::size_t e = std::size_t(order[std::size_t(first) + c]);
+        if (r < std::size_t(nx)) {
+            x[r + c * std::size_t(ldx)] = pixel_to_input<T>(pixels[r + e * std::size_t(ldp)]);
+        } else {
+            const std::size_t ry = r - std::size_t(nx);
+            y[ry + c * std::size_t(ldy)] = int(ry) == labels[e] ? T(1) : T(0);
+        }
     }
 }
 
-// y(:, c) = e_label, label = labels[idx[c]] (or labels[c] when idx is null). Written densely,
-// zeros included, so the target buffer needs no separate clear.
+// *cursor += by, after the steps of a recorded sequence (one thread: a single int).
+__global__ void advance_cursor_kernel(std::size_t n, int* __restrict__ cursor, int by) {
+    BP_GRID_STRIDE_LOOP(i, n) *cursor += by;
+}
+
+// x = pixels / 255 for the columns of an evaluation chunk.
 template <class T>
-__global__ void one_hot_kernel(std::size_t n, T* __restrict__ y, int ldy,
-                               const int* __restrict__ labels, const int* __restrict__ idx,
-                               int rows) {
+__global__ void load_inputs_kernel(std::size_t n, T* __restrict__ x, int ldx,
+                                   const std::uint8_t* __restrict__ pixels, int ldp, int rows) {
     BP_GRID_STRIDE_LOOP(i, n) {
         const std::size_t c = i / std::size_t(rows), r = i - c * std::size_t(rows);
-        const int label = labels[idx ? idx[c] : int(c)];
-        y[r + c * std::size_t(ldy)] = int(r) == label ? T(1) : T(0);
+        x[r + c * std::size_t(ldx)] = pixel_to_input<T>(pixels[r + c * std::size_t(ldp)]);
     }
 }
 
@@ -156,23 +206,37 @@ void bias_sigmoid(cudaStream_t stream, MatrixView<T> a, ConstView<T> z, const T*
            z.ld, b, a.rows);
 }
 
+namespace {
+// The fused delta + bias launch shared by BP1 and BP2 (see delta_bias_kernel).
+template <class T, class DeltaOp>
+void delta_bias(cudaStream_t stream, MatrixView<T> delta, DeltaOp op, T* b, T alpha, T b_beta,
+                T* partials) {
+    const int chunks = row_sum_chunks(delta.cols);
+    const std::size_t rows = std::size_t(delta.rows);
+    if (chunks == 1) {
+        launch("delta_bias_kernel", delta_bias_kernel<T, DeltaOp>, stream, rows, delta.data,
+               delta.ld, delta.rows, delta.cols, op, b, alpha, b_beta, static_cast<T*>(nullptr));
+        return;
+    }
+    BP_REQUIRE(partials, "delta_bias: " << chunks << " chunks need a partial-sum workspace");
+    launch("delta_bias_kernel", delta_bias_kernel<T, DeltaOp>, stream, rows * std::size_t(chunks),
+           delta.data, delta.ld, delta.rows, delta.cols, op, b, alpha, b_beta, partials);
+    launch("finish_bias_kernel", finish_bias_kernel<T>, stream, rows, b,
+           static_cast<const T*>(partials), chunks, alpha, b_beta);
+}
+}  // namespace
+
 template <class T>
-void output_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, ConstView<T> y,
-                  Cost cost) {
-    launch("output_delta_kernel", output_delta_kernel<T>, stream, delta.size(), delta.data,
-           delta.ld, a.data, a.ld, y.data, y.ld, delta.rows, cost);
+void output_delta_bias(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, ConstView<T> y,
+                       Cost cost, T* b, T alpha, T b_beta, T* partials) {
+    delta_bias(stream, delta, OutputDeltaOp<T>{a.data, a.ld, y.data, y.ld, cost}, b, alpha, b_beta,
+               partials);
 }
 
 template <class T>
-void hidden_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a) {
-    launch("hidden_delta_kernel", hidden_delta_kernel<T>, stream, delta.size(), delta.data,
-           delta.ld, a.data, a.ld, delta.rows);
-}
-
-template <class T>
-void row_sums(cudaStream_t stream, T* out, ConstView<T> delta, T alpha, T beta) {
-    launch("row_sums_kernel", row_sums_kernel<T>, stream, std::size_t(delta.rows), out,
-           delta.data, delta.ld, delta.cols, alpha, beta);
+void hidden_delta_bias(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, T* b, T alpha,
+                       T b_beta, T* partials) {
+    delta_bias(stream, delta, HiddenDeltaOp<T>{a.data, a.ld}, b, alpha, b_beta, partials);
 }
 
 template <class T>
@@ -183,25 +247,33 @@ void sgd_step(cudaStream_t stream, T* params, const T* nabla, std::size_t n_para
 }
 
 template <class T>
-void gather_columns(cudaStream_t stream, MatrixView<T> x, ConstView<T> data, const int* idx) {
-    launch("gather_columns_kernel", gather_columns_kernel<T>, stream, x.size(), x.data, x.ld,
-           data.data, data.ld, idx, x.rows);
+void gather_batch(cudaStream_t stream, MatrixView<T> x, MatrixView<T> y,
+                  ConstView<std::uint8_t> pixels, const int* labels, const int* order,
+                  const int* cursor, int offset) {
+    const std::size_t n = (std::size_t(x.rows) + std::size_t(y.rows)) * std::size_t(x.cols);
+    launch("gather_batch_kernel", gather_batch_kernel<T>, stream, n, x.data, x.ld, x.rows, y.data,
+           y.ld > 0 ? y.ld : 1, y.rows, pixels.data, pixels.ld, labels, order, cursor, offset);
+}
+
+void advance_cursor(cudaStream_t stream, int* cursor, int by) {
+    launch("advance_cursor_kernel", advance_cursor_kernel, stream, 1, cursor, by);
 }
 
 template <class T>
-void one_hot(cudaStream_t stream, MatrixView<T> y, const int* labels, const int* idx) {
-    launch("one_hot_kernel", one_hot_kernel<T>, stream, y.size(), y.data, y.ld, labels, idx,
-           y.rows);
+void load_inputs(cudaStream_t stream, MatrixView<T> x, ConstView<std::uint8_t> pixels) {
+    launch("load_inputs_kernel", load_inputs_kernel<T>, stream, x.size(), x.data, x.ld,
+           pixels.data, pixels.ld, x.rows);
 }
 
-#define BP_INSTANTIATE_ELEMENTWISE(T)                                                           \
-    template void bias_sigmoid<T>(cudaStream_t, MatrixView<T>, ConstView<T>, const T*);         \
-    template void output_delta<T>(cudaStream_t, MatrixView<T>, ConstView<T>, ConstView<T>, Cost); \
-    template void hidden_delta<T>(cudaStream_t, MatrixView<T>, ConstView<T>);                   \
-    template void row_sums<T>(cudaStream_t, T*, ConstView<T>, T, T);                            \
-    template void sgd_step<T>(cudaStream_t, T*, const T*, std::size_t, std::size_t, T, T);      \
-    template void gather_columns<T>(cudaStream_t, MatrixView<T>, ConstView<T>, const int*);     \
-    template void one_hot<T>(cudaStream_t, MatrixView<T>, const int*, const int*);
+#define BP_INSTANTIATE_ELEMENTWISE(T)                                                               \
+    template void bias_sigmoid<T>(cudaStream_t, MatrixView<T>, ConstView<T>, const T*);             \
+    template void output_delta_bias<T>(cudaStream_t, MatrixView<T>, ConstView<T>, ConstView<T>, Cost, \
+                                       T*, T, T, T*);                                                \
+    template void hidden_delta_bias<T>(cudaStream_t, MatrixView<T>, ConstView<T>, T*, T, T, T*);   \
+    template void sgd_step<T>(cudaStream_t, T*, const T*, std::size_t, std::size_t, T, T);          \
+    template void gather_batch<T>(cudaStream_t, MatrixView<T>, MatrixView<T>, ConstView<std::uint8_t>, \
+                                  const int*, const int*, const int*, int);                          \
+    template void load_inputs<T>(cudaStream_t, MatrixView<T>, ConstView<std::uint8_t>);
 
 BP_INSTANTIATE_ELEMENTWISE(float)
 BP_INSTANTIATE_ELEMENTWISE(double)

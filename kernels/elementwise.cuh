@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "batchprop/math.hpp"
 #include "batchprop/matrix.hpp"
@@ -19,32 +20,36 @@ namespace kernels {
 template <class T>
 void bias_sigmoid(cudaStream_t stream, MatrixView<T> a, ConstView<T> z, const T* b);
 
-// BP1: delta = output_delta(cost, a, y).  delta, a, y: (n_L x m).
+// BP1 fused with BP3: delta = output_delta(cost, a, y);  b = b_beta b + alpha (delta's row
+// sums, in math.hpp's chunk order).  delta, a, y: (n_L x m); b: (n_L). partials: device
+// workspace of (n_L x row_sum_chunks(m)), used (and required) only when m > kRowSumChunk.
 template <class T>
-void output_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, ConstView<T> y,
-                  Cost cost);
+void output_delta_bias(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, ConstView<T> y,
+                       Cost cost, T* b, T alpha, T b_beta, T* partials);
 
-// BP2's Hadamard half: delta = delta (.) a (1 - a), in place.  delta, a: (n_l x m).
+// BP2's Hadamard half fused with BP3: delta = delta (.) a (1 - a) in place; b as above.
 template <class T>
-void hidden_delta(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a);
-
-// BP3: out = beta * out + alpha * delta 1 (sum over columns).  out: (rows); delta: (rows x m).
-template <class T>
-void row_sums(cudaStream_t stream, T* out, ConstView<T> delta, T alpha, T beta);
+void hidden_delta_bias(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, T* b, T alpha,
+                       T b_beta, T* partials);
 
 // params[i] = (i < n_weights ? decay : 1) * params[i] - scale * nabla[i],  i < n_params.
 template <class T>
 void sgd_step(cudaStream_t stream, T* params, const T* nabla, std::size_t n_params,
               std::size_t n_weights, T decay, T scale);
 
-// x(:, j) = data(:, idx[j]).  x: (rows x m); data: (rows x n); idx: (m).
+// x(:, j) = pixels(:, e) / 255 and y(:, j) = e_{labels[e]} with e = order[*cursor + offset + j].
+// x: (n_0 x m); y: (n_L x m); pixels: (n_0 x n) bytes; order: (n); cursor: one int.
 template <class T>
-void gather_columns(cudaStream_t stream, MatrixView<T> x, ConstView<T> data, const int* idx);
+void gather_batch(cudaStream_t stream, MatrixView<T> x, MatrixView<T> y,
+                  ConstView<std::uint8_t> pixels, const int* labels, const int* order,
+                  const int* cursor, int offset);
 
-// y(:, j) = e_{labels[idx ? idx[j] : j]}; a label outside [0, rows) gives a zero column, as on
-// the CPU.  y: (rows x m).
+// *cursor += by.
+void advance_cursor(cudaStream_t stream, int* cursor, int by);
+
+// x = pixels / 255.  x, pixels: (n_0 x count).
 template <class T>
-void one_hot(cudaStream_t stream, MatrixView<T> y, const int* labels, const int* idx);
+void load_inputs(cudaStream_t stream, MatrixView<T> x, ConstView<std::uint8_t> pixels);
 
 }  // namespace kernels
 }  // namespace batchprop

@@ -34,6 +34,10 @@ private:
 
 std::unique_ptr<DeviceTimer> Memory::make_timer() { return std::make_unique<WallTimer>(*this); }
 
+// The CPU executes each call when it is made: there is no queue to record, so callers run
+// their steps directly (a replay would be the same calls again).
+std::unique_ptr<Recording> Memory::record(const std::function<void()>&) { return nullptr; }
+
 const GpuStatus& gpu_status() {
     static const GpuStatus status = query_gpus();  // thread-safe, once
     return status;

@@ -62,22 +62,22 @@ void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T* out, T alph
     const int L = layout_.n_layers();
     T* p = params_.data();
 
-    // BP1: delta[L] = grad_a C (.) sigma'(z[L])  (cross-entropy: a[L] - y).
-    be_.output_delta(delta(L, cols), a(L, cols), y, cost);
+    // BP1: delta[L] = grad_a C (.) sigma'(z[L])  (cross-entropy: a[L] - y), fused with
+    // BP3 for layer L: dC/db[L] = delta[L], summed over the batch's columns into b[L] of out.
+    be_.output_delta_bias(delta(L, cols), a(L, cols), y, cost, layout_.b(out, L), alpha, b_beta);
 
     for (int l = L; l >= 1; --l) {
         View dl = delta(l, cols);
         const CView a_prev = l > 1 ? CView(a(l - 1, cols)) : x;
         if (l > 1) {
             // BP2: delta[l-1] = (w[l]^T delta[l]) (.) sigma'(z[l-1]): the transposed-weight
-            // product (n_{l-1} x n_l)(n_l x m), then the Hadamard product in place. First, so
-            // that it uses w[l] as the forward pass did even when out is the parameters.
+            // product (n_{l-1} x n_l)(n_l x m), then the Hadamard product in place, fused with
+            // BP3 for layer l-1 (its bias row sums). First, so that it uses w[l] as the forward
+            // pass did even when out is the parameters.
             View d_prev = delta(l - 1, cols);
             be_.gemm(d_prev, Op::T, layout_.w(p, l), Op::N, dl, T(1), T(0));
-            be_.hidden_delta(d_prev, a(l - 1, cols));
+            be_.hidden_delta_bias(d_prev, a(l - 1, cols), layout_.b(out, l - 1), alpha, b_beta);
         }
-        // BP3: dC/db[l] = delta[l], summed over the batch's columns.
-        be_.row_sums(layout_.b(out, l), dl, alpha, b_beta);
         // BP4: dC/dw[l] = delta[l] a[l-1]^T, also summed over the columns: (n_l x m)(m x n_{l-1}).
         be_.gemm(layout_.w(out, l), Op::N, dl, Op::T, a_prev, alpha, w_beta);
     }
@@ -139,8 +139,8 @@ void Backprop<T>::train_step(CView x, CView y, Mode mode, Cost cost, double eta,
     }
     check_batch(x, y);
     forward(x, x.cols);
-    // out = the parameters: b[l] = b[l] - (eta/m) sum_j delta[l](:, j) (row_sums with beta 1),
-    // w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T (one GEMM with beta = decay).
+    // out = the parameters: b[l] = b[l] - (eta/m) sum_j delta[l](:, j) (in the delta kernels,
+    // b_beta 1), w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T (one GEMM with beta = decay).
     backward(x, y, x.cols, cost, params_.data(), T(-eta / double(x.cols)), T(1.0 - eta * lambda / double(n_train)),
              T(1));
 }

@@ -135,38 +135,33 @@ protected:
         }
     }
 
-    void output_delta_impl(View delta, CView a, CView y, Cost cost) override {
+    // BP1 + BP3 in one pass: each column's delta is written and added to the chunk's row
+    // sums while it is in cache (see sum_rows for the order).
+    void output_delta_bias_impl(View delta, CView a, CView y, Cost cost, T* b, T alpha,
+                                T b_beta) override {
         const FlushSubnormals ftz;
-        for (int j = 0; j < delta.cols; ++j) {
+        sum_rows(delta, b, alpha, b_beta, [&](int j, T* part) {
             T* dj = delta.data + std::size_t(j) * delta.ld;
             const T* aj = a.data + std::size_t(j) * a.ld;
             const T* yj = y.data + std::size_t(j) * y.ld;
-            for (int i = 0; i < delta.rows; ++i) dj[i] = output_delta(cost, aj[i], yj[i]);
-        }
+            for (int i = 0; i < delta.rows; ++i) {
+                dj[i] = output_delta(cost, aj[i], yj[i]);
+                part[i] += dj[i];
+            }
+        });
     }
 
-    void hidden_delta_impl(View delta, CView a) override {
+    // BP2's Hadamard half + BP3, in one pass, in place.
+    void hidden_delta_bias_impl(View delta, CView a, T* b, T alpha, T b_beta) override {
         const FlushSubnormals ftz;
-        for (int j = 0; j < delta.cols; ++j) {
+        sum_rows(delta, b, alpha, b_beta, [&](int j, T* part) {
             T* dj = delta.data + std::size_t(j) * delta.ld;
             const T* aj = a.data + std::size_t(j) * a.ld;
-            for (int i = 0; i < delta.rows; ++i) dj[i] *= sigmoid_prime_from_a(aj[i]);
-        }
-    }
-
-    void row_sums_impl(T* out, CView delta, T alpha, T beta) override {
-        const FlushSubnormals ftz;
-        // Column by column (contiguous), summing in the fixed order j = 0, 1, ... m-1 into a
-        // workspace, then one multiply-add: the order the CUDA kernel uses too.
-        sums_.assign(std::size_t(delta.rows), T(0));
-        for (int j = 0; j < delta.cols; ++j) {
-            const T* dj = delta.data + std::size_t(j) * delta.ld;
-            for (int i = 0; i < delta.rows; ++i) sums_[std::size_t(i)] += dj[i];
-        }
-        for (int i = 0; i < delta.rows; ++i) {
-            const T old = beta == T(0) ? T(0) : beta * out[i];
-            out[i] = old + alpha * sums_[std::size_t(i)];
-        }
+            for (int i = 0; i < delta.rows; ++i) {
+                dj[i] *= sigmoid_prime_from_a(aj[i]);
+                part[i] += dj[i];
+            }
+        });
     }
 
     void sgd_step_impl(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,
@@ -176,19 +171,23 @@ protected:
         for (std::size_t i = n_weights; i < n_params; ++i) params[i] -= scale * nabla[i];
     }
 
-    void gather_columns_impl(View x, CView data, const int* idx) override {
-        for (int j = 0; j < x.cols; ++j)
-            std::memcpy(x.data + std::size_t(j) * x.ld, data.data + std::size_t(idx[j]) * data.ld,
-                        sizeof(T) * std::size_t(x.rows));
-    }
-
-    void one_hot_impl(View y, const int* labels, const int* idx) override {
-        for (int j = 0; j < y.cols; ++j) {
+    void gather_batch_impl(View x, View y, ConstView<std::uint8_t> pixels, const int* labels,
+                           const int* order, const int* cursor, int offset) override {
+        const int* e = order + *cursor + offset;  // the examples of this batch, in order
+        for (int j = 0; j < x.cols; ++j) {
+            convert_column(x.data + std::size_t(j) * x.ld, pixels.data + std::size_t(e[j]) * pixels.ld, x.rows);
             T* yj = y.data + std::size_t(j) * y.ld;
             std::fill(yj, yj + y.rows, T(0));
-            const int label = labels[idx ? idx[j] : j];
+            const int label = labels[e[j]];
             if (label >= 0 && label < y.rows) yj[label] = T(1);
         }
+    }
+
+    void advance_cursor_impl(int* cursor, int by) override { *cursor += by; }
+
+    void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) override {
+        for (int j = 0; j < x.cols; ++j)
+            convert_column(x.data + std::size_t(j) * x.ld, pixels.data + std::size_t(j) * pixels.ld, x.rows);
     }
 
     EvalSums evaluate_impl(CView a, const int* labels, Cost cost) override {
@@ -215,6 +214,32 @@ protected:
     }
 
 private:
+    static void convert_column(T* x, const std::uint8_t* pixels, int rows) {
+        for (int i = 0; i < rows; ++i) x[i] = pixel_to_input<T>(pixels[i]);
+    }
+
+    // b = b_beta b + alpha (row sums of delta), the sums in math.hpp's fixed order: columns in
+    // chunks of kRowSumChunk, each chunk summed from 0 into part_ (column(j, part) adds column
+    // j, producing it first where the caller fuses), then the chunk sums added into sums_ in
+    // order. The CUDA kernels follow the same order, so double results agree bitwise. The
+    // final multiply-add stays two roundings, as on the GPU.
+    template <class AddColumn>
+    void sum_rows(CView delta, T* b, T alpha, T b_beta, AddColumn column) {
+        const std::size_t rows = std::size_t(delta.rows);
+        sums_.assign(rows, T(0));
+        part_.resize(rows);
+        for (int c0 = 0; c0 < delta.cols; c0 += kRowSumChunk) {
+            std::fill(part_.begin(), part_.end(), T(0));
+            const int c1 = std::min(delta.cols, c0 + kRowSumChunk);
+            for (int j = c0; j < c1; ++j) column(j, part_.data());
+            for (std::size_t i = 0; i < rows; ++i) sums_[i] += part_[i];
+        }
+        for (std::size_t i = 0; i < rows; ++i) {
+            const T old = b_beta == T(0) ? T(0) : b_beta * b[i];
+            b[i] = old + alpha * sums_[i];
+        }
+    }
+
     static void scale(View c, T beta) {
         for (int j = 0; j < c.cols; ++j) {
             T* cj = c.data + std::size_t(j) * c.ld;
@@ -223,7 +248,7 @@ private:
     }
 
     std::vector<std::pair<std::uint64_t, int>> keys_;
-    std::vector<T> sums_;  // row_sums' workspace: grows to the widest layer once
+    std::vector<T> sums_, part_;  // sum_rows' workspaces: grow to the widest layer once
 };
 
 }  // namespace

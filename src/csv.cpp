@@ -84,7 +84,7 @@ Dataset parse_csv(std::string_view text, const std::string& what) {
             d.n_inputs = int(n_fields - 1);
             // Every pixel takes at least two bytes ("0,"), which bounds the guess for any input.
             const std::size_t guess = lines <= text.size() / n_fields ? lines * (n_fields - 1) : text.size() / 2;
-            d.x.reserve(std::min(guess, text.size() / 2 + 1));
+            d.pixels.reserve(std::min(guess, text.size() / 2 + 1));
             // A header: the first line, when its first field is not a number ("label,1x1,...").
             double v;
             if (!parse_double(trim(line.substr(0, line.find(','))), v)) continue;
@@ -112,8 +112,12 @@ Dataset parse_csv(std::string_view text, const std::string& what) {
             if (!(v >= 0.0 && v <= 255.0))
                 BP_THROW(what << ": line " << line_no << ", field " << i + 1 << ": pixel value " << quoted(f)
                               << " is outside 0..255");
-            // The IDX reader's scaling, so the same image read from either format is identical.
-            d.x.push_back(float(v) / 255.0f);
+            if (v != std::floor(v))
+                BP_THROW(what << ": line " << line_no << ", field " << i + 1 << ": pixel value " << quoted(f)
+                              << " is not a whole number 0..255");
+            // Stored as the byte it is, like an IDX pixel: the same image read from either
+            // format is identical.
+            d.pixels.push_back(std::uint8_t(v));
         });
     }
     if (d.labels.empty()) BP_THROW(what << ": no examples (an empty CSV file, or a header line only)");

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <utility>
 #include <sys/stat.h>
 
 #include "batchprop/check.hpp"
@@ -21,8 +22,8 @@ Dataset Dataset::slice(int first, int count) const {
     d.n = count;
     d.source = source;
     d.labels_source = labels_source;
-    const auto x0 = x.begin() + std::ptrdiff_t(first) * n_inputs;
-    d.x.assign(x0, x0 + std::ptrdiff_t(count) * n_inputs);
+    const auto p0 = pixels.begin() + std::ptrdiff_t(first) * n_inputs;
+    d.pixels.assign(p0, p0 + std::ptrdiff_t(count) * n_inputs);
     d.labels.assign(labels.begin() + first, labels.begin() + first + count);
     return d;
 }
@@ -123,7 +124,7 @@ IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string& what) 
     return out;
 }
 
-Dataset images_from_idx(const IdxArray& images, const std::string& what) {
+Dataset images_from_idx(IdxArray images, const std::string& what) {
     if (images.dims.size() != 3)
         BP_THROW(what << ": an images file has 3 dimensions (count, rows, columns), this one "
                       << images.dims.size());
@@ -133,9 +134,9 @@ Dataset images_from_idx(const IdxArray& images, const std::string& what) {
     d.n = int(images.dims[0]);
     d.n_inputs = int(images.dims[1] * images.dims[2]);
     d.source = what;
-    // IDX stores image after image, row-major pixels: exactly column after column of X.
-    d.x.resize(images.values.size());
-    for (std::size_t i = 0; i < images.values.size(); ++i) d.x[i] = float(images.values[i]) / 255.0f;
+    // IDX stores image after image, row-major pixels: exactly column after column of X, kept
+    // as the bytes they are.
+    d.pixels = std::move(images.values);
     return d;
 }
 
@@ -150,7 +151,7 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
     if (images.dims[0] != labels.dims[0])
         BP_THROW(images_path << " has " << images.dims[0] << " images but " << labels_path << " has "
                              << labels.dims[0] << " labels");
-    Dataset d = images_from_idx(images, images_path);
+    Dataset d = images_from_idx(std::move(images), images_path);
     d.labels_source = labels_path;
     d.labels.assign(labels.values.begin(), labels.values.end());
     return d;

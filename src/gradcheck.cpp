@@ -39,7 +39,7 @@ struct Objective {
         bp.set_params(net.params());
         x.upload(p.x);
         labels.upload(p.labels);
-        be->one_hot(MatrixView<double>(y.data(), nL, p.m), labels.data(), nullptr);
+        y.upload(p.targets(nL));
         n_weights = net.layout().n_weights();
     }
     ConstView<double> xv() const { return ConstView<double>(x.data(), n0, prob.m); }
@@ -61,6 +61,16 @@ struct Objective {
 };
 
 }  // namespace
+
+std::vector<double> GradcheckProblem::targets(int n_out) const {
+    std::vector<double> t(std::size_t(n_out) * std::size_t(m), 0.0);
+    for (int j = 0; j < m; ++j) {
+        const int label = labels[std::size_t(j)];
+        BP_REQUIRE(label >= 0 && label < n_out, "gradcheck label " << label << " outside 0.." << n_out - 1);
+        t[std::size_t(j) * std::size_t(n_out) + std::size_t(label)] = 1.0;
+    }
+    return t;
+}
 
 std::vector<double> backprop_gradient(const Network<double>& net, const GradcheckProblem& p) {
     Objective o(net, p);

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
 
 namespace batchprop {
 
@@ -18,22 +21,11 @@ constexpr int kEvalChunk = 1000;
 
 template <class T>
 DeviceData<T>::DeviceData(Backend<T>& be, const Dataset& host)
-    : n_inputs(host.n_inputs), n(host.n), x_(be, host.x.size()), labels_(be, host.labels.size()) {
-    BP_REQUIRE(host.x.size() == std::size_t(host.n_inputs) * std::size_t(host.n) &&
+    : n_inputs(host.n_inputs), n(host.n), pixels_(be, host.pixels.size()), labels_(be, host.labels.size()) {
+    BP_REQUIRE(host.pixels.size() == std::size_t(host.n_inputs) * std::size_t(host.n) &&
                    host.labels.size() == std::size_t(host.n),
                "data set '" << host.source << "' is inconsistent");
-    if constexpr (std::is_same_v<T, float>) {
-        x_.upload(host.x);
-    } else {
-        // Converted in slices so a double copy of a large set never sits on the host whole.
-        std::vector<T> tmp;
-        const std::size_t slice = std::size_t(1) << 22;
-        for (std::size_t off = 0; off < host.x.size(); off += slice) {
-            const std::size_t cnt = std::min(slice, host.x.size() - off);
-            tmp.assign(host.x.begin() + std::ptrdiff_t(off), host.x.begin() + std::ptrdiff_t(off + cnt));
-            x_.upload(tmp.data(), cnt, off);
-        }
-    }
+    pixels_.upload(host.pixels);
     labels_.upload(host.labels);
 }
 
@@ -41,6 +33,7 @@ void validate(const TrainConfig& c, int n_train) {
     if (c.epochs < 1) BP_THROW("--epochs must be at least 1 (got " << c.epochs << ")");
     if (c.batch < 1) BP_THROW("--batch must be at least 1 (got " << c.batch << ")");
     if (n_train < 1) BP_THROW("the training set is empty");
+    if (c.chunk_steps < 0) BP_THROW("chunk_steps must be 0 (automatic) or more (got " << c.chunk_steps << ")");
     if (c.batch > n_train)
         BP_THROW("--batch " << c.batch << " is larger than the training set (" << n_train << " examples)");
     if (!(c.eta > 0.0) || !std::isfinite(c.eta))
@@ -61,7 +54,8 @@ Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const Device
       cfg_((validate(config, train.n), config)),  // before any allocation sized by it
       bp_(backend, layout, std::max(config.batch, kEvalChunk)),
       order_(backend, std::size_t(train.n)),
-      x_(backend, std::size_t(layout.n(0)) * std::size_t(config.batch)),
+      cursor_(backend, 1),
+      x_(backend, std::size_t(layout.n(0)) * std::size_t(std::max(config.batch, kEvalChunk))),
       y_(backend, std::size_t(layout.n(layout.n_layers())) * std::size_t(config.batch)) {
     if (train.n_inputs != layout.n(0))
         BP_THROW("the network has " << layout.n(0) << " input neurons but the images have "
@@ -69,32 +63,74 @@ Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const Device
     if (eval && eval->n_inputs != layout.n(0))
         BP_THROW("the network has " << layout.n(0) << " input neurons but the evaluation images have "
                                     << eval->n_inputs << " pixels");
+    if (!cfg_.shuffle) {
+        // Unshuffled, the order is 0..n-1 for good; batches still go through the gather, which
+        // converts the bytes to T.
+        std::vector<int> identity(std::size_t(train.n));
+        std::iota(identity.begin(), identity.end(), 0);
+        order_.upload(identity);
+    }
+    recording_ = cfg_.launch == Launch::graph && be_.can_record();
+    const int chunk = cfg_.chunk_steps > 0 ? cfg_.chunk_steps
+                      : recording_        ? recorded_chunk_steps(cfg_.batch, cfg_.mode, layout.n_layers())
+                                          : 1;
+    plan_ = plan_epoch(train.n, cfg_.batch, chunk);
+}
+
+template <class T>
+void Trainer<T>::step(int m, int offset) {
+    const int n0 = train_.n_inputs, nL = bp_.layout().n(bp_.layout().n_layers());
+    MatrixView<T> x(x_.data(), n0, m), y(y_.data(), nL, m);
+    // X = the columns order[cursor + offset ..][0, m) of the data as T, Y their one-hot targets.
+    be_.gather_batch(x, y, train_.pixels(), train_.labels(), order_.data(), cursor_.data(), offset);
+    // The last batch may be partial; it is used, and averaged by its own size m.
+    bp_.train_step(x, y, cfg_.mode, cfg_.cost, cfg_.eta, cfg_.lambda, train_.n);
+}
+
+template <class T>
+void Trainer<T>::run_segment_body(const Segment& s) {
+    for (int j = 0; j < s.steps; ++j) step(s.m, j * s.m);
+    be_.advance_cursor(cursor_.data(), s.examples());
+}
+
+template <class T>
+void Trainer<T>::run_segment(const Segment& s, const TrainCallbacks& cb) {
+    Slot& slot = slots_[int(s.kind)];
+    const SegmentAction action = segment_action(recording_, slot.seen, slot.recording != nullptr);
+    ++slot.seen;
+    if (action == SegmentAction::record_then_replay) {
+        try {
+            // The body reads every position from the cursor, so this recording is valid for
+            // every later segment of the same kind, wherever it falls in whichever epoch.
+            slot.recording = be_.record([this, s] { run_segment_body(s); });
+        } catch (const RecordingFailed& e) {
+            recording_ = false;
+            if (cb.on_notice)
+                cb.on_notice(std::string("recording the training steps as a CUDA graph failed (") + e.what() +
+                             "); running them one call at a time");
+        }
+    }
+    if (slot.recording) {
+        slot.recording->replay();
+        // Progress and the stop flag are per replay: waiting here keeps the host at most one
+        // replay ahead of the device, so both are honest. One wait per few thousand kernels.
+        be_.synchronize();
+    } else {
+        run_segment_body(s);
+    }
 }
 
 template <class T>
 double Trainer<T>::train_epoch(int epoch, const TrainCallbacks& cb, long long* examples_done) {
-    const int n = train_.n, n0 = train_.n_inputs, nL = bp_.layout().n(bp_.layout().n_layers());
+    const int n = train_.n;
     const auto t0 = Clock::now();
     if (cfg_.shuffle) be_.permutation(order_.data(), n, cfg_.seed, std::uint64_t(epoch));
+    const int start = 0;
+    cursor_.upload(&start, 1);
     long long done = 0;
-    for (int first = 0; first < n; first += cfg_.batch) {
-        // The last batch may be partial; it is used, and averaged by its own size m.
-        const int m = std::min(cfg_.batch, n - first);
-        ConstView<T> x;
-        MatrixView<T> y(y_.data(), nL, m);
-        if (cfg_.shuffle) {
-            // Mini-batch = the columns order[first .. first+m) of the data, gathered on the device.
-            MatrixView<T> xg(x_.data(), n0, m);
-            be_.gather_columns(xg, train_.x(), order_.data() + first);
-            be_.one_hot(y, train_.labels(), order_.data() + first);
-            x = xg;
-        } else {
-            // Unshuffled, a mini-batch is simply a column range: no copy.
-            x = train_.x().col_range(first, m);
-            be_.one_hot(y, train_.labels() + first, nullptr);
-        }
-        bp_.train_step(x, y, cfg_.mode, cfg_.cost, cfg_.eta, cfg_.lambda, n);
-        done = first + m;
+    for (const Segment& s : plan_) {
+        run_segment(s, cb);
+        done = s.first + s.examples();
         if (cb.on_batch) cb.on_batch(BatchProgress{epoch + 1, done, n, seconds_since(t0)});
         if (cb.stop && cb.stop->load(std::memory_order_relaxed)) break;
     }
@@ -105,7 +141,16 @@ double Trainer<T>::train_epoch(int epoch, const TrainCallbacks& cb, long long* e
 
 template <class T>
 Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
-    const EvalSums s = bp_.evaluate(data.x(), data.labels(), cfg_.cost);
+    const int n0 = data.n_inputs;
+    EvalSums s;
+    for (int first = 0; first < data.n; first += kEvalChunk) {
+        const int count = std::min(kEvalChunk, data.n - first);
+        MatrixView<T> x(x_.data(), n0, count);
+        be_.load_inputs(x, data.pixels().col_range(first, count));
+        const EvalSums c = be_.evaluate(bp_.feedforward(x), data.labels() + first, cfg_.cost);
+        s.correct += c.correct;
+        s.cost += c.cost;
+    }
     Evaluation e;
     e.correct = s.correct;
     e.total = data.n;

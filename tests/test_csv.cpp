@@ -20,10 +20,8 @@ TEST(Csv, ParsesLabelsAndPixelsColumnByColumn) {
     ASSERT_EQ(d.n, 2);
     ASSERT_EQ(d.n_inputs, 3);
     EXPECT_EQ(d.labels, (std::vector<int>{7, 0}));
-    ASSERT_EQ(d.x.size(), 6u);
-    // The same float the IDX reader produces for the same byte: float(v) / 255.0f.
-    const std::vector<float> want{0.0f, 51 / 255.0f, 1.0f, 1 / 255.0f, 2 / 255.0f, 3 / 255.0f};
-    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(d.x[i], want[i]) << i;
+    // The bytes the IDX reader would hold for the same image.
+    EXPECT_EQ(d.pixels, (std::vector<std::uint8_t>{0, 51, 255, 1, 2, 3}));
     EXPECT_EQ(d.source, "t.csv");
 }
 
@@ -65,6 +63,7 @@ TEST(Csv, MalformedInputNamesTheLine) {
     expect_error("1,-1,3\n", "line 1, field 2: pixel value '-1' is outside 0..255");
     expect_error("1,nan,3\n", "outside 0..255");
     expect_error("1,2,3\n1.5,2,3\n", "line 2: the label '1.5' is not a whole number");
+    expect_error("1,2,3\n1,2.5,3\n", "line 2, field 2: pixel value '2.5' is not a whole number 0..255");
     expect_error("1,2,3\n-2,2,3\n", "line 2: label -2 is not a class number");
     expect_error("1,2,3\nx,2,3\n", "line 2: the label 'x' is not a whole number");
     expect_error("5\n", "line 1 has 1 field");

@@ -37,6 +37,7 @@
 #include "batchprop/network.hpp"
 #include "batchprop/trainer.hpp"
 #include "gpu_compare.hpp"
+#include "test_util.hpp"
 
 using namespace batchprop;
 using gpucmp::compare;
@@ -261,68 +262,78 @@ GPU_VS_CPU_TEST(BiasSigmoid) {
             }
 }
 
-GPU_VS_CPU_TEST(OutputDelta) {
+// The (alpha, b_beta) pairs the algorithm uses for the bias: the gradient written (1, 0),
+// accumulated (1, 1), and the fused SGD step's update (-eta/m, 1). With b_beta = 0 the old b
+// (NaN here) must never be read.
+template <class T>
+const std::vector<std::pair<T, T>>& bias_scalars() {
+    static const std::vector<std::pair<T, T>> s = {{T(1), T(0)}, {T(1), T(1)}, {T(-0.3), T(1)}};
+    return s;
+}
+template <class T>
+std::vector<T> initial_bias(int rows, T b_beta, std::uint64_t seed) {
+    return b_beta == T(0) ? std::vector<T>(std::size_t(rows), std::numeric_limits<T>::quiet_NaN())
+                          : gpucmp::random_values<T>(std::size_t(rows), seed);
+}
+// Batch sizes for the fused delta kernels: also more than one kRowSumChunk of columns (33,
+// 128) and a wide one, where the GPU sums chunks in parallel and then adds them in order.
+std::vector<int> delta_batch_sizes() {
+    std::vector<int> m = batch_sizes();
+    m.push_back(kRowSumChunk);
+    m.push_back(kRowSumChunk * 5 + 3);
+    return m;
+}
+
+// BP1 + BP3 fused. Both backends compute each delta with math.hpp's formula (no FMA on either
+// side) and sum the rows in math.hpp's chunk order, so delta and b agree exactly, in float too.
+GPU_VS_CPU_TEST(OutputDeltaBias) {
     std::uint64_t seed = 300;
     for (Cost cost : {Cost::quadratic, Cost::cross_entropy})
-        for (int rows : {10, 2, 1, 30})
-            for (int m : batch_sizes())
-                for (int pad : kPads) {
-                    const Layout ld(rows, m, pad), la(rows, m, pad ? pad + 1 : 0), ly(rows, m, 2 * pad);
-                    const auto ha = gpucmp::random_values<T>(count(la), ++seed, 0.001, 0.999);
-                    std::vector<T> hy(count(ly));
-                    for (std::size_t i = 0; i < hy.size(); ++i) hy[i] = i % 5 == 0 ? T(1) : i % 7 == 0 ? T(0.25) : T(0);
-                    const auto hd = gpucmp::random_values<T>(count(ld), ++seed);
-                    auto run = [&](Backend<T>& be) {
-                        DeviceMatrix<T> d(be, ld, hd), a(be, la, ha), y(be, ly, hy);
-                        be.output_delta(d.view(), a.view(), y.view(), cost);
-                        return d.result(be.name().c_str());
-                    };
-                    const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
-                    EXPECT_TRUE(compare(got, want, Tol<T>::elementwise(), rows))
-                        << cost_name(cost) << ", " << rows << "x" << m << " pad " << pad;
-                }
+        for (auto [alpha, b_beta] : bias_scalars<T>())
+            for (int rows : {10, 2, 1, 30})
+                for (int m : delta_batch_sizes())
+                    for (int pad : kPads) {
+                        const Layout ld(rows, m, pad), la(rows, m, pad ? pad + 1 : 0), ly(rows, m, 2 * pad), lb(rows, 1);
+                        const auto ha = gpucmp::random_values<T>(count(la), ++seed, 0.001, 0.999);
+                        std::vector<T> hy(count(ly));
+                        for (std::size_t i = 0; i < hy.size(); ++i) hy[i] = i % 5 == 0 ? T(1) : i % 7 == 0 ? T(0.25) : T(0);
+                        const auto hd = gpucmp::random_values<T>(count(ld), ++seed);
+                        const auto hb = initial_bias<T>(rows, b_beta, ++seed);
+                        auto run = [&](Backend<T>& be) {
+                            DeviceMatrix<T> d(be, ld, hd), a(be, la, ha), y(be, ly, hy), b(be, lb, hb);
+                            be.output_delta_bias(d.view(), a.view(), y.view(), cost, b.data(), alpha, b_beta);
+                            return std::pair{d.result(be.name().c_str()), b.result(be.name().c_str())};
+                        };
+                        const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                        EXPECT_TRUE(compare(got.first, want.first, gpucmp::exact(), rows))
+                            << cost_name(cost) << ", delta, " << rows << "x" << m << " pad " << pad;
+                        EXPECT_TRUE(compare(got.second, want.second, gpucmp::exact()))
+                            << cost_name(cost) << ", b, alpha " << alpha << ", b_beta " << b_beta << ", " << rows
+                            << "x" << m << " pad " << pad;
+                    }
 }
 
-GPU_VS_CPU_TEST(HiddenDelta) {
+// BP2's Hadamard half + BP3 fused, in place: exact on both, as above.
+GPU_VS_CPU_TEST(HiddenDeltaBias) {
     std::uint64_t seed = 400;
-    for (int rows : kLayerRows)
-        for (int m : batch_sizes())
-            for (int pad : kPads) {
-                const Layout ld(rows, m, pad), la(rows, m, pad ? pad + 1 : 0);
-                const auto hd = gpucmp::random_values<T>(count(ld), ++seed);
-                const auto ha = gpucmp::random_values<T>(count(la), ++seed, 0.0, 1.0);
-                auto run = [&](Backend<T>& be) {
-                    DeviceMatrix<T> d(be, ld, hd), a(be, la, ha);
-                    be.hidden_delta(d.view(), a.view());
-                    return d.result(be.name().c_str());
-                };
-                const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
-                EXPECT_TRUE(compare(got, want, Tol<T>::elementwise(), rows))
-                    << rows << "x" << m << " pad " << pad;
-            }
-}
-
-// Both backends sum each row in the order j = 0, 1, ..., m-1, then do one unfused multiply-add,
-// so the results agree exactly. With beta = 0 the old values (NaN here) must not be read.
-// (alpha, beta): nabla_b written (1, 0), accumulated (1, 1), and the fused bias update (-eta/m, 1).
-GPU_VS_CPU_TEST(RowSums) {
-    std::uint64_t seed = 500;
-    for (auto [alpha, beta] : {std::pair<T, T>{1, 0}, std::pair<T, T>{1, 1}, std::pair<T, T>{T(-0.3), 1}})
+    for (auto [alpha, b_beta] : bias_scalars<T>())
         for (int rows : kLayerRows)
-            for (int m : batch_sizes())
+            for (int m : delta_batch_sizes())
                 for (int pad : kPads) {
-                    const Layout ld(rows, m, pad), lb(rows, 1);
+                    const Layout ld(rows, m, pad), la(rows, m, pad ? pad + 1 : 0), lb(rows, 1);
                     const auto hd = gpucmp::random_values<T>(count(ld), ++seed);
-                    const auto hb = beta == T(0) ? std::vector<T>(std::size_t(rows), std::numeric_limits<T>::quiet_NaN())
-                                                 : gpucmp::random_values<T>(std::size_t(rows), ++seed);
+                    const auto ha = gpucmp::random_values<T>(count(la), ++seed, 0.0, 1.0);
+                    const auto hb = initial_bias<T>(rows, b_beta, ++seed);
                     auto run = [&](Backend<T>& be) {
-                        DeviceMatrix<T> d(be, ld, hd), b(be, lb, hb);
-                        be.row_sums(b.data(), d.view(), alpha, beta);
-                        return b.result(be.name().c_str());
+                        DeviceMatrix<T> d(be, ld, hd), a(be, la, ha), b(be, lb, hb);
+                        be.hidden_delta_bias(d.view(), a.view(), b.data(), alpha, b_beta);
+                        return std::pair{d.result(be.name().c_str()), b.result(be.name().c_str())};
                     };
                     const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
-                    EXPECT_TRUE(compare(got, want, gpucmp::exact()))
-                        << "alpha " << alpha << ", beta " << beta << ", " << rows << "x" << m << " pad " << pad;
+                    EXPECT_TRUE(compare(got.first, want.first, gpucmp::exact(), rows))
+                        << "delta, " << rows << "x" << m << " pad " << pad;
+                    EXPECT_TRUE(compare(got.second, want.second, gpucmp::exact()))
+                        << "b, alpha " << alpha << ", b_beta " << b_beta << ", " << rows << "x" << m << " pad " << pad;
                 }
 }
 
@@ -349,49 +360,62 @@ GPU_VS_CPU_TEST(SgdStep) {
     }
 }
 
-GPU_VS_CPU_TEST(GatherColumns) {
+// A mini-batch gathered from bytes at a cursor plus an offset, with its one-hot targets. The
+// conversion k/255 is one IEEE division in T on both: exact. Labels -1 and n_out are out of
+// range: such a column's targets come out all zero on both.
+GPU_VS_CPU_TEST(GatherBatch) {
     std::uint64_t seed = 700;
     const int n_data = 50;
     for (int rows : {784, 30, 3, 1})
         for (int m : batch_sizes())
             for (int pad : kPads) {
-                const Layout lx(rows, m, pad), ldata(rows, n_data, pad + 1), li(m, 1);
-                const auto hdata = gpucmp::random_values<T>(count(ldata), ++seed);
+                const int n_out = rows == 1 ? 1 : 10;
+                const Layout lx(rows, m, pad), ly(n_out, m, pad ? pad + 2 : 0), lo(n_data + m, 1);
+                // All 256 byte values occur among the pixels.
+                Layout lp(rows, n_data, pad + 1);
+                std::vector<std::uint8_t> hp(count(lp));
+                for (std::size_t i = 0; i < hp.size(); ++i) hp[i] = std::uint8_t((i * 37 + seed) % 256);
                 const auto hx = gpucmp::random_values<T>(count(lx), ++seed);
-                const auto hidx = gpucmp::random_ints(std::size_t(m), ++seed, 0, n_data - 1);  // repeats allowed
+                const auto hy = gpucmp::random_values<T>(count(ly), ++seed);
+                const auto hlabels = gpucmp::random_ints(std::size_t(n_data), ++seed, -1, n_out);
+                const auto horder = gpucmp::random_ints(std::size_t(n_data + m), ++seed, 0, n_data - 1);  // repeats allowed
+                const int cursor = int(seed % 7), offset = std::min(n_data - cursor, m / 2);
                 auto run = [&](Backend<T>& be) {
-                    DeviceMatrix<T> x(be, lx, hx), data(be, ldata, hdata);
-                    DeviceMatrix<int> idx(be, li, hidx);
-                    be.gather_columns(x.view(), data.view(), idx.data());
+                    DeviceMatrix<T> x(be, lx, hx), y(be, ly, hy);
+                    DeviceMatrix<std::uint8_t> pixels(be, lp, hp);
+                    DeviceMatrix<int> labels(be, Layout(n_data, 1), hlabels), order(be, lo, horder);
+                    DeviceMatrix<int> cur(be, Layout(1, 1), std::vector<int>{cursor});
+                    be.gather_batch(x.view(), y.view(), pixels.view(), labels.data(), order.data(), cur.data(), offset);
+                    return std::pair{x.result(be.name().c_str()), y.result(be.name().c_str())};
+                };
+                const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                EXPECT_TRUE(compare(got.first, want.first, gpucmp::exact(), rows)) << "x, " << rows << "x" << m << " pad " << pad;
+                EXPECT_TRUE(compare(got.second, want.second, gpucmp::exact(), n_out)) << "y, " << rows << "x" << m << " pad " << pad;
+            }
+}
+
+GPU_VS_CPU_TEST(LoadInputsAndAdvanceCursor) {
+    std::uint64_t seed = 800;
+    for (int rows : {784, 3})
+        for (int m : batch_sizes())
+            for (int pad : kPads) {
+                const Layout lx(rows, m, pad), lp(rows, m, pad + 1);
+                std::vector<std::uint8_t> hp(count(lp));
+                for (std::size_t i = 0; i < hp.size(); ++i) hp[i] = std::uint8_t((i * 101 + seed) % 256);
+                const auto hx = gpucmp::random_values<T>(count(lx), ++seed);
+                auto run = [&](Backend<T>& be) {
+                    DeviceMatrix<T> x(be, lx, hx);
+                    DeviceMatrix<std::uint8_t> pixels(be, lp, hp);
+                    be.load_inputs(x.view(), pixels.view());
                     return x.result(be.name().c_str());
                 };
                 const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
                 EXPECT_TRUE(compare(got, want, gpucmp::exact(), rows)) << rows << "x" << m << " pad " << pad;
             }
-}
-
-GPU_VS_CPU_TEST(OneHot) {
-    std::uint64_t seed = 800;
-    const int n_labels = 200;
-    for (bool with_idx : {false, true})
-        for (int rows : {10, 2, 1})
-            for (int m : batch_sizes())
-                for (int pad : kPads) {
-                    const Layout ly(rows, m, pad), ll(n_labels, 1), li(m, 1);
-                    // -1 and rows are out of range: such a column comes out all zero on both.
-                    const auto hlabels = gpucmp::random_ints(std::size_t(n_labels), ++seed, -1, rows);
-                    const auto hidx = gpucmp::random_ints(std::size_t(m), ++seed, 0, n_labels - 1);
-                    const auto hy = gpucmp::random_values<T>(count(ly), ++seed);
-                    auto run = [&](Backend<T>& be) {
-                        DeviceMatrix<T> y(be, ly, hy);
-                        DeviceMatrix<int> labels(be, ll, hlabels), idx(be, li, hidx);
-                        be.one_hot(y.view(), labels.data(), with_idx ? idx.data() : nullptr);
-                        return y.result(be.name().c_str());
-                    };
-                    const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
-                    EXPECT_TRUE(compare(got, want, gpucmp::exact(), rows))
-                        << (with_idx ? "with" : "without") << " idx, " << rows << "x" << m << " pad " << pad;
-                }
+    DeviceMatrix<int> cur(*fx.gpu_, Layout(1, 1), std::vector<int>{5});
+    fx.gpu_->advance_cursor(cur.data(), 10);
+    fx.gpu_->advance_cursor(cur.data(), 3);
+    EXPECT_EQ(cur.result("cursor"), std::vector<int>{18});
 }
 
 // Argmax ties (lowest index wins), exact 0 and 1 activations (cross-entropy's log clamp), and
@@ -534,9 +558,10 @@ GPU_VS_CPU_TEST(GpuIsDeterministic) {
     auto run = [&] {
         Backprop<T> bp(*fx.gpu_, layout, m);
         bp.set_params(net.params());
-        DeviceMatrix<T> x(*fx.gpu_, Layout(784, m), hx), y(*fx.gpu_, Layout(10, m), std::vector<T>(10 * m, T(0)));
+        std::vector<T> hy(std::size_t(10) * m, T(0));
+        for (int j = 0; j < m; ++j) hy[std::size_t(j) * 10 + std::size_t(hl[std::size_t(j)])] = T(1);
+        DeviceMatrix<T> x(*fx.gpu_, Layout(784, m), hx), y(*fx.gpu_, Layout(10, m), hy);
         DeviceMatrix<int> labels(*fx.gpu_, Layout(m, 1), hl);
-        fx.gpu_->one_hot(y.view(), labels.data(), nullptr);
         bp.backprop(x.view(), y.view(), Mode::matrix, Cost::cross_entropy);
         const EvalSums s = bp.evaluate(x.view(), labels.data(), Cost::cross_entropy);
         return std::make_tuple(bp.nabla(), s.correct, s.cost);
@@ -557,7 +582,7 @@ GPU_VS_CPU_TEST(OneEpochSameParameters) {
         d.n_inputs = 784;
         d.n = n;
         d.source = "random";
-        d.x = gpucmp::random_values<float>(std::size_t(784) * std::size_t(n), seed, 0.0, 1.0);
+        d.pixels = bptest::random_pixels(std::size_t(784) * std::size_t(n), seed);
         d.labels = gpucmp::random_ints(std::size_t(n), seed + 1, 0, 9);
         return d;
     };
@@ -657,7 +682,8 @@ TEST(CudaBackend, OutOfMemorySaysHowMuch) {
         EXPECT_NE(msg.find("cuda_backend.cu:"), std::string::npos) << msg;
     }
     DeviceMatrix<double> a(*be, Layout(3, 4), gpucmp::random_values<double>(12, 1));
-    EXPECT_NO_THROW(be->bias_sigmoid(a.view(), a.view(), a.data()));
+    DeviceMatrix<double> b(*be, Layout(3, 1), gpucmp::random_values<double>(3, 2));
+    EXPECT_NO_THROW(be->bias_sigmoid(a.view(), a.view(), b.data()));
     EXPECT_NO_THROW(be->synchronize());
 }
 

@@ -55,12 +55,12 @@ TEST_F(IdxTest, RawAndGzipRoundTrip) {
         ASSERT_EQ(d.n, 3);
         ASSERT_EQ(d.n_inputs, 4);
         EXPECT_EQ(d.labels, (std::vector<int>{7, 0, 9}));
-        // Image j is column j: pixel order within an image is kept, scaled by 1/255.
-        for (std::size_t i = 0; i < 12; ++i) EXPECT_FLOAT_EQ(d.x[i], pixels()[i] / 255.0f) << i;
+        // Image j is column j: pixel order within an image is kept, the bytes as stored.
+        EXPECT_EQ(d.pixels, pixels());
         EXPECT_EQ(d.max_label(), 9);
         const Dataset s = d.slice(1, 2);
         EXPECT_EQ(s.n, 2);
-        EXPECT_FLOAT_EQ(s.x[0], 1 / 255.0f);
+        EXPECT_EQ(s.pixels[0], pixels()[4]);
         EXPECT_EQ(s.labels, (std::vector<int>{0, 9}));
     }
 }

@@ -84,18 +84,43 @@ template <class A, class B>
     return ::testing::AssertionFailure() << os.str();
 }
 
-// A small, learnable classification problem: n points in [0,1]^2 whose class (0..3) is the
-// quadrant around (0.5, 0.5). Classes 0 and 3 need a hidden layer to separate cleanly from
+// Pixel bytes uniform in 0..255 from a seed (all 256 values occur in any long run).
+inline std::vector<std::uint8_t> random_pixels(std::size_t n, std::uint64_t seed) {
+    std::vector<std::uint8_t> p(n);
+    std::uint64_t s = batchprop::splitmix64(seed);
+    for (std::uint8_t& k : p) k = std::uint8_t(batchprop::splitmix64(s++) >> 56);
+    return p;
+}
+
+// Examples [first, first + m) of a data set as the trainer sees them: inputs x = k/255 in T,
+// (n_inputs x m), and one-hot targets y, (n_out x m), both column-major on the host.
+template <class T>
+struct HostBatch {
+    std::vector<T> x, y;
+};
+template <class T>
+HostBatch<T> host_batch(const batchprop::Dataset& d, int first, int m, int n_out) {
+    HostBatch<T> b;
+    const std::size_t n0 = std::size_t(d.n_inputs);
+    for (std::size_t i = 0; i < n0 * std::size_t(m); ++i)
+        b.x.push_back(batchprop::pixel_to_input<T>(d.pixels[std::size_t(first) * n0 + i]));
+    b.y.assign(std::size_t(n_out) * std::size_t(m), T(0));
+    for (int j = 0; j < m; ++j) b.y[std::size_t(j) * std::size_t(n_out) + std::size_t(d.labels[std::size_t(first + j)])] = T(1);
+    return b;
+}
+
+// A small, learnable classification problem: n points in [0,1]^2 (two pixels) whose class (0..3)
+// is the quadrant around (0.5, 0.5). Classes 0 and 3 need a hidden layer to separate cleanly from
 // the rest, so reaching high accuracy shows backprop through the hidden layer works.
 inline batchprop::Dataset quadrants(int n, std::uint64_t seed) {
     batchprop::Dataset d;
     d.n_inputs = 2;
     d.n = n;
     d.source = "quadrants";
-    d.x = random_vector<float>(std::size_t(2) * std::size_t(n), seed, 0.0, 1.0);
+    d.pixels = random_pixels(std::size_t(2) * std::size_t(n), seed);
     for (int j = 0; j < n; ++j) {
-        const float u = d.x[std::size_t(2 * j)], v = d.x[std::size_t(2 * j + 1)];
-        d.labels.push_back((u > 0.5f ? 1 : 0) + (v > 0.5f ? 2 : 0));
+        const int u = d.pixels[std::size_t(2 * j)], v = d.pixels[std::size_t(2 * j + 1)];
+        d.labels.push_back((u > 127 ? 1 : 0) + (v > 127 ? 2 : 0));
     }
     return d;
 }

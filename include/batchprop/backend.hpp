@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,6 +30,19 @@ public:
     virtual double stop_seconds() = 0;  // waits for the work queued since start()
 };
 
+// Device work recorded once and replayed (Memory::record).
+class Recording {
+public:
+    virtual ~Recording() = default;
+    virtual void replay() = 0;  // queues the recorded work again, in the same order
+};
+
+// Recording was possible in principle but failed (capture or instantiation refused).
+class RecordingFailed : public Error {
+public:
+    using Error::Error;
+};
+
 // Raw memory on one device. Untyped so that one Buffer template serves T and int alike.
 class Memory {
 public:
@@ -40,6 +54,16 @@ public:
     // Waits until queued work is done (GPU); a no-op on the CPU. Timers call it.
     virtual void synchronize() {}
     virtual std::unique_ptr<DeviceTimer> make_timer();
+
+    // Records the device work that body() queues, without running it, as a Recording to
+    // replay later (CUDA: a stream capture instantiated as a CUDA graph, so a replay costs one
+    // launch instead of one per kernel). Returns null where there is nothing to record: the
+    // CPU runs each call at once. Throws RecordingFailed when the device could record but this
+    // recording failed (the caller then runs body() directly instead). body() must not
+    // allocate, copy to or from the host, or synchronize.
+    virtual std::unique_ptr<Recording> record(const std::function<void()>& body);
+    // Whether record() can return anything at all on this device.
+    virtual bool can_record() const { return false; }
 };
 
 // An owning array of n elements on a Memory's device. Move-only.
@@ -129,26 +153,24 @@ public:
         if (a.size()) bias_sigmoid_impl(a, z, b);
     }
 
-    // BP1, fused: delta = output_delta(cost, a, y) elementwise (see math.hpp).
-    void output_delta(View delta, CView a, CView y, Cost cost) {
-        same_shape(delta, a, "output_delta");
-        same_shape(delta, y, "output_delta");
-        if (delta.size()) output_delta_impl(delta, a, y, cost);
+    // BP1 and BP3 of the output layer, fused into one pass over delta:
+    //   delta = output_delta(cost, a, y) elementwise (see math.hpp), and
+    //   b = b_beta * b + alpha * (sum over the columns of delta)
+    // with the sum taken in the fixed order of math.hpp's kRowSumChunk. b is (delta.rows).
+    // With b_beta == 0 the old b is never read. Uses: the bias gradient (alpha 1, b_beta 0, or
+    // 1 to accumulate) and the fused SGD step's b -= (eta/m) sum delta (alpha -eta/m, b_beta 1).
+    void output_delta_bias(View delta, CView a, CView y, Cost cost, T* b, T alpha, T b_beta) {
+        same_shape(delta, a, "output_delta_bias");
+        same_shape(delta, y, "output_delta_bias");
+        if (delta.size()) output_delta_bias_impl(delta, a, y, cost, b, alpha, b_beta);
     }
 
-    // BP2's Hadamard half, in place: delta = delta (.) sigma'(z) with sigma' = a (1 - a).
-    // The other half, w^T delta, is a gemm written into delta beforehand.
-    void hidden_delta(View delta, CView a) {
-        same_shape(delta, a, "hidden_delta");
-        if (delta.size()) hidden_delta_impl(delta, a);
-    }
-
-    // BP3 for a batch: out = beta * out + alpha * (sum over columns of delta), out being
-    // (delta.rows). The sum runs over j = 0, 1, ... in order, then one multiply-add. With
-    // beta == 0, out's old contents are never read. Uses: nabla_b (alpha 1, beta 0 or 1 to
-    // accumulate), and the fused bias update b -= (eta/m) sum delta (alpha -eta/m, beta 1).
-    void row_sums(T* out, CView delta, T alpha, T beta) {
-        if (delta.rows) row_sums_impl(out, delta, alpha, beta);
+    // BP2's Hadamard half and BP3 of a hidden layer, fused: delta (already w^T delta' from a
+    // gemm) = delta (.) sigma'(z) in place, with sigma' = a (1 - a), and b as in
+    // output_delta_bias.
+    void hidden_delta_bias(View delta, CView a, T* b, T alpha, T b_beta) {
+        same_shape(delta, a, "hidden_delta_bias");
+        if (delta.size()) hidden_delta_bias_impl(delta, a, b, alpha, b_beta);
     }
 
     // SGD with L2 weight decay over the flat parameter buffer (weights first, then biases):
@@ -161,15 +183,30 @@ public:
         if (n_params) sgd_step_impl(params, nabla, n_params, n_weights, decay, scale);
     }
 
-    // x(:, j) = data(:, idx[j]) for the x.cols columns of a mini-batch. idx is on the device.
-    void gather_columns(View x, CView data, const int* idx) {
-        BP_REQUIRE(x.rows == data.rows, "gather_columns: " << x.rows << " rows from " << data.rows);
-        if (x.size()) gather_columns_impl(x, data, idx);
+    // A mini-batch from a data set on the device, in one pass: for j < x.cols, with
+    // e = order[*cursor + offset + j],
+    //   x(:, j) = pixel_to_input(pixels(:, e))   (k / 255 in T)
+    //   y(:, j) = the one-hot column of labels[e]
+    // The position comes from device memory (*cursor), so a recorded sequence of steps can be
+    // replayed at any place in the epoch; offset is the step's place within the sequence.
+    void gather_batch(View x, View y, ConstView<std::uint8_t> pixels, const int* labels,
+                      const int* order, const int* cursor, int offset) {
+        BP_REQUIRE(x.rows == pixels.rows && x.cols == y.cols,
+                   "gather_batch: x (" << x.rows << "x" << x.cols << ") from " << pixels.rows
+                                       << "-pixel images, y (" << y.rows << "x" << y.cols << ")");
+        if (x.size()) gather_batch_impl(x, y, pixels, labels, order, cursor, offset);
     }
 
-    // y(:, j) = e_{labels[idx[j]]} (one-hot), or e_{labels[j]} when idx is null.
-    void one_hot(View y, const int* labels, const int* idx) {
-        if (y.size()) one_hot_impl(y, labels, idx);
+    // *cursor += by: moves the batch position of gather_batch on by a sequence's examples.
+    void advance_cursor(int* cursor, int by) { advance_cursor_impl(cursor, by); }
+
+    // x = pixel_to_input(pixels) for the x.cols columns of an evaluation chunk (no shuffle,
+    // no targets).
+    void load_inputs(View x, ConstView<std::uint8_t> pixels) {
+        BP_REQUIRE(x.rows == pixels.rows && x.cols == pixels.cols,
+                   "load_inputs: x (" << x.rows << "x" << x.cols << ") from pixels (" << pixels.rows
+                                      << "x" << pixels.cols << ")");
+        if (x.size()) load_inputs_impl(x, pixels);
     }
 
     // Argmax-correct count and summed cost of the columns of a (outputs), labels[j] being
@@ -190,13 +227,16 @@ public:
 protected:
     virtual void gemm_impl(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) = 0;
     virtual void bias_sigmoid_impl(View a, CView z, const T* b) = 0;
-    virtual void output_delta_impl(View delta, CView a, CView y, Cost cost) = 0;
-    virtual void hidden_delta_impl(View delta, CView a) = 0;
-    virtual void row_sums_impl(T* out, CView delta, T alpha, T beta) = 0;
+    virtual void output_delta_bias_impl(View delta, CView a, CView y, Cost cost, T* b, T alpha,
+                                        T b_beta) = 0;
+    virtual void hidden_delta_bias_impl(View delta, CView a, T* b, T alpha, T b_beta) = 0;
     virtual void sgd_step_impl(T* params, const T* nabla, std::size_t n_params,
                                std::size_t n_weights, T decay, T scale) = 0;
-    virtual void gather_columns_impl(View x, CView data, const int* idx) = 0;
-    virtual void one_hot_impl(View y, const int* labels, const int* idx) = 0;
+    virtual void gather_batch_impl(View x, View y, ConstView<std::uint8_t> pixels,
+                                   const int* labels, const int* order, const int* cursor,
+                                   int offset) = 0;
+    virtual void advance_cursor_impl(int* cursor, int by) = 0;
+    virtual void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) = 0;
     virtual EvalSums evaluate_impl(CView a, const int* labels, Cost cost) = 0;
     virtual double sum_squares_impl(const T* x, std::size_t n) = 0;
     virtual void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) = 0;

@@ -50,8 +50,9 @@ public:
     // followed by update(), up to rounding. Per-example mode is exactly that (the book's
     // update_mini_batch). Matrix mode folds the update into the products: BLAS computes
     // C = alpha A B + beta C, so w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T is one GEMM
-    // into w[l] (beta = decay, alpha = -eta/m) and b[l] one row_sums; nabla is never written,
-    // which saves a pass over the gradient and the parameters per batch.
+    // into w[l] (beta = decay, alpha = -eta/m) and b[l] rides on the kernels that compute
+    // delta[l] (their row sums); nabla is never written, which saves a pass over the gradient
+    // and the parameters per batch.
     void train_step(CView x, CView y, Mode mode, Cost cost, double eta, double lambda,
                     long long n_train);
 

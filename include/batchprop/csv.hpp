@@ -12,7 +12,7 @@ namespace batchprop {
 
 // Parses CSV text. Every row must have the same number of fields (at least two); the first
 // line is a header when its first field is not a number. Labels are integers >= 0; pixels
-// are numbers in [0, 255], scaled to [0, 1] like IDX pixels. Empty lines are skipped; "\r\n"
+// are whole numbers in [0, 255], stored as bytes like IDX pixels. Empty lines are skipped; "\r\n"
 // line ends are accepted. Errors name `what` and the line number.
 Dataset parse_csv(std::string_view text, const std::string& what);
 

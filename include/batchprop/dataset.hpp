@@ -1,5 +1,7 @@
 // Labelled image data on the host, and the IDX (MNIST-format) reader. Images are stored as
-// one column per example, pixels scaled to [0, 1]: X is (n_inputs x n) column-major.
+// one column per example, pixels as the bytes 0..255 the files hold: (n_inputs x n)
+// column-major. They become inputs x = k/255 in the scalar type only when a batch is gathered
+// (pixel_to_input, math.hpp): a quarter of the memory of floats, and exact in double.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +13,7 @@ namespace batchprop {
 struct Dataset {
     int n_inputs = 0;          // pixels per image (rows * cols for IDX images)
     int n = 0;                 // number of examples
-    std::vector<float> x;      // (n_inputs x n), column j = example j
+    std::vector<std::uint8_t> pixels;  // (n_inputs x n), column j = example j, values 0..255
     std::vector<int> labels;   // n class labels
     std::string source;        // where it came from, for messages
     std::string labels_source; // where the labels came from, when not `source` (IDX label files)
@@ -38,8 +40,9 @@ std::vector<std::uint8_t> gunzip_if_gzip(std::vector<std::uint8_t> bytes, const 
 // Parses IDX bytes (type 0x08, unsigned byte). `what` names the source in error messages.
 IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what);
 
-// An images array (3 dimensions: n x rows x cols) as a data set with no labels yet.
-Dataset images_from_idx(const IdxArray& images, const std::string& what);
+// An images array (3 dimensions: n x rows x cols) as a data set with no labels yet. The
+// pixel bytes are moved, not copied.
+Dataset images_from_idx(IdxArray images, const std::string& what);
 
 // Reads an images file (3 dimensions: n x rows x cols) and a labels file (1 dimension: n) and
 // checks that they agree.

@@ -20,6 +20,10 @@ struct GradcheckProblem {
     Cost cost = Cost::quadratic;
     double lambda = 0.0;
     long long n_train = 1;    // n in lambda/n
+
+    // The one-hot targets of the labels: (n_out x m), column-major. Throws on a label
+    // outside 0..n_out-1.
+    std::vector<double> targets(int n_out) const;
 };
 
 struct GradcheckLayer {

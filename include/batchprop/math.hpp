@@ -69,6 +69,24 @@ BP_HD double cost_term(Cost cost, double a, double y) {
     return c;
 }
 
+// An input neuron's activation from a stored pixel k in 0..255: x = k / 255, computed in T.
+// Images stay bytes (as the IDX file stores them) on the host and on the device and become T
+// only here, when a mini-batch or an evaluation chunk is gathered. In double the input is
+// therefore the exact double nearest k/255 (the book's value), never a widened float.
+template <class T>
+BP_HD T pixel_to_input(std::uint8_t k) {
+    return T(k) / T(255);
+}
+
+// BP3's sum over the m columns of a batch, in one fixed order that every backend follows, so
+// that double results agree to the last bit and float results to rounding of the same sums:
+// the columns are cut into chunks of kRowSumChunk (the last may be shorter), each chunk is
+// summed left to right from 0, then the chunk sums are added left to right from 0. For
+// m <= kRowSumChunk that is the plain left-to-right sum. The chunks are what let a GPU spread a
+// wide layer's sums over (rows x chunks) threads instead of one thread per row.
+constexpr int kRowSumChunk = 32;
+inline constexpr int row_sum_chunks(int m) { return (m + kRowSumChunk - 1) / kRowSumChunk; }
+
 // One example's evaluation, shared by both backends' evaluate and by `batchprop eval`/`predict`:
 // a is its output column a^L[0..n), label its class.
 // The predicted class: the index of the largest activation, ties to the lowest (strict >),

@@ -1,28 +1,41 @@
 // Mini-batch SGD over a data set that lives on the backend's device: shuffles each epoch,
-// walks the mini-batches (the last, partial one included), evaluates after each epoch, and
-// reports through callbacks. The numerical work is Backprop's; this is the loop around it.
+// walks the mini-batches (the last, partial one included) in segments that a GPU records once
+// and replays, evaluates after each epoch, and reports through callbacks. The numerical work
+// is Backprop's; this is the loop around it.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "batchprop/backprop.hpp"
 #include "batchprop/dataset.hpp"
+#include "batchprop/epoch_plan.hpp"
 
 namespace batchprop {
 
-// A data set uploaded to a backend once: X (n_inputs x n) in T, labels as int.
+// A data set uploaded to a backend once, as it is on the host: the pixels as bytes (n_inputs x
+// n), the labels as int. Batches are converted to T when gathered (Backend::gather_batch).
 template <class T>
 struct DeviceData {
     DeviceData(Backend<T>& be, const Dataset& host);
-    ConstView<T> x() const { return ConstView<T>(x_.data(), n_inputs, n); }
+    ConstView<std::uint8_t> pixels() const { return ConstView<std::uint8_t>(pixels_.data(), n_inputs, n); }
     const int* labels() const { return labels_.data(); }
     int n_inputs = 0;
     int n = 0;
-    Buffer<T> x_;
+    Buffer<std::uint8_t> pixels_;
     Buffer<int> labels_;
+};
+
+// How the steps of an epoch reach the device.
+enum class Launch {
+    graph,  // record segments of steps once (CUDA graphs) and replay them; eager where the
+            // device cannot record (the CPU) or a recording fails
+    eager,  // every primitive call issued one by one, every step
 };
 
 struct TrainConfig {
@@ -36,6 +49,10 @@ struct TrainConfig {
     std::uint64_t seed = 1;
     bool monitor_training = false;    // also evaluate on the training set after each epoch
     bool monitor_evaluation = true;   // evaluate on the evaluation set after each epoch
+    Launch launch = Launch::graph;
+    // Steps per segment (epoch_plan.hpp); 0 chooses: recorded_chunk_steps when recording,
+    // else 1 (progress and the stop flag after every mini-batch).
+    int chunk_steps = 0;
 };
 
 struct Evaluation {
@@ -62,9 +79,13 @@ struct BatchProgress {
 };
 
 struct TrainCallbacks {
-    std::function<void(const BatchProgress&)> on_batch;   // after each mini-batch (may be empty)
+    // After each segment: each mini-batch when eager, each replayed chunk of steps when
+    // recording (may be empty).
+    std::function<void(const BatchProgress&)> on_batch;
     std::function<bool(const EpochResult&)> on_epoch;     // return false to stop training
-    const std::atomic<bool>* stop = nullptr;              // set (e.g. by SIGINT): stop after the current batch
+    const std::atomic<bool>* stop = nullptr;              // set (e.g. by SIGINT): stop after the current segment
+    // Once, if recording was asked for and failed: why, and that training goes on eager.
+    std::function<void(const std::string&)> on_notice;
 };
 
 template <class T>
@@ -82,20 +103,41 @@ public:
 
     // One epoch of SGD; returns seconds spent. epoch is 0-based (it seeds the shuffle).
     // examples_done, when given, receives how many examples were trained on (fewer than n
-    // when callbacks.stop ended the epoch early).
+    // when callbacks.stop ended the epoch early, at a segment boundary).
     double train_epoch(int epoch, const TrainCallbacks& callbacks = {}, long long* examples_done = nullptr);
 
+    // Accuracy and mean cost (plus the L2 term when lambda > 0) over a data set, fed forward
+    // in chunks converted from its bytes.
     Evaluation evaluate(const DeviceData<T>& data);
 
+    // Whether steps are being recorded and replayed (false on the CPU, with Launch::eager, or
+    // after a recording failed), and the segments of an epoch.
+    bool recording() const { return recording_; }
+    const std::vector<Segment>& plan() const { return plan_; }
+
 private:
+    // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
+    void step(int m, int offset);
+    // The steps of a segment and the cursor's move past them: what a recording holds.
+    void run_segment_body(const Segment& s);
+    void run_segment(const Segment& s, const TrainCallbacks& cb);
+
     Backend<T>& be_;
     const DeviceData<T>& train_;
     const DeviceData<T>* eval_;
     TrainConfig cfg_;
     Backprop<T> bp_;
-    Buffer<int> order_;  // this epoch's permutation of 0..n-1
-    Buffer<T> x_;        // gathered mini-batch X: (n_0 x m)
-    Buffer<T> y_;        // one-hot targets Y: (n_L x m)
+    Buffer<int> order_;   // this epoch's order of 0..n-1 (the permutation, or 0..n-1 unshuffled)
+    Buffer<int> cursor_;  // (1): position in order_ of the next batch's first example
+    Buffer<T> x_;         // the gathered mini-batch X, (n_0 x m); also evaluation chunks, (n_0 x kEvalChunk)
+    Buffer<T> y_;         // one-hot targets Y: (n_L x m)
+    std::vector<Segment> plan_;
+    bool recording_ = false;
+    struct Slot {
+        int seen = 0;                          // segments of this kind met so far in the run
+        std::unique_ptr<Recording> recording;  // made at the second meeting
+    };
+    Slot slots_[kSegmentKinds];
 };
 
 void validate(const TrainConfig& config, int n_train);

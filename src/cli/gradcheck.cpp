@@ -47,10 +47,9 @@ std::vector<double> gradient_on(const GradcheckOptions& o, const Network<double>
     bp.set_params(net.cast<T>().params());
     Buffer<T> x(*be, p.x.size());
     x.upload(std::vector<T>(p.x.begin(), p.x.end()));
-    Buffer<int> labels(*be, p.labels.size());
-    labels.upload(p.labels);
     Buffer<T> y(*be, std::size_t(nL) * std::size_t(p.m));
-    be->one_hot(MatrixView<T>(y.data(), nL, p.m), labels.data(), nullptr);
+    const std::vector<double> targets = p.targets(nL);
+    y.upload(std::vector<T>(targets.begin(), targets.end()));
     bp.backprop(ConstView<T>(x.data(), n0, p.m), ConstView<T>(y.data(), nL, p.m), parse_mode(o.mode), p.cost);
     const std::vector<T> nabla = bp.nabla();
     std::vector<double> g(nabla.size());

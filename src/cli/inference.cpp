@@ -7,7 +7,10 @@ namespace batchprop::cli {
 
 template <class T>
 Inference<T>::Inference(Backend<T>& backend, const Network<double>& net)
-    : be_(backend), bp_(backend, net.layout(), kChunk), x_(backend, std::size_t(net.sizes().front()) * kChunk) {
+    : be_(backend),
+      bp_(backend, net.layout(), kChunk),
+      pixels_(backend, std::size_t(net.sizes().front()) * kChunk),
+      x_(backend, std::size_t(net.sizes().front()) * kChunk) {
     bp_.set_params(net.cast<T>().params());
 }
 
@@ -17,10 +20,11 @@ void Inference<T>::run(const Dataset& d, const std::function<void(int, int, cons
     BP_REQUIRE(d.n_inputs == n0, "images of " << d.n_inputs << " pixels for " << n0 << " input neurons");
     for (int first = 0; first < d.n; first += kChunk) {
         const int count = std::min(kChunk, d.n - first);
-        const auto begin = d.x.begin() + std::ptrdiff_t(first) * n0;
-        x_host_.assign(begin, begin + std::ptrdiff_t(count) * n0);  // float -> T
-        x_.upload(x_host_);
-        const ConstView<T> a = bp_.feedforward(ConstView<T>(x_.data(), n0, count));
+        // Only the bytes travel; the device turns them into inputs (k / 255 in T).
+        pixels_.upload(d.pixels.data() + std::size_t(first) * std::size_t(n0), std::size_t(count) * std::size_t(n0));
+        const MatrixView<T> x(x_.data(), n0, count);
+        be_.load_inputs(x, ConstView<std::uint8_t>(pixels_.data(), n0, count));
+        const ConstView<T> a = bp_.feedforward(x);
         a_.resize(std::size_t(nL) * std::size_t(count));
         // a is contiguous: feedforward's result is a workspace view with ld == n_L.
         be_.copy(a_.data(), a.data, a_.size() * sizeof(T), CopyKind::device_to_host);

@@ -2,6 +2,7 @@
 // output activations brought back to the host: what `eval` and `predict` share.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -26,8 +27,9 @@ public:
 private:
     Backend<T>& be_;
     Backprop<T> bp_;
-    Buffer<T> x_;                // a chunk of X: (n_0 x kChunk)
-    std::vector<T> x_host_, a_;  // the same chunk converted to T on the host; a^L downloaded
+    Buffer<std::uint8_t> pixels_;  // a chunk of the images as bytes: (n_0 x kChunk)
+    Buffer<T> x_;                  // the same chunk as inputs: (n_0 x kChunk)
+    std::vector<T> a_;             // a^L of the chunk, downloaded
 };
 
 }  // namespace batchprop::cli

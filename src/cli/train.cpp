@@ -34,6 +34,7 @@ struct TrainOptions {
     std::string cost = "quadratic";
     std::string init = "gaussian";
     std::string mode = "matrix";
+    std::string launch = "graph";
     int train_limit = 50000;  // the book's split: the first 50,000 training images
     int validation = 0;       // > 0: the last N training images are the evaluation set
     std::string monitor = "eval-acc,eval-cost";
@@ -129,6 +130,7 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     j["batch"] = cfg.batch;
     j["cost"] = cost_name(cfg.cost);
     j["mode"] = mode_name(cfg.mode);
+    j["launch"] = cfg.launch == Launch::graph ? "graph" : "eager";
     j["dtype"] = o.compute.dtype;
     if (o.init_model.empty())
         j["init"] = o.init;
@@ -180,9 +182,10 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     Progress progress(Progress::style_for(o.quiet), cfg.epochs);
     progress.line(fmt::format(
         "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
-        "{} cost, {} mode, {}, {}{}",
+        "{} cost, {} mode, {}, {}{}{}",
         sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
         cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, backend->name(),
+        trainer.recording() ? fmt::format(", CUDA graphs of {} steps", trainer.plan().front().steps) : "",
         start ? ", starting from " + o.init_model : ""));
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
@@ -212,6 +215,7 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
     TrainCallbacks cb;
     cb.stop = interrupt.flag();
+    cb.on_notice = [](const std::string& why) { fmt::print(stderr, "batchprop: {}\n", why); };
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
     cb.on_epoch = [&](const EpochResult& r) {
         epochs_done = r.epoch;
@@ -252,6 +256,7 @@ void run_train(TrainOptions& o) {
     o.sizes = parse_sizes(o.sizes_text);
     o.cfg.cost = parse_cost(o.cost);
     o.cfg.mode = parse_mode(o.mode);
+    o.cfg.launch = o.launch == "eager" ? Launch::eager : Launch::graph;
     const Monitor monitor = parse_monitor(o.monitor);
     validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
     if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
@@ -296,6 +301,11 @@ void register_train(CLI::App& app) {
     cmd->add_option("--seed", o->cfg.seed, "Random seed (initialisation and shuffling)")->capture_default_str();
     cmd->add_option("--mode", o->mode, "Backprop per example (the book's loop) or per mini-batch matrix")
         ->check(CLI::IsMember(mode_names()))
+        ->capture_default_str();
+    cmd->add_option("--launch", o->launch,
+                    "On a GPU, graph records the training steps once as CUDA graphs and replays them; eager "
+                    "launches every kernel every step. No effect on the CPU")
+        ->check(CLI::IsMember({"graph", "eager"}))
         ->capture_default_str();
     add_compute_options(*cmd, o->compute);
     cmd->add_flag("--no-shuffle", [o](std::int64_t) { o->cfg.shuffle = false; },
