@@ -1,0 +1,127 @@
+// The CPU backend's fused primitives against plain formulas written here: the delta kernels
+// with their bias row sums (in math.hpp's chunk order), the byte gather with its targets, and
+// the pixel conversion. The GPU is checked against these same CPU results (test_gpu_vs_cpu), so
+// a mistake shared by both backends must be caught here, by an independent computation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "batchprop/backend.hpp"
+#include "test_util.hpp"
+
+using namespace batchprop;
+
+namespace {
+
+// BP3 written out: the chunks of kRowSumChunk columns summed left to right, then the chunk
+// sums left to right, then b = b_beta b + alpha total, all in double.
+std::vector<double> chunked_bias(const std::vector<double>& delta, int rows, int m, const std::vector<double>& b,
+                                 double alpha, double b_beta) {
+    std::vector<double> out(std::size_t(rows), 0.0);
+    for (int i = 0; i < rows; ++i) {
+        double total = 0.0;
+        for (int c0 = 0; c0 < m; c0 += kRowSumChunk) {
+            double part = 0.0;
+            for (int j = c0; j < std::min(m, c0 + kRowSumChunk); ++j) part += delta[std::size_t(i + j * rows)];
+            total += part;
+        }
+        const double old = b_beta == 0.0 ? 0.0 : b_beta * b[std::size_t(i)];
+        out[std::size_t(i)] = old + alpha * total;
+    }
+    return out;
+}
+
+TEST(CpuFused, OutputDeltaBiasIsBp1AndBp3) {
+    auto be = make_cpu_backend<double>();
+    for (Cost cost : {Cost::quadratic, Cost::cross_entropy})
+        for (int m : {1, 7, kRowSumChunk, kRowSumChunk + 1, 100})
+            for (double b_beta : {0.0, 1.0}) {
+                const int rows = 10;
+                const std::size_t n = std::size_t(rows) * std::size_t(m);
+                const std::vector<double> a = bptest::random_vector<double>(n, 3 + m, 0.01, 0.99);
+                std::vector<double> y(n, 0.0);
+                for (int j = 0; j < m; ++j) y[std::size_t(j * rows + j % rows)] = 1.0;
+                const std::vector<double> b0 = b_beta == 0.0 ? std::vector<double>(rows, std::numeric_limits<double>::quiet_NaN())
+                                                             : bptest::random_vector<double>(rows, 5);
+                std::vector<double> delta(n, -7.0), b = b0;
+                be->output_delta_bias(MatrixView<double>(delta.data(), rows, m), ConstView<double>(a.data(), rows, m),
+                                      ConstView<double>(y.data(), rows, m), cost, b.data(), -0.25, b_beta);
+                for (std::size_t i = 0; i < n; ++i) {
+                    const double want = cost == Cost::quadratic ? (a[i] - y[i]) * (a[i] * (1.0 - a[i])) : a[i] - y[i];
+                    ASSERT_EQ(delta[i], want) << i;
+                }
+                const std::vector<double> want_b = chunked_bias(delta, rows, m, b0, -0.25, b_beta);
+                for (int i = 0; i < rows; ++i) {
+                    EXPECT_EQ(b[std::size_t(i)], want_b[std::size_t(i)]) << "m " << m << ", row " << i;
+                    // ... which is the plain sum up to rounding.
+                    long double plain = 0;
+                    for (int j = 0; j < m; ++j) plain += delta[std::size_t(i + j * rows)];
+                    const double old = b_beta == 0.0 ? 0.0 : b_beta * b0[std::size_t(i)];
+                    EXPECT_NEAR(b[std::size_t(i)], old - 0.25 * double(plain), 1e-14 * (1 + std::abs(double(plain))));
+                }
+            }
+}
+
+TEST(CpuFused, HiddenDeltaBiasIsBp2AndBp3InPlace) {
+    auto be = make_cpu_backend<double>();
+    for (int m : {1, 10, 3 * kRowSumChunk + 5}) {
+        const int rows = 30, pad = 3, ld = rows + pad;
+        const std::size_t n = std::size_t(ld) * std::size_t(m);
+        const std::vector<double> a = bptest::random_vector<double>(n, 11, 0.0, 1.0);
+        const std::vector<double> d0 = bptest::random_vector<double>(n, 12);
+        const std::vector<double> b0 = bptest::random_vector<double>(rows, 13);
+        std::vector<double> d = d0, b = b0;
+        be->hidden_delta_bias(MatrixView<double>(d.data(), rows, m, ld), ConstView<double>(a.data(), rows, m, ld),
+                              b.data(), 1.0, 1.0);
+        std::vector<double> compact(std::size_t(rows) * std::size_t(m));
+        for (int j = 0; j < m; ++j)
+            for (int i = 0; i < rows; ++i) {
+                const std::size_t at = std::size_t(i + j * ld);
+                const double want = d0[at] * (a[at] * (1.0 - a[at]));
+                ASSERT_EQ(d[at], want);
+                compact[std::size_t(i + j * rows)] = want;
+            }
+        for (int i = rows; i < ld; ++i) EXPECT_EQ(d[std::size_t(i)], d0[std::size_t(i)]) << "padding row written";
+        EXPECT_EQ(b, chunked_bias(compact, rows, m, b0, 1.0, 1.0)) << "m " << m;
+    }
+}
+
+TEST(CpuFused, PixelsBecomeExactInputs) {
+    for (int k = 0; k < 256; ++k) {
+        EXPECT_EQ(pixel_to_input<double>(std::uint8_t(k)), double(k) / 255.0);
+        EXPECT_EQ(pixel_to_input<float>(std::uint8_t(k)), float(k) / 255.0f);
+    }
+    // 51/255 = 0.2 exactly in decimal: the double is the nearest double to 0.2, which a
+    // float widened to double is not.
+    EXPECT_EQ(pixel_to_input<double>(51), 0.2);
+    EXPECT_NE(double(pixel_to_input<float>(51)), 0.2);
+}
+
+TEST(CpuFused, GatherBatchReadsTheCursorAndTheOrder) {
+    auto be = make_cpu_backend<float>();
+    const int rows = 3, n = 6, n_out = 4, m = 2;
+    const std::vector<std::uint8_t> pixels = bptest::random_pixels(std::size_t(rows) * n, 4);
+    const std::vector<int> labels = {0, 3, 1, 2, 9, -1};  // 9 and -1: no target (zero column)
+    const std::vector<int> order = {5, 4, 3, 2, 1, 0};
+    const int cursor = 2, offset = 2;  // columns order[4], order[5] = examples 1 and 0
+    std::vector<float> x(std::size_t(rows) * m, -7.0f), y(std::size_t(n_out) * m, -7.0f);
+    be->gather_batch(MatrixView<float>(x.data(), rows, m), MatrixView<float>(y.data(), n_out, m),
+                     ConstView<std::uint8_t>(pixels.data(), rows, n), labels.data(), order.data(), &cursor, offset);
+    for (int j = 0; j < m; ++j) {
+        const int e = order[std::size_t(cursor + offset + j)];
+        for (int i = 0; i < rows; ++i)
+            EXPECT_EQ(x[std::size_t(i + j * rows)], float(pixels[std::size_t(i + e * rows)]) / 255.0f);
+        for (int i = 0; i < n_out; ++i) EXPECT_EQ(y[std::size_t(i + j * n_out)], i == labels[std::size_t(e)] ? 1.0f : 0.0f);
+    }
+    const std::vector<int> out_of_range = {5};  // label -1
+    be->gather_batch(MatrixView<float>(x.data(), rows, 1), MatrixView<float>(y.data(), n_out, 1),
+                     ConstView<std::uint8_t>(pixels.data(), rows, n), labels.data(), out_of_range.data(), &offset, -2);
+    for (int i = 0; i < n_out; ++i) EXPECT_EQ(y[std::size_t(i)], 0.0f);
+    int c = 7;
+    be->advance_cursor(&c, 5);
+    EXPECT_EQ(c, 12);
+}
+
+}  // namespace
