@@ -43,9 +43,12 @@ void launch(const char* name, void (*kernel)(std::size_t, KernelArgs...), cudaSt
     for (std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
          i += std::size_t(blockDim.x) * gridDim.x)
 
-// Multiplication and subtraction that nvcc may not fuse into an FMA. nvcc contracts a*b - c*d
-// into fma(a, b, -(c*d)) by default, which rounds once where the CPU (x86-64 baseline, no
-// contraction under -std=c++17) rounds twice; these keep sgd_step bitwise equal to the CPU's.
+// Multiplication, subtraction and addition that are never fused into an FMA. The whole CUDA
+// build already says -fmad=false (CMakeLists.txt), which keeps every kernel rounding as the
+// CPU does (x86-64 baseline, no contraction under -std=c++17); these intrinsics make the
+// places where it matters most say so themselves, and keep them right if the flag is lost.
+// With -ftz=true float subnormals are flushed as the CPU backend flushes them; double
+// subnormals (below 2.2e-308) are flushed by the CPU only, the one place results may differ.
 __device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
 __device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 __device__ __forceinline__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
@@ -106,7 +109,8 @@ __device__ __forceinline__ void update_bias(T* b, std::size_t r, T total, T alph
 // kRowSumChunk, the usual mini-batch) that thread finishes the bias too: one kernel for the
 // layer. With more, it leaves its chunk sum in partials(r, k) for finish_bias_kernel. The
 // order is math.hpp's, which the CPU follows: no atomics, no tree, so the result does not
-// depend on the launch and in double is bitwise the CPU's. Threads of a warp take neighbouring
+// depend on the launch and is bitwise the CPU's, in float and in double (but for the double
+// subnormals noted at mul_rn). Threads of a warp take neighbouring
 // rows of one column: coalesced. For a wide layer at a large m there are rows x chunks
 // threads, e.g. 1024 x 32 at m = 1024, which fills the GPU where one thread per row did not.
 template <class T, class DeltaOp>
