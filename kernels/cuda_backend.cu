@@ -19,6 +19,7 @@
 
 #include "batchprop/backend.hpp"
 #include "batchprop/cuda_backend.hpp"
+#include "cublas_loader.cuh"
 #include "cuda_check.cuh"
 #include "elementwise.cuh"
 #include "reduce.cuh"
@@ -92,12 +93,12 @@ cublasOperation_t to_cublas(Op op) { return op == Op::N ? CUBLAS_OP_N : CUBLAS_O
 cublasStatus_t cublas_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                            int n, int k, const float* alpha, const float* a, int lda,
                            const float* b, int ldb, const float* beta, float* c, int ldc) {
-    return cublasSgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return cuda_detail::cublas_api().sgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 cublasStatus_t cublas_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                            int n, int k, const double* alpha, const double* a, int lda,
                            const double* b, int ldb, const double* beta, double* c, int ldc) {
-    return cublasDgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return cuda_detail::cublas_api().dgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // " (2.00 GiB free of 141.00 GiB)": added to out-of-memory errors; empty if even that fails.
@@ -146,20 +147,20 @@ public:
             // Non-blocking: our stream never waits on work other code puts on the legacy
             // default stream, nor that code on ours.
             CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-            CUBLAS_CHECK(cublasCreate(&blas_));
-            CUBLAS_CHECK(cublasSetStream(blas_, stream_));
+            CUBLAS_CHECK(cuda_detail::cublas_api().create(&blas_));
+            CUBLAS_CHECK(cuda_detail::cublas_api().set_stream(blas_, stream_));
             // alpha and beta are host scalars, passed by address per call.
-            CUBLAS_CHECK(cublasSetPointerMode(blas_, CUBLAS_POINTER_MODE_HOST));
+            CUBLAS_CHECK(cuda_detail::cublas_api().set_pointer_mode(blas_, CUBLAS_POINTER_MODE_HOST));
             // Said explicitly: the default math mode, no TF32 tensor cores for SGEMM. TF32
             // keeps 10 mantissa bits, which would break agreement with the CPU's float
             // results at the tolerances the tests hold us to (and the book's numbers).
-            CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
+            CUBLAS_CHECK(cuda_detail::cublas_api().set_math_mode(blas_, CUBLAS_DEFAULT_MATH));
             // A workspace of our own, set after cublasSetStream (which resets it): cuBLAS then
             // never allocates inside a graph capture, and eager and recorded products see the
             // same workspace, hence choose the same kernels (bitwise equal results).
             CUDA_CHECK_CTX(cudaMalloc(&workspace_, kCublasWorkspace),
                            "while allocating the cuBLAS workspace" << free_memory_note());
-            CUBLAS_CHECK(cublasSetWorkspace(blas_, workspace_, kCublasWorkspace));
+            CUBLAS_CHECK(cuda_detail::cublas_api().set_workspace(blas_, workspace_, kCublasWorkspace));
         } catch (...) {
             release();
             throw;
@@ -368,7 +369,7 @@ private:
         CUDA_LOG_ON_ERROR(cudaSetDevice(device_));
         if (stream_) CUDA_LOG_ON_ERROR(cudaStreamSynchronize(stream_));
         if (blas_) {
-            const cublasStatus_t s = cublasDestroy(blas_);
+            const cublasStatus_t s = cuda_detail::cublas_api().destroy(blas_);
             if (s != CUBLAS_STATUS_SUCCESS)
                 std::fprintf(stderr, "batchprop: cublasDestroy failed: %s\n",
                              cuda_detail::cublas_status_string(s).c_str());
