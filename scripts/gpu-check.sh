@@ -4,7 +4,7 @@
 # With the session's device tool (the bundle travels as an ignored folder, /build*/; the results
 # come back as one archive):
 #   scripts/gpu-check.sh bundle build-gpubundle
-#   run(carry=["build-gpubundle"], timeout_s=480, command="build-gpubundle/gpu-check.sh run
+#   run(carry=["build-gpubundle"], timeout_s=450, command="build-gpubundle/gpu-check.sh run
 #       build-gpubundle /tmp/gpu-results; rc=$?; tar -C /tmp -czf $OUT/gpu-results.tgz
 #       gpu-results; exit $rc")
 #
@@ -431,6 +431,8 @@ preflight() {
         gzip -dc "$f" >"$to" || stop "unpacking $f failed"
     done
     chmod +x "$WORK"/bin/*
+    "$WORK/bin/batchprop" --help >/dev/null 2>&1
+    [ $? = 126 ] && stop "cannot execute from $WORK (a noexec mount?): set TMPDIR to another folder"
     BIN="$WORK/bin" DATA="$dir/data/fashion-mnist"
     find_cuda_libs
     local miss="$CUDA_MISSING"
@@ -525,7 +527,10 @@ cli() {
     run_step "$name" "$cap" "$R/cli/$name.log" "${BPENV[@]}" "$BIN/batchprop" "$@" || return 125
     return "$STEP_RC"
 }
-cli_fail() { echo "$1: rc $2: $(grep -m1 -i 'error' "$R/cli/$1.log" || tail -1 "$R/cli/$1.log")"; }
+cli_fail() {
+    if [ "$2" = 125 ]; then echo "$1: not started: no time left in the budget"; return; fi
+    echo "$1: rc $2: $(grep -m1 -i 'error' "$R/cli/$1.log" || tail -1 "$R/cli/$1.log")"
+}
 
 # The initial model every comparison starts from: 10 SGD steps of double on the CPU.
 init_step() {
@@ -664,9 +669,11 @@ bench_step() {
     gpu_ready "$name" || return
     if [ "$BENCH_OK" = 0 ]; then record "$name" "skipped: $BENCH_WHY" 0; return; fi
     local log="$R/bench/$name.log" json="$R/bench/$name.json"
-    if ! run_step "$name" "$cap" "$log" "${BPENV[@]}" "$BIN/$exe" --benchmark_filter="$filter" --benchmark_color=false \
+    # Rows reach the log as they finish (line-buffered), so a cut run still shows what it did.
+    local lb=(); command -v stdbuf >/dev/null && lb=(stdbuf -oL)
+    if ! run_step "$name" "$cap" "$log" "${BPENV[@]}" "${lb[@]}" "$BIN/$exe" --benchmark_filter="$filter" --benchmark_color=false \
         --benchmark_out="$json" --benchmark_out_format=json; then
-        record "$name" "cut: no time left in the budget" 0; return
+        record "$name" "cut: not started, no time left in the budget" 0; return
     fi
     local rows errs; rows=$(python3 "$HERE/gpu_check_figures.py" bench-rows "$json")
     errs=$(grep -c 'ERROR OCCURRED' "$log")
@@ -702,7 +709,7 @@ sanitizer_step() {
     local log="$R/$step.log"
     if ! run_step "$step" 60 "$log" "${BPENV[@]}" BATCHPROP_GPU_TEST_QUICK=1 "$san" --tool "$tool" \
         --error-exitcode 99 --print-limit 20 "$BIN/test_gpu_vs_cpu" --gtest_brief=1 --gtest_filter="$SAN_FILTER"; then
-        record "$step" "cut: no time left in the budget" 0; return
+        record "$step" "cut: not started, no time left in the budget" 0; return
     fi
     local summary errors ran
     summary=$(grep -m1 -E '(ERROR|RACECHECK) SUMMARY' "$log" | sed 's/^========= //')
@@ -725,15 +732,19 @@ sanitizer_step() {
 peer_step() {
     gpu_ready torch-peer || return
     [ "$SELFTEST" = 1 ] && [ "$HAVE_GPU" != 1 ] && { record torch-peer "skipped: self-test without a GPU" 0; return; }
-    local py; py=$(command -v python3 || command -v python)
-    [ -n "$py" ] || { record torch-peer "skipped: no python here" 0; return; }
     local peer="$PEER/torch_backprop.py"
     grep -q -- '"--device"' "$peer" 2>/dev/null || { record torch-peer "skipped: torch_backprop.py has no --device" 0; return; }
-    local why; why=$(timeout 30 "$py" -c 'import numpy, torch; assert torch.cuda.is_available(), "torch " + torch.__version__ + " sees no CUDA device"; print(torch.__version__, torch.version.cuda)' 2>&1)
-    [ $? = 0 ] || { record torch-peer "skipped: $(tail -1 <<<"$why")" 0; return; }
+    local py="" why="no python3 or python here" c out
+    for c in python3 python; do
+        command -v "$c" >/dev/null || continue
+        out=$(timeout 30 "$c" -c 'import numpy, torch; assert torch.cuda.is_available(), "torch " + torch.__version__ + " sees no CUDA device"; print(torch.__version__, "CUDA", torch.version.cuda)' 2>&1)
+        if [ $? = 0 ]; then py=$(command -v "$c"); why="$out"; break; fi
+        why="$c: $(tail -1 <<<"$out")"
+    done
+    [ -n "$py" ] || { record torch-peer "skipped: $why" 0; return; }
     local log="$R/peer/torch-cuda.log"
     if ! run_step torch-peer 60 "$log" "$py" "$peer" --device cuda --epochs 3 --data "$DATA" --out "$R/peer/torch-cuda.jsonl"; then
-        record torch-peer "cut: no time left in the budget" 0; return
+        record torch-peer "cut: not started, no time left in the budget" 0; return
     fi
     if [ "$STEP_RC" = 0 ]; then record torch-peer "ok: torch $why, 3 epochs (peer/torch-cuda.jsonl)" "$STEP_T"
     elif [ "$STEP_RC" = 124 ]; then record torch-peer "cut after ${STEP_T}s (log: peer/torch-cuda.log)" "$STEP_T"
@@ -743,7 +754,7 @@ peer_step() {
 summary() {
     {
         echo "gpu-check summary $(date -u +%Y-%m-%dT%H:%M:%SZ), bundle $BUNDLE ($(awk '$1 == "source" {print $2}' "$BUNDLE/MANIFEST" 2>/dev/null))"
-        [ "$HAVE_GPU" = 1 ] && echo "GPU: $(grep -m1 '^  GPU:' "$R/preflight.log" | sed 's/^  GPU: //')" || echo "GPU: none ($WHY)"
+        [ "$HAVE_GPU" = 1 ] && echo "GPU: $(grep -m1 "^  GPU:" "$R/preflight.log" | sed "s/^  GPU: //")" || echo "$WHY"
         [ "$SELFTEST" = 1 ] && echo "SELF-TEST: the CPU stood in for the GPU; nothing here is a GPU result"
         printf '%-22s %6s  %s\n' "step" "secs" "status"
         local i
