@@ -4,13 +4,14 @@
 # With the session's device tool (the bundle travels as an ignored folder, /build*/; the results
 # come back as one archive):
 #   scripts/gpu-check.sh bundle build-gpubundle
-#   run(carry=["build-gpubundle"], timeout_s=450, command="build-gpubundle/gpu-check.sh run
-#       build-gpubundle /tmp/gpu-results; rc=$?; tar -C /tmp -czf $OUT/gpu-results.tgz
-#       gpu-results; exit $rc")
+#   run(carry=["build-gpubundle"], timeout_s=450, command="GPU_CHECK_REQUIRE_GPU=1
+#       build-gpubundle/gpu-check.sh run build-gpubundle /tmp/gpu-results; rc=$?;
+#       tar -C /tmp -czf $OUT/gpu-results.tgz gpu-results; exit $rc")
+#   (GPU_CHECK_REQUIRE_GPU=1: on the lent machine, finding no GPU is a stop, not a PASS of skips.)
 #
 #   scripts/gpu-check.sh bundle DIR            (build machine: nvcc, no GPU needed; minutes)
 #       Builds the CLI, test_gpu_vs_cpu, bench_train and bench_ops (sm_90 + compute_75 PTX,
-#       Release, libstdc++/libgcc static in the CLI and the test, stripped) into DIR-build and
+#       Release, libstdc++ static in the CLI and the test, stripped) into DIR-build and
 #       packs DIR: bin/ (the executables, gzip'd), lib/ (the shared libraries a bare machine may
 #       lack: OpenBLAS and its Fortran runtime, zlib, Google Benchmark; gzip'd), data/ (the 50,000
 #       training and 10,000 test images of Fashion-MNIST that training uses), the PyTorch peer and
@@ -39,12 +40,12 @@
 #       The symbol versions each file needs from glibc (the highest GLIBC_x.y, GLIBC_PRIVATE, ...).
 #       Exit 1 when one is part of glibc, needs glibc-private symbols or a GLIBC_x.y above X.Y.
 #
-# Environment: GPU_CHECK_JOBS (bundle: build jobs, default nproc), GPU_CHECK_BUILD_DIR (default
+# Environment, bundle: GPU_CHECK_JOBS (build jobs, default nproc), GPU_CHECK_BUILD_DIR (default
 # DIR-build; GPU_CHECK_CLEAN=1 wipes it first), GPU_CHECK_DATA (the Fashion-MNIST folder),
-# GPU_CHECK_MAX_GLIBC (2.34: the bundle refuses files needing more); GPU_CHECK_BUDGET_S,
-# GPU_CHECK_SANITIZER_FILTER (run); GPU_CHECK_SELFTEST=1 (run: the CPU stands in for the GPU in
-# the CLI and benchmark steps, to try the script on a machine without one; nothing it prints
-# is a GPU result).
+# GPU_CHECK_MAX_GLIBC (2.34: files needing more are refused). Run: GPU_CHECK_REQUIRE_GPU=1 (no
+# GPU stops the run), GPU_CHECK_BUDGET_S, GPU_CHECK_SANITIZER_FILTER, GPU_CHECK_SELFTEST=1 (the
+# CPU stands in for the GPU in the CLI and benchmark steps, to try the script on a machine
+# without one; nothing it prints is a GPU result).
 set -u
 set -o pipefail
 
@@ -409,6 +410,8 @@ preflight() {
             pf "GPU: $(head -1 <<<"$q")$([ "$(wc -l <<<"$q")" -gt 1 ] && echo " (+$(($(wc -l <<<"$q") - 1)) more)")"
             local drv; drv=$(head -1 <<<"$q" | awk -F', ' '{print $2}')
             ver_le 580 "$drv" || stop "driver $drv: the CUDA 13 runtime needs >= 580"
+        elif ls /dev/nvidia[0-9]* >/dev/null 2>&1; then
+            stop "nvidia-smi fails where /dev/nvidia* exists: $(head -1 <<<"$q")"
         else
             WHY="no GPU (nvidia-smi lists none: $(head -1 <<<"$q"))"
         fi
@@ -421,6 +424,7 @@ preflight() {
         WHY="no GPU (no nvidia-smi on PATH, no /dev/nvidia*)"
     fi
     [ "$HAVE_GPU" = 1 ] || pf "$WHY"
+    if [ "$HAVE_GPU" != 1 ] && [ "${GPU_CHECK_REQUIRE_GPU:-0}" = 1 ]; then stop "$WHY, and GPU_CHECK_REQUIRE_GPU=1"; fi
     # Unpack; find the CUDA libraries; check that every executable's libraries resolve.
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/batchprop-gpu-check.XXXXXX") || stop "mktemp failed"
     mkdir -p "$WORK/bin" "$WORK/lib"
