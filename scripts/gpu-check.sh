@@ -1,137 +1,290 @@
 #!/usr/bin/env bash
-# gpu-check.sh: build here, check on a GPU machine there. Two halves:
+# gpu-check.sh: build a bundle here, prove the GPU path on a GPU machine there, in one command.
 #
-#   scripts/gpu-check.sh bundle DIR          (build machine, needs nvcc; no GPU needed)
-#       Configures a fresh CUDA build (sm_90 code + compute_75 PTX, Release), builds it and
-#       copies into DIR: the test executables, the benchmarks, the CLI, the shared libraries
-#       they load that a bare machine may lack (DIR/lib, gzip'd), this script
-#       (DIR/gpu-check.sh) and, when it fits, Fashion-MNIST (DIR/data).
-#       cuBLAS (libcublasLt alone is ~500 MiB) and the CUDA runtime are NOT bundled: the GPU
-#       machine's CUDA installation provides them. The bundle must stay under 60 MiB.
-#
-#   DIR/gpu-check.sh run DIR [RESULTS]       (GPU machine; RESULTS defaults to ./gpu-results)
-#       GPU name; every test executable (a test skipped for want of a GPU counts as a failure
-#       when a GPU is present); `batchprop train --device cuda --epochs 3` on Fashion-MNIST;
-#       compute-sanitizer memcheck and racecheck on test_gpu_vs_cpu; the benchmarks (JSON into
-#       RESULTS), last because they are the longest and the budget cuts them first.
-#       Each step has a timeout and the whole run a budget (GPU_CHECK_BUDGET_S, default 450 s).
-#       Logs go to RESULTS; RESULTS/summary.txt (step, status, seconds) is printed last.
-#       Exit status: 0 unless a step FAILED or timed out. Without a GPU (no nvidia-smi, or it
-#       lists none) the GPU steps report "skipped: <reason>", which is not a failure.
-#
-# With the session's device tool (the bundle travels as an ignored folder; /build*/ is in
-# .gitignore; results come back as one archive because few files may come back):
+# With the session's device tool (the bundle travels as an ignored folder, /build*/; the results
+# come back as one archive):
 #   scripts/gpu-check.sh bundle build-gpubundle
-#   run(carry=["build-gpubundle"], command="build-gpubundle/gpu-check.sh run build-gpubundle
-#       /tmp/gpu-results; rc=$?; tar -C /tmp -czf $OUT/gpu-results.tgz gpu-results; exit $rc")
+#   run(carry=["build-gpubundle"], timeout_s=450, command="GPU_CHECK_REQUIRE_GPU=1
+#       build-gpubundle/gpu-check.sh run build-gpubundle /tmp/gpu-results; rc=$?;
+#       tar -C /tmp -czf $OUT/gpu-results.tgz gpu-results; exit $rc")
+#   (GPU_CHECK_REQUIRE_GPU=1: on the lent machine, finding no GPU is a stop, not a PASS of skips.)
 #
-# Environment: GPU_CHECK_BUILD_DIR (bundle: build folder, default /tmp/batchprop-gpu-check-build,
-# wiped first unless GPU_CHECK_REUSE_BUILD=1), GPU_CHECK_JOBS (build jobs, default: nproc),
-# BATCHPROP_DATA (run: the IDX data folder), GPU_CHECK_BUDGET_S, GPU_CHECK_SANITIZER_FILTER.
+#   scripts/gpu-check.sh bundle DIR            (build machine: nvcc, no GPU needed; minutes)
+#       Builds the CLI, test_gpu_vs_cpu, bench_train and bench_ops (sm_90 + compute_75 PTX,
+#       Release, libstdc++ static in the CLI and the test, stripped) into DIR-build and
+#       packs DIR: bin/ (the executables, gzip'd), lib/ (the shared libraries a bare machine may
+#       lack: OpenBLAS and its Fortran runtime, zlib, Google Benchmark; gzip'd), data/ (the 50,000
+#       training and 10,000 test images of Fashion-MNIST that training uses), the PyTorch peer and
+#       this script with its two Python helpers. Nothing coupled to glibc travels (libc, libm,
+#       libmvec, ld-linux are the target's), nor the CUDA runtime, cuBLAS or the driver. Every
+#       bundled file's needed symbol versions are checked; the listing ends with the glibc the
+#       target needs. The bundle must stay under 60 MiB.
+#
+#   DIR/gpu-check.sh run DIR [RESULTS]          (GPU machine; RESULTS defaults to ./gpu-results)
+#       A pre-flight (seconds): glibc vs the bundle's need, the driver (>= 580 for CUDA 13), where
+#       libcudart.so.13, libcublas.so.13 and libcublasLt.so.13 come from (ldconfig, the machine's
+#       /usr/local/cuda*, Python wheels' site-packages/nvidia/*), that every executable's libraries
+#       resolve, and that the CUDA runtime sees the GPU. A mismatch stops the run with one line.
+#       Then: test_gpu_vs_cpu; the CLI on Fashion-MNIST (double, 200 steps from one saved model:
+#       cuda and cpu parameters within 1e-12; float, 3 epochs: test accuracy within 0.5 points;
+#       --launch graph vs eager bitwise, when train --help lists --launch; eval and predict on
+#       cuda vs cpu); the GPU rows of bench_train (key rows, then the rest) and bench_ops;
+#       compute-sanitizer memcheck and initcheck on the op-by-op tests; the PyTorch peer on cuda.
+#       Each step has a time limit and the run a budget (GPU_CHECK_BUDGET_S, 390 s): a benchmark,
+#       sanitizer or peer step cut by it reads "cut", not a failure. RESULTS gets the logs and
+#       summary.txt (steps, status, seconds, PASS/FAIL, key figures), printed last.
+#       Exit status: 0 PASS, 1 FAIL, 2 bad arguments, 3 stopped by the pre-flight. Without a GPU
+#       (no nvidia-smi and no /dev/nvidia*) each GPU step reads "skipped: <reason>".
+#
+#   scripts/gpu-check.sh glibc-check [--max X.Y] FILE...
+#       The symbol versions each file needs from glibc (the highest GLIBC_x.y, GLIBC_PRIVATE, ...).
+#       Exit 1 when one is part of glibc, needs glibc-private symbols or a GLIBC_x.y above X.Y.
+#
+# Environment, bundle: GPU_CHECK_JOBS (build jobs, default nproc), GPU_CHECK_BUILD_DIR (default
+# DIR-build; GPU_CHECK_CLEAN=1 wipes it first), GPU_CHECK_DATA (the Fashion-MNIST folder),
+# GPU_CHECK_MAX_GLIBC (2.34: files needing more are refused). Run: GPU_CHECK_REQUIRE_GPU=1 (no
+# GPU stops the run), GPU_CHECK_BUDGET_S, GPU_CHECK_SANITIZER_FILTER, GPU_CHECK_SELFTEST=1 (the
+# CPU stands in for the GPU in the CLI and benchmark steps, to try the script on a machine
+# without one; nothing it prints is a GPU result).
 set -u
 set -o pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+HERE="$(dirname "$SELF")"
 MAX_BUNDLE_MIB=60
+USAGE="usage: gpu-check.sh bundle DIR | run DIR [RESULTS] | glibc-check [--max X.Y] FILE... (--help for details)"
 
 die() { echo "gpu-check: $*" >&2; exit 1; }
+bad_usage() { echo "gpu-check: $1; $USAGE" >&2; exit 2; }
+help() { sed -n '2,/^set -u/p' "$SELF" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0; }
 
-usage() {
-    sed -n '2,/^set -u/p' "$SELF" | sed -e '$d' -e 's/^# \{0,1\}//'
-    exit 2
-}
+# ================================================================== symbol versions ====
 
-# ============================================================================== bundle ====
-
-# Libraries every Linux machine has, and the NVIDIA driver's (libcuda must match the kernel
-# driver, so it always comes from the GPU machine), and the CUDA libraries we expect there.
-is_system_lib() {
+# Libraries that are glibc itself: they must come from the target, matching its ld.so.
+is_glibc_lib() {
     case "$1" in
-        libc.so*|libm.so*|libdl.so*|librt.so*|libpthread.so*|ld-linux*|linux-vdso*) return 0 ;;
-        libcuda.so*|libnvidia-*) return 0 ;;
-        libcublas.so*|libcublasLt.so*|libcudart.so*) return 0 ;;
+        libc.so*|libm.so*|libmvec.so*|libdl.so*|librt.so*|libpthread.so*|ld-linux*|linux-vdso*|\
+        libresolv.so*|libutil.so*|libanl.so*|libnss_*|libBrokenLocale.so*|libthread_db.so*|\
+        libc_malloc_debug.so*|libmemusage.so*|libpcprofile.so*|libnsl.so.1) return 0 ;;
     esac
     return 1
 }
 
+# elf_needs FILE: "LIBRARY VERSION" for each symbol version FILE needs (readelf's version-needs
+# section: what the dynamic loader checks before anything runs).
+elf_needs() {
+    LC_ALL=C readelf -V -W "$1" 2>/dev/null | awk '
+        /^Version [a-z]+ section/ { s = ($0 ~ /^Version needs section/); next }
+        s && /File:/ { for (i = 1; i <= NF; i++) if ($i == "File:") f = $(i + 1) }
+        s && /Name:/ { for (i = 1; i <= NF; i++) if ($i == "Name:") print f, $(i + 1) }'
+}
+
+ver_le() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" = "$1" ]; }
+
+# glibc_need FILE: the glibc release FILE needs (GLIBC_ABI_DT_RELR counts as 2.36, where it came in).
+glibc_need() {
+    elf_needs "$1" | awk '{print $2}' | sed -n -e 's/^GLIBC_\([0-9][0-9.]*\)$/\1/p' -e 's/^GLIBC_ABI_DT_RELR$/2.36/p' \
+        | sort -V | tail -1
+}
+
+# glibc_check MAX FILE...: one line per file; returns 1 when a file must not travel.
+glibc_check() {
+    local max="$1" f bad=0 need needs private relr cxx name
+    shift
+    for f in "$@"; do
+        name=$(basename "$f")
+        if ! LC_ALL=C readelf -h "$f" >/dev/null 2>&1; then
+            echo "  $name: not an ELF file"; bad=1; continue
+        fi
+        needs=$(elf_needs "$f")
+        need=$(glibc_need "$f")
+        private=$(awk '$2 == "GLIBC_PRIVATE" {print $1}' <<<"$needs" | sort -u | paste -sd, -)
+        relr=$(awk '$2 == "GLIBC_ABI_DT_RELR" {print "GLIBC_ABI_DT_RELR"; exit}' <<<"$needs")
+        cxx=$(awk '{print $2}' <<<"$needs" | sed -n 's/^GLIBCXX_\([0-9.]*\)$/\1/p' | sort -V | tail -1)
+        local line="  $name: needs GLIBC_${need:-none}${relr:+ ($relr)}" why=()
+        [ -n "$private" ] && line="$line, GLIBC_PRIVATE from $private"
+        [ -n "$cxx" ] && line="$line, GLIBCXX_$cxx (the target's libstdc++)"
+        is_glibc_lib "$name" && why+=("part of glibc itself, it must be the target's")
+        [ -n "$private" ] && why+=("glibc-private symbols bind it to one glibc build")
+        if [ -n "$max" ] && [ -n "$need" ] && ! ver_le "$need" "$max"; then why+=("newer than GLIBC_$max"); fi
+        if [ "${#why[@]}" -gt 0 ]; then
+            bad=1
+            line="$line; BAD: $(printf '%s; ' "${why[@]}")"
+            line="${line%; }"
+        fi
+        echo "$line"
+    done
+    return "$bad"
+}
+
+glibc_check_cmd() {
+    local max=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --max) [ $# -ge 2 ] || bad_usage "--max needs a version"; max="$2"; shift 2 ;;
+            --max=*) max="${1#--max=}"; shift ;;
+            -*) bad_usage "unknown option $1" ;;
+            *) break ;;
+        esac
+    done
+    [ -z "$max" ] || [[ "$max" =~ ^[0-9]+\.[0-9]+$ ]] || bad_usage "--max wants X.Y, not '$max'"
+    [ $# -ge 1 ] || bad_usage "glibc-check needs at least one FILE"
+    command -v readelf >/dev/null || die "readelf not found (binutils)"
+    local f
+    for f in "$@"; do [ -r "$f" ] || bad_usage "cannot read $f"; done
+    local rc=0 all
+    glibc_check "$max" "$@" || rc=1
+    all=$(for f in "$@"; do glibc_need "$f"; done | sort -V | tail -1)
+    echo "needs glibc >= ${all:-any}"
+    return "$rc"
+}
+
+# ============================================================================== bundle ====
+
+# The executables that travel: what the GPU steps run. The CPU-only tests ran on the build
+# machine and stay there.
+BUNDLE_EXES=(batchprop test_gpu_vs_cpu bench_train bench_ops)
+
+# Libraries the target provides: glibc; the driver (libcuda must match the kernel module);
+# the CUDA runtime and cuBLAS (libcublasLt alone is ~500 MiB); the GCC runtime (the CLI and the
+# test carry theirs; the benchmarks use the target's, as its Google Benchmark would).
+target_provides() {
+    is_glibc_lib "$1" && return 0
+    case "$1" in
+        libcuda.so*|libnvidia-*|libcudart.so*|libcublas.so*|libcublasLt.so*) return 0 ;;
+        libstdc++.so*|libgcc_s.so*) return 0 ;;
+    esac
+    return 1
+}
+
+# Fashion-MNIST as training uses it: the first 50,000 training images and labels (IDX, gzip -9)
+# and the 10,000 test images and labels as they are. Cached in the build folder.
+prepare_data() {
+    local from="$1" to="$2"
+    local f
+    for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+        [ -e "$from/$f.gz" ] || [ -e "$from/$f" ] || die "no $f[.gz] in $from (set GPU_CHECK_DATA)"
+    done
+    local stamp; stamp=$(stat -Lc '%n %s %Y' "$from"/*-ubyte* | md5sum | cut -c1-12)
+    if [ -f "$to/.stamp" ] && [ "$(cat "$to/.stamp")" = "$stamp" ]; then return 0; fi
+    rm -rf "$to" && mkdir -p "$to" || die "cannot create $to"
+    echo "== data: the first 50,000 training examples of $from (once; cached in $to)"
+    python3 - "$from" "$to" <<'EOF' || die "preparing the data failed"
+import gzip, os, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+def read(stem):
+    for name in (stem + ".gz", stem):
+        p = os.path.join(src, name)
+        if os.path.exists(p):
+            raw = open(p, "rb").read()
+            return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+for stem, keep in (("train-images-idx3-ubyte", 50000), ("train-labels-idx1-ubyte", 50000),
+                   ("t10k-images-idx3-ubyte", None), ("t10k-labels-idx1-ubyte", None)):
+    raw = read(stem)
+    ndim = raw[3]
+    dims = list(struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim]))
+    if keep is not None and dims[0] > keep:
+        per = 1
+        for d in dims[1:]:
+            per *= d
+        dims[0] = keep
+        raw = raw[:4] + struct.pack(">" + "I" * ndim, *dims) + raw[4 + 4 * ndim:4 + 4 * ndim + keep * per]
+    with open(os.path.join(dst, stem + ".gz"), "wb") as f:
+        f.write(gzip.compress(raw, 9, mtime=0))
+EOF
+    echo "$stamp" >"$to/.stamp"
+}
+
 bundle() {
-    local dir="$1"
-    local src; src="$(cd "$(dirname "$SELF")/.." && pwd)"
-    local build="${GPU_CHECK_BUILD_DIR:-${TMPDIR:-/tmp}/batchprop-gpu-check-build}"
+    local dir="${1%/}"
+    local src; src="$(cd "$HERE/.." && pwd)"
+    local build="${GPU_CHECK_BUILD_DIR:-$dir-build}"
     local jobs="${GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+    local maxg="${GPU_CHECK_MAX_GLIBC:-2.34}"
+    local data_src="${GPU_CHECK_DATA:-/usr/share/datasets/fashion-mnist}"
     [ -f "$src/CMakeLists.txt" ] || die "no CMakeLists.txt in $src"
-    command -v cmake >/dev/null || die "cmake not found"
+    local t
+    for t in cmake readelf gzip python3 ldd; do command -v "$t" >/dev/null || die "$t not found"; done
     # DIR is replaced whole: refuse anything that is not empty or an earlier bundle.
     if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ] && [ ! -f "$dir/gpu-check.sh" ]; then
         die "$dir exists and is not a bundle; give a new or empty folder"
     fi
+    [ -d "$data_src" ] || die "no data at $data_src (set GPU_CHECK_DATA): real data always travels"
 
-    if [ "${GPU_CHECK_REUSE_BUILD:-0}" != 1 ]; then rm -rf "$build"; fi
-    echo "== configure $build (CUDA ON, 90-real;75-virtual, Release)"
+    [ "${GPU_CHECK_CLEAN:-0}" = 1 ] && rm -rf "$build"
+    mkdir -p "$build" || die "cannot create $build"
+    local launcher=()
+    if command -v ccache >/dev/null; then
+        launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+    fi
+    echo "== configure $build (CUDA ON, 90-real;75-virtual, Release, static libstdc++, stripped)"
     cmake -S "$src" -B "$build" -DBATCHPROP_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="90-real;75-virtual" \
-        -DCMAKE_BUILD_TYPE=Release >"$build.configure.log" 2>&1 \
-        || { tail -30 "$build.configure.log"; die "configure failed (log: $build.configure.log)"; }
-    echo "== build -j$jobs"
+        -DCMAKE_BUILD_TYPE=Release -DBATCHPROP_STATIC_RUNTIME=ON -DBATCHPROP_STRIP=ON \
+        -DBATCHPROP_TESTS=ON -DBATCHPROP_BENCH=ON "${launcher[@]}" >"$build/gpu-check-configure.log" 2>&1 \
+        || { tail -30 "$build/gpu-check-configure.log"; die "configure failed (log: $build/gpu-check-configure.log)"; }
+    echo "== build -j$jobs: batchprop test_gpu_vs_cpu bench_train bench_ops"
     local rc=0
-    cmake --build "$build" -j"$jobs" >"$build.build.log" 2>&1 || rc=$?
-    grep -E "warning|error|Built target" "$build.build.log"
-    [ "$rc" -eq 0 ] || die "build failed (log: $build.build.log)"
+    cmake --build "$build" -j"$jobs" --target batchprop_cli test_gpu_vs_cpu bench_train bench_ops \
+        >"$build/gpu-check-build.log" 2>&1 || rc=$?
+    grep -E "warning|error" "$build/gpu-check-build.log" | head -20
+    [ "$rc" -eq 0 ] || { tail -20 "$build/gpu-check-build.log"; die "build failed (log: $build/gpu-check-build.log)"; }
 
-    rm -rf "$dir"
-    mkdir -p "$dir/lib" || die "cannot create $dir"
-    local bins=() f
-    for f in "$build"/tests/test_*; do
-        [ -f "$f" ] && [ -x "$f" ] && bins+=("$f")
+    local exes=() e
+    for e in "${BUNDLE_EXES[@]}"; do
+        local p; p=$(find "$build" -maxdepth 2 -type f -name "$e" -perm -u+x | head -1)
+        [ -n "$p" ] || die "$e was not built in $build"
+        exes+=("$p")
     done
-    [ "${#bins[@]}" -gt 0 ] || die "no test executables in $build/tests"
-    for f in "$build"/bench/bench_*; do
-        [ -f "$f" ] && [ -x "$f" ] && bins+=("$f")
-    done
-    [ -x "$build/batchprop" ] && bins+=("$build/batchprop")
-    cp "${bins[@]}" "$dir/" || die "copying executables failed"
-    cp "$SELF" "$dir/gpu-check.sh" && chmod +x "$dir/gpu-check.sh"
-    # test_cli runs the CLI by the absolute path it was built with; the run half recreates it.
-    [ -x "$build/batchprop" ] && echo "$build/batchprop" >"$dir/cli-build-path"
+    prepare_data "$data_src" "$build/gpu-check-data"
 
-    # Shared libraries: everything ldd resolves that is not a base-system or CUDA library.
-    local missing=0 name path line
+    local tmp="$dir.partial"
+    rm -rf "$tmp" && mkdir -p "$tmp/bin" "$tmp/lib" "$tmp/data/fashion-mnist" "$tmp/peer" || die "cannot create $tmp"
+
+    # Shared libraries: what ldd resolves that the target is not expected to provide.
+    local libs=() line name path
     while read -r line; do
         name="${line%% *}"
-        is_system_lib "$name" && continue
-        if [[ "$line" == *"not found"* ]]; then
-            echo "gpu-check: $name: not found by ldd" >&2
-            missing=1
-            continue
-        fi
-        path="$(echo "$line" | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p')"
-        [ -n "$path" ] || continue
-        [ -e "$dir/lib/$name" ] || cp -L "$path" "$dir/lib/$name" || die "copying $path failed"
-    done < <(for f in "${bins[@]}"; do ldd "$f"; done | sed 's/^[[:space:]]*//' | sort -u)
-    [ "$missing" = 0 ] || die "some libraries were not found"
-    # Stored gzip'd (OpenBLAS alone is 35 MiB, 10 gzip'd); the run half unpacks them into a
-    # temporary folder, so the bundle may also be read-only there.
-    gzip -9 "$dir"/lib/* || die "compressing the libraries failed"
+        target_provides "$(basename "$name")" && continue
+        [[ "$line" == *"not found"* ]] && die "$name: not found by ldd on this machine"
+        path=$(sed -n 's/.*=> \(\/[^ ]*\).*/\1/p' <<<"$line")
+        [ -n "$path" ] && [[ " ${libs[*]} " != *" $path "* ]] && libs+=("$path")
+    done < <(for e in "${exes[@]}"; do ldd "$e"; done | sed -e 's/^[[:space:]]*//' -e 's/ (0x[0-9a-f]*)$//' | sort -u)
 
-    # The data set for the CLI step, if it fits: the GPU machine has no copy of its own.
-    local data="${GPU_CHECK_DATA:-/usr/share/datasets/fashion-mnist}" limit=$((MAX_BUNDLE_MIB * 1048576))
-    if [ -d "$data" ]; then
-        local need; need=$(( $(du -sb "$dir" | cut -f1) + $(du -sbL "$data" | cut -f1) ))
-        if [ "$need" -le "$limit" ]; then
-            mkdir -p "$dir/data" || die "cannot create $dir/data"
-            cp -L "$data"/*-ubyte* "$dir/data/" || die "copying $data failed"
-        else
-            echo "gpu-check: $data left out: the bundle would be $((need / 1048576)) MiB" >&2
-        fi
-    fi
+    echo "== symbol versions (at most GLIBC_$maxg may travel)"
+    local checked=() l
+    for l in "${libs[@]}"; do
+        cp -L "$l" "$tmp/lib/$(basename "$l")" || die "copying $l failed"
+        checked+=("$tmp/lib/$(basename "$l")")
+    done
+    glibc_check "$maxg" "${exes[@]}" "${checked[@]}" || die "a file above may not travel (see BAD)"
+    local need; need=$(for f in "${exes[@]}" "${checked[@]}"; do glibc_need "$f"; done | sort -V | tail -1)
+    local cxx; cxx=$(for f in "${exes[@]}" "${checked[@]}"; do elf_needs "$f"; done | awk '{print $2}' \
+        | sed -n 's/^GLIBCXX_\([0-9.]*\)$/\1/p' | sort -V | tail -1)
+
+    for e in "${exes[@]}"; do gzip -9nc "$e" >"$tmp/bin/$(basename "$e").gz" || die "packing $e failed"; done
+    gzip -9n "$tmp"/lib/* || die "packing the libraries failed"
+    cp "$build/gpu-check-data/"*.gz "$tmp/data/fashion-mnist/" || die "copying the data failed"
+    cp "$src/bench/compare/torch_backprop.py" "$src/bench/compare/numpy_backprop.py" "$tmp/peer/" || die "copying the peer failed"
+    cp "$SELF" "$tmp/gpu-check.sh" && chmod +x "$tmp/gpu-check.sh" || die "copying the script failed"
+    cp "$HERE/compare_models.py" "$HERE/gpu_check_figures.py" "$tmp/" || die "copying the helpers failed"
+    {
+        echo "glibc_need $need"
+        echo "glibcxx_need ${cxx:-none} (bench_train, bench_ops and libbenchmark only: the target's libstdc++)"
+        echo "source $(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)"
+        echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(getconf GNU_LIBC_VERSION 2>/dev/null), $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' || echo 'nvcc ?')"
+        echo "data Fashion-MNIST: first 50000 training images and labels, 10000 test images and labels"
+    } >"$tmp/MANIFEST"
+    rm -rf "$dir" && mv "$tmp" "$dir" || die "cannot move $tmp to $dir"
 
     echo "== bundle $dir"
-    for f in "$dir"/* "$dir"/lib/* "$dir"/data/*; do
-        [ -f "$f" ] && printf '  %-40s %8s KiB\n' "${f#"$dir"/}" $(( $(stat -c %s "$f") / 1024 ))
-    done
+    local f
+    while read -r f; do
+        printf '  %-48s %9s KiB\n' "${f#"$dir"/}" $(( ($(stat -c %s "$f") + 1023) / 1024 ))
+    done < <(find "$dir" -type f | sort)
     local bytes; bytes=$(du -sb "$dir" | cut -f1)
-    local mib; mib=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
-    echo "bundle size: $mib MiB ($bytes bytes; limit $MAX_BUNDLE_MIB MiB)"
-    [ "$bytes" -le "$limit" ] || die "bundle is larger than $MAX_BUNDLE_MIB MiB"
+    echo "bundle size: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB ($bytes bytes; limit $MAX_BUNDLE_MIB MiB)"
+    echo "no glibc library inside; the target needs glibc >= $need (and GLIBCXX_${cxx:-none} in its libstdc++ for the benchmarks)"
+    [ "$bytes" -le $((MAX_BUNDLE_MIB * 1048576)) ] || die "bundle is larger than $MAX_BUNDLE_MIB MiB"
 }
 
 # ================================================================================= run ====
@@ -139,276 +292,534 @@ bundle() {
 STEPS=() STATUS=() SECS=()
 FAILED=0
 START=$(date +%s)
-BUDGET="${GPU_CHECK_BUDGET_S:-450}"
+BUDGET="${GPU_CHECK_BUDGET_S:-390}"
+R=""          # RESULTS
+WORK=""       # unpacked executables and libraries (removed on exit)
+BIN="" DATA="" BP_LD=""
+HAVE_GPU=0 WHY="" DEV=cuda SELFTEST=0
+LAUNCH=0 STOPPED=0
+BENCH_OK=1 BENCH_WHY=""
 
 record() {  # name status seconds
     STEPS+=("$1") STATUS+=("$2") SECS+=("$3")
-    case "$2" in FAILED*|TIMEOUT*) FAILED=1 ;; esac
-    printf '%-28s %s (%ss)\n' "$1" "$2" "$3"
+    case "$2" in FAILED*) FAILED=1 ;; esac
+    printf '%-22s %s (%ss)\n' "$1" "$2" "$3"
 }
 
-# Seconds left for a step that wants $1: capped by what is left of the budget.
-time_for() {
-    local left=$((BUDGET - ($(date +%s) - START)))
-    [ "$left" -lt "$1" ] && echo "$left" || echo "$1"
-}
+left() { echo $((BUDGET - ($(date +%s) - START))); }
 
-# run_step NAME TIMEOUT LOG cmd...: runs cmd under timeout, output to LOG; sets STEP_RC.
+# run_step NAME CAP LOG cmd...: cmd under a timeout of min(CAP, what is left of the budget),
+# output appended to LOG. Sets STEP_RC (124 when cut), STEP_T; returns 1 when no time was left.
 STEP_RC=0 STEP_T=0
 run_step() {
-    local name="$1" want="$2" log="$3"
+    local name="$1" cap="$2" log="$3"
     shift 3
-    local t; t=$(time_for "$want")
+    local t; t=$(left)
+    [ "$t" -gt "$cap" ] && t="$cap"
     if [ "$t" -lt 5 ]; then
         STEP_RC=-1 STEP_T=0
-        record "$name" "skipped: out of time budget (${BUDGET}s)" 0
-        return
+        return 1
     fi
     local t0; t0=$(date +%s)
-    echo "== $name (timeout ${t}s): $*" >"$log"
-    timeout --kill-after=10 "$t" "$@" >>"$log" 2>&1
+    echo "== $name (limit ${t}s): $*" >>"$log"
+    timeout --kill-after=5 "$t" "$@" >>"$log" 2>&1
     STEP_RC=$?
+    [ "$STEP_RC" = 137 ] && STEP_RC=124
     STEP_T=$(($(date +%s) - t0))
-    if [ "$STEP_RC" = 124 ] || [ "$STEP_RC" = 137 ]; then
-        record "$name" "TIMEOUT after ${t}s (log: $(basename "$log"))" "$STEP_T"
-        STEP_RC=-2
-    fi
-}
-
-find_sanitizer() {
-    command -v compute-sanitizer 2>/dev/null && return
-    local p
-    for p in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer \
-             /opt/nvidia/compute-sanitizer/compute-sanitizer; do
-        [ -x "$p" ] && { echo "$p"; return; }
-    done
-}
-
-# LD_LIBRARY_PATH: the bundle's libraries (unpacked into a temporary folder) first, then the
-# usual CUDA locations; if cuBLAS is still not there, look for it in a few likely places (pip
-# wheels keep it under site-packages/nvidia).
-set_library_path() {
-    local dir="$1" p extra="" f f_out
-    LIBDIR="$(mktemp -d "${TMPDIR:-/tmp}/batchprop-gpu-check-lib.XXXXXX")" || die "mktemp failed"
-    for f in "$dir"/lib/*; do
-        [ -f "$f" ] || continue
-        case "$f" in
-            *.gz) f_out="$LIBDIR/$(basename "${f%.gz}")"; gzip -dc "$f" >"$f_out" || die "unpacking $f failed" ;;
-            *) cp "$f" "$LIBDIR/" || die "copying $f failed" ;;
-        esac
-    done
-    for p in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda/lib; do
-        [ -d "$p" ] && extra="$extra:$p"
-    done
-    export LD_LIBRARY_PATH="$LIBDIR$extra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    local lib found
-    for lib in libcublas.so.13 libcudart.so.13; do
-        ldconfig -p 2>/dev/null | grep -q "$lib" && continue
-        found=""
-        local IFS=:
-        for p in $LD_LIBRARY_PATH; do [ -e "$p/$lib" ] && found="$p" && break; done
-        unset IFS
-        [ -n "$found" ] && continue
-        found=$(find /usr/local /opt /usr/lib -maxdepth 8 -name "$lib" 2>/dev/null | head -1)
-        if [ -n "$found" ]; then
-            LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$found")"
-            export LD_LIBRARY_PATH
-        fi
-    done
-}
-
-# What the run made outside RESULTS, removed on exit.
-LIBDIR="" CLI_LINK="" CLI_TOP=""
-cleanup() {
-    [ -n "$LIBDIR" ] && rm -rf "$LIBDIR"
-    if [ -n "$CLI_LINK" ]; then
-        rm -f "$CLI_LINK"
-        # The folders made for the link, innermost first, as long as they are empty.
-        local d; d=$(dirname "$CLI_LINK")
-        while [ -n "$CLI_TOP" ] && rmdir "$d" 2>/dev/null && [ "$d" != "$CLI_TOP" ]; do d=$(dirname "$d"); done
-    fi
     return 0
 }
 
-# test_cli starts the CLI by the absolute path it had on the build machine (compiled in). Put
-# a link to the bundle's CLI there, if nothing is there yet; it is removed on exit.
-link_cli_build_path() {
-    local dir="$1" p
-    [ -f "$dir/cli-build-path" ] && [ -x "$dir/batchprop" ] || return 0
-    p=$(cat "$dir/cli-build-path")
-    [ -e "$p" ] && return 0
-    local top; top=$(dirname "$p")
-    while [ ! -e "$(dirname "$top")" ]; do top=$(dirname "$top"); done
-    [ -e "$top" ] || CLI_TOP="$top"  # the outermost folder that mkdir -p will make
-    if mkdir -p "$(dirname "$p")" 2>/dev/null && ln -s "$dir/batchprop" "$p" 2>/dev/null; then
-        CLI_LINK="$p"
-        echo "linked $p -> $dir/batchprop (for test_cli)"
+# bp EXE ARGS...: a bundled executable with the bundle's and the CUDA libraries; run_step takes
+# "${BPENV[@]}" "$BIN/EXE" ARGS... (timeout runs programs, not shell functions).
+BPENV=()
+bp() { local e="$1"; shift; "${BPENV[@]}" "$BIN/$e" "$@"; }
+
+cleanup() { [ -n "$WORK" ] && rm -rf "$WORK"; return 0; }
+
+# ---- pre-flight -----------------------------------------------------------------------------
+
+PF_LOG=""
+pf() { echo "  $*" | tee -a "$PF_LOG"; }
+stop() {  # one line, then the summary and exit 3
+    echo "gpu-check: pre-flight: STOP: $*" | tee -a "$PF_LOG" >&2
+    STOPPED=1
+    record "pre-flight" "FAILED: $*" $(($(date +%s) - START))
+    summary
+    exit 3
+}
+
+# Directories that hold CUDA 13 libraries, best first: the machine's CUDA installs, then Python
+# wheels (CUDA 13 wheels keep them in site-packages/nvidia/cu13/lib, CUDA 12 ones in
+# nvidia/cublas/lib and nvidia/cuda_runtime/lib).
+cuda_candidates() {
+    local d sub py sp
+    for d in /usr/local/cuda /usr/local/cuda-13* /usr/local/cuda-*; do
+        for sub in lib64 lib targets/x86_64-linux/lib; do [ -d "$d/$sub" ] && echo "$d/$sub"; done
+    done
+    for py in python3 python; do
+        command -v "$py" >/dev/null || continue
+        timeout 5 "$py" -c 'import site, sys; print("\n".join(site.getsitepackages() + [site.getusersitepackages()] + sys.path))' 2>/dev/null
+    done | sort -u | while read -r sp; do
+        [ -d "$sp/nvidia" ] || continue
+        for sub in cu13/lib cublas/lib cuda_runtime/lib; do [ -d "$sp/nvidia/$sub" ] && echo "$sp/nvidia/$sub"; done
+    done
+}
+
+CUDA_DIRS="" CUDA_MISSING=""
+find_cuda_libs() {  # sets CUDA_DIRS (to put on LD_LIBRARY_PATH) and CUDA_MISSING (one line)
+    local lib d found cands missing=""
+    cands=$(cuda_candidates | awk '!seen[$0]++')
+    for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
+        found=$(ldconfig -p 2>/dev/null | awk -v l="$lib" '$1 == l {print $NF; exit}')
+        if [ -n "$found" ]; then pf "$lib: $found (ldconfig)"; continue; fi
+        found=""
+        while read -r d; do
+            [ -n "$d" ] && [ -e "$d/$lib" ] && { found="$d"; break; }
+        done <<<"$cands"
+        if [ -n "$found" ]; then
+            pf "$lib: $found/$lib"
+            case ":$CUDA_DIRS:" in *":$found:"*) ;; *) CUDA_DIRS="${CUDA_DIRS:+$CUDA_DIRS:}$found" ;; esac
+        else
+            missing="$missing $lib"
+        fi
+    done
+    if [ -n "$missing" ]; then
+        local other; other=$(for d in $cands; do ls "$d"/libcublas.so.[0-9]* 2>/dev/null; done | head -3 | tr '\n' ' ')
+        CUDA_MISSING="not found:$missing (looked in ldconfig -p and: $(echo $cands | tr ' ' ','))${other:+; there is only $other}"
     fi
 }
 
-run_checks() {
-    local dir; dir="$(cd "$1" && pwd)" || die "no bundle at $1"
-    local results="${2:-./gpu-results}"
-    mkdir -p "$results" || die "cannot create $results"
-    results="$(cd "$results" && pwd)"
-    trap cleanup EXIT
-    echo "gpu-check run: bundle $dir, results $results, budget ${BUDGET}s"
-    set_library_path "$dir"
-    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-    link_cli_build_path "$dir"
-
-    # ---- is there a GPU? -----------------------------------------------------------------
-    local have_gpu=0 why="" t0
-    t0=$(date +%s)
-    if ! command -v nvidia-smi >/dev/null; then
-        why="no nvidia-smi on this machine"
-    elif ! nvidia-smi -L >"$results/gpu.log" 2>&1 || ! grep -q '^GPU ' "$results/gpu.log"; then
-        why="nvidia-smi lists no GPU: $(head -1 "$results/gpu.log")"
-    else
-        have_gpu=1
-        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >>"$results/gpu.log" 2>&1
-    fi
-    if [ -x "$dir/batchprop" ]; then
-        timeout 60 "$dir/batchprop" info >>"$results/gpu.log" 2>&1 || echo "(batchprop info failed: rc $?)" >>"$results/gpu.log"
-    fi
-    if [ "$have_gpu" = 1 ]; then
-        record "gpu" "ok: $(grep '^GPU 0' "$results/gpu.log" | head -1 | sed 's/ (UUID.*//')" $(($(date +%s) - t0))
-    else
-        record "gpu" "none: $why" $(($(date +%s) - t0))
-    fi
-    sed 's/^/  /' "$results/gpu.log"
-
-    # ---- tests ---------------------------------------------------------------------------
-    local tests=() f
-    [ -x "$dir/test_gpu_vs_cpu" ] && tests+=("$dir/test_gpu_vs_cpu")
-    for f in "$dir"/test_*; do
-        [ -x "$f" ] && [ "$f" != "$dir/test_gpu_vs_cpu" ] && tests+=("$f")
-    done
-    [ "${#tests[@]}" -gt 0 ] || record "tests" "FAILED: no test executables in $dir" 0
-    for f in "${tests[@]}"; do
-        local name; name=$(basename "$f")
-        local log="$results/$name.log"
-        run_step "$name" 240 "$log" "$f" --gtest_brief=1
-        [ "$STEP_RC" -lt 0 ] && continue
-        # gtest prints "file:line: Skipped" and then the GTEST_SKIP message. A skip that names
-        # the GPU or CUDA is a GPU test that did not run: a failure where a GPU exists. Other
-        # skips (an optional data set not installed, ...) are reported, never failures.
-        local skipped reasons gpu_skips first
-        skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9][0-9]*\) tests\{0,1\}[.,].*/\1/p' "$log" | tail -1)
-        skipped=${skipped:-0}
-        reasons=$(grep -A1 ': Skipped$' "$log" | grep -v -e ': Skipped$' -e '^--$')
-        gpu_skips=$(grep -c -i -E 'gpu|cuda' <<<"$reasons")
-        first=$(head -1 <<<"$reasons")
-        if [ "$STEP_RC" != 0 ]; then
-            record "$name" "FAILED (rc $STEP_RC; $(grep -c '^\[  FAILED  \] [A-Za-z]' "$log") failed; log: $name.log)" "$STEP_T"
-        elif [ "$gpu_skips" -gt 0 ] && [ "$have_gpu" = 1 ]; then
-            record "$name" "FAILED: $gpu_skips GPU test(s) skipped on a GPU machine: $(grep -m1 -i -E 'gpu|cuda' <<<"$reasons")" "$STEP_T"
-        elif [ "$gpu_skips" -gt 0 ]; then
-            record "$name" "ok, $skipped skipped: $why" "$STEP_T"
-        elif [ "$skipped" -gt 0 ]; then
-            record "$name" "ok, $skipped skipped: $first" "$STEP_T"
+preflight() {
+    local dir="$1" t0; t0=$(date +%s)
+    PF_LOG="$R/preflight.log"
+    echo "== pre-flight" | tee "$PF_LOG"
+    [ -f "$dir/MANIFEST" ] && [ -d "$dir/bin" ] || stop "$dir is not a bundle (no MANIFEST or bin/)"
+    # glibc: the bundle's need vs the machine's.
+    local need have
+    need=$(awk '$1 == "glibc_need" {print $2}' "$dir/MANIFEST")
+    have=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+    [ -n "$have" ] || have=$(ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$')
+    pf "glibc: ${have:-unknown} here, the bundle needs >= ${need:-?}"
+    [ -n "$have" ] || stop "cannot tell this machine's glibc version (no getconf GNU_LIBC_VERSION, no ldd)"
+    ver_le "$need" "$have" || stop "glibc $have here, the bundle needs >= $need: build the bundle on an older system"
+    # The GPU and its driver.
+    if command -v nvidia-smi >/dev/null; then
+        local q; q=$(timeout 8 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)
+        if [ $? = 0 ] && [ -n "$q" ]; then
+            HAVE_GPU=1
+            pf "GPU: $(head -1 <<<"$q")$([ "$(wc -l <<<"$q")" -gt 1 ] && echo " (+$(($(wc -l <<<"$q") - 1)) more)")"
+            local drv; drv=$(head -1 <<<"$q" | awk -F', ' '{print $2}')
+            ver_le 580 "$drv" || stop "driver $drv: the CUDA 13 runtime needs >= 580"
+        elif ls /dev/nvidia[0-9]* >/dev/null 2>&1; then
+            stop "nvidia-smi fails where /dev/nvidia* exists: $(head -1 <<<"$q")"
         else
-            record "$name" "ok" "$STEP_T"
+            WHY="no GPU (nvidia-smi lists none: $(head -1 <<<"$q"))"
         fi
-    done
-
-    # ---- the CLI on real data ---------------------------------------------------------------
-    local data=""
-    for f in "${BATCHPROP_DATA:-}" "$dir/data" /usr/share/datasets/fashion-mnist; do
-        if [ -n "$f" ] && [ -d "$f" ] && ls "$f"/train-images* >/dev/null 2>&1; then data="$f"; break; fi
-    done
-    if [ "$have_gpu" != 1 ]; then
-        record "cli-train" "skipped: $why" 0
-    elif [ ! -x "$dir/batchprop" ]; then
-        record "cli-train" "FAILED: no batchprop executable in the bundle" 0
-    elif [ -z "$data" ]; then
-        record "cli-train" "skipped: no data (set BATCHPROP_DATA, or bundle DIR/data)" 0
+    elif ls /dev/nvidia[0-9]* >/dev/null 2>&1; then
+        HAVE_GPU=1
+        local v; v=$(grep -o 'Kernel Module  *[0-9.]*' /proc/driver/nvidia/version 2>/dev/null | awk '{print $3}')
+        pf "GPU: /dev/nvidia* present, no nvidia-smi; driver ${v:-unknown}"
+        [ -n "$v" ] && { ver_le 580 "$v" || stop "driver $v: the CUDA 13 runtime needs >= 580"; }
     else
-        run_step "cli-train" 120 "$results/cli-train.log" "$dir/batchprop" train --device cuda --epochs 3 --data "$data"
-        if [ "$STEP_RC" = 0 ]; then
-            record "cli-train" "ok ($(grep -ci 'epoch' "$results/cli-train.log") epoch lines; data $data)" "$STEP_T"
-        elif [ "$STEP_RC" -gt 0 ]; then
-            record "cli-train" "FAILED (rc $STEP_RC; log: cli-train.log)" "$STEP_T"
-        fi
+        WHY="no GPU (no nvidia-smi on PATH, no /dev/nvidia*)"
     fi
-
-    # ---- compute-sanitizer ------------------------------------------------------------------
-    # The reduced sweep (BATCHPROP_GPU_TEST_QUICK) keeps a sanitized run within minutes; the
-    # out-of-memory test is left out because the sanitizer reports its deliberate failure.
-    local san; san=$(find_sanitizer)
-    local filter="${GPU_CHECK_SANITIZER_FILTER:--CudaBackend.OutOfMemory*}"
-    local tool
-    for tool in memcheck racecheck; do
-        local step="sanitizer-$tool"
-        if [ "$have_gpu" != 1 ]; then record "$step" "skipped: $why" 0; continue; fi
-        if [ -z "$san" ]; then record "$step" "skipped: compute-sanitizer not found" 0; continue; fi
-        if [ ! -x "$dir/test_gpu_vs_cpu" ]; then record "$step" "FAILED: no test_gpu_vs_cpu" 0; continue; fi
-        run_step "$step" 180 "$results/$step.log" env BATCHPROP_GPU_TEST_QUICK=1 "$san" --tool "$tool" \
-            --error-exitcode 99 "$dir/test_gpu_vs_cpu" --gtest_brief=1 --gtest_filter="$filter"
-        [ "$STEP_RC" -lt 0 ] && continue
-        local summary; summary=$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$results/$step.log" | sed 's/^========= //')
-        if grep -q 'Device not supported' "$results/$step.log"; then
-            record "$step" "skipped: compute-sanitizer does not support this device/runtime (e.g. gVisor)" "$STEP_T"
-        elif [ "$STEP_RC" = 0 ]; then
-            record "$step" "ok (${summary:-no summary line})" "$STEP_T"
-        else
-            record "$step" "FAILED (rc $STEP_RC; ${summary:-see log}; log: $step.log)" "$STEP_T"
-        fi
+    [ "$HAVE_GPU" = 1 ] || pf "$WHY"
+    if [ "$HAVE_GPU" != 1 ] && [ "${GPU_CHECK_REQUIRE_GPU:-0}" = 1 ]; then stop "$WHY, and GPU_CHECK_REQUIRE_GPU=1"; fi
+    # Unpack; find the CUDA libraries; check that every executable's libraries resolve.
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/batchprop-gpu-check.XXXXXX") || stop "mktemp failed"
+    mkdir -p "$WORK/bin" "$WORK/lib"
+    local f
+    for f in "$dir"/bin/*.gz "$dir"/lib/*.gz; do
+        [ -f "$f" ] || continue
+        local to="$WORK/$(basename "$(dirname "$f")")/$(basename "${f%.gz}")"
+        gzip -dc "$f" >"$to" || stop "unpacking $f failed"
     done
-
-    # ---- benchmarks -------------------------------------------------------------------------
-    local benches=()
-    for f in "$dir"/bench_train* "$dir"/bench_ops*; do [ -x "$f" ] && benches+=("$f"); done
-    if [ "${#benches[@]}" = 0 ]; then
-        record "bench" "skipped: no bench_train*/bench_ops* in the bundle" 0
+    chmod +x "$WORK"/bin/*
+    "$WORK/bin/batchprop" --help >/dev/null 2>&1
+    [ $? = 126 ] && stop "cannot execute from $WORK (a noexec mount?): set TMPDIR to another folder"
+    BIN="$WORK/bin" DATA="$dir/data/fashion-mnist"
+    find_cuda_libs
+    local miss="$CUDA_MISSING"
+    BP_LD="$WORK/lib${CUDA_DIRS:+:$CUDA_DIRS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    BPENV=(env "LD_LIBRARY_PATH=$BP_LD" "BATCHPROP_DATA=$DATA")
+    if [ -n "$miss" ]; then
+        [ "$HAVE_GPU" = 1 ] && stop "CUDA 13 libraries $miss"
+        pf "CUDA 13 libraries $miss"
     fi
-    for f in "${benches[@]}"; do
-        local name; name=$(basename "$f")
-        if [ "$have_gpu" != 1 ]; then
-            record "$name" "skipped: $why" 0
-            continue
-        fi
-        run_step "$name" 150 "$results/$name.log" "$f" --benchmark_format=console \
-            --benchmark_out="$results/$name.json" --benchmark_out_format=json
-        [ "$STEP_RC" -lt 0 ] && continue
-        if [ "$STEP_RC" = 0 ]; then
-            local errs; errs=$(grep -c 'ERROR OCCURRED' "$results/$name.log")
-            if [ "$errs" = 0 ]; then
-                record "$name" "ok ($name.json)" "$STEP_T"
-            else
-                record "$name" "FAILED: $errs benchmark(s) reported an error (log: $name.log)" "$STEP_T"
-            fi
-        else
-            record "$name" "FAILED (rc $STEP_RC; log: $name.log)" "$STEP_T"
-        fi
-    done
-
-    # ---- summary ----------------------------------------------------------------------------
-    {
-        echo "gpu-check summary $(date -u +%Y-%m-%dT%H:%M:%SZ), bundle $dir"
-        [ "$have_gpu" = 1 ] && echo "GPU: $(sed -n 2p "$results/gpu.log")" || echo "GPU: none ($why)"
-        printf '%-22s %-64s %5s\n' "step" "status" "secs"
-        local i
-        for i in "${!STEPS[@]}"; do
-            printf '%-22s %-64s %5s\n' "${STEPS[$i]}" "${STATUS[$i]}" "${SECS[$i]}"
+    if command -v ldd >/dev/null; then
+        local e out unres
+        for e in "$BIN"/*; do
+            out=$(env LD_LIBRARY_PATH="$BP_LD" ldd "$e" 2>&1)
+            unres=$(grep -E 'not found|version .* not found' <<<"$out" | sed 's/^[[:space:]]*//' | head -2 | tr '\n' ';')
+            if [ -z "$unres" ]; then continue; fi
+            case "$(basename "$e")" in
+                bench_*) BENCH_OK=0; BENCH_WHY="$(basename "$e"): ${unres%;}"
+                         pf "$(basename "$e") does not load here: ${unres%;} (the benchmark steps will be skipped)" ;;
+                *) if [ "$HAVE_GPU" = 1 ] || [ -z "$miss" ]; then stop "$(basename "$e") does not load here: ${unres%;}"; fi
+                   pf "$(basename "$e") does not load here: ${unres%;}" ;;
+            esac
         done
+        out=$(env LD_LIBRARY_PATH="$BP_LD" ldd "$BIN/batchprop" 2>&1)
+        local l
+        for l in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libopenblas.so.0 libgfortran.so.5; do
+            pf "batchprop loads $(grep -m1 "$l" <<<"$out" | sed 's/^[[:space:]]*//; s/ (0x[0-9a-f]*)$//' || true)"
+        done
+    else
+        pf "no ldd here: the libraries are checked by starting batchprop"
+    fi
+    # Does the CUDA runtime see the GPU? (the error-35 trap: every GPU test would skip)
+    local info; info=$(timeout 30 env LD_LIBRARY_PATH="$BP_LD" "$BIN/batchprop" info 2>&1)
+    local irc=$?
+    echo "$info" >"$R/batchprop-info.log"
+    [ "$irc" = 0 ] || { [ "$HAVE_GPU" = 1 ] && stop "batchprop info failed (rc $irc): $(tail -1 <<<"$info")"; }
+    local gpus; gpus=$(grep -m1 '^GPUs:' <<<"$info" | sed 's/^GPUs: *//')
+    pf "batchprop info: GPUs: ${gpus:-?}"
+    if [ "$HAVE_GPU" = 1 ] && grep -q 'none usable' <<<"$gpus"; then
+        local r="${gpus#none usable }"; r="${r#(}"
+        stop "the CUDA runtime sees no usable GPU: ${r%)}"
+    fi
+    if [ "$HAVE_GPU" = 1 ] && [ "$BENCH_OK" = 0 ]; then
+        pf "benchmarks: skipped, $BENCH_WHY"
+    fi
+    # --launch graph|eager, when this CLI has it.
+    if bp batchprop train --help 2>/dev/null | grep -q -- '--launch'; then LAUNCH=1; fi
+    pf "train --launch: $([ "$LAUNCH" = 1 ] && echo "listed by train --help" || echo "not listed by train --help: the graph-vs-eager check is skipped")"
+    if [ "${GPU_CHECK_SELFTEST:-0}" = 1 ]; then
+        SELFTEST=1 DEV=cpu
+        pf "SELF-TEST: the CPU stands in for the GPU in the CLI and benchmark steps; nothing below is a GPU result"
+    fi
+    local s="ok: glibc $have >= $need"
+    [ "$HAVE_GPU" = 1 ] && s="$s; $(grep -m1 '^  GPU:' "$PF_LOG" | sed 's/^  GPU: //')" || s="$s; $WHY"
+    record "pre-flight" "$s" $(($(date +%s) - t0))
+}
+
+# ---- steps ----------------------------------------------------------------------------------
+
+# gpu_ready STEP: 0 when the step can run on the device under test, else records the skip.
+gpu_ready() {
+    if [ "$HAVE_GPU" = 1 ] || [ "$SELFTEST" = 1 ]; then return 0; fi
+    record "$1" "skipped: $WHY${2:+ ($2)}" 0
+    return 1
+}
+
+test_step() {
+    local log="$R/test_gpu_vs_cpu.log"
+    if ! run_step test_gpu_vs_cpu 120 "$log" "${BPENV[@]}" "$BIN/test_gpu_vs_cpu" --gtest_brief=1; then
+        record test_gpu_vs_cpu "FAILED: no time left in the budget" 0; return
+    fi
+    local skipped ran
+    skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9][0-9]*\) tests\{0,1\}[.,].*/\1/p' "$log" | tail -1)
+    ran=$(sed -n 's/^\[==========\] \([0-9][0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$log" | tail -1)
+    skipped=${skipped:-0}
+    if [ "$STEP_RC" = 124 ]; then
+        record test_gpu_vs_cpu "FAILED: timed out (log: test_gpu_vs_cpu.log)" "$STEP_T"
+    elif [ "$STEP_RC" != 0 ]; then
+        record test_gpu_vs_cpu "FAILED: rc $STEP_RC, $(grep -c '^\[  FAILED  \] [A-Za-z]' "$log") failed: $(grep -m1 '^\[  FAILED  \] [A-Za-z]' "$log" | sed 's/^\[  FAILED  \] //') (log: test_gpu_vs_cpu.log)" "$STEP_T"
+    elif [ "$HAVE_GPU" = 1 ] && [ "$skipped" -gt 0 ]; then
+        record test_gpu_vs_cpu "FAILED: $skipped test(s) skipped on a GPU machine: $(grep -A1 ': Skipped$' "$log" | grep -v -e ': Skipped$' -e '^--$' | head -1)" "$STEP_T"
+    elif [ "$HAVE_GPU" = 1 ]; then
+        record test_gpu_vs_cpu "ok (${ran:-?} tests)" "$STEP_T"
+    else
+        record test_gpu_vs_cpu "skipped: $WHY (the $(( ${ran:-0} - skipped )) tests that need no GPU passed, $skipped skipped)" "$STEP_T"
+    fi
+}
+
+# cli NAME CAP ARGS...: one batchprop run into $R/cli/NAME.log; returns its status.
+cli() {
+    local name="$1" cap="$2"
+    shift 2
+    run_step "$name" "$cap" "$R/cli/$name.log" "${BPENV[@]}" "$BIN/batchprop" "$@" || return 125
+    return "$STEP_RC"
+}
+cli_fail() {
+    if [ "$2" = 125 ]; then echo "$1: not started: no time left in the budget"; return; fi
+    echo "$1: rc $2: $(grep -m1 -i 'error' "$R/cli/$1.log" || tail -1 "$R/cli/$1.log")"
+}
+
+# The initial model every comparison starts from: 10 SGD steps of double on the CPU.
+init_step() {
+    local t0 rc; t0=$(date +%s)
+    cli init 30 train --device cpu --dtype f64 --epochs 1 --train-limit 100 --batch 10 --no-shuffle \
+        --monitor none --seed 7 --data "$DATA" --save "$R/cli/init.json"; rc=$?
+    if [ "$rc" = 0 ] && [ -s "$R/cli/init.json" ]; then
+        record init-model "ok: cli/init.json (batchprop on the CPU, bundled data loaded)" $(($(date +%s) - t0))
+    else
+        record init-model "FAILED: $(cli_fail init "$rc")" $(($(date +%s) - t0))
+    fi
+}
+
+F64_ARGS=(train --dtype f64 --no-shuffle --train-limit 2000 --batch 10 --epochs 1 --monitor eval-acc)
+f64_step() {
+    local t0 rc; t0=$(date +%s)
+    [ -s "$R/cli/init.json" ] || { record f64-200-steps "FAILED: no initial model" 0; return; }
+    cli f64-cpu 60 "${F64_ARGS[@]}" --device cpu --init-model "$R/cli/init.json" --data "$DATA" \
+        --save "$R/cli/f64-cpu.json"; rc=$?
+    [ "$rc" = 0 ] || { record f64-200-steps "FAILED: $(cli_fail f64-cpu "$rc")" $(($(date +%s) - t0)); return; }
+    gpu_ready f64-200-steps "CPU half ran: cli/f64-cpu.json" || return
+    cli f64-dev 60 "${F64_ARGS[@]}" --device "$DEV" --init-model "$R/cli/init.json" --data "$DATA" \
+        --save "$R/cli/f64-dev.json"; rc=$?
+    [ "$rc" = 0 ] || { record f64-200-steps "FAILED: $(cli_fail f64-dev "$rc")" $(($(date +%s) - t0)); return; }
+    local out; out=$(python3 "$HERE/compare_models.py" --tolerance 1e-12 "$R/cli/f64-dev.json" "$R/cli/f64-cpu.json" 2>&1); rc=$?
+    echo "$out" >"$R/cli/f64-compare.txt"
+    if [ "$rc" = 0 ]; then
+        record f64-200-steps "ok: $DEV vs cpu, double, 200 steps: $out" $(($(date +%s) - t0))
+    else
+        record f64-200-steps "FAILED: $DEV vs cpu, double, 200 steps: $out" $(($(date +%s) - t0))
+    fi
+}
+
+# Float, the defaults (seed 1, shuffled, m = 10), 3 epochs: the CPU, the device with its default
+# launch (graph, when --launch exists, named explicitly) and, with --launch, eager.
+F32_ARGS=(train --epochs 3 --seed 1)
+f32_step() {
+    local t0 rc; t0=$(date +%s)
+    cli f32-cpu 90 "${F32_ARGS[@]}" --device cpu --data "$DATA" --metrics "$R/cli/f32-cpu.jsonl" \
+        --save "$R/cli/f32-cpu.json"; rc=$?
+    [ "$rc" = 0 ] || { record f32-3-epochs "FAILED: $(cli_fail f32-cpu "$rc")" $(($(date +%s) - t0)); return; }
+    gpu_ready f32-3-epochs "CPU half ran: $(python3 "$HERE/gpu_check_figures.py" epoch-seconds "$R/cli/f32-cpu.jsonl") s per epoch" || return
+    local dev_name=f32-dev launch=()
+    if [ "$LAUNCH" = 1 ]; then dev_name=f32-graph launch=(--launch graph); fi
+    cli "$dev_name" 90 "${F32_ARGS[@]}" --device "$DEV" "${launch[@]}" --data "$DATA" \
+        --metrics "$R/cli/$dev_name.jsonl" --save "$R/cli/$dev_name.json"; rc=$?
+    [ "$rc" = 0 ] || { record f32-3-epochs "FAILED: $(cli_fail "$dev_name" "$rc")" $(($(date +%s) - t0)); return; }
+    local out; out=$(python3 "$HERE/gpu_check_figures.py" accuracy --max-points 0.5 "$R/cli/f32-cpu.jsonl" "$R/cli/$dev_name.jsonl" 2>&1); rc=$?
+    if [ "$rc" = 0 ]; then
+        record f32-3-epochs "ok: $DEV vs cpu, float, seed 1: $out" $(($(date +%s) - t0))
+    else
+        record f32-3-epochs "FAILED: $DEV vs cpu, float, seed 1: $out" $(($(date +%s) - t0))
+    fi
+}
+
+# --launch graph vs eager on the device: bitwise identical parameters (double and float, 200
+# shuffled steps from the initial model; and the two float 3-epoch models).
+launch_step() {
+    local t0 rc; t0=$(date +%s)
+    if [ "$LAUNCH" != 1 ]; then record graph-vs-eager "skipped: this CLI has no --launch (not in train --help)" 0; return; fi
+    gpu_ready graph-vs-eager || return
+    [ -s "$R/cli/init.json" ] || { record graph-vs-eager "FAILED: no initial model" 0; return; }
+    local notes=() dt mode
+    for dt in f64 f32; do
+        for mode in graph eager; do
+            cli "launch-$dt-$mode" 60 train --dtype "$dt" --train-limit 2000 --batch 10 --epochs 1 --seed 3 \
+                --monitor none --device "$DEV" --launch "$mode" --init-model "$R/cli/init.json" --data "$DATA" \
+                --save "$R/cli/launch-$dt-$mode.json"; rc=$?
+            [ "$rc" = 0 ] || { record graph-vs-eager "FAILED: $(cli_fail "launch-$dt-$mode" "$rc")" $(($(date +%s) - t0)); return; }
+        done
+        notes+=("$(launch_same "$R/cli/launch-$dt-graph.json" "$R/cli/launch-$dt-eager.json" "$dt 200 steps")") || true
+    done
+    cli f32-eager 90 "${F32_ARGS[@]}" --device "$DEV" --launch eager --data "$DATA" \
+        --metrics "$R/cli/f32-eager.jsonl" --save "$R/cli/f32-eager.json"; rc=$?
+    [ "$rc" = 0 ] || { record graph-vs-eager "FAILED: $(cli_fail f32-eager "$rc")" $(($(date +%s) - t0)); return; }
+    if [ -s "$R/cli/f32-graph.json" ]; then
+        notes+=("$(launch_same "$R/cli/f32-graph.json" "$R/cli/f32-eager.json" "f32 3 epochs")")
+    fi
+    local all; all=$(printf '%s; ' "${notes[@]}")
+    if grep -q 'DIFFER' <<<"$all"; then
+        record graph-vs-eager "FAILED: ${all%; }" $(($(date +%s) - t0))
+    else
+        record graph-vs-eager "ok: ${all%; }" $(($(date +%s) - t0))
+    fi
+}
+launch_same() {  # A B WHAT: "WHAT: identical files" / "... identical parameters" / "WHAT: DIFFER: ..."
+    if cmp -s "$1" "$2"; then echo "$3: identical files"; return; fi
+    local out; out=$(python3 "$HERE/compare_models.py" --exact "$1" "$2" 2>&1)
+    if [ $? = 0 ]; then echo "$3: identical parameters (the files differ elsewhere)"; else echo "$3: DIFFER: $out"; fi
+}
+
+# eval and predict of one model on the device vs the CPU, float and double. Double: the same
+# correct count and identical labels. Float: near-ties may flip: at most 5 of 10,000 labels.
+eval_step() {
+    local t0 rc dt model="$R/cli/f32-cpu.json"; t0=$(date +%s)
+    [ -s "$model" ] || { record eval-predict "FAILED: no model (f32-3-epochs failed)" 0; return; }
+    for dt in f32 f64; do
+        cli "eval-cpu-$dt" 30 eval --model "$model" --device cpu --dtype "$dt" --data "$DATA" || { record eval-predict "FAILED: $(cli_fail "eval-cpu-$dt" $?)" $(($(date +%s) - t0)); return; }
+        run_step "predict-cpu-$dt" 30 "$R/cli/predict-cpu-$dt.err" sh -c 'exec "$@" >"$0"' "$R/cli/predict-cpu-$dt.txt" \
+            "${BPENV[@]}" "$BIN/batchprop" predict --model "$model" --device cpu --dtype "$dt" \
+            --images "$DATA/t10k-images-idx3-ubyte.gz"
+        [ "$STEP_RC" = 0 ] || { record eval-predict "FAILED: predict on cpu, rc $STEP_RC (log: cli/predict-cpu-$dt.err)" $(($(date +%s) - t0)); return; }
+    done
+    gpu_ready eval-predict "CPU half ran: $(grep -m1 -o 'accuracy [0-9]* / [0-9]*' "$R/cli/eval-cpu-f32.log")" || return
+    local notes=() bad=0
+    for dt in f32 f64; do
+        cli "eval-dev-$dt" 30 eval --model "$model" --device "$DEV" --dtype "$dt" --data "$DATA" || { record eval-predict "FAILED: $(cli_fail "eval-dev-$dt" $?)" $(($(date +%s) - t0)); return; }
+        run_step "predict-dev-$dt" 30 "$R/cli/predict-dev-$dt.err" sh -c 'exec "$@" >"$0"' "$R/cli/predict-dev-$dt.txt" \
+            "${BPENV[@]}" "$BIN/batchprop" predict --model "$model" --device "$DEV" --dtype "$dt" \
+            --images "$DATA/t10k-images-idx3-ubyte.gz"
+        [ "$STEP_RC" = 0 ] || { record eval-predict "FAILED: predict on $DEV, rc $STEP_RC (log: cli/predict-dev-$dt.err)" $(($(date +%s) - t0)); return; }
+        local ca cd n mism allow
+        ca=$(sed -n 's/^accuracy \([0-9]*\) \/ \([0-9]*\).*/\1/p' "$R/cli/eval-cpu-$dt.log")
+        cd=$(sed -n 's/^accuracy \([0-9]*\) \/ \([0-9]*\).*/\1/p' "$R/cli/eval-dev-$dt.log")
+        n=$(wc -l <"$R/cli/predict-cpu-$dt.txt")
+        mism=$(paste -d' ' "$R/cli/predict-cpu-$dt.txt" "$R/cli/predict-dev-$dt.txt" | awk '$1 != $2' | wc -l)
+        [ "$dt" = f64 ] && allow=0 || allow=5
+        if [ -z "$ca" ] || [ -z "$cd" ]; then
+            notes+=("$dt: cannot read the eval accuracy lines"); bad=1
+        elif [ "$n" -lt 10000 ] || [ "$(wc -l <"$R/cli/predict-dev-$dt.txt")" != "$n" ]; then
+            notes+=("$dt: predict wrote $n vs $(wc -l <"$R/cli/predict-dev-$dt.txt") labels"); bad=1
+        elif [ "$mism" -gt "$allow" ] || [ $(( ca > cd ? ca - cd : cd - ca )) -gt "$allow" ]; then
+            notes+=("$dt: eval $cd vs $ca correct, predict $mism of $n labels differ (allowed $allow)"); bad=1
+        else
+            notes+=("$dt: eval $cd vs $ca correct, predict $mism of $n labels differ (allowed $allow)")
+        fi
+    done
+    local all; all=$(printf '%s; ' "${notes[@]}")
+    if [ "$bad" = 0 ]; then record eval-predict "ok: $DEV vs cpu: ${all%; }" $(($(date +%s) - t0))
+    else record eval-predict "FAILED: $DEV vs cpu: ${all%; }" $(($(date +%s) - t0)); fi
+}
+
+# bench_step NAME EXE CAP FILTER: the rows FILTER selects; cut by the limit is "cut".
+bench_step() {
+    local name="$1" exe="$2" cap="$3" filter="$4"
+    gpu_ready "$name" || return
+    if [ "$BENCH_OK" = 0 ]; then record "$name" "skipped: $BENCH_WHY" 0; return; fi
+    local log="$R/bench/$name.log" json="$R/bench/$name.json"
+    # Rows reach the log as they finish (line-buffered), so a cut run still shows what it did.
+    local lb=(); command -v stdbuf >/dev/null && lb=(stdbuf -oL)
+    if ! run_step "$name" "$cap" "$log" "${BPENV[@]}" "${lb[@]}" "$BIN/$exe" --benchmark_filter="$filter" --benchmark_color=false \
+        --benchmark_out="$json" --benchmark_out_format=json; then
+        record "$name" "cut: not started, no time left in the budget" 0; return
+    fi
+    local rows errs; rows=$(python3 "$HERE/gpu_check_figures.py" bench-rows "$json")
+    errs=$(grep -c 'ERROR OCCURRED' "$log")
+    if grep -q 'Failed to match any benchmarks' "$log"; then
+        record "$name" "FAILED: no benchmark matches '$filter'" "$STEP_T"
+    elif [ "$STEP_RC" = 124 ]; then
+        record "$name" "cut after ${STEP_T}s: $rows rows done (log: bench/$name.log)" "$STEP_T"
+    elif [ "$STEP_RC" != 0 ]; then
+        record "$name" "FAILED: rc $STEP_RC: $(tail -1 "$log")" "$STEP_T"
+    elif [ "$errs" -gt 0 ]; then
+        record "$name" "FAILED: $errs rows reported an error: $(grep -m1 'ERROR OCCURRED' "$log" | sed 's/  */ /g')" "$STEP_T"
+    else
+        record "$name" "ok: $rows rows (bench/$name.json)" "$STEP_T"
+    fi
+}
+
+# compute-sanitizer TOOL on the op-by-op GPU tests (the reduced sweep). A tool that cannot run
+# on this runtime is reported, not a failure.
+find_sanitizer() {
+    command -v compute-sanitizer 2>/dev/null && return
+    local p
+    for p in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda*/bin/compute-sanitizer \
+             /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/compute-sanitizer/compute-sanitizer; do
+        [ -x "$p" ] && { echo "$p"; return; }
+    done
+}
+SAN_FILTER="${GPU_CHECK_SANITIZER_FILTER:-GpuVsCpu*.*-GpuVsCpu*.MiniBatchGradient:GpuVsCpu*.GpuIsDeterministic:GpuVsCpu*.OneEpoch*}"
+sanitizer_step() {
+    local tool="$1" step="sanitizer-$1"
+    if [ "$HAVE_GPU" != 1 ]; then record "$step" "skipped: $WHY" 0; return; fi
+    local san; san=$(find_sanitizer)
+    [ -n "$san" ] || { record "$step" "skipped: compute-sanitizer not found (PATH, /usr/local/cuda*/bin)" 0; return; }
+    local log="$R/$step.log"
+    if ! run_step "$step" 60 "$log" "${BPENV[@]}" BATCHPROP_GPU_TEST_QUICK=1 "$san" --tool "$tool" \
+        --error-exitcode 99 --print-limit 20 "$BIN/test_gpu_vs_cpu" --gtest_brief=1 --gtest_filter="$SAN_FILTER"; then
+        record "$step" "cut: not started, no time left in the budget" 0; return
+    fi
+    local summary errors ran
+    summary=$(grep -m1 -E '(ERROR|RACECHECK) SUMMARY' "$log" | sed 's/^========= //')
+    errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$log" | head -1)
+    ran=$(sed -n 's/^\[==========\] \([0-9][0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$log" | tail -1)
+    if [ -n "$errors" ] && [ "$errors" -gt 0 ]; then
+        record "$step" "FAILED: $summary: $(grep -m1 -E '^========= (Invalid|Uninitialized|Program hit|Address)' "$log" | sed 's/^========= //') (log: $step.log)" "$STEP_T"
+    elif grep -q '^\[  FAILED  \] [A-Za-z]' "$log"; then
+        record "$step" "FAILED: tests fail under $tool: $(grep -m1 '^\[  FAILED  \] [A-Za-z]' "$log" | sed 's/^\[  FAILED  \] //')" "$STEP_T"
+    elif [ "$STEP_RC" = 124 ]; then
+        record "$step" "cut after ${STEP_T}s: $(grep -c '^\[       OK \]' "$log") tests done, no error reported so far" "$STEP_T"
+    elif [ "$STEP_RC" = 0 ] && [ -n "$ran" ]; then
+        record "$step" "ok: $ran tests, ${summary:-no summary line}" "$STEP_T"
+    else
+        record "$step" "skipped: compute-sanitizer did not run here (rc $STEP_RC): $(grep -m1 '^=========' "$log" | sed 's/^========= //' || tail -1 "$log")" "$STEP_T"
+    fi
+}
+
+# The PyTorch peer of bench/compare on the GPU, when this Python has torch with CUDA.
+peer_step() {
+    gpu_ready torch-peer || return
+    [ "$SELFTEST" = 1 ] && [ "$HAVE_GPU" != 1 ] && { record torch-peer "skipped: self-test without a GPU" 0; return; }
+    local peer="$PEER/torch_backprop.py"
+    grep -q -- '"--device"' "$peer" 2>/dev/null || { record torch-peer "skipped: torch_backprop.py has no --device" 0; return; }
+    local py="" why="no python3 or python here" c out
+    for c in python3 python; do
+        command -v "$c" >/dev/null || continue
+        out=$(timeout 30 "$c" -c 'import numpy, torch; assert torch.cuda.is_available(), "torch " + torch.__version__ + " sees no CUDA device"; print(torch.__version__, "CUDA", torch.version.cuda)' 2>&1)
+        if [ $? = 0 ]; then py=$(command -v "$c"); why="$out"; break; fi
+        why="$c: $(tail -1 <<<"$out")"
+    done
+    [ -n "$py" ] || { record torch-peer "skipped: $why" 0; return; }
+    local log="$R/peer/torch-cuda.log"
+    if ! run_step torch-peer 60 "$log" "$py" "$peer" --device cuda --epochs 3 --data "$DATA" --out "$R/peer/torch-cuda.jsonl"; then
+        record torch-peer "cut: not started, no time left in the budget" 0; return
+    fi
+    if [ "$STEP_RC" = 0 ]; then record torch-peer "ok: torch $why, 3 epochs (peer/torch-cuda.jsonl)" "$STEP_T"
+    elif [ "$STEP_RC" = 124 ]; then record torch-peer "cut after ${STEP_T}s (log: peer/torch-cuda.log)" "$STEP_T"
+    else record torch-peer "skipped: the optional peer failed, rc $STEP_RC: $(tail -1 "$log")" "$STEP_T"; fi
+}
+
+summary() {
+    {
+        echo "gpu-check summary $(date -u +%Y-%m-%dT%H:%M:%SZ), bundle $BUNDLE ($(awk '$1 == "source" {print $2}' "$BUNDLE/MANIFEST" 2>/dev/null))"
+        [ "$HAVE_GPU" = 1 ] && echo "GPU: $(grep -m1 "^  GPU:" "$R/preflight.log" | sed "s/^  GPU: //")" || echo "$WHY"
+        [ "$SELFTEST" = 1 ] && echo "SELF-TEST: the CPU stood in for the GPU; nothing here is a GPU result"
+        printf '%-22s %6s  %s\n' "step" "secs" "status"
+        local i
+        for i in "${!STEPS[@]}"; do printf '%-22s %6s  %s\n' "${STEPS[$i]}" "${SECS[$i]}" "${STATUS[$i]}"; done
+        if [ "$STOPPED" = 0 ] && command -v python3 >/dev/null; then
+            echo "key figures:"
+            python3 "$HERE/gpu_check_figures.py" figures "$R" 2>&1 | sed 's/^/  /'
+        fi
         echo "total $(($(date +%s) - START))s; result: $([ "$FAILED" = 0 ] && echo PASS || echo FAIL)"
-    } >"$results/summary.txt"
+    } >"$R/summary.txt"
     echo
-    cat "$results/summary.txt"
+    cat "$R/summary.txt"
+}
+
+BUNDLE="" PEER=""
+run_checks() {
+    [ -d "$1" ] || bad_usage "no bundle folder $1"
+    [ -f "$1/MANIFEST" ] || bad_usage "$1 is not a bundle (no MANIFEST): make one with 'gpu-check.sh bundle $1'"
+    BUNDLE="$(cd "$1" && pwd)"
+    PEER="$BUNDLE/peer"
+    R="${2:-./gpu-results}"
+    # RESULTS is new, empty or an earlier run's (whose files would mix with this run's figures).
+    if [ -d "$R" ] && [ -n "$(ls -A "$R" 2>/dev/null)" ]; then
+        [ -f "$R/summary.txt" ] || [ -f "$R/preflight.log" ] || bad_usage "$R is not empty and not an earlier run's results"
+        rm -rf "${R:?}"/* || die "cannot empty $R"
+    fi
+    mkdir -p "$R/cli" "$R/bench" "$R/peer" || die "cannot create $R"
+    R="$(cd "$R" && pwd)"
+    trap cleanup EXIT
+    echo "gpu-check run: bundle $BUNDLE, results $R, budget ${BUDGET}s"
+    preflight "$BUNDLE"
+    echo "== steps"
+    test_step
+    init_step
+    f64_step
+    f32_step
+    launch_step
+    eval_step
+    local key='^(step|epoch)/'"$DEV"'/784-30-10/m:(10|100)/|^gemm-share/'"$DEV"'/'
+    bench_step bench-train-key bench_train 75 "$key"
+    sanitizer_step memcheck
+    sanitizer_step initcheck
+    bench_step bench-train-rest bench_train 60 '^(step|epoch)/'"$DEV"'/(784-100-10/|784-1024-1024-10/|784-30-10/m:(1|32|1000)/)'
+    bench_step bench-ops bench_ops 40 "/$DEV/"
+    peer_step
+    summary
     return "$FAILED"
 }
 
 # ================================================================================ main ====
 
-[ $# -ge 1 ] || usage
+[ $# -ge 1 ] || bad_usage "no command"
 case "$1" in
-    bundle) [ $# -eq 2 ] || usage; bundle "$2" ;;
+    bundle) [ $# -eq 2 ] || bad_usage "bundle takes one folder"; bundle "$2" ;;
     run)
-        if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
+        if [ $# -lt 2 ] || [ $# -gt 3 ]; then bad_usage "run takes a bundle folder and optionally a results folder"; fi
+        [[ "$BUDGET" =~ ^[0-9]+$ ]] || bad_usage "GPU_CHECK_BUDGET_S must be whole seconds, not '$BUDGET'"
         run_checks "$2" "${3:-./gpu-results}"
         exit $?
         ;;
-    -h|--help|help) usage ;;
-    *) usage ;;
+    glibc-check) shift; glibc_check_cmd "$@"; exit $? ;;
+    -h|--help|help) help ;;
+    *) bad_usage "unknown command '$1'" ;;
 esac
