@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,7 +55,7 @@ std::string slurp(const std::string& p) {
 }
 
 // Starts the CLI with stdout and stderr going to files; returns its pid.
-pid_t spawn(const Args& args, const std::string& out, const std::string& err, int stdout_fd = -1) {
+pid_t spawn(const Args& args, const std::string& out, const std::string& err, int stdout_fd = -1, int stderr_fd = -1) {
     std::vector<std::string> argv_s{BATCHPROP_CLI};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -67,7 +68,10 @@ pid_t spawn(const Args& args, const std::string& out, const std::string& err, in
         posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
     else
         posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (stderr_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, stderr_fd, 2);
+    else
+        posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     // SIGINT at its default in the child, even when the test runs as a background job (which
     // the CLI, like any program, would then leave ignored).
     posix_spawnattr_t attr;
@@ -174,7 +178,32 @@ protected:
         EXPECT_TRUE(r.out.empty() || contains(r.out, "Usage") == false) << cmd << "\n" << r.out;
     }
 
+    // A mistake in the command line: exit status 2, one error line with each needle.
+    void expect_usage_error(const Args& args, const std::vector<std::string>& needles) const {
+        expect_failure(args, needles);
+        std::string cmd;
+        for (const std::string& a : args) cmd += a + " ";
+        EXPECT_EQ(run(args).code, 2) << cmd;
+    }
+
     int n_train_ = 120, n_test_ = 30;
+};
+
+// Sets an environment variable for the lifetime of the object (the CLI inherits it).
+struct ScopedEnv {
+    ScopedEnv(const char* name, const char* value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old, had_ = true;
+        setenv(name, value, 1);
+    }
+    ~ScopedEnv() {
+        if (had_)
+            setenv(name_, old_.c_str(), 1);
+        else
+            unsetenv(name_);
+    }
+    const char* name_;
+    std::string old_;
+    bool had_ = false;
 };
 
 // ---- help and usage --------------------------------------------------------------------------
@@ -200,29 +229,63 @@ TEST_F(Cli, EveryCommandHasHelp) {
 }
 
 TEST_F(Cli, UnknownCommandsFlagsAndValues) {
-    expect_failure({}, {"A subcommand is required"});
-    expect_failure({"trian"}, {"unknown command 'trian'"});
-    expect_failure({"train", "--bogus"}, {"--bogus"});
-    expect_failure({"eval", "--model", "m.json", "--bogus", "1"}, {"--bogus"});
-    expect_failure(train({"--cost", "hinge"}), {"--cost", "hinge"});
-    expect_failure(train({"--mode", "fast"}), {"--mode", "fast"});
-    expect_failure(train({"--dtype", "f16"}), {"--dtype", "f16"});
-    expect_failure(train({"--device", "gpu"}), {"--device", "'gpu'"});
-    expect_failure(train({"--init", "zeros"}), {"--init", "zeros"});
-    expect_failure(train({"--monitor", "eval-acc,accuracy"}), {"--monitor", "accuracy"});
+    expect_usage_error({"trian"}, {"unknown command 'trian' (did you mean 'train'?)"});
+    expect_usage_error({"frobnicate"}, {"unknown command 'frobnicate'", "the commands are train, eval"});
+    expect_usage_error({"train", "--bogus"}, {"--bogus"});
+    expect_usage_error({"eval", "--model", "m.json", "--bogus", "1"}, {"--bogus"});
+    expect_usage_error(train({"--cost", "hinge"}), {"--cost", "hinge"});
+    expect_usage_error(train({"--mode", "fast"}), {"--mode", "fast"});
+    expect_usage_error(train({"--dtype", "f16"}), {"--dtype", "f16"});
+    expect_usage_error(train({"--device", "gpu"}), {"--device", "'gpu'"});
+    expect_usage_error(train({"--init", "zeros"}), {"--init", "zeros"});
+    expect_usage_error(train({"--monitor", "eval-acc,accuracy"}), {"--monitor", "accuracy"});
     expect_failure(train({"--monitor", "none,eval-acc"}), {"--monitor", "none"});
-    expect_failure(train({"--format", "xml"}), {"--format", "xml"});
-    expect_failure(train({"--epochs", "many"}), {"--epochs", "many"});
-    expect_failure(train({"--sizes", "4,x,3"}), {"--sizes"});
-    expect_failure(train({"--train-limit", "0"}), {"--train-limit"});
-    expect_failure(train({"--validation", "-5"}), {"--validation"});
-    expect_failure(train({"--early-stop", "0"}), {"--early-stop"});
-    expect_failure(train({"--init", "scaled", "--init-model", path("m.json")}), {"--init", "--init-model"});
-    expect_failure(train({"--train-images", path("idx/train-images-idx3-ubyte")}), {"--train-labels"});
-    expect_failure({"eval", "--model", path("m.json"), "--split", "validation"}, {"--split", "validation"});
-    expect_failure({"eval", "--data", path("idx")}, {"--model is required"});
-    expect_failure({"predict", "--model", path("m.json")}, {"--images is required"});
+    expect_usage_error(train({"--format", "xml"}), {"--format", "xml"});
+    expect_usage_error(train({"--epochs", "many"}), {"--epochs: 'many' is not a whole number"});
+    expect_usage_error(train({"--sizes", "4,x,3"}), {"--sizes"});
+    expect_usage_error(train({"--train-limit", "0"}), {"--train-limit"});
+    expect_usage_error(train({"--validation", "-5"}), {"--validation"});
+    expect_usage_error(train({"--early-stop", "0"}), {"--early-stop"});
+    expect_usage_error(train({"--init", "scaled", "--init-model", path("m.json")}), {"--init", "--init-model"});
+    expect_usage_error(train({"--train-images", path("idx/train-images-idx3-ubyte")}), {"--train-labels"});
+    expect_usage_error({"eval", "--model", path("m.json"), "--split", "holdout"}, {"--split", "holdout"});
+    expect_usage_error({"eval", "--data", path("idx")}, {"--model is required"});
+    expect_usage_error({"predict", "--model", path("m.json")}, {"--images is required"});
     expect_failure(train({"--train-csv", path("csv/mnist_train.csv")}), {"--train-csv", "--format csv"});
+}
+
+// The mistakes a newcomer makes get a hint, not just a complaint; every usage error exits 2.
+TEST_F(Cli, FlagMistakesSuggestTheFix) {
+    expect_usage_error(train({"--epoch", "1"}), {"unknown option '--epoch' (did you mean '--epochs'?)"});
+    expect_usage_error(train({"--lamda", "5"}), {"unknown option '--lamda' (did you mean '--lambda'?)"});
+    expect_usage_error({"eval", "--modle", "m.json"}, {"unknown option '--modle' (did you mean '--model'?)"});
+    expect_usage_error(train({"--sizes", "4", "6", "3"}),
+                       {"unexpected argument '6' after --sizes", "comma-separated", "(--sizes 4,6,3)"});
+    expect_usage_error(train({"--epochs", "1.5"}), {"--epochs: '1.5' is not a whole number"});
+    expect_usage_error(train({"--eta", "fast"}), {"--eta: 'fast' is not a number"});
+    expect_usage_error({"--epochs", "3"}, {"unknown option '--epochs'", "after the command"});
+    const Result r = run(train({"--epoch", "1"}));
+    EXPECT_TRUE(contains(r.err, "Run 'batchprop train --help' for the options.")) << r.err;
+    // Errors that are not about the command line exit 1.
+    const Result missing = run(train({"--data", path("nowhere")}));
+    EXPECT_EQ(missing.code, 1) << missing.err;
+}
+
+// Plain `batchprop` shows what it can do; --version works after a command too; the help lists
+// the exit statuses.
+TEST_F(Cli, HelpVersionAndExitStatuses) {
+    const Result plain = run({});
+    EXPECT_EQ(plain.code, 0) << plain.err;
+    EXPECT_TRUE(contains(plain.out, "Usage: batchprop")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "train")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "Exit status: 0 success, 1 failure, 2 usage error")) << plain.out;
+    EXPECT_EQ(plain.err, "");
+    for (const char* cmd : {"train", "eval", "predict", "gradcheck", "info"}) {
+        const Result v = run({cmd, "--version"});
+        EXPECT_EQ(v.code, 0) << cmd << ": " << v.err;
+        EXPECT_TRUE(contains(v.out, "batchprop " BATCHPROP_VERSION)) << v.out;
+    }
+    EXPECT_EQ(run({"--version"}).code, 0);
 }
 
 // ---- the happy paths -------------------------------------------------------------------------
@@ -403,6 +466,38 @@ TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
     EXPECT_TRUE(contains(e.out, "accuracy " + acc)) << acc << "\n" << e.out;
 }
 
+// BATCHPROP_DEVICE chooses the device without --device on every call; --device still wins.
+TEST_F(Cli, DeviceFromTheEnvironment) {
+    {
+        ScopedEnv env("BATCHPROP_DEVICE", "cpu");
+        const Result r = run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"});
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_EQ(r.err, "");  // no "no usable GPU" notice
+        EXPECT_TRUE(contains(r.out, "cpu (OpenBLAS)")) << r.out;
+    }
+    {
+        ScopedEnv env("BATCHPROP_DEVICE", "gpu");
+        expect_usage_error({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"},
+                           {"BATCHPROP_DEVICE=gpu", "not one of auto, cpu, cuda"});
+        EXPECT_EQ(run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1", "--device", "cpu"}).code, 0);
+    }
+}
+
+// On a machine without NVIDIA hardware the notice says so, not something about drivers.
+TEST_F(Cli, NoGpuNoticeSaysWhatIsMissing) {
+    const batchprop::GpuStatus& gpu = batchprop::gpu_status();
+    if (gpu.usable) GTEST_SKIP() << "a GPU is usable here";
+    const Result r = run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.err, "running on the CPU")) << r.err;
+    EXPECT_TRUE(contains(r.err, "BATCHPROP_DEVICE=cpu")) << r.err;
+    const bool nodes = fs::exists("/dev/nvidia0") || fs::exists("/dev/dxg");
+    if (gpu.compiled && !nodes) {
+        EXPECT_TRUE(contains(r.err, "no NVIDIA GPU found")) << r.err;
+        EXPECT_FALSE(contains(r.err, "driver")) << r.err;
+    }
+}
+
 TEST_F(Cli, GradcheckPassesAndFailsOnTolerance) {
     const Result ok = run({"gradcheck", "--sizes", "5,4,3", "--cost", "cross-entropy", "--lambda", "0.5", "--batch", "3",
                            "--device", "cpu"});
@@ -474,8 +569,8 @@ TEST_F(Cli, DeviceCudaWithoutAGpuIsAClearError) {
         EXPECT_EQ(r.code, 0) << r.err;
         return;
     }
-    expect_failure(args, {"--device cuda: no usable GPU", gpu.reason});
-    expect_failure({"eval", "--model", trained_model(), "--data", path("idx"), "--device", "cuda:1"}, {"--device cuda", "no usable GPU"});
+    expect_failure(args, {"--device cuda: ", gpu.reason});
+    expect_failure({"eval", "--model", trained_model(), "--data", path("idx"), "--device", "cuda:1"}, {"--device cuda: ", gpu.reason});
 }
 
 TEST_F(Cli, BadIdxFiles) {
