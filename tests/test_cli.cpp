@@ -251,7 +251,7 @@ TEST_F(Cli, UnknownCommandsFlagsAndValues) {
     expect_usage_error({"eval", "--model", path("m.json"), "--split", "holdout"}, {"--split", "holdout"});
     expect_usage_error({"eval", "--data", path("idx")}, {"--model is required"});
     expect_usage_error({"predict", "--model", path("m.json")}, {"--images is required"});
-    expect_failure(train({"--train-csv", path("csv/mnist_train.csv")}), {"--train-csv", "--format csv"});
+    expect_usage_error(train({"--format", "idx", "--train-csv", path("csv/mnist_train.csv")}), {"--train-csv", "--format idx"});
 }
 
 // The mistakes a newcomer makes get a hint, not just a complaint; every usage error exits 2.
@@ -464,6 +464,57 @@ TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
     const std::string acc = r.out.substr(at + marker.size(), r.out.find(')', at) - at - marker.size() + 1);
     const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu"});
     EXPECT_TRUE(contains(e.out, "accuracy " + acc)) << acc << "\n" << e.out;
+}
+
+// eval can evaluate the validation split train held out, says how its cost relates to train's
+// (which includes the L2 term), and has a machine-readable form.
+TEST_F(Cli, EvalSplitsCostsAndJson) {
+    const Result t = run(train({"--epochs", "3", "--lambda", "0.5", "--validation", "20", "--save", path("m.json")}));
+    ASSERT_EQ(t.code, 0) << t.err;
+    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--validation", "20"});
+    ASSERT_EQ(e.code, 0) << e.err;
+    EXPECT_TRUE(contains(e.out, "20 examples (validation set)")) << e.out;
+    EXPECT_TRUE(contains(e.out, "(no regularisation term)")) << e.out;
+    EXPECT_TRUE(contains(e.out, "cost with the L2 term")) << e.out;
+    // train's last "eval cost" is eval's cost with the L2 term.
+    const std::size_t at = t.out.rfind("eval cost ");
+    ASSERT_NE(at, std::string::npos) << t.out;
+    const std::string cost = t.out.substr(at + 10, 6);
+    EXPECT_TRUE(contains(e.out, "as train reports it: " + cost)) << cost << "\n" << e.out;
+
+    const Result j = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--json"});
+    ASSERT_EQ(j.code, 0) << j.err;
+    const nlohmann::json o = nlohmann::json::parse(j.out);
+    EXPECT_EQ(o["split"], "test");
+    EXPECT_EQ(o["examples"], n_test_);
+    EXPECT_TRUE(o["accuracy"].is_number() && o["cost"].is_number() && o["cost_with_l2"].is_number()) << j.out;
+    EXPECT_EQ(o["confusion"].size(), 3u);
+    EXPECT_EQ(o["per_class"].size(), 3u);
+    long long sum = 0;
+    for (const auto& row : o["confusion"])
+        for (const auto& v : row) sum += v.get<long long>();
+    EXPECT_EQ(sum, n_test_);
+    const Result tr = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--split", "train",
+                           "--validation", "20", "--json"});
+    EXPECT_EQ(nlohmann::json::parse(tr.out)["examples"], n_train_ - 20) << tr.out << tr.err;
+    expect_usage_error({"eval", "--model", path("m.json"), "--data", path("idx"), "--split", "test", "--validation", "20"},
+                       {"--validation"});
+}
+
+// CSV data given without --format csv gets a hint; the CSV flags imply the format; a labels
+// file passed as images is named as such.
+TEST_F(Cli, CsvAndIdxMistakesGetAHint) {
+    expect_failure(train({"--data", path("csv")}),
+                   {"has no train-images-idx3-ubyte", "it has mnist_train.csv: for MNIST-CSV files add --format csv"});
+    EXPECT_FALSE(contains(run(train({"--data", path("csv")})).err, "apt-get"));
+    const std::string model = trained_model();
+    expect_failure({"predict", "--model", model, "--images", path("csv/mnist_test.csv"), "--device", "cpu"},
+                   {"bad IDX magic", "it looks like a CSV file: add --format csv"});
+    expect_failure({"predict", "--model", model, "--images", path("idx/t10k-labels-idx1-ubyte"), "--device", "cpu"},
+                   {"this is an IDX labels file, not images"});
+    const Result e = run({"eval", "--model", model, "--test-csv", path("csv/mnist_test.csv"), "--device", "cpu"});
+    EXPECT_EQ(e.code, 0) << e.err;
+    EXPECT_TRUE(contains(e.out, "30 examples")) << e.out;
 }
 
 // BATCHPROP_DEVICE chooses the device without --device on every call; --device still wins.
