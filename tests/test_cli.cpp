@@ -239,7 +239,7 @@ TEST_F(Cli, UnknownCommandsFlagsAndValues) {
     expect_usage_error(train({"--device", "gpu"}), {"--device", "'gpu'"});
     expect_usage_error(train({"--init", "zeros"}), {"--init", "zeros"});
     expect_usage_error(train({"--monitor", "eval-acc,accuracy"}), {"--monitor", "accuracy"});
-    expect_failure(train({"--monitor", "none,eval-acc"}), {"--monitor", "none"});
+    expect_usage_error(train({"--monitor", "none,eval-acc"}), {"--monitor", "none"});
     expect_usage_error(train({"--format", "xml"}), {"--format", "xml"});
     expect_usage_error(train({"--epochs", "many"}), {"--epochs: 'many' is not a whole number"});
     expect_usage_error(train({"--sizes", "4,x,3"}), {"--sizes"});
@@ -310,7 +310,7 @@ TEST_F(Cli, TrainSaveEvalPredict) {
     int n = 0;
     const std::vector<std::string> keys{"epoch", "seconds", "examples", "examples_per_s", "eval_accuracy", "eval_cost",
                                         "train_accuracy", "train_cost", "device", "mode", "dtype", "batch",
-                                        "sizes", "eta", "lambda", "cost"};
+                                        "sizes", "eta", "lambda", "cost", "seed", "init", "init_model", "time"};
     while (std::getline(lines, line)) {
         const nlohmann::json j = nlohmann::json::parse(line);
         ++n;
@@ -326,6 +326,12 @@ TEST_F(Cli, TrainSaveEvalPredict) {
         EXPECT_EQ(j["cost"], "cross-entropy");
         EXPECT_EQ(j["mode"], "matrix");
         EXPECT_EQ(j["dtype"], "f32");
+        EXPECT_EQ(j["seed"], 1);
+        EXPECT_EQ(j["init"], "gaussian");
+        EXPECT_TRUE(j["init_model"].is_null());
+        const std::string time = j["time"];
+        EXPECT_EQ(time.size(), 20u) << time;  // 2026-11-29T17:04:09Z
+        EXPECT_EQ(time.back(), 'Z') << time;
     }
     EXPECT_EQ(n, 20);
 
@@ -446,8 +452,8 @@ TEST_F(Cli, InitModelContinuesTraining) {
 }
 
 TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
-    const Result r = run(train({"--early-stop", "2", "--epochs", "200", "--save", path("m.json"), "--metrics",
-                                path("m.jsonl"), "--monitor", "eval-cost"}));
+    const Result r = run(train({"--early-stop", "2", "--epochs", "200", "--validation", "20", "--save", path("m.json"),
+                                "--metrics", path("m.jsonl"), "--monitor", "eval-cost"}));
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(contains(r.out, "Early stop: no better evaluation accuracy for 2 epochs; the best was epoch ")) << r.out;
     const Model m = load_model(path("m.json"));
@@ -455,15 +461,84 @@ TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
     const int epochs = m.batchprop.at("epochs");
     EXPECT_EQ(epochs, best + 2);
     EXPECT_LT(epochs, 200);
+    EXPECT_EQ(m.batchprop.at("validation"), 20);
+    EXPECT_TRUE(contains(r.out, "Done: " + std::to_string(epochs) + " epochs in ")) << r.out;
     // --early-stop needs the evaluation accuracy, so it is reported even if not asked for.
     EXPECT_TRUE(nlohmann::json::parse(slurp(path("m.jsonl")).substr(0, slurp(path("m.jsonl")).find('\n')))["eval_accuracy"].is_number());
-    // The saved parameters are the best epoch's: eval reproduces that epoch's accuracy.
+    // The saved parameters are the best epoch's: eval on the same validation split reproduces
+    // that epoch's accuracy (the split comes from the model's record).
     const std::string marker = "Epoch " + std::to_string(best) + "/200: eval accuracy ";
     const std::size_t at = r.out.find(marker);
     ASSERT_NE(at, std::string::npos) << r.out;
     const std::string acc = r.out.substr(at + marker.size(), r.out.find(')', at) - at - marker.size() + 1);
-    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu"});
+    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--split", "validation"});
     EXPECT_TRUE(contains(e.out, "accuracy " + acc)) << acc << "\n" << e.out;
+    EXPECT_TRUE(contains(e.out, "20 examples (validation set)")) << e.out;
+}
+
+// Early stopping on the test set is a choice made explicitly, never a silent default.
+TEST_F(Cli, EarlyStopOnTheTestSetIsAChoice) {
+    expect_usage_error(train({"--early-stop", "2"}), {"--early-stop without --validation", "--early-stop-on-test"});
+    expect_usage_error(train({"--early-stop", "2", "--validation", "20", "--early-stop-on-test"}), {"contradict"});
+    const Result r = run(train({"--early-stop", "2", "--early-stop-on-test", "--epochs", "5"}));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.err, "note: --early-stop-on-test")) << r.err;
+    EXPECT_TRUE(contains(r.out, "30 evaluation examples")) << r.out;
+}
+
+// Continuing from a model keeps the settings it was trained with unless flags override them.
+TEST_F(Cli, InitModelKeepsItsSettings) {
+    const Result first = run(train({"--eta", "0.5", "--lambda", "0.25", "--batch", "5", "--mode", "per-example",
+                                    "--dtype", "f64", "--epochs", "2", "--save", path("m.json")}));
+    ASSERT_EQ(first.code, 0) << first.err;
+    const Args more{"train", "--data", path("idx"), "--init-model", path("m.json"), "--epochs", "1", "--device", "cpu",
+                    "--save", path("more.json")};
+    const Result r = run(more);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "m = 5, eta = 0.5, lambda = 0.25, cross-entropy cost, per-example mode, f64")) << r.out;
+    EXPECT_TRUE(contains(r.out, "continuing with the settings " + path("m.json") + " was trained with")) << r.out;
+    const Model m = load_model(path("more.json"));
+    EXPECT_EQ(m.batchprop.at("eta"), 0.5);
+    EXPECT_EQ(m.batchprop.at("lambda"), 0.25);
+    EXPECT_EQ(m.batchprop.at("batch"), 5);
+    EXPECT_EQ(m.batchprop.at("dtype"), "f64");
+    Args overridden = more;
+    overridden.insert(overridden.end(), {"--eta", "2", "--lambda", "0", "--batch", "10", "--mode", "matrix", "--dtype", "f32"});
+    const Result o = run(overridden);
+    ASSERT_EQ(o.code, 0) << o.err;
+    EXPECT_TRUE(contains(o.out, "m = 10, eta = 2, lambda = 0, cross-entropy cost, matrix mode, f32")) << o.out;
+    // A network2.py model (no "batchprop" record): the flags' defaults, said so.
+    std::ofstream(path("n2.json")) << R"({"sizes": [4, 3], "weights": [[[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]], )"
+                                   << R"("biases": [[[0], [0], [0]]], "cost": "QuadraticCost"})";
+    const Result n2 = run({"train", "--data", path("idx"), "--init-model", path("n2.json"), "--epochs", "1", "--device", "cpu"});
+    EXPECT_EQ(n2.code, 0) << n2.err;
+    EXPECT_TRUE(contains(n2.out, "records no training settings")) << n2.out;
+}
+
+// With --early-stop, the model continued from is the baseline: no epoch that is worse on the
+// validation data is ever saved as "the best".
+TEST_F(Cli, EarlyStopNeverSavesWorseThanTheStart) {
+    const Result first = run(train({"--epochs", "30", "--validation", "20", "--save", path("start.json")}));
+    ASSERT_EQ(first.code, 0) << first.err;
+    // A learning rate that wrecks the network: every epoch is worse than the start.
+    const Result r = run({"train", "--data", path("idx"), "--init-model", path("start.json"), "--epochs", "10",
+                          "--early-stop", "2", "--validation", "20", "--eta", "5000", "--device", "cpu", "--save",
+                          path("better.json")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string marker = "Epoch 0 (the starting model): eval accuracy ";
+    ASSERT_TRUE(contains(r.out, marker)) << r.out;
+    const Model start = load_model(path("start.json")), saved = load_model(path("better.json"));
+    const int best = saved.batchprop.at("best_epoch");
+    if (best == 0) {
+        EXPECT_EQ(saved.net.params(), start.net.params());
+        EXPECT_TRUE(contains(r.out, "the best was epoch 0 (the starting model)")) << r.out;
+        EXPECT_TRUE(contains(r.out, "Saved the starting model, unchanged, to " + path("better.json"))) << r.out;
+    } else {  // an epoch did beat it: its accuracy must be higher than the start's
+        const std::size_t a0 = r.out.find(marker) + marker.size();
+        const std::string eb = "Epoch " + std::to_string(best) + "/10: eval accuracy ";
+        const std::size_t ab = r.out.find(eb) + eb.size();
+        EXPECT_GT(std::stoi(r.out.substr(ab)), std::stoi(r.out.substr(a0))) << r.out;
+    }
 }
 
 // eval can evaluate the validation split train held out, says how its cost relates to train's
@@ -515,6 +590,33 @@ TEST_F(Cli, CsvAndIdxMistakesGetAHint) {
     const Result e = run({"eval", "--model", model, "--test-csv", path("csv/mnist_test.csv"), "--device", "cpu"});
     EXPECT_EQ(e.code, 0) << e.err;
     EXPECT_TRUE(contains(e.out, "30 examples")) << e.out;
+}
+
+// What the run cut short or chose is said, not done silently.
+TEST_F(Cli, ClampedSettingsAreSaid) {
+    const Result big = run(train({"--train-limit", "1000", "--epochs", "1"}));
+    EXPECT_EQ(big.code, 0) << big.err;
+    EXPECT_TRUE(contains(big.err, "note: --train-limit 1000: ")) << big.err;
+    EXPECT_TRUE(contains(big.err, "has 120 images; training on all 120")) << big.err;
+    const Result val = run(train({"--train-limit", "110", "--validation", "20", "--epochs", "1"}));
+    EXPECT_EQ(val.code, 0) << val.err;
+    EXPECT_TRUE(contains(val.err, "only 100 training images precede the last 20")) << val.err;
+    const Result fits = run(train({"--train-limit", "100", "--validation", "20", "--epochs", "1"}));
+    EXPECT_FALSE(contains(fits.err, "note:")) << fits.err;
+}
+
+// --metrics - writes the JSON Lines to stdout, and nothing else goes there.
+TEST_F(Cli, MetricsToStdout) {
+    const Result r = run(train({"--metrics", "-", "--epochs", "2"}));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_FALSE(fs::exists(path("-")));
+    EXPECT_FALSE(fs::exists("-"));
+    std::istringstream lines(r.out);
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) EXPECT_EQ(nlohmann::json::parse(line)["epoch"], ++n) << line;
+    EXPECT_EQ(n, 2);
+    EXPECT_TRUE(contains(r.err, "Epoch 2/2: eval accuracy")) << r.err;
 }
 
 // BATCHPROP_DEVICE chooses the device without --device on every call; --device still wins.
@@ -773,30 +875,100 @@ TEST_F(Cli, CtrlCStopsAndStillSaves) {
     EXPECT_GE(int(m.batchprop.at("epochs")), 2);
 }
 
-// On a terminal the epoch's progress is redrawn in place (\r, erase line) and each epoch ends
-// with a clean summary line.
-TEST_F(Cli, LiveProgressOnATerminal) {
-    const int master = posix_openpt(O_RDWR | O_NOCTTY);
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) GTEST_SKIP() << "no pseudo-terminal";
-    const int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
-    ASSERT_GE(slave, 0);
-    const pid_t pid = spawn(train({"--epochs", "2"}), "", path("err"), slave);
-    close(slave);
-    std::string screen;
-    char buf[4096];
-    for (;;) {  // read until the child closes its end (read fails with EIO)
-        pollfd p{master, POLLIN, 0};
-        if (poll(&p, 1, 20000) <= 0) break;
-        const ssize_t n = read(master, buf, sizeof buf);
-        if (n <= 0) break;
-        screen.append(buf, std::size_t(n));
+// A pseudo-terminal of `cols` columns; the child gets its other end as stdout and/or stderr.
+struct Pty {
+    explicit Pty(int cols) {
+        master = posix_openpt(O_RDWR | O_NOCTTY);
+        if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return;
+        winsize ws{};
+        ws.ws_row = 24;
+        ws.ws_col = static_cast<unsigned short>(cols);
+        ioctl(master, TIOCSWINSZ, &ws);
+        slave = open(ptsname(master), O_RDWR | O_NOCTTY);
     }
-    close(master);
-    const Result r = finish(pid, path("out-unused"), path("err"));
-    EXPECT_EQ(r.code, 0) << r.err;
+    bool ok() const { return master >= 0 && slave >= 0; }
+    // Everything the child wrote, until it closes its end (read then fails with EIO).
+    std::string read_all() {
+        close(slave);
+        std::string screen;
+        char buf[4096];
+        for (;;) {
+            pollfd p{master, POLLIN, 0};
+            if (poll(&p, 1, 20000) <= 0) break;
+            const ssize_t n = read(master, buf, sizeof buf);
+            if (n <= 0) break;
+            screen.append(buf, std::size_t(n));
+        }
+        close(master);
+        return screen;
+    }
+    int master = -1, slave = -1;
+};
+
+// The widest live-line draw on a screen transcript: each text after "\r\033[K" up to the next
+// \r or \n, that is not a summary line (the live line has no ':').
+std::size_t widest_live_line(const std::string& screen) {
+    std::size_t widest = 0;
+    for (std::size_t at = screen.find("\r\033[K"); at != std::string::npos; at = screen.find("\r\033[K", at + 1)) {
+        const std::size_t begin = at + 4, end = screen.find_first_of("\r\n", begin);
+        const std::string seg = screen.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+        if (seg.find(':') != std::string::npos) continue;
+        std::size_t cols = 0;
+        for (unsigned char c : seg) cols += (c & 0xC0) != 0x80;
+        widest = std::max(widest, cols);
+    }
+    return widest;
+}
+
+// On a terminal the epoch's progress is redrawn in place (\r, erase line) on stderr, and each
+// epoch ends with a clean summary line.
+TEST_F(Cli, LiveProgressOnATerminal) {
+    Pty tty(200);
+    if (!tty.ok()) GTEST_SKIP() << "no pseudo-terminal";
+    const pid_t pid = spawn(train({"--epochs", "2"}), "", "", tty.slave, tty.slave);
+    const std::string screen = tty.read_all();
+    const Result r = finish(pid, path("out-unused"), path("err-unused"));
+    EXPECT_EQ(r.code, 0) << screen;
+    EXPECT_TRUE(contains(screen, "\r\033[Kbatchprop: loading the data")) << ::testing::PrintToString(screen);
     EXPECT_TRUE(contains(screen, "\r\033[KEpoch 1/2 ")) << ::testing::PrintToString(screen);
     EXPECT_TRUE(contains(screen, "examples/s  ETA ")) << ::testing::PrintToString(screen);
+    EXPECT_TRUE(contains(screen, ", run ")) << ::testing::PrintToString(screen);  // the run's time left too
     EXPECT_TRUE(contains(screen, "\r\033[KEpoch 2/2: eval accuracy ")) << ::testing::PrintToString(screen);
+    EXPECT_TRUE(contains(screen, "Done: 2 epochs in ")) << ::testing::PrintToString(screen);
+}
+
+// `train | tee log`: stdout is a pipe, stderr still the terminal, so the live line is drawn
+// there (as tqdm does) while the summary lines go to the pipe undisturbed.
+TEST_F(Cli, LiveProgressWhenStdoutIsAPipe) {
+    Pty tty(200);
+    if (!tty.ok()) GTEST_SKIP() << "no pseudo-terminal";
+    const pid_t pid = spawn(train({"--epochs", "2"}), path("out"), "", -1, tty.slave);
+    const std::string screen = tty.read_all();
+    const Result r = finish(pid, path("out"), path("err-unused"));
+    EXPECT_EQ(r.code, 0) << screen;
+    EXPECT_TRUE(contains(screen, "\r\033[KEpoch 1/2 ")) << ::testing::PrintToString(screen);
+    EXPECT_FALSE(contains(r.out, "\033")) << ::testing::PrintToString(r.out);
+    EXPECT_TRUE(contains(r.out, "Epoch 2/2: eval accuracy ")) << r.out;
+}
+
+// A narrow terminal: the live line is cut to fit (so a redraw never leaves a stale wrapped
+// line) and the summary lines are wrapped at spaces, not mid-word.
+TEST_F(Cli, ProgressFitsANarrowTerminal) {
+    Pty tty(50);
+    if (!tty.ok()) GTEST_SKIP() << "no pseudo-terminal";
+    const pid_t pid = spawn(train({"--epochs", "3", "--batch", "1"}), "", "", tty.slave, tty.slave);
+    const std::string screen = tty.read_all();
+    const Result r = finish(pid, path("out-unused"), path("err-unused"));
+    EXPECT_EQ(r.code, 0) << screen;
+    EXPECT_TRUE(contains(screen, "\r\033[KEpoch 1/3 ")) << ::testing::PrintToString(screen);
+    EXPECT_LE(widest_live_line(screen), 49u) << ::testing::PrintToString(screen);
+    // "Epoch 3/3: eval accuracy 30 / 30 (100.00%), eval cost ..." is wider than 50 columns: it
+    // continues on an indented line, broken at a space.
+    const std::size_t at = screen.find("Epoch 3/3:");
+    ASSERT_NE(at, std::string::npos) << ::testing::PrintToString(screen);
+    const std::size_t eol = screen.find("\r\n", at);
+    EXPECT_LE(eol - at, 49u) << ::testing::PrintToString(screen);
+    EXPECT_EQ(screen.compare(eol, 4, "\r\n  "), 0) << ::testing::PrintToString(screen);
 }
 
 // ---- the real data, briefly ------------------------------------------------------------------
