@@ -199,6 +199,18 @@ def replace_section(name, body, path=RESULTS):
         f.write(text)
 
 
+def read_section(name, path=RESULTS):
+    """The text between <!-- name:begin --> and <!-- name:end --> in path ('' when absent)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    try:
+        text = open(path).read()
+    except OSError:
+        return ""
+    if begin not in text or end not in text:
+        return ""
+    return text.split(begin, 1)[1].split(end, 1)[0]
+
+
 def md_table(header, rows, align=None):
     """A GitHub markdown table; align is a string of 'l'/'r' per column."""
     align = align or "l" + "r" * (len(header) - 1)

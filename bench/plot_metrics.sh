@@ -144,8 +144,11 @@ partial="$tmp/out.png"
   echo "set terminal $term size 820,$((panels * 360 + 60 * ${#files[@]}))"
   echo "set output '$partial'"
   echo "set multiplot layout $panels,1"
-  echo "set grid; set xlabel 'epoch'; set key below left Left reverse font ',9'"
+  echo "set grid; set xlabel 'epoch'; set key below left Left reverse font ',9'; set lmargin 10"
   echo "set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05"
+  # Whole epochs on the axis: every one while they fit, else gnuplot's choice, as integers.
+  max_epoch=$(cat "$tmp"/*.dat | awk '$1 > m { m = $1 } END { print m + 0 }')
+  if [[ $max_epoch -le 20 ]]; then echo "set xtics 1"; else echo "set format x '%.0f'"; fi
   if [[ ${#acc[@]} -gt 0 ]]; then
     echo "set title 'Accuracy per epoch'; set ylabel 'accuracy (%)'"
     echo "plot $acc_cmd"

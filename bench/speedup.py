@@ -8,6 +8,7 @@ table and two plots. Standard library plus gnuplot (Debian: gnuplot-nox) for the
   bench/speedup.py --sizes 784,100,10 --batches 10,100 --epochs 3 --devices cpu
   bench/speedup.py --batches 10,100 --epochs 1 --out-dir /tmp/sp   # a trial, plots in /tmp/sp
   bench/speedup.py --save-results                   # refresh the committed figures
+  bench/speedup.py --replot bench/speedup.tsv --out-dir /tmp/sp   # redraw the plots from a TSV, run nothing
 
 By default it only prints the table: nothing under version control changes. --out-dir DIR
 writes speedup.tsv (the numbers), speedup.png (speedup vs m, one line per device) and
@@ -19,6 +20,7 @@ plots and the table never disagree). Other --sizes get their own file names
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -46,12 +48,12 @@ def speedup_plots(results, devices, labels, title, png_speedup, png_seconds):
     return f"""$D << EOD
 {blocks}
 EOD
-set terminal {term} size 720,440 {'font "sans,10"' if term == 'pngcairo' else ''}
+set terminal {term} size 720,{440 + 18 * len(devices)} {'font "sans,10"' if term == 'pngcairo' else ''}
 set grid
 set logscale x
 set offsets graph 0.04, graph 0.04, graph 0.06, graph 0.02
 set xlabel "mini-batch size m"
-set key top left
+set key below left Left reverse
 set output "{png_speedup}"
 set title "Speedup of matrix-based over per-example backprop\\n{title}"
 set ylabel "speedup (per-example s / matrix s)"
@@ -63,9 +65,56 @@ set ylabel "seconds per epoch"
 set logscale y
 set yrange [*:*]
 set offsets graph 0.04, graph 0.04, 0, 0
-set key top right
 plot {seconds_plot}
 """
+
+
+def read_tsv(ap, path):
+    """[(device, m, {mode: (seconds, None)})] and the devices in order, from a speedup TSV."""
+    results, devices = [], []
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.split("\t")
+                try:
+                    dev, m, pe, mx = parts[0], int(parts[1]), float(parts[2]), float(parts[3])
+                except (IndexError, ValueError):
+                    ap.error(f"argument --replot: {path}, line {n}: not 'device, m, per_example_s, matrix_s, speedup'")
+                results.append((dev, m, {"per-example": (pe, None), "matrix": (mx, None)}))
+                if dev not in devices:
+                    devices.append(dev)
+    except OSError as e:
+        ap.error(f"argument --replot: cannot read {path} ({e.strerror})")
+    if not results:
+        ap.error(f"argument --replot: {path} has no rows")
+    return results, devices
+
+
+def replot(ap, args, out_dir):
+    """--replot: the plots again from a TSV, labelled with the machine its RESULTS.md section
+    names (else this one)."""
+    if out_dir is None:
+        ap.error("--replot needs --out-dir DIR or --save-results (where the plots go)")
+    results, devices = read_tsv(ap, args.replot)
+    if not bu.have_gnuplot():
+        bu.fail("gnuplot not found (Debian: apt-get install gnuplot-nox); nothing written")
+    suffix = "" if args.sizes == DEFAULT_SIZES else "-" + args.sizes.replace(",", "-")
+    mach, gpus = bu.machine(info_text=""), []
+    section = bu.read_section("speedup" + suffix)
+    m = re.search(r"CPU (.*?) × (\d+) cores, GPU (.*?), OpenBLAS kernels (\w+)", section)
+    if m:
+        mach.update(cpu=m.group(1), cores=int(m.group(2)), openblas_core=m.group(4))
+        gpus = [] if m.group(3) == "none" else [m.group(3)]
+    png_speedup = os.path.join(out_dir, f"speedup{suffix}.png")
+    png_seconds = os.path.join(out_dir, f"epoch_seconds{suffix}.png")
+    title = f"[{args.sizes}], {args.dtype}, Fashion-MNIST, median of {args.epochs} epochs"
+    labels = {dev: bu.device_label(dev, mach, gpus) for dev in devices}
+    os.makedirs(out_dir, exist_ok=True)
+    if not bu.gnuplot(speedup_plots(results, devices, labels, title, png_speedup, png_seconds)):
+        bu.fail("the plots could not be drawn")
+    print(f"wrote {png_speedup}, {png_seconds} (from {args.replot})")
 
 
 def main():
@@ -86,6 +135,9 @@ def main():
     ap.add_argument("--save-results", action="store_true",
                     help="write the TSV and PNGs into bench/ (or --out-dir) and rewrite the speedup section of "
                          "bench/RESULTS.md: the committed figures")
+    ap.add_argument("--replot", metavar="TSV",
+                    help="redraw the two plots from a TSV this script wrote, running nothing (with --save-results: "
+                         "into bench/, leaving RESULTS.md alone); --sizes, --dtype and --epochs label them")
     ap.add_argument("--no-results", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     args = ap.parse_args()
     if args.save_results and args.no_results:
@@ -96,6 +148,10 @@ def main():
     if args.save_results and not bu.have_gnuplot():
         bu.fail("--save-results needs gnuplot to redraw the plots with the table (Debian: apt-get install "
                 "gnuplot-nox); nothing was run or written")
+
+    if args.replot:
+        replot(ap, args, out_dir)
+        return
 
     cli = bu.find_cli(args.cli)
     info = bu.cli_info(cli)

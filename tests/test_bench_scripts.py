@@ -157,6 +157,22 @@ class Speedup(ScriptTest):
             self.skipTest("a GPU is usable here")
         self.expect_error(self.speedup("--devices", "cuda"), 2, "--devices cuda: no usable GPU")
 
+    def test_replot_arguments(self):
+        tsv = os.path.join(BENCH, "speedup.tsv")
+        self.expect_error(self.speedup("--replot", tsv), 2, "--replot needs --out-dir DIR or --save-results")
+        self.expect_error(self.speedup("--replot", self.path("none.tsv"), "--out-dir", self.tmp), 2, "cannot read")
+        self.expect_error(self.speedup("--replot", self.write("bad.tsv", "cpu\tx\n"), "--out-dir", self.tmp), 2,
+                          "line 1")
+
+    @unittest.skipUnless(shutil.which("gnuplot"), "gnuplot is not installed")
+    def test_replot_draws_from_the_tsv_alone(self):
+        before = snapshot()
+        r = self.speedup("--replot", os.path.join(BENCH, "speedup.tsv"), "--out-dir", self.path("sp"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.path("sp/speedup.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(snapshot(), before)
+
     def test_missing_cli(self):
         self.expect_error(py("speedup.py", "--cli", self.path("nope")), 2, "is not an executable")
 
