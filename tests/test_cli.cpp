@@ -665,11 +665,11 @@ TEST_F(Cli, GradcheckPassesAndFailsOnTolerance) {
     EXPECT_EQ(bad.code, 1);
     EXPECT_TRUE(contains(bad.out, "FAILED")) << bad.out;
     EXPECT_TRUE(contains(bad.err, "batchprop: error: gradient check failed")) << bad.err;
-    expect_failure({"gradcheck", "--sizes", "5"}, {"at least two layers"});
-    expect_failure({"gradcheck", "--sizes", "5,0,3"}, {"at least one neuron"});
-    expect_failure({"gradcheck", "--batch", "0"}, {"--batch must be at least 1"});
-    expect_failure({"gradcheck", "--lambda", "-1", "--sizes", "3,2"}, {"--lambda"});
-    expect_failure({"gradcheck", "--tolerance", "-1", "--sizes", "3,2"}, {"--tolerance"});
+    expect_usage_error({"gradcheck", "--sizes", "5"}, {"at least two layers"});
+    expect_usage_error({"gradcheck", "--sizes", "5,0,3"}, {"at least one neuron"});
+    expect_usage_error({"gradcheck", "--batch", "0"}, {"--batch must be at least 1"});
+    expect_usage_error({"gradcheck", "--lambda", "-1", "--sizes", "3,2"}, {"--lambda"});
+    expect_usage_error({"gradcheck", "--tolerance", "-1", "--sizes", "3,2"}, {"--tolerance"});
 }
 
 TEST_F(Cli, Info) {
@@ -803,19 +803,19 @@ TEST_F(Cli, BadModelFiles) {
 }
 
 TEST_F(Cli, ImpossibleHyperParameters) {
-    expect_failure(train({"--epochs", "0"}), {"--epochs must be at least 1 (got 0)"});
+    expect_usage_error(train({"--epochs", "0"}), {"--epochs must be at least 1 (got 0)"});
     expect_failure(train({"--epochs", "-3"}), {"--epochs must be at least 1 (got -3)"});
     expect_failure(train({"--batch", "0"}), {"--batch must be at least 1 (got 0)"});
     expect_failure(train({"--batch", "121"}), {"--batch 121 is larger than the training set (120 examples)"});
     expect_failure(train({"--batch", "60", "--train-limit", "50"}), {"--batch 60 is larger than the training set (50 examples)"});
-    expect_failure(train({"--eta", "0"}), {"--eta must be a finite number > 0 (got 0)"});
+    expect_usage_error(train({"--eta", "0"}), {"--eta must be a finite number > 0 (got 0)"});
     expect_failure(train({"--eta", "-1"}), {"--eta must be a finite number > 0"});
     expect_failure(train({"--eta", "nan"}), {"--eta must be a finite number > 0 (got nan)"});
     expect_failure(train({"--eta", "inf"}), {"--eta must be a finite number > 0 (got inf)"});
     expect_failure(train({"--lambda", "-0.1"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--lambda", "inf"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--eta", "1", "--lambda", "200"}), {"weight decay"});
-    expect_failure(train({"--sizes", "4"}), {"network sizes '4': need at least two layers"});
+    expect_usage_error(train({"--sizes", "4"}), {"network sizes '4': need at least two layers"});
     expect_failure(train({"--sizes", "4,0,3"}), {"network sizes '4,0,3': every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "4,-2,3"}), {"every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "5,6,3"}),
