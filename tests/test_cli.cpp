@@ -211,8 +211,9 @@ struct ScopedEnv {
 TEST_F(Cli, EveryCommandHasHelp) {
     const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
         {"train", {"--data", "--train-images", "--train-csv", "--format", "--validation", "--monitor", "--save",
-                   "--init-model", "--metrics", "--early-stop", "--quiet", "--sizes", "--dtype", "--device"}},
-        {"eval", {"--model", "--data", "--split", "--format", "--test-images"}},
+                   "--init-model", "--metrics", "--early-stop", "--early-stop-on-test", "--quiet", "--sizes", "--dtype",
+                   "--device", "BATCHPROP_DEVICE"}},
+        {"eval", {"--model", "--data", "--split", "--validation", "--json", "--format", "--test-images"}},
         {"predict", {"--model", "--images", "--outputs", "--format"}},
         {"gradcheck", {"--sizes", "--cost", "--dtype", "--seed", "--lambda", "--batch", "--tolerance"}},
         {"info", {}},

@@ -408,7 +408,8 @@ void register_train(CLI::App& app) {
                     "--validation 10000); without it the test set is used")->type_name("N")
         ->check(at_least_one());
 
-    auto* sizes = cmd->add_option("--sizes", o->sizes_text, "Neurons per layer, input first, comma-separated")
+    auto* sizes = cmd->add_option("--sizes", o->sizes_text,
+                                  "Neurons per layer, input first, comma-separated (with --init-model: the model's)")
                       ->check(sizes_validator())
                       ->type_name("N,N,...")
                       ->capture_default_str();
@@ -434,7 +435,8 @@ void register_train(CLI::App& app) {
                     "dtype) are the defaults")->type_name("FILE")
         ->excludes(init);
     cmd->add_option("--seed", o->cfg.seed, "Random seed (initialisation and shuffling)")->capture_default_str();
-    auto* mode = cmd->add_option("--mode", o->mode, "Backprop per example (the book's loop) or per mini-batch matrix")
+    auto* mode = cmd->add_option("--mode", o->mode,
+                                 "Backprop per example (the book's loop) or per mini-batch matrix (with --init-model: the model's)")
         ->check(CLI::IsMember(mode_names()))
         ->capture_default_str();
     add_compute_options(*cmd, o->compute);
