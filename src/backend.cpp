@@ -102,8 +102,9 @@ std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* no
     }
     if (gpu.usable) return make_cuda_backend<T>(spec.index);
     if (notice) {
+        // The reason whole: "no NVIDIA GPU found (...)" says it all; others need the lead-in.
         const bool absent = gpu.reason.rfind(kNoNvidiaGpu, 0) == 0;
-        *notice = (absent ? std::string(kNoNvidiaGpu) : "no usable GPU (" + gpu.reason + ")") +
+        *notice = (absent ? gpu.reason : "no usable GPU (" + gpu.reason + ")") +
                   "; running on the CPU (--device cpu or BATCHPROP_DEVICE=cpu skips this notice)";
     }
     return make_cpu_backend<T>();
