@@ -25,18 +25,28 @@ SIZES, BATCH, ETA = "784,30,10", 10, 3.0
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], prog="run.sh",
+                                 usage="%(prog)s [options]  (--help lists them)",
+                                 epilog="Prints the table; --save-results also records it in bench/RESULTS.md.")
     ap.add_argument("--cli", help="batchprop executable (default: $BATCHPROP_CLI or build/batchprop)")
-    ap.add_argument("--epochs", type=int, default=3, help="epochs per implementation; at least 3 (%(default)s)")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--epochs", type=bu.arg_positive_int, default=3, help="epochs per implementation; at least 3 (%(default)s)")
+    ap.add_argument("--rounds", type=bu.arg_positive_int, default=3,
                     help="run every implementation this many times, in turn (A B C ... A B C ...), and pool "
                          "the epochs: a shared machine's drifting speed then hits all rows alike (%(default)s)")
-    ap.add_argument("--train-limit", type=int, help="train on the first N images only (quick checks)")
+    ap.add_argument("--train-limit", type=bu.arg_positive_int, help="train on the first N images only (quick checks)")
     ap.add_argument("--only", help="comma-separated subset: batchprop,numpy,torch")
-    ap.add_argument("--no-results", action="store_true", help="do not touch bench/RESULTS.md")
+    ap.add_argument("--save-results", action="store_true",
+                    help="rewrite the compare section of bench/RESULTS.md (the committed figures)")
+    ap.add_argument("--no-results", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = ap.parse_args()
+    if args.save_results and args.no_results:
+        ap.error("--save-results and --no-results contradict each other")
     if args.epochs < 3 and not args.train_limit:
-        sys.exit("error: --epochs must be at least 3 (the table shows the median of them)")
+        ap.error("argument --epochs: at least 3 (the table shows the median of them)")
+    if args.only:
+        unknown = set(args.only.split(",")) - {"batchprop", "numpy", "torch"}
+        if unknown:
+            ap.error(f"argument --only: {', '.join(sorted(unknown))} is not one of batchprop, numpy, torch")
 
     cli = bu.find_cli(args.cli)
     info = bu.cli_info(cli)
@@ -155,7 +165,7 @@ def main():
     print(bu.md_table(header, table, "llllllrrrr"))
     print(f"\n({elapsed:.0f} s in all)")
 
-    if args.no_results:
+    if not args.save_results:
         return
     versions = subprocess.run([py, "-c", "import numpy, sys; print(sys.version.split()[0], numpy.__version__)"],
                               capture_output=True, text=True, env=env).stdout.split()

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "batchprop/check.hpp"
+
 namespace batchprop::cli {
 
 void register_train(CLI::App& app);
@@ -16,5 +18,14 @@ void register_info(CLI::App& app);
 // model): not an error, but the run did not complete, so main exits with 128 + SIGINT.
 struct Interrupted {};
 constexpr int kInterruptedExitCode = 130;
+
+// A mistake in the command line found after parsing (flags that contradict each other, a value
+// out of range, a bad BATCHPROP_DEVICE): exits with kUsageExitCode like CLI11's parse errors.
+struct UsageError : Error {
+    using Error::Error;
+};
+// Exit statuses (README, "Exit status"): 0 success, 1 failure, 2 usage, 130 Ctrl-C.
+constexpr int kFailureExitCode = 1;
+constexpr int kUsageExitCode = 2;
 
 }  // namespace batchprop::cli

@@ -3,8 +3,12 @@
 // checked without the data is checked before the data is read.
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <limits>
+#include <type_traits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,12 +43,22 @@ struct TrainOptions {
     int validation = 0;       // > 0: the last N training images are the evaluation set
     std::string monitor = "eval-acc,eval-cost";
     int early_stop = 0;
+    bool early_stop_on_test = false;
     std::string save, init_model, metrics;
     bool quiet = false;
-    // Whether --sizes / --cost were given (not defaults): they must then agree with, or
-    // override, what --init-model brings.
-    bool sizes_given = false, cost_given = false;
+    // Which flags were given (not defaults): they override what --init-model brings (and
+    // --sizes must agree with it); --train-limit given is worth a note when it is cut.
+    bool sizes_given = false, cost_given = false, eta_given = false, lambda_given = false, batch_given = false,
+         mode_given = false, dtype_given = false, train_limit_given = false;
 };
+
+// A note on stderr that does not stop the run (a setting adjusted, a choice made for the user).
+void note(Progress& progress, const std::string& text) {
+    if (progress.quiet()) return;
+    progress.clear();
+    std::fprintf(stderr, "batchprop: note: %s\n", text.c_str());
+    std::fflush(stderr);
+}
 
 const std::vector<std::string> kMonitorWords{"eval-acc", "eval-cost", "train-acc", "train-cost", "none"};
 
@@ -68,7 +82,7 @@ std::string accuracy_text(const Evaluation& e) {
     return buf;
 }
 
-std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs) {
+std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs, long long n_train) {
     std::string s = "Epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + ":";
     char buf[96];
     auto add = [&](const std::string& part) { s += (s.back() == ':' ? " " : ", ") + part; };
@@ -84,6 +98,9 @@ std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs) {
     }
     std::snprintf(buf, sizeof buf, "SGD %.3f s, %.0f examples/s", r.train_seconds, r.examples_per_second);
     add(buf);
+    if (r.examples < n_train)
+        s += " (partial epoch: Ctrl-C after " + std::to_string(r.examples) + " of " + std::to_string(n_train) +
+             " examples)";
     return s;
 }
 
@@ -91,6 +108,7 @@ std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs) {
 struct Data {
     Dataset train, eval;
     std::string eval_name;  // for the header line
+    std::string note;       // a setting the data cut short, said rather than done silently
 };
 
 Data load_data(const TrainOptions& o) {
@@ -113,6 +131,13 @@ Data load_data(const TrainOptions& o) {
         d.eval_name = d.eval.source;
     }
     const int n_train = std::min(o.train_limit, available);
+    if (o.train_limit_given && o.train_limit > available)
+        d.note = o.validation > 0
+                     ? "--train-limit " + std::to_string(o.train_limit) + ": only " + std::to_string(available) +
+                           " training images precede the last " + std::to_string(o.validation) +
+                           " (held out by --validation); training on " + std::to_string(n_train)
+                     : "--train-limit " + std::to_string(o.train_limit) + ": " + all.source + " has " +
+                           std::to_string(all.n) + " images; training on all " + std::to_string(n_train);
     d.train = n_train == all.n ? std::move(all) : all.slice(0, n_train);
     return d;
 }
@@ -123,7 +148,7 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     nlohmann::json j;
     j["version"] = BATCHPROP_VERSION;
     j["epochs"] = epochs_done;
-    if (best_epoch > 0) j["best_epoch"] = best_epoch;
+    if (best_epoch >= 0) j["best_epoch"] = best_epoch;  // 0: no epoch beat the --init-model
     j["interrupted"] = interrupted;
     j["eta"] = cfg.eta;
     j["lambda"] = cfg.lambda;
@@ -140,29 +165,25 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     j["shuffle"] = cfg.shuffle;
     j["training_data"] = d.train.source;
     j["training_examples"] = d.train.n;
+    if (o.validation > 0) j["validation"] = o.validation;
     return j;
 }
 
 template <class T>
-void train_typed(const TrainOptions& o, const Monitor& monitor) {
+void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optional<Model>& start,
+                 const std::string& from_model) {
     TrainConfig cfg = o.cfg;
-    std::vector<int> sizes = o.sizes;
-    std::string sizes_from = "--sizes";
+    std::vector<int> sizes = start ? start->net.sizes() : o.sizes;
+    const std::string sizes_from = start && !o.sizes_given ? "the model " + o.init_model : "--sizes";
+    const bool to_stdout = o.metrics == "-";  // stdout carries the metrics; the lines go to stderr
+    Progress progress(o.quiet, to_stdout, cfg.epochs);
 
-    // The device and the model to start from are checked before the (slow) data.
+    // The device is checked before the (slow) data.
     auto backend = make_backend_for<T>(o.compute, o.quiet);
-    std::optional<Model> start;
-    if (!o.init_model.empty()) {
-        start = read_model(o.init_model, "--init-model");
-        if (o.sizes_given)
-            check_model_sizes(*start, o.init_model, sizes);
-        else
-            sizes_from = "the model " + o.init_model;
-        sizes = start->net.sizes();
-        if (!o.cost_given) cfg.cost = start->cost;  // continue with the cost it was trained with
-    }
-
+    progress.status("batchprop: loading the data ...");
     Data data = load_data(o);
+    progress.clear();
+    if (!data.note.empty()) note(progress, data.note);
     check_fits(data.train, sizes, sizes_from);
     check_fits(data.eval, sizes, sizes_from);
     validate(cfg, data.train.n);
@@ -174,19 +195,25 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
         net.init(parse_init(o.init), cfg.seed);
     cfg.monitor_evaluation = monitor.evaluation() || o.early_stop > 0;
     cfg.monitor_training = monitor.training();
+    progress.status("batchprop: uploading the data ...");
     DeviceData<T> dtrain(*backend, data.train);
     DeviceData<T> deval(*backend, data.eval);
     Trainer<T> trainer(*backend, net.layout(), dtrain, &deval, cfg);
     trainer.backprop().set_params(net.params());
+    progress.clear();
 
-    Progress progress(Progress::style_for(o.quiet), cfg.epochs);
     progress.line(fmt::format(
         "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
-        "{} cost, {} mode, {}, {}{}{}",
+        "{} cost, {} mode, {}, {}{}{}{}",
         sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
         cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, backend->name(),
         trainer.recording() ? fmt::format(", CUDA graphs of {} steps", trainer.plan().front().steps) : "",
-        start ? ", starting from " + o.init_model : ""));
+        start ? ", starting from " + o.init_model : "",
+        cfg.lambda > 0 && monitor.evaluation() + monitor.training() > 0 ? "; costs include the L2 term" : ""));
+    if (!from_model.empty()) progress.line(from_model);
+    if (o.early_stop > 0 && o.validation == 0)
+        note(progress, "--early-stop-on-test: the epoch kept is chosen on the test set, so its test accuracy "
+                       "overstates how the model does on new data");
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
     std::optional<MetricsLog> metrics;
@@ -202,15 +229,32 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
         rs.sizes = sizes;
         rs.eta = cfg.eta;
         rs.lambda = cfg.lambda;
+        rs.seed = cfg.seed;
+        rs.init = start ? "model" : o.init;
+        rs.init_model = o.init_model;
         metrics.emplace(o.metrics, std::move(rs));
     }
 
-    // Early stopping keeps the parameters of the best epoch (by evaluation accuracy).
+    // Early stopping keeps the parameters of the best epoch (by evaluation accuracy). A model
+    // we continue from is the baseline (epoch 0): a run that never beats it saves it unchanged.
     long long best_correct = -1;
-    int best_epoch = 0, since_best = 0, epochs_done = 0;
+    int best_epoch = -1, since_best = 0, epochs_done = 0;
     std::vector<T> best_params;
     Monitor shown = monitor;
     if (o.early_stop > 0) shown.eval_acc = true;
+    if (start && o.early_stop > 0) {
+        const Evaluation e0 = trainer.evaluate(deval);
+        best_correct = e0.correct;
+        best_epoch = 0;
+        if (!o.save.empty()) best_params = trainer.backprop().params();
+        progress.line("Epoch 0 (the starting model): eval accuracy " + accuracy_text(e0));
+    }
+    // For the end-of-run summary.
+    double sgd_seconds = 0.0;
+    long long examples_trained = 0;
+    std::optional<Evaluation> top;  // the best monitored evaluation accuracy, and its epoch
+    int top_epoch = 0;
+    long long last_examples = data.train.n;
 
     InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
     TrainCallbacks cb;
@@ -219,7 +263,14 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
     cb.on_epoch = [&](const EpochResult& r) {
         epochs_done = r.epoch;
-        progress.line(epoch_line(r, shown, cfg.epochs));
+        sgd_seconds += r.train_seconds;
+        examples_trained += r.examples;
+        last_examples = r.examples;
+        if (r.evaluation && shown.eval_acc && (!top || r.evaluation->correct > top->correct)) {
+            top = r.evaluation;
+            top_epoch = r.epoch;
+        }
+        progress.line(epoch_line(r, shown, cfg.epochs, data.train.n));
         if (metrics) metrics->write(r);
         if (o.early_stop == 0) return true;
         if (r.evaluation->correct > best_correct) {
@@ -231,18 +282,32 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
         }
         if (++since_best < o.early_stop) return true;
         progress.line("Early stop: no better evaluation accuracy for " + std::to_string(o.early_stop) +
-                      " epochs; the best was epoch " + std::to_string(best_epoch));
+                      " epochs; the best was epoch " + std::to_string(best_epoch) +
+                      (best_epoch == 0 ? " (the starting model)" : ""));
         return false;
     };
+    const auto t0 = std::chrono::steady_clock::now();
     trainer.run(cb);
+    const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.clear();
     const bool interrupted = interrupt.interrupted();
 
+    std::string summary = fmt::format("Done: {} epoch{}{} in {:.1f} s (SGD {:.1f} s, {:.0f} examples/s)", epochs_done,
+                                      epochs_done == 1 ? "" : "s",
+                                      interrupted && last_examples < data.train.n ? ", the last one partial," : "",
+                                      run_seconds, sgd_seconds, sgd_seconds > 0 ? examples_trained / sgd_seconds : 0.0);
+    if (top) summary += fmt::format("; best eval accuracy {} at epoch {}", accuracy_text(*top), top_epoch);
+    if (best_epoch == 0) summary += "; no epoch beat the starting model";
+    progress.line(summary);
+
     if (!o.save.empty()) {
         net.params() = best_params.empty() ? trainer.backprop().params() : std::move(best_params);
-        save_model(o.save, net, cfg.cost, run_record(o, cfg, data, epochs_done, interrupted, best_epoch));
-        progress.line("Saved the model " + std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
-                      "to " + o.save);
+        save_model(o.save, net, cfg.cost,
+                   run_record(o, cfg, data, epochs_done, interrupted, o.early_stop > 0 ? best_epoch : -1));
+        progress.line(best_epoch == 0 ? "Saved the starting model, unchanged, to " + o.save
+                                      : "Saved the model " +
+                                            std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
+                                            "to " + o.save);
     }
     if (interrupted) {
         std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
@@ -251,19 +316,87 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     }
 }
 
-void run_train(TrainOptions& o) {
-    // Everything that needs no data, first: a typo should not cost a minute of loading.
-    o.sizes = parse_sizes(o.sizes_text);
-    o.cfg.cost = parse_cost(o.cost);
+// The settings recorded in a model's "batchprop" object become the defaults when training
+// continues from it; flags given on the command line override them. Returns a line saying
+// what was taken (empty when nothing was).
+std::string apply_model_settings(TrainOptions& o, const Model& model) {
+    std::vector<std::string> taken;
+    if (!o.cost_given) {
+        o.cfg.cost = model.cost;  // network2.py's own "cost" key
+        o.cost = cost_name(model.cost);
+        taken.push_back(std::string(cost_name(model.cost)) + " cost");
+    }
+    const nlohmann::json& b = model.batchprop;
+    if (!b.is_object()) {
+        return "batchprop: " + o.init_model + " records no training settings (not saved by batchprop); " +
+               "eta, lambda and m are the flags' (defaults: 3, 0, 10)";
+    }
+    auto number = [&](const char* key, bool given, auto& value, auto check) {
+        const auto it = b.find(key);
+        if (given || it == b.end() || !it->is_number()) return;
+        const auto v = it->template get<std::decay_t<decltype(value)>>();
+        if (!check(v)) return;
+        value = v;
+        taken.push_back(fmt::format("{} {}", key, v));
+    };
+    number("eta", o.eta_given, o.cfg.eta, [](double v) { return std::isfinite(v) && v > 0; });
+    number("lambda", o.lambda_given, o.cfg.lambda, [](double v) { return std::isfinite(v) && v >= 0; });
+    number("batch", o.batch_given, o.cfg.batch, [](int v) { return v >= 1; });
+    auto word = [&](const char* key, bool given, std::string& value, const std::vector<std::string>& allowed) {
+        const auto it = b.find(key);
+        if (given || it == b.end() || !it->is_string()) return;
+        const std::string v = it->get<std::string>();
+        if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) return;
+        value = v;
+        taken.push_back(std::string(key) + " " + v);
+    };
+    word("mode", o.mode_given, o.mode, mode_names());
+    word("dtype", o.dtype_given, o.compute.dtype, {"f32", "f64"});
     o.cfg.mode = parse_mode(o.mode);
-    o.cfg.launch = o.launch == "eager" ? Launch::eager : Launch::graph;
-    const Monitor monitor = parse_monitor(o.monitor);
-    validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
-    if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
-    if (!o.save.empty()) check_output_path(o.save, "--save");
-    if (!o.metrics.empty()) check_output_path(o.metrics, "--metrics");
-    if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
-    with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor); });
+    std::string list;
+    for (const std::string& t : taken) list += (list.empty() ? "" : ", ") + t;
+    return "batchprop: continuing with the settings " + o.init_model + " was trained with: " + list +
+           " (flags given override them)";
+}
+
+void run_train(TrainOptions& o) {
+    // Everything that needs no data, first: a typo should not cost a minute of loading. These
+    // are mistakes in the command line: usage errors.
+    Monitor monitor;
+    try {
+        o.sizes = parse_sizes(o.sizes_text);
+        o.cfg.cost = parse_cost(o.cost);
+        o.cfg.mode = parse_mode(o.mode);
+        o.cfg.launch = o.launch == "eager" ? Launch::eager : Launch::graph;
+        monitor = parse_monitor(o.monitor);
+        validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
+        if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
+        if (o.early_stop > 0 && o.validation == 0 && !o.early_stop_on_test)
+            BP_THROW("--early-stop without --validation would choose the epoch on the test set, which then no "
+                     "longer measures the model fairly: add --validation 10000 (the book's split), or "
+                     "--early-stop-on-test to accept that");
+        if (o.early_stop_on_test && o.validation > 0)
+            BP_THROW("--early-stop-on-test and --validation contradict each other (with --validation the "
+                     "evaluation set is the validation set)");
+        if (!o.save.empty()) check_output_path(o.save, "--save");
+        if (!o.metrics.empty() && o.metrics != "-") check_output_path(o.metrics, "--metrics");
+        if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
+        if (o.save == "-") BP_THROW("--save -: a model is written to a file; name one");
+    } catch (const UsageError&) {
+        throw;
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+    // The model to start from: small, read before the data, and its settings become defaults.
+    std::optional<Model> start;
+    std::string from_model;
+    if (!o.init_model.empty()) {
+        start = read_model(o.init_model, "--init-model");
+        if (o.sizes_given) check_model_sizes(*start, o.init_model, o.sizes);
+        from_model = apply_model_settings(o, *start);
+        validate(o.cfg, std::numeric_limits<int>::max());
+    }
+    with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor, start, from_model); });
 }
 
 }  // namespace
@@ -272,7 +405,7 @@ void register_train(CLI::App& app) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* cmd = app.add_subcommand("train", "Train a sigmoid network with mini-batch SGD");
     add_data_options(*cmd, o->data);
-    cmd->add_option("--train-limit", o->train_limit, "Train on the first N training images")->type_name("N")
+    auto* train_limit = cmd->add_option("--train-limit", o->train_limit, "Train on the first N training images")->type_name("N")
         ->check(at_least_one())
         ->capture_default_str();
     cmd->add_option("--validation", o->validation,
@@ -280,15 +413,22 @@ void register_train(CLI::App& app) {
                     "--validation 10000); without it the test set is used")->type_name("N")
         ->check(at_least_one());
 
-    auto* sizes = cmd->add_option("--sizes", o->sizes_text, "Neurons per layer, input first, comma-separated")
+    auto* sizes = cmd->add_option("--sizes", o->sizes_text,
+                                  "Neurons per layer, input first, comma-separated (with --init-model: the model's)")
                       ->check(sizes_validator())
                       ->type_name("N,N,...")
                       ->capture_default_str();
     cmd->add_option("--epochs", o->cfg.epochs, "Epochs to train")->type_name("N")->capture_default_str();
-    cmd->add_option("--batch,-m", o->cfg.batch, "Mini-batch size m")->type_name("M")->capture_default_str();
-    cmd->add_option("--eta", o->cfg.eta, "Learning rate eta")->capture_default_str();
-    cmd->add_option("--lambda", o->cfg.lambda, "L2 regularisation lambda")->capture_default_str();
-    auto* cost = cmd->add_option("--cost", o->cost, "Cost function (with --init-model: the model's, unless given)")
+    auto* batch = cmd->add_option("--batch,-m", o->cfg.batch, "Mini-batch size m (with --init-model: the model's)")
+                      ->type_name("M")
+                      ->capture_default_str();
+    auto* eta = cmd->add_option("--eta", o->cfg.eta, "Learning rate eta (with --init-model: the model's)")
+                    ->type_name("FLOAT")
+                    ->capture_default_str();
+    auto* lambda = cmd->add_option("--lambda", o->cfg.lambda, "L2 regularisation lambda (with --init-model: the model's)")
+                       ->type_name("FLOAT")
+                       ->capture_default_str();
+    auto* cost = cmd->add_option("--cost", o->cost, "Cost function (with --init-model: the model's)")
                      ->check(CLI::IsMember(cost_names()))
                      ->capture_default_str();
     auto* init = cmd->add_option("--init", o->init, "Initialisation: gaussian N(0,1) or scaled N(0,1/n_in)")
@@ -296,10 +436,12 @@ void register_train(CLI::App& app) {
                      ->capture_default_str();
     cmd->add_option("--init-model", o->init_model,
                     "Start from this saved model instead of a random initialisation (its sizes must fit the "
-                    "data, and --sizes if given)")->type_name("FILE")
+                    "data, and --sizes if given); the settings it was trained with (eta, lambda, m, cost, mode, "
+                    "dtype) are the defaults")->type_name("FILE")
         ->excludes(init);
     cmd->add_option("--seed", o->cfg.seed, "Random seed (initialisation and shuffling)")->capture_default_str();
-    cmd->add_option("--mode", o->mode, "Backprop per example (the book's loop) or per mini-batch matrix")
+    auto* mode = cmd->add_option("--mode", o->mode,
+                                 "Backprop per example (the book's loop) or per mini-batch matrix (with --init-model: the model's)")
         ->check(CLI::IsMember(mode_names()))
         ->capture_default_str();
     cmd->add_option("--launch", o->launch,
@@ -318,15 +460,28 @@ void register_train(CLI::App& app) {
         ->type_name("LIST")
         ->capture_default_str();
     cmd->add_option("--early-stop", o->early_stop,
-                    "Stop when the evaluation accuracy has not improved for N epochs; --save keeps the best epoch")->type_name("N")
+                    "Stop when the evaluation accuracy has not improved for N epochs; --save keeps the best epoch "
+                    "(or the --init-model, when no epoch beats it). Needs --validation, or --early-stop-on-test")
+        ->type_name("N")
         ->check(at_least_one());
+    cmd->add_flag("--early-stop-on-test", o->early_stop_on_test,
+                  "Let --early-stop choose the epoch on the test set (without --validation); its test accuracy "
+                  "then overstates the model's");
     cmd->add_option("--save", o->save, "Save the trained model here (network2.py's JSON format)")->type_name("FILE");
-    cmd->add_option("--metrics", o->metrics, "Write one JSON object per epoch to this file (JSON Lines)")->type_name("FILE");
+    cmd->add_option("--metrics", o->metrics,
+                    "Write one JSON object per epoch to this file (JSON Lines); - for stdout (the summary lines "
+                    "then go to stderr)")->type_name("FILE");
     cmd->add_flag("--quiet,-q", o->quiet, "Print nothing but errors");
 
-    cmd->callback([o, sizes, cost] {
+    cmd->callback([o, cmd, sizes, cost, eta, lambda, batch, mode, train_limit] {
         o->sizes_given = sizes->count() > 0;
         o->cost_given = cost->count() > 0;
+        o->eta_given = eta->count() > 0;
+        o->lambda_given = lambda->count() > 0;
+        o->batch_given = batch->count() > 0;
+        o->mode_given = mode->count() > 0;
+        o->dtype_given = cmd->get_option("--dtype")->count() > 0;
+        o->train_limit_given = train_limit->count() > 0;
         run_train(*o);
     });
 }
