@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 #include "batchprop/check.hpp"
 #include "batchprop/csv.hpp"
@@ -93,6 +94,14 @@ DataFiles locate(const DataOptions& o, Split split) {
 
 Dataset load(const DataFiles& f) {
     return f.csv ? load_csv(f.images) : load_idx(f.images, f.labels);
+}
+
+std::pair<Dataset, Dataset> load_train_and_test(const DataFiles& train, const DataFiles& test) {
+    // If the training set fails, the future's destructor waits for the test set's thread and
+    // drops what it did, so the training set's error is the one reported, as when read in turn.
+    std::future<Dataset> test_set = std::async(std::launch::async, [&test] { return load(test); });
+    Dataset train_set = load(train);
+    return {std::move(train_set), test_set.get()};
 }
 
 Dataset load_images(const std::string& path, const std::string& format) {
