@@ -678,6 +678,7 @@ TEST_F(Cli, Info) {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(contains(r.out, "BLAS:") && contains(r.out, "kernels ") && contains(r.out, "thread(s)")) << r.out;
     EXPECT_TRUE(contains(r.out, "CUDA:")) << r.out;
+    EXPECT_TRUE(contains(r.out, "products with a dimension <= ")) << r.out;  // the small-product kernel or why not
 }
 
 // ---- bad input ---------------------------------------------------------------------------------

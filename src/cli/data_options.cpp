@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 #include "batchprop/check.hpp"
 #include "batchprop/csv.hpp"
@@ -161,6 +162,14 @@ DataFiles locate(const DataOptions& given, Split split) {
 Dataset load(const DataFiles& f) {
     if (f.csv) return load_csv(f.images);
     return explained([&] { return load_idx(f.images, f.labels); }, {{f.images, "images"}, {f.labels, "labels"}});
+}
+
+std::pair<Dataset, Dataset> load_train_and_test(const DataFiles& train, const DataFiles& test) {
+    // If the training set fails, the future's destructor waits for the test set's thread and
+    // drops what it did, so the training set's error is the one reported, as when read in turn.
+    std::future<Dataset> test_set = std::async(std::launch::async, [&test] { return load(test); });
+    Dataset train_set = load(train);
+    return {std::move(train_set), test_set.get()};
 }
 
 Dataset load_images(const std::string& path, const std::string& format) {

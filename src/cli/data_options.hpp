@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +36,10 @@ DataFiles locate(const DataOptions& o, Split split);
 
 // Reads the files (IDX or CSV, gzipped or not).
 Dataset load(const DataFiles& files);
+
+// Reads the training and the test files at the same time, the test set on a second thread
+// (each file inflates on one core). Errors as load() reports them, the training set's first.
+std::pair<Dataset, Dataset> load_train_and_test(const DataFiles& train, const DataFiles& test);
 
 // --images of `predict`: an IDX images file, or a CSV file (its labels are ignored). A file of
 // the wrong kind (CSV without --format csv, an IDX labels file) is named as such.
