@@ -48,9 +48,9 @@ def main():
     if args.epochs < 3 and not args.train_limit:
         ap.error("argument --epochs: at least 3 (the table shows the median of them)")
     if args.only:
-        unknown = set(args.only.split(",")) - {"batchprop", "numpy", "torch"}
+        unknown = set(args.only.split(",")) - {"batchprop", "cblas", "numpy", "torch"}
         if unknown:
-            ap.error(f"argument --only: {', '.join(sorted(unknown))} is not one of batchprop, numpy, torch")
+            ap.error(f"argument --only: {', '.join(sorted(unknown))} is not one of batchprop, cblas, numpy, torch")
 
     cli = bu.find_cli(args.cli)
     info = bu.cli_info(cli)
@@ -104,6 +104,9 @@ def main():
         ("batchprop", "matrix", "cuda", "f32", None if gpus else no_gpu),
         ("batchprop", "per-example", "cuda", "f32", None if gpus else no_gpu),
         ("torch", "mini-batch (autograd)", "cuda", "f32", None if torch_cuda else torch_cuda_why),
+        # Each step captured once with torch.cuda.graph and replayed: PyTorch without its
+        # per-call overhead, the fair peer for batchprop's recorded steps.
+        ("torch", "CUDA graph per step", "cuda", "f32", None if torch_cuda else torch_cuda_why),
     ]
     print(f"compare: {bu.machine_line(mach)}", flush=True)
     bu.warn_if_loaded(mach)
@@ -140,6 +143,8 @@ def main():
                             script = os.path.join(HERE, f"{impl}_backprop.py")
                             cmd = [py, script, "--out", out, *common]
                             cmd += ["--mode", algo, "--dtype", dtype] if impl == "numpy" else ["--device", dev]
+                            if algo == "CUDA graph per step":
+                                cmd.append("--graphs")
                         p = subprocess.run(cmd, capture_output=True, text=True, env=np_env if impl == "numpy" else env)
                         if p.returncode != 0:
                             raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}")
