@@ -862,11 +862,24 @@ TEST_F(Cli, BadInputLeavesOutputFilesAlone) {
 TEST_F(Cli, CtrlCStopsAndStillSaves) {
     const std::string out = path("out"), err = path("err");
     const pid_t pid = spawn(train({"--epochs", "1000000", "--save", path("m.json"), "--metrics", path("m.jsonl")}), out, err);
-    // Wait until training is under way (the first epoch line is out), then interrupt.
+    // Wait until training is under way (the first epoch line is out), then interrupt. A child
+    // that exits first (training failed) fails the test at once, with its status and stderr,
+    // instead of after the whole timeout; one that never gets there is killed, not left behind.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!contains(slurp(out), "Epoch 2/") && std::chrono::steady_clock::now() < deadline)
+    int status = 0;
+    while (!contains(slurp(out), "Epoch 2/")) {
+        const pid_t done = waitpid(pid, &status, WNOHANG);
+        ASSERT_NE(done, pid) << "training ended before it could be interrupted ("
+                             << (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                                   : "signal " + std::to_string(WTERMSIG(status)))
+                             << "); stderr:\n" << slurp(err) << "stdout:\n" << slurp(out);
+        if (std::chrono::steady_clock::now() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            FAIL() << "no \"Epoch 2/\" line within 30 s; stderr:\n" << slurp(err) << "stdout:\n" << slurp(out);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_TRUE(contains(slurp(out), "Epoch 2/")) << slurp(err);
+    }
     kill(pid, SIGINT);
     const Result r = finish(pid, out, err);
     EXPECT_EQ(r.code, 130) << r.err;

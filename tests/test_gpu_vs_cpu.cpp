@@ -773,6 +773,26 @@ TEST(DeviceSelection, CudaWithoutGpuThrowsWithTheReason) {
     }
 }
 
+// cuda:N names GPU N; one past the last is refused by the device selection itself, with the
+// number of GPUs present, before any CUDA call (make_cuda_backend's own check would word it
+// differently). The last one is accepted.
+TEST(DeviceSelection, CudaIndexPastTheLastGpuNamesTheCount) {
+    const GpuStatus& s = gpu_status();
+    if (!s.usable) GTEST_SKIP() << "no usable GPU: " << s.reason;
+    const std::string past = "cuda:" + std::to_string(s.count);
+    try {
+        make_backend<float>(parse_device(past));
+        FAIL() << "--device " << past << " succeeded with " << s.count << " GPU(s)";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("--device " + past + ": only " + std::to_string(s.count) + " GPU(s) present"),
+                  std::string::npos)
+            << msg;
+    }
+    const auto last = make_backend<float>(parse_device("cuda:" + std::to_string(s.count - 1)));
+    EXPECT_EQ(last->kind(), DeviceKind::cuda);
+}
+
 TEST(DeviceSelection, AutoFallsBackToTheCpuWithANotice) {
     std::string notice;
     const auto be = make_backend<double>(parse_device("auto"), &notice);
