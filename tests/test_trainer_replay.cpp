@@ -48,7 +48,8 @@ std::vector<double> replay(const Dataset& tr, const Network<double>& net, const 
             std::vector<double> xs, ys(std::size_t(nL) * std::size_t(m), 0.0);
             for (int j = 0; j < m; ++j) {
                 const int k = idx[std::size_t(first + j)];
-                for (int i = 0; i < n0; ++i) xs.push_back(double(tr.x[std::size_t(k) * std::size_t(n0) + std::size_t(i)]));
+                for (int i = 0; i < n0; ++i)
+                    xs.push_back(double(tr.pixels[std::size_t(k) * std::size_t(n0) + std::size_t(i)]) / 255.0);
                 ys[std::size_t(j) * std::size_t(nL) + std::size_t(tr.labels[std::size_t(k)])] = 1.0;
             }
             x.upload(xs);
@@ -99,8 +100,9 @@ HandEval hand_eval(const Network<double>& net, const Dataset& data, Cost cost) {
     HandEval h;
     const int L = net.n_layers();
     for (int j = 0; j < data.n; ++j) {
-        std::vector<double> a(data.x.begin() + std::ptrdiff_t(j) * data.n_inputs,
-                              data.x.begin() + std::ptrdiff_t(j + 1) * data.n_inputs);
+        std::vector<double> a;
+        for (int i = 0; i < data.n_inputs; ++i)
+            a.push_back(double(data.pixels[std::size_t(j) * std::size_t(data.n_inputs) + std::size_t(i)]) / 255.0);
         for (int l = 1; l <= L; ++l) {
             const ConstView<double> w = net.w(l);
             std::vector<double> next(std::size_t(w.rows));
@@ -185,10 +187,13 @@ TEST(TrainerEvaluation, ChunkedEvaluationMatchesAHostForwardPass) {
         const HandEval he = hand_eval(net, ev, cost);
         auto be = make_cpu_backend<double>();
         DeviceData<double> d(*be, ev);
+        const bptest::HostBatch<double> host = bptest::host_batch<double>(ev, 0, ev.n, 4);
+        Buffer<double> x(*be, host.x.size());
+        x.upload(host.x);
         for (int capacity : {3, 10, 23}) {
             Backprop<double> bp(*be, net.layout(), capacity);
             bp.set_params(net.params());
-            const EvalSums s = bp.evaluate(d.x(), d.labels(), cost);
+            const EvalSums s = bp.evaluate(ConstView<double>(x.data(), ev.n_inputs, ev.n), d.labels(), cost);
             EXPECT_EQ(s.correct, 12) << "capacity " << capacity;
             EXPECT_NEAR(s.cost, sum(he.cost), 1e-12 * sum(he.cost)) << "capacity " << capacity;
         }
