@@ -170,6 +170,30 @@ TEST(TrainerEvaluation, RegularisedCostMatchesTheFormula) {
     }
 }
 
+// The trainer evaluates a data set in chunks of 1,000 examples converted from its bytes: over
+// 2,503 examples (three chunks, the last partial), the count and the cost are those of a host
+// forward pass, each chunk scored against its own examples' labels.
+TEST(TrainerEvaluation, ThousandExampleChunksUseTheirOwnLabels) {
+    const Dataset tr = bptest::quadrants(40, 51);
+    Dataset ev = bptest::quadrants(2503, 52);
+    Network<double> net({2, 6, 4});
+    net.init(Init::gaussian, 53);
+    // Labels that make the count depend on every chunk: even columns get the predicted class.
+    const HandEval pred = hand_eval(net, ev, Cost::quadratic);
+    for (int j = 0; j < ev.n; ++j)
+        ev.labels[std::size_t(j)] = j % 2 == 0 ? pred.predicted[std::size_t(j)] : (pred.predicted[std::size_t(j)] + 1) % 4;
+    auto be = make_cpu_backend<double>();
+    DeviceData<double> dtr(*be, tr), dev(*be, ev);
+    TrainConfig c = replay_config(Mode::matrix);
+    c.lambda = 0.0;  // the mean cost alone
+    Trainer<double> trainer(*be, net.layout(), dtr, &dev, c);
+    trainer.backprop().set_params(net.params());
+    const HandEval he = hand_eval(net, ev, c.cost);
+    const Evaluation e = trainer.evaluate(dev);
+    EXPECT_EQ(e.correct, 1252);
+    EXPECT_NEAR(e.cost, sum(he.cost) / 2503.0, 1e-12 * sum(he.cost) / 2503.0);
+}
+
 // Evaluation feeds forward in chunks of the workspace's width. Workspaces of 3 columns (eight
 // chunks, the last of 2) and of 10 (three chunks, the last of 3) must give the counts and costs
 // of a host forward pass over all 23 columns: each chunk's outputs scored against its own
