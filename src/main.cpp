@@ -5,7 +5,7 @@
 #include <new>
 #include <string>
 
-#include "batchprop/blas_core.hpp"
+#include "blas_core.hpp"
 #include "batchprop/check.hpp"
 #include "cli/commands.hpp"
 

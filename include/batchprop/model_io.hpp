@@ -8,6 +8,8 @@
 // This is a model file, not a training checkpoint: no epoch counter or shuffle state.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -25,25 +27,25 @@ struct Model {
 };
 
 // network2.py's class names for the costs.
-const char* cost_class_name(Cost cost);
+BATCHPROP_API const char* cost_class_name(Cost cost);
 
 // The JSON text of a model (compact, keys in network2.py's order). Numbers are written with
 // the shortest decimal form that reads back to the same double. `settings`, when not null,
 // is stored under "batchprop".
 template <class T>
-std::string model_to_json(const Network<T>& net, Cost cost, const nlohmann::json& settings = nullptr);
+BATCHPROP_API std::string model_to_json(const Network<T>& net, Cost cost, const nlohmann::json& settings = nullptr);
 
 // Writes the model to `path` atomically (see output_file.hpp): an existing file is replaced
 // only by a complete new one.
 template <class T>
-void save_model(const std::string& path, const Network<T>& net, Cost cost,
+BATCHPROP_API void save_model(const std::string& path, const Network<T>& net, Cost cost,
                 const nlohmann::json& settings = nullptr);
 
 // Parses and validates a model: JSON syntax, the four keys, every shape against "sizes", every
 // value a finite number. Each error is one line starting with `what` (the file name).
-Model parse_model(const std::string& text, const std::string& what);
+BATCHPROP_API Model parse_model(const std::string& text, const std::string& what);
 
 // Reads and parses the model file at `path`.
-Model load_model(const std::string& path);
+BATCHPROP_API Model load_model(const std::string& path);
 
 }  // namespace batchprop

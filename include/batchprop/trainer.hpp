@@ -4,6 +4,8 @@
 // is Backprop's; this is the loop around it.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -21,7 +23,7 @@ namespace batchprop {
 // A data set uploaded to a backend once, as it is on the host: the pixels as bytes (n_inputs x
 // n), the labels as int. Batches are converted to T when gathered (Backend::gather_batch).
 template <class T>
-struct DeviceData {
+struct BATCHPROP_API DeviceData {
     DeviceData(Backend<T>& be, const Dataset& host);
     ConstView<std::uint8_t> pixels() const { return ConstView<std::uint8_t>(pixels_.data(), n_inputs, n); }
     const int* labels() const { return labels_.data(); }
@@ -89,7 +91,7 @@ struct TrainCallbacks {
 };
 
 template <class T>
-class Trainer {
+class BATCHPROP_API Trainer {
 public:
     // Validates the configuration against the data (batch <= n_train, eta > 0, ...).
     Trainer(Backend<T>& backend, const ParamLayout& layout, const DeviceData<T>& train,
@@ -140,6 +142,6 @@ private:
     Slot slots_[kSegmentKinds];
 };
 
-void validate(const TrainConfig& config, int n_train);
+BATCHPROP_API void validate(const TrainConfig& config, int n_train);
 
 }  // namespace batchprop

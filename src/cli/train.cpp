@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "batchprop/model_io.hpp"
-#include "batchprop/output_file.hpp"
+#include "output_file.hpp"
 #include "batchprop/trainer.hpp"
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
