@@ -30,7 +30,7 @@ for bad in CpuBackend CudaBackend blas_core cpu_subnormals subnormal write_file_
 done
 # And the API is there.
 demangled=$(c++filt <<<"$mangled")
-for want in 'batchprop::load_model(' 'batchprop::Trainer<float>::run(' 'batchprop::load_idx('; do
+for want in 'batchprop::load_model(' 'batchprop::Session::train(' 'batchprop::Trainer<float>::run(' 'batchprop::load_idx('; do
   grep -qF -- "$want" <<<"$demangled" || { echo "missing from the exports: $want"; fail=1; }
 done
 if [ "$fail" = 0 ]; then

@@ -41,7 +41,11 @@ enum class Launch {
 };
 
 struct TrainConfig {
-    int epochs = 5;
+    int epochs = 5;       // run() trains epochs first_epoch .. epochs - 1 (0-based)
+    // Epochs already done (resuming a run): epoch e's shuffle depends only on (seed, e), so
+    // continuing at first_epoch from the parameters after that many epochs gives, bit for bit,
+    // the parameters of a run that never stopped.
+    int first_epoch = 0;
     int batch = 10;  // m
     double eta = 3.0;
     double lambda = 0.0;
@@ -80,7 +84,16 @@ struct BatchProgress {
     double seconds = 0.0;  // since the epoch started
 };
 
+// What run() is about to do, once it is set up.
+struct TrainStart {
+    int first_epoch = 0;     // 0-based
+    int epochs = 0;          // config.epochs
+    bool recording = false;  // Trainer::recording()
+    int segment_steps = 0;   // steps in the epoch's first segment
+};
+
 struct TrainCallbacks {
+    std::function<void(const TrainStart&)> on_start;  // once, before the first epoch
     // After each segment: each mini-batch when eager, each replayed chunk of steps when
     // recording (may be empty).
     std::function<void(const BatchProgress&)> on_batch;
@@ -99,8 +112,9 @@ public:
 
     Backprop<T>& backprop() { return bp_; }
 
-    // Trains config.epochs epochs (fewer if a callback or the stop flag says so). Returns
-    // the number of epochs completed.
+    // Trains epochs config.first_epoch .. config.epochs - 1 (fewer if a callback or the stop
+    // flag says so). Returns the number of the last epoch run, 1-based (an epoch the stop
+    // flag cut short counts), or first_epoch when none was.
     int run(const TrainCallbacks& callbacks = {});
 
     // One epoch of SGD; returns seconds spent. epoch is 0-based (it seeds the shuffle).

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "batchprop/batchprop.hpp"
 #include "batchprop/model_io.hpp"
 #include "output_file.hpp"
 #include "batchprop/trainer.hpp"
@@ -143,14 +144,13 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     return j;
 }
 
-template <class T>
-void train_typed(const TrainOptions& o, const Monitor& monitor) {
+void train_session(const TrainOptions& o, const Monitor& monitor) {
     TrainConfig cfg = o.cfg;
     std::vector<int> sizes = o.sizes;
     std::string sizes_from = "--sizes";
 
     // The device and the model to start from are checked before the (slow) data.
-    auto backend = make_backend_for<T>(o.compute, o.quiet);
+    const SessionOptions where{o.compute.device, parse_dtype(o.compute.dtype)};
     std::optional<Model> start;
     if (!o.init_model.empty()) {
         start = read_model(o.init_model, "--init-model");
@@ -161,32 +161,30 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
         sizes = start->net.sizes();
         if (!o.cost_given) cfg.cost = start->cost;  // continue with the cost it was trained with
     }
+    Session session = start ? Session::from_model(*start, where)
+                            : Session::create(sizes, cfg.cost, parse_init(o.init), cfg.seed, where);
+    session.set_cost(cfg.cost);
+    if (!session.device_notice().empty() && !o.quiet)
+        std::fprintf(stderr, "batchprop: %s\n", session.device_notice().c_str());
 
     Data data = load_data(o);
     check_fits(data.train, sizes, sizes_from);
     check_fits(data.eval, sizes, sizes_from);
     validate(cfg, data.train.n);
 
-    Network<T> net(sizes);
-    if (start)
-        net = start->net.template cast<T>();
-    else
-        net.init(parse_init(o.init), cfg.seed);
     cfg.monitor_evaluation = monitor.evaluation() || o.early_stop > 0;
     cfg.monitor_training = monitor.training();
-    DeviceData<T> dtrain(*backend, data.train);
-    DeviceData<T> deval(*backend, data.eval);
-    Trainer<T> trainer(*backend, net.layout(), dtrain, &deval, cfg);
-    trainer.backprop().set_params(net.params());
 
     Progress progress(Progress::style_for(o.quiet), cfg.epochs);
-    progress.line(fmt::format(
-        "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
-        "{} cost, {} mode, {}, {}{}{}",
-        sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
-        cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, backend->name(),
-        trainer.recording() ? fmt::format(", CUDA graphs of {} steps", trainer.plan().front().steps) : "",
-        start ? ", starting from " + o.init_model : ""));
+    auto header = [&](const TrainStart& s) {
+        progress.line(fmt::format(
+            "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
+            "{} cost, {} mode, {}, {}{}{}",
+            sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
+            cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, session.device(),
+            s.recording ? fmt::format(", CUDA graphs of {} steps", s.segment_steps) : "",
+            start ? ", starting from " + o.init_model : ""));
+    };
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
     std::optional<MetricsLog> metrics;
@@ -194,7 +192,7 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
         RunSettings rs;
         rs.monitor = monitor;
         if (o.early_stop > 0) rs.monitor.eval_acc = true;
-        rs.device = backend->name();
+        rs.device = session.device();
         rs.mode = mode_name(cfg.mode);
         rs.dtype = o.compute.dtype;
         rs.cost = cost_name(cfg.cost);
@@ -208,12 +206,13 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     // Early stopping keeps the parameters of the best epoch (by evaluation accuracy).
     long long best_correct = -1;
     int best_epoch = 0, since_best = 0, epochs_done = 0;
-    std::vector<T> best_params;
+    std::optional<Network<double>> best_net;
     Monitor shown = monitor;
     if (o.early_stop > 0) shown.eval_acc = true;
 
     InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
     TrainCallbacks cb;
+    cb.on_start = header;
     cb.stop = interrupt.flag();
     cb.on_notice = [](const std::string& why) { fmt::print(stderr, "batchprop: {}\n", why); };
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
@@ -226,7 +225,7 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
             best_correct = r.evaluation->correct;
             best_epoch = r.epoch;
             since_best = 0;
-            if (!o.save.empty()) best_params = trainer.backprop().params();
+            if (!o.save.empty()) best_net = session.network();
             return true;
         }
         if (++since_best < o.early_stop) return true;
@@ -234,13 +233,16 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
                       " epochs; the best was epoch " + std::to_string(best_epoch));
         return false;
     };
-    trainer.run(cb);
+    session.train(data.train, &data.eval, cfg, cb);
     progress.clear();
     const bool interrupted = interrupt.interrupted();
 
     if (!o.save.empty()) {
-        net.params() = best_params.empty() ? trainer.backprop().params() : std::move(best_params);
-        save_model(o.save, net, cfg.cost, run_record(o, cfg, data, epochs_done, interrupted, best_epoch));
+        const nlohmann::json record = run_record(o, cfg, data, epochs_done, interrupted, best_epoch);
+        if (best_net)
+            save_model(o.save, *best_net, cfg.cost, record);
+        else
+            session.save(o.save, record);
         progress.line("Saved the model " + std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
                       "to " + o.save);
     }
@@ -263,7 +265,7 @@ void run_train(TrainOptions& o) {
     if (!o.save.empty()) check_output_path(o.save, "--save");
     if (!o.metrics.empty()) check_output_path(o.metrics, "--metrics");
     if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
-    with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor); });
+    train_session(o, monitor);
 }
 
 }  // namespace
