@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);  // runs the chosen command's callback
     } catch (const CLI::ParseError& e) {
         return app.exit(e);  // help, version, or a usage error
-    } catch (const batchprop::cli::Interrupted&) {
-        return batchprop::cli::kInterruptedExitCode;
+    } catch (const batchprop::cli::Interrupted& e) {
+        return 128 + e.signal;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "batchprop: error: out of memory\n");
         return 1;

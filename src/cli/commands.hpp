@@ -12,9 +12,12 @@ void register_predict(CLI::App& app);
 void register_gradcheck(CLI::App& app);
 void register_info(CLI::App& app);
 
-// Thrown by a command that Ctrl-C stopped after it finished cleanly (e.g. train saved the
-// model): not an error, but the run did not complete, so main exits with 128 + SIGINT.
-struct Interrupted {};
+// Thrown by a command that Ctrl-C or SIGTERM stopped after it finished cleanly (e.g. train
+// saved the model): not an error, but the run did not complete, so main exits with
+// 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+struct Interrupted {
+    int signal = 2;  // SIGINT
+};
 constexpr int kInterruptedExitCode = 130;
 
 }  // namespace batchprop::cli

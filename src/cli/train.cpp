@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
 #include "cli/flag_values.hpp"
+#include "cli/checkpoint.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/metrics.hpp"
 #include "cli/model_file.hpp"
@@ -41,7 +43,9 @@ struct TrainOptions {
     std::string monitor = "eval-acc,eval-cost";
     int early_stop = 0;
     std::string save, init_model, metrics;
+    std::string checkpoint, resume;  // --checkpoint, --resume (checkpoint.hpp)
     bool quiet = false;
+    std::set<std::string> given;     // the flags given on the command line
     // Whether --sizes / --cost were given (not defaults): they must then agree with, or
     // override, what --init-model brings.
     bool sizes_given = false, cost_given = false;
@@ -144,7 +148,42 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     return j;
 }
 
-void train_session(const TrainOptions& o, const Monitor& monitor) {
+// The settings that define a run, as a checkpoint records them and --resume restores them.
+std::vector<RunSetting> run_settings(TrainOptions& o) {
+    std::vector<RunSetting> s{
+        bind_setting("--sizes", o.sizes_text), bind_setting("--epochs", o.cfg.epochs),
+        bind_setting("--batch", o.cfg.batch), bind_setting("--eta", o.cfg.eta), bind_setting("--lambda", o.cfg.lambda),
+        bind_setting("--cost", o.cost), bind_setting("--init", o.init), bind_setting("--init-model", o.init_model),
+        bind_setting("--seed", o.cfg.seed), bind_setting("--mode", o.mode), bind_setting("--launch", o.launch),
+        bind_setting("--dtype", o.compute.dtype), bind_setting("--train-limit", o.train_limit),
+        bind_setting("--validation", o.validation), bind_setting("--early-stop", o.early_stop),
+        RunSetting{"--no-shuffle", [&o] { return nlohmann::json(!o.cfg.shuffle); },
+                   [&o](const nlohmann::json& j) { o.cfg.shuffle = !j.get<bool>(); }},
+        bind_setting("--format", o.data.format),
+        bind_setting("--device", o.compute.device, false), bind_setting("--monitor", o.monitor, false)};
+    // The data flags: taken from the checkpoint when not given, never an error themselves;
+    // the data they locate is compared with the checkpoint's afterwards (data_identity).
+    for (auto [flag, value] : {std::pair{"--data", &o.data.dir}, {"--train-images", &o.data.train_images},
+                               {"--train-labels", &o.data.train_labels}, {"--test-images", &o.data.test_images},
+                               {"--test-labels", &o.data.test_labels}, {"--train-csv", &o.data.train_csv},
+                               {"--test-csv", &o.data.test_csv}})
+        s.push_back(bind_setting(flag, *value, false));
+    return s;
+}
+
+// The files the run reads, for data_identity.
+std::vector<std::string> data_files(const TrainOptions& o) {
+    std::vector<std::string> files;
+    for (Split split : {Split::train, Split::test}) {
+        if (split == Split::test && o.validation > 0) break;
+        const DataFiles f = locate(o.data, split);
+        files.push_back(f.images);
+        if (!f.csv) files.push_back(f.labels);
+    }
+    return files;
+}
+
+void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<Checkpoint>& resume) {
     TrainConfig cfg = o.cfg;
     std::vector<int> sizes = o.sizes;
     std::string sizes_from = "--sizes";
@@ -152,7 +191,13 @@ void train_session(const TrainOptions& o, const Monitor& monitor) {
     // The device and the model to start from are checked before the (slow) data.
     const SessionOptions where{o.compute.device, parse_dtype(o.compute.dtype)};
     std::optional<Model> start;
-    if (!o.init_model.empty()) {
+    if (resume) {
+        start = resume->model;  // its sizes and cost are the run's (adopt_settings)
+        if (start->net.sizes() != sizes)
+            BP_THROW(o.resume << ": a damaged checkpoint: the model's sizes " << sizes_to_string(start->net.sizes())
+                              << " are not the run's " << o.sizes_text);
+        cfg.first_epoch = std::min(resume->epochs_done, cfg.epochs);
+    } else if (!o.init_model.empty()) {
         start = read_model(o.init_model, "--init-model");
         if (o.sizes_given)
             check_model_sizes(*start, o.init_model, sizes);
@@ -171,6 +216,9 @@ void train_session(const TrainOptions& o, const Monitor& monitor) {
     check_fits(data.train, sizes, sizes_from);
     check_fits(data.eval, sizes, sizes_from);
     validate(cfg, data.train.n);
+    const std::vector<RunSetting> settings = run_settings(o);
+    const nlohmann::json data_id = o.checkpoint.empty() ? nlohmann::json() : data_identity(data_files(o), data.train.n, data.eval.n);
+    if (resume) check_same_data(*resume, data_id);
 
     cfg.monitor_evaluation = monitor.evaluation() || o.early_stop > 0;
     cfg.monitor_training = monitor.training();
@@ -183,7 +231,9 @@ void train_session(const TrainOptions& o, const Monitor& monitor) {
             sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
             cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, session.device(),
             s.recording ? fmt::format(", CUDA graphs of {} steps", s.segment_steps) : "",
-            start ? ", starting from " + o.init_model : ""));
+            resume  ? fmt::format(", resuming {} after epoch {}", o.resume, resume->epochs_done)
+            : start ? ", starting from " + o.init_model
+                    : ""));
     };
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
@@ -205,8 +255,14 @@ void train_session(const TrainOptions& o, const Monitor& monitor) {
 
     // Early stopping keeps the parameters of the best epoch (by evaluation accuracy).
     long long best_correct = -1;
-    int best_epoch = 0, since_best = 0, epochs_done = 0;
+    int best_epoch = 0, since_best = 0, epochs_done = cfg.first_epoch;
     std::optional<Network<double>> best_net;
+    if (resume) {
+        best_correct = resume->early_stop.best_correct;
+        best_epoch = resume->early_stop.best_epoch;
+        since_best = resume->early_stop.since_best;
+        best_net = resume->early_stop.best;
+    }
     Monitor shown = monitor;
     if (o.early_stop > 0) shown.eval_acc = true;
 
@@ -225,7 +281,8 @@ void train_session(const TrainOptions& o, const Monitor& monitor) {
             best_correct = r.evaluation->correct;
             best_epoch = r.epoch;
             since_best = 0;
-            if (!o.save.empty()) best_net = session.network();
+            // Kept for --save, and in the checkpoint for a resumed run's --save.
+            if (!o.save.empty() || !o.checkpoint.empty()) best_net = session.network();
             return true;
         }
         if (++since_best < o.early_stop) return true;
@@ -233,7 +290,34 @@ void train_session(const TrainOptions& o, const Monitor& monitor) {
                       " epochs; the best was epoch " + std::to_string(best_epoch));
         return false;
     };
-    session.train(data.train, &data.eval, cfg, cb);
+    // --checkpoint: written atomically before the first epoch and after each completed one.
+    // An epoch cut short by a signal is not checkpointed: the file keeps the last whole one.
+    int last_checkpointed = cfg.first_epoch;
+    auto checkpoint = [&](int epochs, bool finished) {
+        last_checkpointed = epochs;
+        EarlyStopState es{best_correct, best_epoch, since_best, best_net};
+        write_checkpoint(o.checkpoint, session.network(), cfg.cost,
+                         run_record(o, cfg, data, epochs, false, best_epoch), epochs, finished, settings, data_id, es);
+    };
+    if (!o.checkpoint.empty()) {
+        cb.on_start = [&, header](const TrainStart& s) {
+            header(s);
+            if (!resume || o.checkpoint != o.resume) checkpoint(s.first_epoch, false);
+        };
+        cb.on_epoch = [&, report = cb.on_epoch](const EpochResult& r) {
+            const bool go_on = report(r);
+            if (r.examples == data.train.n) checkpoint(r.epoch, !go_on || r.epoch == cfg.epochs);
+            return go_on;
+        };
+    }
+    const bool stopped_early = resume && resume->finished && o.early_stop > 0 && since_best >= o.early_stop;
+    if (stopped_early || cfg.first_epoch >= cfg.epochs) {
+        header(TrainStart{cfg.first_epoch, cfg.epochs, false, 0});
+        progress.line(fmt::format("The run in {} {} after epoch {}: no epochs left to train", o.resume,
+                                  stopped_early ? "stopped early" : "ended", resume->epochs_done));
+    } else {
+        session.train(data.train, &data.eval, cfg, cb);
+    }
     progress.clear();
     const bool interrupted = interrupt.interrupted();
 
@@ -247,14 +331,25 @@ void train_session(const TrainOptions& o, const Monitor& monitor) {
                       "to " + o.save);
     }
     if (interrupted) {
-        std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
+        std::fprintf(stderr, "batchprop: %s during epoch %d; %s\n",
+                     interrupt.signal() == SIGTERM ? "terminated" : "interrupted", epochs_done,
                      o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
-        throw Interrupted{};
+        if (!o.checkpoint.empty())
+            std::fprintf(stderr, "batchprop: %s holds the run after epoch %d; continue it with --resume %s\n",
+                         o.checkpoint.c_str(), last_checkpointed, o.checkpoint.c_str());
+        throw Interrupted{interrupt.signal() ? interrupt.signal() : SIGINT};
     }
 }
 
 void run_train(TrainOptions& o) {
     // Everything that needs no data, first: a typo should not cost a minute of loading.
+    std::optional<Checkpoint> resume;
+    if (!o.resume.empty()) {
+        resume = read_checkpoint(o.resume);
+        std::vector<RunSetting> settings = run_settings(o);
+        adopt_settings(*resume, settings, o.given);
+        if (o.checkpoint.empty()) o.checkpoint = o.resume;  // go on checkpointing into the same file
+    }
     o.sizes = parse_sizes(o.sizes_text);
     o.cfg.cost = parse_cost(o.cost);
     o.cfg.mode = parse_mode(o.mode);
@@ -265,7 +360,12 @@ void run_train(TrainOptions& o) {
     if (!o.save.empty()) check_output_path(o.save, "--save");
     if (!o.metrics.empty()) check_output_path(o.metrics, "--metrics");
     if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
-    train_session(o, monitor);
+    if (!o.checkpoint.empty()) {
+        check_output_path(o.checkpoint, "--checkpoint");
+        if (o.checkpoint == o.save || o.checkpoint == o.metrics)
+            BP_THROW("--checkpoint " << o.checkpoint << " is also the file of --" << (o.checkpoint == o.save ? "save" : "metrics"));
+    }
+    train_session(o, monitor, resume);
 }
 
 }  // namespace
@@ -325,10 +425,19 @@ void register_train(CLI::App& app) {
     cmd->add_option("--save", o->save, "Save the trained model here (network2.py's JSON format)")->type_name("FILE");
     cmd->add_option("--metrics", o->metrics, "Write one JSON object per epoch to this file (JSON Lines)")->type_name("FILE");
     cmd->add_flag("--quiet,-q", o->quiet, "Print nothing but errors");
+    cmd->add_option("--checkpoint", o->checkpoint,
+                    "After every epoch, save here (atomically) everything needed to continue the run with "
+                    "--resume: a model file with the run's state")->type_name("FILE");
+    cmd->add_option("--resume", o->resume,
+                    "Continue the run whose checkpoint this is, after its last completed epoch (its settings "
+                    "apply; --epochs may be raised; checkpoints go on into the same file unless --checkpoint)")
+        ->type_name("FILE");
 
-    cmd->callback([o, sizes, cost] {
+    cmd->callback([o, sizes, cost, cmd] {
         o->sizes_given = sizes->count() > 0;
         o->cost_given = cost->count() > 0;
+        for (const CLI::Option* opt : cmd->get_options())
+            if (opt->count() > 0) o->given.insert(opt->get_name());
         run_train(*o);
     });
 }
