@@ -201,6 +201,19 @@ TEST_F(Resume, AfterCtrlCSigtermAndKill9IsBitwiseTheUninterruptedRun) {
     }
 }
 
+// A run started from a model (--init-model brings the sizes and the cost) resumes as well.
+TEST_F(Resume, FromAnInitModel) {
+    ASSERT_EQ(run(train({"--epochs", "1", "--save", path("start.json")})).code, 0);
+    Args base{"train", "--data", path("idx"), "--batch", "7", "--device", "cpu", "--monitor", "eval-acc",
+              "--init-model", path("start.json")};
+    Args full = base, part = base;
+    full.insert(full.end(), {"--epochs", "4", "--save", path("full.json")});
+    part.insert(part.end(), {"--epochs", "2", "--checkpoint", path("ck.json")});
+    ASSERT_EQ(run(full).code, 0);
+    ASSERT_EQ(run(part).code, 0);
+    EXPECT_TRUE(resumed(path("ck.json"), 4) == slurp(path("full.json")));
+}
+
 // The checkpoint is a model file: anything that loads a model loads it.
 TEST_F(Resume, ACheckpointIsAModel) {
     const std::string ck = path("ck.json");

@@ -151,7 +151,9 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
 // The settings that define a run, as a checkpoint records them and --resume restores them.
 std::vector<RunSetting> run_settings(TrainOptions& o) {
     std::vector<RunSetting> s{
-        bind_setting("--sizes", o.sizes_text), bind_setting("--epochs", o.cfg.epochs),
+        RunSetting{"--sizes", [&o] { return nlohmann::json(sizes_to_string(parse_sizes(o.sizes_text))); },
+                   [&o](const nlohmann::json& j) { o.sizes_text = j.get<std::string>(); }},
+        bind_setting("--epochs", o.cfg.epochs),
         bind_setting("--batch", o.cfg.batch), bind_setting("--eta", o.cfg.eta), bind_setting("--lambda", o.cfg.lambda),
         bind_setting("--cost", o.cost), bind_setting("--init", o.init), bind_setting("--init-model", o.init_model),
         bind_setting("--seed", o.cfg.seed), bind_setting("--mode", o.mode), bind_setting("--launch", o.launch),
@@ -206,6 +208,9 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
         sizes = start->net.sizes();
         if (!o.cost_given) cfg.cost = start->cost;  // continue with the cost it was trained with
     }
+    // The sizes and cost the run really uses (--init-model may bring them), as a checkpoint records them.
+    o.sizes_text = sizes_to_string(sizes);
+    o.cost = cost_name(cfg.cost);
     Session session = start ? Session::from_model(*start, where)
                             : Session::create(sizes, cfg.cost, parse_init(o.init), cfg.seed, where);
     session.set_cost(cfg.cost);
