@@ -13,17 +13,17 @@
 
 #include "batchprop/batchprop.hpp"
 #include "batchprop/model_io.hpp"
-#include "output_file.hpp"
 #include "batchprop/trainer.hpp"
+#include "cli/checkpoint.hpp"
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
 #include "cli/flag_values.hpp"
-#include "cli/checkpoint.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/metrics.hpp"
 #include "cli/model_file.hpp"
 #include "cli/progress.hpp"
+#include "output_file.hpp"
 
 namespace batchprop::cli {
 namespace {
