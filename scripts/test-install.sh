@@ -29,6 +29,13 @@ echo "== pkg-config"
 if command -v pkg-config >/dev/null; then
   pcdir=$(dirname "$(find "$prefix" -name batchprop.pc)")
   for what in --modversion --cflags --libs; do PKG_CONFIG_PATH=$pcdir pkg-config "$what" batchprop; done
+  # A build without CMake: predict_idx from pkg-config's flags (--static for libbatchprop.a).
+  static=()
+  [ -n "$(find "$prefix" -name libbatchprop.a)" ] && static=(--static)
+  # shellcheck disable=SC2046
+  ${CXX:-c++} -std=c++17 -O1 examples/predict_idx/predict_idx.cpp -o "$tmp/predict_idx_pc" \
+      $(PKG_CONFIG_PATH=$pcdir pkg-config "${static[@]}" --cflags --libs batchprop) -Wl,-rpath,"$prefix/lib"
+  echo "built examples/predict_idx with pkg-config"
 fi
 
 echo "== build the examples against the installed package"
@@ -44,4 +51,7 @@ if [ ! -e "$data/train-images-idx3-ubyte.gz" ] && [ ! -e "$data/train-images-idx
 fi
 "$tmp/train_fashion/train_fashion" --data "$data" --epochs 2 --train-limit 2000 --device cpu --save "$tmp/model.json"
 "$tmp/predict_idx/predict_idx" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz"
+if [ -x "$tmp/predict_idx_pc" ]; then
+  "$tmp/predict_idx_pc" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz"
+fi
 echo "test-install: ok"
