@@ -5,7 +5,8 @@
 //    "cost": "QuadraticCost" | "CrossEntropyCost"}
 // so a model trained here loads in network2.py's load() and the reverse. batchprop adds a
 // "batchprop" object (how the model was trained); any key besides the four is ignored on load.
-// This is a model file, not a training checkpoint: no epoch counter or shuffle state.
+// A model holds no training state of its own; the checkpoints of `batchprop train --checkpoint`
+// are model files that carry it inside their "batchprop" object (src/cli/checkpoint.hpp).
 #pragma once
 
 #include "batchprop/export.hpp"
