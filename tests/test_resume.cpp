@@ -14,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -212,6 +213,18 @@ TEST_F(Resume, FromAnInitModel) {
     ASSERT_EQ(run(full).code, 0);
     ASSERT_EQ(run(part).code, 0);
     EXPECT_TRUE(resumed(path("ck.json"), 4) == slurp(path("full.json")));
+}
+
+// A resumed run adds its epochs to --metrics instead of starting the file afresh.
+TEST_F(Resume, MetricsAreAppended) {
+    const std::string ck = path("ck.json"), m = path("m.jsonl");
+    ASSERT_EQ(run(train({"--epochs", "2", "--checkpoint", ck, "--metrics", m})).code, 0);
+    const Result r = run({"train", "--resume", ck, "--epochs", "3", "--metrics", m});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::istringstream lines(slurp(m));
+    std::vector<int> epochs;
+    for (std::string line; std::getline(lines, line);) epochs.push_back(nlohmann::json::parse(line).at("epoch").get<int>());
+    EXPECT_EQ(epochs, (std::vector<int>{1, 2, 3}));
 }
 
 // The checkpoint is a model file: anything that loads a model loads it.

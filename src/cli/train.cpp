@@ -255,7 +255,7 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
         rs.sizes = sizes;
         rs.eta = cfg.eta;
         rs.lambda = cfg.lambda;
-        metrics.emplace(o.metrics, std::move(rs));
+        metrics.emplace(o.metrics, std::move(rs), resume.has_value());  // a resumed run adds its epochs
     }
 
     // Early stopping keeps the parameters of the best epoch (by evaluation accuracy).
