@@ -753,6 +753,16 @@ peer_step() {
     if [ "$STEP_RC" = 0 ]; then record torch-peer "ok: torch $why, 3 epochs (peer/torch-cuda.jsonl)" "$STEP_T"
     elif [ "$STEP_RC" = 124 ]; then record torch-peer "cut after ${STEP_T}s (log: peer/torch-cuda.log)" "$STEP_T"
     else record torch-peer "skipped: the optional peer failed, rc $STEP_RC: $(tail -1 "$log")" "$STEP_T"; fi
+    # The same peer with each step captured as a CUDA graph (torch.cuda.graph), the fairest
+    # PyTorch figure against batchprop's recorded steps.
+    grep -q -- '"--graphs"' "$peer" 2>/dev/null || { record torch-graphs "skipped: torch_backprop.py has no --graphs" 0; return; }
+    log="$R/peer/torch-cuda-graphs.log"
+    if ! run_step torch-graphs 60 "$log" "$py" "$peer" --device cuda --graphs --epochs 3 --data "$DATA" --out "$R/peer/torch-cuda-graphs.jsonl"; then
+        record torch-graphs "cut: not started, no time left in the budget" 0; return
+    fi
+    if [ "$STEP_RC" = 0 ]; then record torch-graphs "ok: 3 epochs (peer/torch-cuda-graphs.jsonl)" "$STEP_T"
+    elif [ "$STEP_RC" = 124 ]; then record torch-graphs "cut after ${STEP_T}s (log: peer/torch-cuda-graphs.log)" "$STEP_T"
+    else record torch-graphs "skipped: the optional peer failed, rc $STEP_RC: $(tail -1 "$log")" "$STEP_T"; fi
 }
 
 summary() {

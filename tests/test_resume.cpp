@@ -144,8 +144,8 @@ protected:
 const std::vector<Args> kVariants{
     {"--dtype", "f32", "--mode", "matrix"},
     {"--dtype", "f64", "--mode", "per-example"},
-    {"--dtype", "f32", "--mode", "per-example", "--early-stop", "2"},
-    {"--dtype", "f64", "--mode", "matrix", "--early-stop", "3", "--lambda", "0.5"},
+    {"--dtype", "f32", "--mode", "per-example", "--early-stop", "2", "--early-stop-on-test"},
+    {"--dtype", "f64", "--mode", "matrix", "--early-stop", "3", "--lambda", "0.5", "--validation", "20"},
 };
 
 std::string describe(const Args& a) {

@@ -60,7 +60,7 @@ Checkpoint read_checkpoint(const std::string& path) {
     if (!best_correct.is_number_integer() || best_correct.get<long long>() < -1)
         BP_THROW(path << ": a damaged checkpoint: \"best_correct\" is " << best_correct.dump());
     c.early_stop.best_correct = best_correct.get<long long>();
-    c.early_stop.best_epoch = int_field(es, "best_epoch", path, 0);
+    c.early_stop.best_epoch = int_field(es, "best_epoch", path, -1);  // -1: none yet, 0: the --init-model
     c.early_stop.since_best = int_field(es, "since_best", path, 0);
     if (es.contains("best_model")) {
         Model best = parse_model(es.at("best_model").dump(), path + " (its best epoch's model)");

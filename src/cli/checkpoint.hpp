@@ -41,7 +41,7 @@ RunSetting bind_setting(std::string flag, V& value, bool check = true) {
 // Early stopping's state after an epoch.
 struct EarlyStopState {
     long long best_correct = -1;
-    int best_epoch = 0;
+    int best_epoch = -1;  // -1: none yet; 0: the --init-model the run started from
     int since_best = 0;
     std::optional<Network<double>> best;  // the best epoch's parameters, when --save keeps them
 };

@@ -27,8 +27,8 @@ void run_predict(const PredictOptions& o) {
     const Model model = read_model(o.model, "--model");
     const Dataset d = load_images(o.images, o.format);
     check_fits(d, model.net.sizes(), "the model " + o.model);
-    Session session = Session::from_model(model, {o.compute.device, parse_dtype(o.compute.dtype)});
-    if (!session.device_notice().empty()) std::fprintf(stderr, "batchprop: %s\n", session.device_notice().c_str());
+    Session session =
+        make_session_for(o.compute, false, [&](const SessionOptions& where) { return Session::from_model(model, where); });
     // a^L in double: exact for f32, so the argmax and the printed digits are the float ones.
     const std::vector<double> a = session.outputs(d);
     const int nL = model.net.sizes().back();
