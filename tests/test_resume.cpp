@@ -227,6 +227,32 @@ TEST_F(Resume, FromAnInitModel) {
     EXPECT_TRUE(resumed(path("ck.json"), 4) == slurp(path("full.json")));
 }
 
+// Early stopping from an --init-model: the model is the baseline (epoch 0), and that state
+// (its accuracy, and its parameters when no epoch beats it) travels in the checkpoint.
+TEST_F(Resume, FromAnInitModelWithEarlyStopping) {
+    ASSERT_EQ(run(train({"--epochs", "1", "--save", path("start.json")})).code, 0);
+    for (const char* eta : {"2", "40"}) {  // 40: steps large enough to lose to the baseline
+        Args base{"train", "--data", path("idx"), "--device", "cpu", "--monitor", "eval-acc", "--init-model",
+                  path("start.json"), "--validation", "20", "--early-stop", "2", "--eta", eta};
+        Args full = base;
+        full.insert(full.end(), {"--epochs", "6", "--save", path("full.json")});
+        const Result f = run(full);
+        ASSERT_EQ(f.code, 0) << f.err;
+        EXPECT_TRUE(contains(f.out, "Epoch 0 (the starting model)")) << f.out;
+        for (int k : {1, 2}) {
+            const std::string ck = path("ck.json");
+            fs::remove(ck);
+            Args part = base;
+            part.insert(part.end(), {"--epochs", std::to_string(k), "--checkpoint", ck});
+            ASSERT_EQ(run(part).code, 0);
+            const nlohmann::json es =
+                nlohmann::json::parse(slurp(ck)).at("batchprop").at("checkpoint").at("early_stop");
+            EXPECT_GE(es.at("best_epoch").get<int>(), 0) << es.dump();  // the baseline counts
+            EXPECT_TRUE(resumed(ck, 6) == slurp(path("full.json"))) << "eta " << eta << ", stopped after epoch " << k;
+        }
+    }
+}
+
 // A resumed run adds its epochs to --metrics instead of starting the file afresh.
 TEST_F(Resume, MetricsAreAppended) {
     const std::string ck = path("ck.json"), m = path("m.jsonl");
