@@ -21,7 +21,7 @@ fi
 # fmt and nlohmann_json code is caught above, by its namespace; a public function may still
 # take a nlohmann::json parameter (model_io.hpp).
 for bad in CpuBackend CudaBackend blas_core cpu_subnormals subnormal write_file_atomically check_output_path \
-           query_gpus make_cuda_backend cublas; do
+           query_gpus make_cuda_backend cublas small_gemm libdeflate; do
   if grep -q -- "$bad" <<<"$mangled"; then
     echo "exported but internal ($bad):"
     grep -- "$bad" <<<"$mangled" | c++filt | head -5

@@ -80,7 +80,8 @@ public:
     const std::string& device_notice() const;
 
     // Mini-batch SGD on `train`, evaluating on `eval` (may be null) after each epoch as config
-    // asks. config.cost is ignored: the session's cost() is used. Trains epochs
+    // asks. config.cost is ignored: the session's cost() is used; config.launch and
+    // callbacks.on_notice work as for a Trainer (on a GPU, CUDA graphs or eager). Trains epochs
     // config.first_epoch .. config.epochs - 1 (0-based; the shuffle of epoch e depends only on
     // (seed, e), so a run continued from a saved network gives the same parameters as one
     // run straight through). Inside the callbacks, network() returns the current parameters.

@@ -418,7 +418,7 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
                                       run_seconds, sgd_seconds, sgd_seconds > 0 ? examples_trained / sgd_seconds : 0.0);
     if (top) summary += fmt::format("; best eval accuracy {} at epoch {}", accuracy_text(*top), top_epoch);
     if (best_epoch == 0) summary += "; no epoch beat the starting model";
-    progress.line(summary);
+    if (epochs_run > 0 || !resume) progress.line(summary);  // a finished run resumed has said so already
 
     if (!o.save.empty()) {
         const nlohmann::json record =
