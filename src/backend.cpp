@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "batchprop/cuda_backend.hpp"
+#include "cuda_backend.hpp"
 
 namespace batchprop {
 

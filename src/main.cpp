@@ -1,6 +1,6 @@
 // batchprop: the command-line entry point. Registers the subcommands, parses, and turns every
 // error into one line on stderr and an exit status: 0 success, 1 failure, 2 a usage error
-// (with the nearest flag or command when a name was mistyped), 130 Ctrl-C. The commands live
+// (with the nearest flag or command when a name was mistyped), 130 Ctrl-C, 143 SIGTERM. The commands live
 // in src/cli/.
 #include <algorithm>
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "batchprop/blas_core.hpp"
+#include "blas_core.hpp"
 #include "batchprop/check.hpp"
 #include "cli/commands.hpp"
 
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", version);
     app.require_subcommand(1);
     app.failure_message(usage_error);
-    app.footer("Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).\n"
+    app.footer("Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C), 143 stopped (SIGTERM).\n"
                "Environment: BATCHPROP_DEVICE (the default --device), OPENBLAS_NUM_THREADS, OPENBLAS_CORETYPE.");
     // A repeated option takes its last value, so a script can append overrides to a command
     // line. (List options such as --sizes set their own policy.)
@@ -163,8 +163,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         const int code = app.exit(e);  // prints help, the version, or our one-line usage error
         return code == 0 ? 0 : batchprop::cli::kUsageExitCode;
-    } catch (const batchprop::cli::Interrupted&) {
-        return batchprop::cli::kInterruptedExitCode;
+    } catch (const batchprop::cli::Interrupted& e) {
+        return 128 + e.signal;  // 130 for Ctrl-C, 143 for SIGTERM
     } catch (const batchprop::cli::UsageError& e) {
         std::fprintf(stderr, "batchprop: error: %s\n", e.what());
         return batchprop::cli::kUsageExitCode;

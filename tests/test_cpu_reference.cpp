@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "batchprop/backprop.hpp"
-#include "batchprop/cpu_subnormals.hpp"
+#include "cpu_subnormals.hpp"
 #include "batchprop/gradcheck.hpp"
 #include "test_util.hpp"
 

@@ -33,7 +33,7 @@
 
 #include "batchprop/backend.hpp"
 #include "batchprop/backprop.hpp"
-#include "batchprop/cuda_backend.hpp"
+#include "cuda_backend.hpp"
 #include "batchprop/network.hpp"
 #include "batchprop/trainer.hpp"
 #include "gpu_compare.hpp"

@@ -2,12 +2,14 @@
 // and dispatching on the scalar type (one template instantiation per dtype).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "batchprop/backend.hpp"
+#include "batchprop/batchprop.hpp"
 
 namespace batchprop::cli {
 
@@ -26,6 +28,10 @@ void add_compute_options(CLI::App& cmd, ComputeOptions& o, const std::string& de
 // notice of auto goes to stderr unless quiet. A bad BATCHPROP_DEVICE is a UsageError.
 template <class T>
 std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet);
+
+// The same for a Session: make(options) with --device (or BATCHPROP_DEVICE) and --dtype, the
+// same errors, and the session's device notice on stderr unless quiet.
+Session make_session_for(const ComputeOptions& o, bool quiet, const std::function<Session(const SessionOptions&)>& make);
 
 // Calls f(Scalar<float>{}) or f(Scalar<double>{}) for --dtype f32 / f64, so a command writes
 // its body once as a generic lambda: [&](auto s) { using T = typename decltype(s)::type; ... }.

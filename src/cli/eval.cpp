@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "batchprop/batchprop.hpp"
 #include "batchprop/math.hpp"
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
 #include "cli/flag_values.hpp"
-#include "cli/inference.hpp"
 #include "cli/model_file.hpp"
 
 namespace batchprop::cli {
@@ -63,20 +63,19 @@ struct Tally {
     long long& at(int truth, int predicted) { return confusion[std::size_t(truth) * std::size_t(n) + std::size_t(predicted)]; }
 };
 
-template <class T>
 Tally evaluate(const EvalOptions& o, const Model& model, const Dataset& d) {
-    auto backend = make_backend_for<T>(o.compute, false);
-    Inference<T> inference(*backend, model.net);
+    Session session =
+        make_session_for(o.compute, false, [&](const SessionOptions& where) { return Session::from_model(model, where); });
+    // a^L in double: exact for f32, and example_cost works in double either way.
+    const std::vector<double> a = session.outputs(d);
     const int nL = model.net.sizes().back();
     Tally t(nL);
-    inference.run(d, [&](int first, int count, const std::vector<T>& a) {
-        for (int j = 0; j < count; ++j) {
-            const T* col = a.data() + std::size_t(j) * std::size_t(nL);
-            const int truth = d.labels[std::size_t(first + j)];
-            ++t.at(truth, argmax(col, nL));
-            t.cost += example_cost(model.cost, col, nL, truth);
-        }
-    });
+    for (int j = 0; j < d.n; ++j) {
+        const double* col = a.data() + std::size_t(j) * std::size_t(nL);
+        const int truth = d.labels[std::size_t(j)];
+        ++t.at(truth, argmax(col, nL));
+        t.cost += example_cost(model.cost, col, nL, truth);
+    }
     return t;
 }
 
@@ -173,8 +172,7 @@ void run_eval(EvalOptions& o) {
     const Model model = read_model(o.model, "--model");  // before the data: it is small
     const Dataset d = load_split(o, model);
     check_fits(d, model.net.sizes(), "the model " + o.model);
-    Tally t(model.net.sizes().back());
-    with_dtype(o.compute.dtype, [&](auto s) { t = evaluate<typename decltype(s)::type>(o, model, d); });
+    Tally t = evaluate(o, model, d);
     if (o.json)
         print_json(o, model, d, t);
     else

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "batchprop/backend.hpp"
-#include "batchprop/blas_core.hpp"
+#include "blas_core.hpp"
 #include "batchprop/dataset.hpp"
 #include "cli/commands.hpp"
 #include "cpu_small_gemm.hpp"

@@ -11,8 +11,10 @@
 
 namespace batchprop::cli {
 
-MetricsLog::MetricsLog(const std::string& path, RunSettings settings)
-    : path_(path), settings_(std::move(settings)), file_(path == "-" ? stdout : std::fopen(path.c_str(), "w")) {
+MetricsLog::MetricsLog(const std::string& path, RunSettings settings, bool append)
+    : path_(path),
+      settings_(std::move(settings)),
+      file_(path == "-" ? stdout : std::fopen(path.c_str(), append ? "a" : "w")) {
     if (!file_) BP_THROW("--metrics " << path << ": cannot create (" << std::strerror(errno) << ")");
 }
 

@@ -37,8 +37,9 @@ struct RunSettings {
 class MetricsLog {
 public:
     // Creates (or truncates) the file, or uses stdout for "-"; call it only once the run is
-    // known to start.
-    MetricsLog(const std::string& path, RunSettings settings);
+    // known to start. append: add to an existing file (a resumed run) instead of starting it
+    // afresh.
+    MetricsLog(const std::string& path, RunSettings settings, bool append = false);
     ~MetricsLog();
     MetricsLog(const MetricsLog&) = delete;
     MetricsLog& operator=(const MetricsLog&) = delete;

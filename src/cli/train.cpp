@@ -11,13 +11,15 @@
 #include <type_traits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "batchprop/batchprop.hpp"
 #include "batchprop/model_io.hpp"
-#include "batchprop/output_file.hpp"
 #include "batchprop/trainer.hpp"
+#include "cli/checkpoint.hpp"
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
@@ -26,6 +28,7 @@
 #include "cli/metrics.hpp"
 #include "cli/model_file.hpp"
 #include "cli/progress.hpp"
+#include "output_file.hpp"
 
 namespace batchprop::cli {
 namespace {
@@ -46,7 +49,9 @@ struct TrainOptions {
     int early_stop = 0;
     bool early_stop_on_test = false;
     std::string save, init_model, metrics;
+    std::string checkpoint, resume;  // --checkpoint, --resume (checkpoint.hpp)
     bool quiet = false;
+    std::set<std::string> given;  // the flags given on the command line (for --resume)
     // Which flags were given (not defaults): they override what --init-model brings (and
     // --sizes must agree with it); --train-limit given is worth a note when it is cut.
     bool sizes_given = false, cost_given = false, eta_given = false, lambda_given = false, batch_given = false,
@@ -182,17 +187,72 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     return j;
 }
 
-template <class T>
-void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optional<Model>& start,
-                 const std::string& from_model) {
+// The settings that define a run, as a checkpoint records them and --resume restores them.
+// They are the values the run really uses: those --init-model brought included.
+std::vector<RunSetting> run_settings(TrainOptions& o) {
+    std::vector<RunSetting> s{
+        RunSetting{"--sizes", [&o] { return nlohmann::json(sizes_to_string(parse_sizes(o.sizes_text))); },
+                   [&o](const nlohmann::json& j) { o.sizes_text = j.get<std::string>(); }},
+        bind_setting("--epochs", o.cfg.epochs),
+        bind_setting("--batch", o.cfg.batch), bind_setting("--eta", o.cfg.eta), bind_setting("--lambda", o.cfg.lambda),
+        bind_setting("--cost", o.cost), bind_setting("--init", o.init), bind_setting("--init-model", o.init_model),
+        bind_setting("--seed", o.cfg.seed), bind_setting("--mode", o.mode), bind_setting("--launch", o.launch),
+        bind_setting("--dtype", o.compute.dtype), bind_setting("--train-limit", o.train_limit),
+        bind_setting("--validation", o.validation), bind_setting("--early-stop", o.early_stop),
+        bind_setting("--early-stop-on-test", o.early_stop_on_test),
+        RunSetting{"--no-shuffle", [&o] { return nlohmann::json(!o.cfg.shuffle); },
+                   [&o](const nlohmann::json& j) { o.cfg.shuffle = !j.get<bool>(); }},
+        bind_setting("--format", o.data.format),
+        bind_setting("--device", o.compute.device, false), bind_setting("--monitor", o.monitor, false)};
+    // The data flags: taken from the checkpoint when not given, never an error themselves;
+    // the data they locate is compared with the checkpoint's afterwards (data_identity).
+    for (auto [flag, value] : {std::pair{"--data", &o.data.dir}, {"--train-images", &o.data.train_images},
+                               {"--train-labels", &o.data.train_labels}, {"--test-images", &o.data.test_images},
+                               {"--test-labels", &o.data.test_labels}, {"--train-csv", &o.data.train_csv},
+                               {"--test-csv", &o.data.test_csv}})
+        s.push_back(bind_setting(flag, *value, false));
+    return s;
+}
+
+// The files the run reads, for data_identity.
+std::vector<std::string> data_files(const TrainOptions& o) {
+    std::vector<std::string> files;
+    for (Split split : {Split::train, Split::test}) {
+        if (split == Split::test && o.validation > 0) break;
+        const DataFiles f = locate(o.data, split);
+        files.push_back(f.images);
+        if (!f.csv) files.push_back(f.labels);
+    }
+    return files;
+}
+
+// start: the --init-model (its settings already applied, from_model says which) or the
+// checkpoint's model when resuming.
+void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<Model>& start,
+                   const std::string& from_model, const std::optional<Checkpoint>& resume) {
     TrainConfig cfg = o.cfg;
     std::vector<int> sizes = start ? start->net.sizes() : o.sizes;
-    const std::string sizes_from = start && !o.sizes_given ? "the model " + o.init_model : "--sizes";
+    const std::string sizes_from = resume                    ? "the run in " + o.resume
+                                   : start && !o.sizes_given ? "the model " + o.init_model
+                                                             : "--sizes";
     const bool to_stdout = o.metrics == "-";  // stdout carries the metrics; the lines go to stderr
     Progress progress(o.quiet, to_stdout, cfg.epochs);
 
     // The device is checked before the (slow) data.
-    auto backend = make_backend_for<T>(o.compute, o.quiet);
+    if (resume) {
+        if (start->net.sizes() != sizes)
+            BP_THROW(o.resume << ": a damaged checkpoint: the model's sizes " << sizes_to_string(start->net.sizes())
+                              << " are not the run's " << o.sizes_text);
+        cfg.first_epoch = std::min(resume->epochs_done, cfg.epochs);
+    }
+    // The sizes and cost the run really uses (--init-model may bring them), as a checkpoint records them.
+    o.sizes_text = sizes_to_string(sizes);
+    o.cost = cost_name(cfg.cost);
+    Session session = make_session_for(o.compute, o.quiet, [&](const SessionOptions& where) {
+        return start ? Session::from_model(*start, where)
+                     : Session::create(sizes, cfg.cost, parse_init(o.init), cfg.seed, where);
+    });
+    session.set_cost(cfg.cost);
     progress.status("batchprop: loading the data ...");
     Data data = load_data(o);
     progress.clear();
@@ -200,33 +260,34 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optio
     check_fits(data.train, sizes, sizes_from);
     check_fits(data.eval, sizes, sizes_from);
     validate(cfg, data.train.n);
+    const std::vector<RunSetting> settings = run_settings(o);
+    const nlohmann::json data_id = o.checkpoint.empty() ? nlohmann::json() : data_identity(data_files(o), data.train.n, data.eval.n);
+    if (resume) check_same_data(*resume, data_id);
 
-    Network<T> net(sizes);
-    if (start)
-        net = start->net.template cast<T>();
-    else
-        net.init(parse_init(o.init), cfg.seed);
     cfg.monitor_evaluation = monitor.evaluation() || o.early_stop > 0;
     cfg.monitor_training = monitor.training();
-    progress.status("batchprop: uploading the data ...");
-    DeviceData<T> dtrain(*backend, data.train);
-    DeviceData<T> deval(*backend, data.eval);
-    Trainer<T> trainer(*backend, net.layout(), dtrain, &deval, cfg);
-    trainer.backprop().set_params(net.params());
-    progress.clear();
 
-    progress.line(fmt::format(
-        "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
-        "{} cost, {} mode, {}, {}{}{}{}",
-        sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
-        cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, backend->name(),
-        trainer.recording() ? fmt::format(", CUDA graphs of {} steps", trainer.plan().front().steps) : "",
-        start ? ", starting from " + o.init_model : "",
-        cfg.lambda > 0 && monitor.evaluation() + monitor.training() > 0 ? "; costs include the L2 term" : ""));
-    if (!from_model.empty()) progress.line(from_model);
-    if (o.early_stop > 0 && o.validation == 0)
-        note(progress, "--early-stop-on-test: the epoch kept is chosen on the test set, so its test accuracy "
-                       "overstates how the model does on new data");
+    auto t0 = std::chrono::steady_clock::now();  // reset when training starts, for the summary
+    std::optional<std::string> epoch0_line;      // the early-stop baseline, reported after the header
+    auto header = [&](const TrainStart& s) {
+        progress.clear();
+        progress.line(fmt::format(
+            "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
+            "{} cost, {} mode, {}, {}{}{}{}",
+            sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
+            cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, session.device(),
+            s.recording ? fmt::format(", CUDA graphs of {} steps", s.segment_steps) : "",
+            resume  ? fmt::format(", resuming {} after epoch {}", o.resume, resume->epochs_done)
+            : start ? ", starting from " + o.init_model
+                    : "",
+            cfg.lambda > 0 && monitor.evaluation() + monitor.training() > 0 ? "; costs include the L2 term" : ""));
+        if (!from_model.empty()) progress.line(from_model);
+        if (o.early_stop > 0 && o.validation == 0)
+            note(progress, "--early-stop-on-test: the epoch kept is chosen on the test set, so its test accuracy "
+                           "overstates how the model does on new data");
+        if (epoch0_line) progress.line(*epoch0_line);
+        t0 = std::chrono::steady_clock::now();
+    };
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
     std::optional<MetricsLog> metrics;
@@ -234,7 +295,7 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optio
         RunSettings rs;
         rs.monitor = monitor;
         if (o.early_stop > 0) rs.monitor.eval_acc = true;
-        rs.device = backend->name();
+        rs.device = session.device();
         rs.mode = mode_name(cfg.mode);
         rs.dtype = o.compute.dtype;
         rs.cost = cost_name(cfg.cost);
@@ -243,24 +304,33 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optio
         rs.eta = cfg.eta;
         rs.lambda = cfg.lambda;
         rs.seed = cfg.seed;
-        rs.init = start ? "model" : o.init;
+        rs.init = o.init_model.empty() ? o.init : "model";
         rs.init_model = o.init_model;
-        metrics.emplace(o.metrics, std::move(rs));
+        metrics.emplace(o.metrics, std::move(rs), resume.has_value());  // a resumed run adds its epochs
     }
 
     // Early stopping keeps the parameters of the best epoch (by evaluation accuracy). A model
     // we continue from is the baseline (epoch 0): a run that never beats it saves it unchanged.
     long long best_correct = -1;
-    int best_epoch = -1, since_best = 0, epochs_done = 0;
-    std::vector<T> best_params;
+    // best_epoch -1: none yet; 0: the starting model. A resumed run goes on with the state its
+    // checkpoint recorded.
+    int best_epoch = -1, since_best = 0, epochs_done = cfg.first_epoch;
+    std::optional<Network<double>> best_net;  // kept for --save, and in the checkpoint for a resumed run's --save
+    if (resume) {
+        best_correct = resume->early_stop.best_correct;
+        best_epoch = resume->early_stop.best_epoch;
+        since_best = resume->early_stop.since_best;
+        best_net = resume->early_stop.best;
+    }
     Monitor shown = monitor;
     if (o.early_stop > 0) shown.eval_acc = true;
-    if (start && o.early_stop > 0) {
-        const Evaluation e0 = trainer.evaluate(deval);
+    if (start && !resume && o.early_stop > 0) {
+        // The model we continue from is the baseline: epoch 0.
+        const Evaluation e0 = session.evaluate(data.eval);
         best_correct = e0.correct;
         best_epoch = 0;
-        if (!o.save.empty()) best_params = trainer.backprop().params();
-        progress.line("Epoch 0 (the starting model): eval accuracy " + accuracy_text(e0));
+        if (!o.save.empty() || !o.checkpoint.empty()) best_net = session.network();
+        epoch0_line = "Epoch 0 (the starting model): eval accuracy " + accuracy_text(e0);
     }
     // For the end-of-run summary.
     double sgd_seconds = 0.0;
@@ -271,6 +341,7 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optio
 
     InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
     TrainCallbacks cb;
+    cb.on_start = header;
     cb.stop = interrupt.flag();
     cb.on_notice = [](const std::string& why) { fmt::print(stderr, "batchprop: {}\n", why); };
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
@@ -290,7 +361,8 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optio
             best_correct = r.evaluation->correct;
             best_epoch = r.epoch;
             since_best = 0;
-            if (!o.save.empty()) best_params = trainer.backprop().params();
+            // Kept for --save, and in the checkpoint for a resumed run's --save.
+            if (!o.save.empty() || !o.checkpoint.empty()) best_net = session.network();
             return true;
         }
         if (++since_best < o.early_stop) return true;
@@ -299,33 +371,75 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, const std::optio
                       (best_epoch == 0 ? " (the starting model)" : ""));
         return false;
     };
-    const auto t0 = std::chrono::steady_clock::now();
-    trainer.run(cb);
-    const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // --checkpoint: written atomically before the first epoch and after each completed one.
+    // An epoch cut short by a signal is not checkpointed: the file keeps the last whole one.
+    int last_checkpointed = cfg.first_epoch;
+    auto checkpoint = [&](int epochs, bool finished) {
+        last_checkpointed = epochs;
+        EarlyStopState es{best_correct, best_epoch, since_best, best_net};
+        write_checkpoint(o.checkpoint, session.network(), cfg.cost,
+                         run_record(o, cfg, data, epochs, false, o.early_stop > 0 ? best_epoch : -1), epochs, finished,
+                         settings, data_id, es);
+    };
+    if (!o.checkpoint.empty()) {
+        cb.on_start = [&, start_line = cb.on_start](const TrainStart& s) {
+            start_line(s);
+            if (!resume || o.checkpoint != o.resume) checkpoint(s.first_epoch, false);
+        };
+        cb.on_epoch = [&, report = cb.on_epoch](const EpochResult& r) {
+            const bool go_on = report(r);
+            if (r.examples == data.train.n) checkpoint(r.epoch, !go_on || r.epoch == cfg.epochs);
+            return go_on;
+        };
+    }
+    const bool stopped_early = resume && resume->finished && o.early_stop > 0 && since_best >= o.early_stop;
+    double run_seconds = 0.0;
+    if (stopped_early || cfg.first_epoch >= cfg.epochs) {
+        header(TrainStart{cfg.first_epoch, cfg.epochs, false, 0});
+        progress.line(fmt::format("The run in {} {} after epoch {}: no epochs left to train", o.resume,
+                                  stopped_early ? "stopped early" : "ended", resume->epochs_done));
+    } else {
+        progress.status("batchprop: uploading the data ...");
+        session.train(data.train, &data.eval, cfg, cb);
+        run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     progress.clear();
     const bool interrupted = interrupt.interrupted();
 
-    std::string summary = fmt::format("Done: {} epoch{}{} in {:.1f} s (SGD {:.1f} s, {:.0f} examples/s)", epochs_done,
-                                      epochs_done == 1 ? "" : "s",
+    // The epochs this run trained (a resumed run: those after its checkpoint).
+    const int epochs_run = epochs_done - cfg.first_epoch;
+    std::string summary = fmt::format("Done: {} epoch{}{}{} in {:.1f} s (SGD {:.1f} s, {:.0f} examples/s)", epochs_run,
+                                      epochs_run == 1 ? "" : "s",
+                                      !resume || epochs_run == 0 ? ""
+                                      : epochs_run == 1
+                                          ? fmt::format(" (epoch {} of the run)", epochs_done)
+                                          : fmt::format(" (epochs {}-{} of the run)", cfg.first_epoch + 1, epochs_done),
                                       interrupted && last_examples < data.train.n ? ", the last one partial," : "",
                                       run_seconds, sgd_seconds, sgd_seconds > 0 ? examples_trained / sgd_seconds : 0.0);
     if (top) summary += fmt::format("; best eval accuracy {} at epoch {}", accuracy_text(*top), top_epoch);
     if (best_epoch == 0) summary += "; no epoch beat the starting model";
-    progress.line(summary);
+    if (epochs_run > 0 || !resume) progress.line(summary);  // a finished run resumed has said so already
 
     if (!o.save.empty()) {
-        net.params() = best_params.empty() ? trainer.backprop().params() : std::move(best_params);
-        save_model(o.save, net, cfg.cost,
-                   run_record(o, cfg, data, epochs_done, interrupted, o.early_stop > 0 ? best_epoch : -1));
+        const nlohmann::json record =
+            run_record(o, cfg, data, epochs_done, interrupted, o.early_stop > 0 ? best_epoch : -1);
+        if (best_net)
+            save_model(o.save, *best_net, cfg.cost, record);
+        else
+            session.save(o.save, record);
         progress.line(best_epoch == 0 ? "Saved the starting model, unchanged, to " + o.save
                                       : "Saved the model " +
                                             std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
                                             "to " + o.save);
     }
     if (interrupted) {
-        std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
+        std::fprintf(stderr, "batchprop: %s during epoch %d; %s\n",
+                     interrupt.signal() == SIGTERM ? "terminated" : "interrupted", epochs_done,
                      o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
-        throw Interrupted{};
+        if (!o.checkpoint.empty())
+            std::fprintf(stderr, "batchprop: %s holds the run after epoch %d; continue it with --resume %s\n",
+                         o.checkpoint.c_str(), last_checkpointed, o.checkpoint.c_str());
+        throw Interrupted{interrupt.signal() ? interrupt.signal() : SIGINT};
     }
 }
 
@@ -373,8 +487,18 @@ std::string apply_model_settings(TrainOptions& o, const Model& model) {
 }
 
 void run_train(TrainOptions& o) {
-    // Everything that needs no data, first: a typo should not cost a minute of loading. These
-    // are mistakes in the command line: usage errors.
+    // Everything that needs no data, first: a typo should not cost a minute of loading.
+    // --resume: the checkpoint's settings replace the defaults (flags given must agree with
+    // them). They are the settings the run used, those its --init-model brought included, so
+    // the model's settings are not applied again.
+    std::optional<Checkpoint> resume;
+    if (!o.resume.empty()) {
+        resume = read_checkpoint(o.resume);
+        std::vector<RunSetting> settings = run_settings(o);
+        adopt_settings(*resume, settings, o.given);
+        if (o.checkpoint.empty()) o.checkpoint = o.resume;  // go on checkpointing into the same file
+    }
+    // Mistakes in the command line: usage errors.
     Monitor monitor;
     try {
         o.sizes = parse_sizes(o.sizes_text);
@@ -395,6 +519,13 @@ void run_train(TrainOptions& o) {
         if (!o.metrics.empty() && o.metrics != "-") check_output_path(o.metrics, "--metrics");
         if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
         if (o.save == "-") BP_THROW("--save -: a model is written to a file; name one");
+        if (!o.checkpoint.empty()) {
+            if (o.checkpoint == "-") BP_THROW("--checkpoint -: a checkpoint is written to a file; name one");
+            check_output_path(o.checkpoint, "--checkpoint");
+            if (o.checkpoint == o.save || o.checkpoint == o.metrics)
+                BP_THROW("--checkpoint " << o.checkpoint << " is also the file of --"
+                                         << (o.checkpoint == o.save ? "save" : "metrics"));
+        }
     } catch (const UsageError&) {
         throw;
     } catch (const Error& e) {
@@ -403,13 +534,15 @@ void run_train(TrainOptions& o) {
     // The model to start from: small, read before the data, and its settings become defaults.
     std::optional<Model> start;
     std::string from_model;
-    if (!o.init_model.empty()) {
+    if (resume) {
+        start = resume->model;  // its sizes and cost are the run's (adopt_settings)
+    } else if (!o.init_model.empty()) {
         start = read_model(o.init_model, "--init-model");
         if (o.sizes_given) check_model_sizes(*start, o.init_model, o.sizes);
         from_model = apply_model_settings(o, *start);
         validate(o.cfg, std::numeric_limits<int>::max());
     }
-    with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor, start, from_model); });
+    train_session(o, monitor, start, from_model, resume);
 }
 
 }  // namespace
@@ -485,6 +618,13 @@ void register_train(CLI::App& app) {
                     "Write one JSON object per epoch to this file (JSON Lines); - for stdout (the summary lines "
                     "then go to stderr)")->type_name("FILE");
     cmd->add_flag("--quiet,-q", o->quiet, "Print nothing but errors");
+    cmd->add_option("--checkpoint", o->checkpoint,
+                    "After every epoch, save here (atomically) everything needed to continue the run with "
+                    "--resume: a model file with the run's state")->type_name("FILE");
+    cmd->add_option("--resume", o->resume,
+                    "Continue the run whose checkpoint this is, after its last completed epoch (its settings "
+                    "apply; --epochs may be raised; checkpoints go on into the same file unless --checkpoint)")
+        ->type_name("FILE");
 
     cmd->callback([o, cmd, sizes, cost, eta, lambda, batch, mode, train_limit] {
         o->sizes_given = sizes->count() > 0;
@@ -495,6 +635,8 @@ void register_train(CLI::App& app) {
         o->mode_given = mode->count() > 0;
         o->dtype_given = cmd->get_option("--dtype")->count() > 0;
         o->train_limit_given = train_limit->count() > 0;
+        for (const CLI::Option* opt : cmd->get_options())
+            if (opt->count() > 0) o->given.insert(opt->get_name());
         run_train(*o);
     });
 }
