@@ -461,9 +461,12 @@ preflight() {
         done
         out=$(env LD_LIBRARY_PATH="$BP_LD" ldd "$BIN/batchprop" 2>&1)
         local l
-        for l in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libopenblas.so.0 libgfortran.so.5; do
+        for l in libcudart.so.13 libopenblas.so.0 libgfortran.so.5; do
             pf "batchprop loads $(grep -m1 "$l" <<<"$out" | sed 's/^[[:space:]]*//; s/ (0x[0-9a-f]*)$//' || true)"
         done
+        # cuBLAS is not linked: batchprop opens it (dlopen) when the first GPU backend is made,
+        # from the same search path, so the lookup above is what it will find.
+        pf "batchprop opens libcublas.so.13 at run time (dlopen); found above: $(command -v ldconfig >/dev/null && ldconfig -p 2>/dev/null | grep -m1 -o '/[^ ]*libcublas\.so\.13$' || echo "see the lines above")"
     else
         pf "no ldd here: the libraries are checked by starting batchprop"
     fi
