@@ -16,6 +16,7 @@
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
+#include "cli/distributed_cli.hpp"
 #include "cli/flag_values.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/metrics.hpp"
@@ -41,6 +42,7 @@ struct TrainOptions {
     int early_stop = 0;
     std::string save, init_model, metrics;
     bool quiet = false;
+    DistributedOptions dist;  // --distributed (distributed_cli.hpp)
     // Whether --sizes / --cost were given (not defaults): they must then agree with, or
     // override, what --init-model brings.
     bool sizes_given = false, cost_given = false;
@@ -144,13 +146,20 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
 }
 
 template <class T>
-void train_typed(const TrainOptions& o, const Monitor& monitor) {
+void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSession* dist) {
     TrainConfig cfg = o.cfg;
     std::vector<int> sizes = o.sizes;
     std::string sizes_from = "--sizes";
+    // Distributed: rank 0 alone prints, writes --metrics and --save; each rank its own GPU.
+    const bool leader = !dist || dist->leader();
+    const bool quiet = o.quiet || !leader;
+    ComputeOptions compute = o.compute;
+    if (dist) compute.device = dist->device_for(compute.device);
 
     // The device and the model to start from are checked before the (slow) data.
-    auto backend = make_backend_for<T>(o.compute, o.quiet);
+    auto backend = make_backend_for<T>(compute, quiet);
+    std::unique_ptr<Communicator> gpu_comm;  // NCCL, when the ranks are on GPUs
+    Communicator* comm = dist ? &dist->connect(*backend, gpu_comm) : nullptr;
     std::optional<Model> start;
     if (!o.init_model.empty()) {
         start = read_model(o.init_model, "--init-model");
@@ -178,19 +187,23 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     DeviceData<T> deval(*backend, data.eval);
     Trainer<T> trainer(*backend, net.layout(), dtrain, &deval, cfg);
     trainer.backprop().set_params(net.params());
+    if (comm) trainer.set_communicator(comm, data_fingerprint(data.train, data_fingerprint(data.eval)));
 
-    Progress progress(Progress::style_for(o.quiet), cfg.epochs);
+    // Distributed, summary lines only: a launcher (Open MPI's mpirun) hands rank 0 a
+    // pseudo-terminal even when its own output goes to a file, so a live line would end up there.
+    Progress progress(dist && !quiet ? Progress::Style::lines : Progress::style_for(quiet), cfg.epochs);
     progress.line(fmt::format(
         "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
-        "{} cost, {} mode, {}, {}{}{}",
+        "{} cost, {} mode, {}, {}{}{}{}",
         sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
         cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, backend->name(),
         trainer.recording() ? fmt::format(", CUDA graphs of {} steps", trainer.plan().front().steps) : "",
+        dist ? ", data-parallel over " + dist->describe(*comm) + ", eager" : "",
         start ? ", starting from " + o.init_model : ""));
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
     std::optional<MetricsLog> metrics;
-    if (!o.metrics.empty()) {
+    if (!o.metrics.empty() && leader) {
         RunSettings rs;
         rs.monitor = monitor;
         if (o.early_stop > 0) rs.monitor.eval_acc = true;
@@ -217,9 +230,16 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     cb.stop = interrupt.flag();
     cb.on_notice = [](const std::string& why) { fmt::print(stderr, "batchprop: {}\n", why); };
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
+    double allreduce_before = 0.0;  // distributed: the all-reduce's share of the epoch
     cb.on_epoch = [&](const EpochResult& r) {
         epochs_done = r.epoch;
-        progress.line(epoch_line(r, shown, cfg.epochs));
+        std::string line = epoch_line(r, shown, cfg.epochs);
+        if (dist) {
+            const double s = trainer.allreduce_seconds() - allreduce_before;
+            allreduce_before = trainer.allreduce_seconds();
+            line += fmt::format(", all-reduce {:.3f} s ({:.1f}%)", s, r.train_seconds > 0 ? 100.0 * s / r.train_seconds : 0.0);
+        }
+        progress.line(line);
         if (metrics) metrics->write(r);
         if (o.early_stop == 0) return true;
         if (r.evaluation->correct > best_correct) {
@@ -238,14 +258,14 @@ void train_typed(const TrainOptions& o, const Monitor& monitor) {
     progress.clear();
     const bool interrupted = interrupt.interrupted();
 
-    if (!o.save.empty()) {
+    if (!o.save.empty() && leader) {
         net.params() = best_params.empty() ? trainer.backprop().params() : std::move(best_params);
         save_model(o.save, net, cfg.cost, run_record(o, cfg, data, epochs_done, interrupted, best_epoch));
         progress.line("Saved the model " + std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
                       "to " + o.save);
     }
     if (interrupted) {
-        std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
+        if (leader) std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
                      o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
         throw Interrupted{};
     }
@@ -263,7 +283,12 @@ void run_train(TrainOptions& o) {
     if (!o.save.empty()) check_output_path(o.save, "--save");
     if (!o.metrics.empty()) check_output_path(o.metrics, "--metrics");
     if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
-    with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor); });
+    // Distributed (mpirun, srun, --distributed): MPI starts here, after the flags are checked;
+    // an error on one rank then ends them all (distributed_cli.hpp).
+    std::unique_ptr<DistributedSession> dist = start_distributed(o.dist);
+    run_distributed(dist, [&] {
+        with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor, dist.get()); });
+    });
 }
 
 }  // namespace
@@ -323,6 +348,7 @@ void register_train(CLI::App& app) {
     cmd->add_option("--save", o->save, "Save the trained model here (network2.py's JSON format)")->type_name("FILE");
     cmd->add_option("--metrics", o->metrics, "Write one JSON object per epoch to this file (JSON Lines)")->type_name("FILE");
     cmd->add_flag("--quiet,-q", o->quiet, "Print nothing but errors");
+    add_distributed_options(*cmd, o->dist);
 
     cmd->callback([o, sizes, cost] {
         o->sizes_given = sizes->count() > 0;
