@@ -29,12 +29,16 @@ struct DistRun {
     std::vector<batchprop::Evaluation> evals;
 };
 
-// Trains from Network::init(scaled, init_seed); with comm, in data-parallel mode.
+// Trains from Network::init(scaled, init_seed) on backend (default: a CPU one); with comm, in
+// data-parallel mode.
 template <class T>
 DistRun<T> run_training(const batchprop::Dataset& tr, const batchprop::Dataset& ev, const std::vector<int>& sizes,
-                        const batchprop::TrainConfig& cfg, std::uint64_t init_seed, batchprop::Communicator* comm) {
+                        const batchprop::TrainConfig& cfg, std::uint64_t init_seed, batchprop::Communicator* comm,
+                        batchprop::Backend<T>* backend = nullptr) {
     using namespace batchprop;
-    auto be = make_cpu_backend<T>();
+    std::unique_ptr<Backend<T>> cpu;
+    if (!backend) cpu = make_cpu_backend<T>();
+    Backend<T>* be = backend ? backend : cpu.get();
     Network<T> net(sizes);
     net.init(Init::scaled, init_seed);
     DeviceData<T> dtr(*be, tr), dev(*be, ev);

@@ -106,4 +106,35 @@ TEST(DistributedTrainer, PerExampleModeToo) {
     EXPECT_TRUE(bptest::close_normwise(got.params, want.params, 1e-13));
 }
 
+// The NCCL communicator on one GPU (the ncclUniqueId "broadcast" is the single process's
+// identity): compiled in every CUDA build, run where a GPU is. A sum over one rank is the
+// identity, and training through it ends where plain GPU training ends.
+TEST(DistributedGpu, NcclOneRankMatchesPlainGpuTraining) {
+    if (!nccl_compiled()) GTEST_SKIP() << "built without NCCL (no CUDA backend, or no nccl.h)";
+    const GpuStatus& gpus = gpu_status();
+    if (!gpus.usable) GTEST_SKIP() << gpus.reason;
+    auto single = make_single_process_communicator();
+    auto be = make_backend<double>(DeviceSpec{DeviceSpec::Want::cuda, 0});
+    auto nccl = make_nccl_communicator(*single, *be);
+    EXPECT_EQ(nccl->size(), 1);
+
+    const std::vector<double> host = bptest::random_vector<double>(1000, 9);
+    Buffer<double> buf(*be, host.size());
+    buf.upload(host);
+    nccl->allreduce_sum(buf.data(), host.size(), *be);
+    EXPECT_EQ(buf.to_host(), host);
+
+    const Dataset tr = bptest::random_dataset(1010, 12, 5, 1), ev = bptest::random_dataset(300, 12, 5, 2);
+    TrainConfig c;
+    c.epochs = 5;
+    c.batch = 25;
+    c.eta = 0.5;
+    c.lambda = 1.5;
+    c.cost = Cost::cross_entropy;
+    auto plain_be = make_backend<double>(DeviceSpec{DeviceSpec::Want::cuda, 0});
+    const auto want = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nullptr, plain_be.get());
+    const auto got = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nccl.get(), be.get());
+    EXPECT_TRUE(bptest::close_normwise(got.params, want.params, 1e-12));
+}
+
 }  // namespace

@@ -100,6 +100,28 @@ TEST(DistributedMpi, CatchesReplicasThatDiffer) {
     EXPECT_THROW(bptest::run_training<double>(tr, ev, {6, 4, 3}, d, 7, g_comm), ReplicasDiffer);
 }
 
+// GPU ranks over NCCL (where GPUs are; skipped here): each rank on cuda:<local rank mod
+// GPUs>, P ranks vs plain training on the same GPU.
+TEST(DistributedMpi, NcclRanksMatchOneGpu) {
+    if (!nccl_compiled()) GTEST_SKIP() << "built without NCCL";
+    const GpuStatus& gpus = gpu_status();
+    if (!gpus.usable) GTEST_SKIP() << gpus.reason;
+    const int device = g_comm->local_rank() % gpus.count;
+    auto be = make_backend<double>(DeviceSpec{DeviceSpec::Want::cuda, device});
+    auto nccl = make_nccl_communicator(*g_comm, *be);
+    const Dataset tr = bptest::random_dataset(1010, 12, 5, 11), ev = bptest::random_dataset(301, 12, 5, 12);
+    TrainConfig c;
+    c.epochs = 5;
+    c.batch = 25;
+    c.eta = 0.5;
+    c.lambda = 2.0;
+    c.cost = Cost::cross_entropy;
+    auto plain_be = make_backend<double>(DeviceSpec{DeviceSpec::Want::cuda, device});
+    const auto want = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nullptr, plain_be.get());
+    const auto got = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nccl.get(), be.get());
+    EXPECT_TRUE(bptest::close_normwise(got.params, want.params, 1e-12)) << "rank " << g_comm->rank();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
