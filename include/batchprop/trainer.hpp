@@ -129,6 +129,9 @@ public:
     // Seconds the host spent in the gradient all-reduce so far (MPI: the sum itself, including
     // waiting for slower ranks; NCCL: only queueing it on the stream).
     double allreduce_seconds() const { return allreduce_seconds_; }
+    // The part of allreduce_seconds that CPU ranks spent waiting for the slowest rank to reach
+    // the sum (0 on GPUs).
+    double allreduce_wait_seconds() const { return allreduce_wait_seconds_; }
 
 private:
     // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
@@ -162,6 +165,7 @@ private:
     std::uint64_t settings_fingerprint_ = 0;
     Buffer<T> zero_nabla_;           // zeros in nabla's layout: a rank with an empty slice sends them
     double allreduce_seconds_ = 0.0;
+    double allreduce_wait_seconds_ = 0.0;
 };
 
 void validate(const TrainConfig& config, int n_train);

@@ -230,14 +230,18 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSessi
     cb.stop = interrupt.flag();
     cb.on_notice = [](const std::string& why) { fmt::print(stderr, "batchprop: {}\n", why); };
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
-    double allreduce_before = 0.0;  // distributed: the all-reduce's share of the epoch
+    double allreduce_before = 0.0, wait_before = 0.0;  // distributed: the all-reduce's share of the epoch
     cb.on_epoch = [&](const EpochResult& r) {
         epochs_done = r.epoch;
         std::string line = epoch_line(r, shown, cfg.epochs);
         if (dist) {
             const double s = trainer.allreduce_seconds() - allreduce_before;
+            const double w = trainer.allreduce_wait_seconds() - wait_before;
             allreduce_before = trainer.allreduce_seconds();
-            line += fmt::format(", all-reduce {:.3f} s ({:.1f}%)", s, r.train_seconds > 0 ? 100.0 * s / r.train_seconds : 0.0);
+            wait_before = trainer.allreduce_wait_seconds();
+            const double pct = r.train_seconds > 0 ? 100.0 / r.train_seconds : 0.0;
+            line += fmt::format(", all-reduce {:.3f} s ({:.1f}%", s, pct * s);
+            line += backend->kind() == DeviceKind::cpu ? fmt::format(", waiting for other ranks {:.1f}%)", pct * w) : ")";
         }
         progress.line(line);
         if (metrics) metrics->write(r);
