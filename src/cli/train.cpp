@@ -260,7 +260,14 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSessi
     };
     trainer.run(cb);
     progress.clear();
-    const bool interrupted = interrupt.interrupted();
+    bool interrupted = interrupt.interrupted();
+    if (comm) {
+        // Distributed, a Ctrl-C that reached any rank stopped them all (the trainer agrees on
+        // it): every rank then reports the interruption, and rank 0's saved model records it.
+        std::uint64_t any = interrupted ? 1 : 0;
+        comm->allreduce_host(&any, 1, ReduceOp::max);
+        interrupted = any != 0;
+    }
 
     if (!o.save.empty() && leader) {
         net.params() = best_params.empty() ? trainer.backprop().params() : std::move(best_params);
