@@ -6,6 +6,8 @@
 #include <dlfcn.h>
 #include <nccl.h>
 
+#include <cstdlib>
+#include <exception>
 #include <string>
 
 #include "batchprop/backend.hpp"
@@ -107,10 +109,14 @@ public:
         NCCL_CHECK(nccl().comm_init_rank(&comm_, host_.size(), id, host_.rank()));
     }
     ~NcclCommunicator() override {
-        if (comm_) {
-            cudaSetDevice(device_);
-            nccl().comm_destroy(comm_);  // errors ignored: a destructor
-        }
+        if (!comm_) return;
+        cudaSetDevice(device_);
+        // Unwinding from an error, a peer may be gone with a collective unfinished, and
+        // ncclCommDestroy would wait for it: abort instead. Errors ignored: a destructor.
+        if (std::uncaught_exceptions() > 0)
+            nccl().comm_abort(comm_);
+        else
+            nccl().comm_destroy(comm_);
     }
     NcclCommunicator(const NcclCommunicator&) = delete;
     NcclCommunicator& operator=(const NcclCommunicator&) = delete;
@@ -145,6 +151,7 @@ public:
         if (comm_) nccl().comm_abort(comm_);
         comm_ = nullptr;
         host_.abort(code);
+        std::abort();  // not reached: the host communicator's abort ends the process
     }
 
 private:
