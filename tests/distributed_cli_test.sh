@@ -2,7 +2,8 @@
 # `batchprop train` under mpirun, two CPU ranks on Fashion-MNIST (skipped, status 77, without
 # it): only rank 0 prints and writes files; P = 2 ends within 1e-12 of P = 1 in double; an
 # error on one rank ends both, with that rank's message, within seconds; ranks given different
-# settings are stopped before training. Built without MPI: --distributed says what to install.
+# settings are stopped before training; a Ctrl-C on one rank stops all. Built without MPI:
+# --distributed says what to install.
 #   distributed_cli_test.sh BATCHPROP HAVE_MPI(ON|OFF) MPIEXEC "MPIEXEC_FLAGS" compare_models.py
 set -u
 bp=$1 have_mpi=$2 mpiexec=$3 flags=$4 compare=$5
@@ -70,5 +71,21 @@ cat "$tmp/err"
 [ "$(grep -c 'different settings' "$tmp/err")" = 1 ] || fail "one message about different settings"
 grep -q "^Epoch" "$tmp/out" && fail "no training with different settings"
 ok "different settings: status $rc"
+
+# 5. Ctrl-C reaching one rank only (SIGINT to rank 1's process, not to mpirun): every rank stops
+# at the same step, rank 0 saves the model marked interrupted, status 130.
+args=(train --device cpu --train-limit 20000 --epochs 500 --batch 10 --monitor none --save "$tmp/int.json")
+timeout 60 "$mpiexec" $flags -n 2 "$bp" "${args[@]}" >"$tmp/out" 2>"$tmp/err" &
+launcher=$!
+for _ in $(seq 300); do grep -q '^Epoch 1/' "$tmp/out" 2>/dev/null && break; sleep 0.1; done
+rank=$(pgrep -f "^$bp train .*$tmp/int.json" | tail -1)
+if [ -n "$rank" ]; then kill -INT "$rank"; fi
+wait "$launcher"; rc=$?
+cat "$tmp/err"
+[ -n "$rank" ] || fail "no rank process found to interrupt"
+[ $rc -eq 130 ] || fail "interrupted run: exit status $rc (want 130)"
+grep -q "interrupted during epoch .*model saved" "$tmp/err" || fail "rank 0 reports the interruption"
+grep -q '"interrupted":true' "$tmp/int.json" 2>/dev/null || fail "the saved model records the interruption"
+ok "SIGINT to one rank: status $rc"
 
 exit $((fails > 0))

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <string>
@@ -67,7 +69,10 @@ void run_distributed(std::unique_ptr<DistributedSession>& session, F&& body) {
     try {
         body();
     } catch (const ReplicasDiffer& e) {
-        if (session->leader() || session->size() == 1) throw;
+        if (session->size() == 1) throw;
+        // Printed before MPI_Finalize, whose fence keeps the other ranks from exiting (and
+        // the launcher from killing this one) until rank 0 got here.
+        if (session->leader()) std::fprintf(stderr, "batchprop: error: %s\n", e.what());
         session.reset();  // MPI_Finalize: every rank got here through the same check
         std::exit(1);
     } catch (const std::exception& e) {

@@ -278,6 +278,12 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSessi
     if (interrupted) {
         if (leader) std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
                      o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
+        if (comm) {
+            // A rank's exit status 130 makes the launcher end the others: not before rank 0 has
+            // saved and said so.
+            std::uint64_t done = 0;
+            comm->allreduce_host(&done, 1, ReduceOp::max);
+        }
         throw Interrupted{};
     }
 }
