@@ -7,7 +7,8 @@
 //   build/bench/bench_ops --benchmark_filter='gemm/cpu/.*m:1$'
 //
 // Names: ceiling/{dev}/..., gemm/{dev}/{fwd W.A|bwd Wt.delta|grad delta.At}/n:../k:../m:..,
-// {op}/{dev}/n:../m:..  Counters:
+// {op}/{dev}/n:../m:..,  small-gemm/cpu/{fwd|bwd|upd}/n:../k:../m:.. (the CPU's small-product
+// kernel against the BLAS on one product of a step, interleaved; see bm_small_gemm).  Counters:
 //   GB/s, FLOP/s    the napkin bytes (each operand read once, each output written once) or
 //                   FLOPs (2 M N K for a GEMM) of one call, per second
 //   of_bw, of_flops fraction of the ceiling measured in this process on the same device
@@ -17,13 +18,18 @@
 // of one sample of K calls (K is in the label); the us/call counter is the time of one call.
 #include <cmath>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include <cblas.h>
+
 #include "bench_common.hpp"
+#include "cpu_small_gemm.hpp"
 
 namespace bench {
 namespace {
@@ -427,6 +433,83 @@ void bm_op(benchmark::State& st, const Device& d, const Factory& make) {
     }
 }
 
+// ---- the CPU's small-product kernel against the BLAS ---------------------------------------
+
+// One GEMM of a matrix-mode step, as src/backprop.cpp makes it, for a layer w (n x k) and m
+// columns:
+//   fwd  Z = W A                   (n x m) = (n x k)(k x m)      alpha 1, beta 0
+//   bwd  W^T delta                 (k x m) = (n x k)^T (n x m)   alpha 1, beta 0
+//   upd  W = beta W + alpha delta A^T   (n x k) = (n x m)(k x m)^T   the fused SGD step
+// timed through small_gemm (the kernel CpuBackend::gemm_impl sends such shapes to) and through
+// cblas_sgemm (what it did before), K calls of one then K calls of the other in every
+// iteration, so both see the same machine, in the thread's CPU time (both run on one thread). Checked first: the two must agree to 1e-4 of the
+// largest |element|. Time column: the kernel. Counters: small_us and blas_us per call,
+// blas/small (> 1: the kernel is faster), GFLOP/s of the kernel (2 n k m per call).
+void bm_small_gemm(benchmark::State& st, const std::string& kind, int n, int k, int m) {
+    const SimdLevel level = small_gemm_level();
+    if (level == SimdLevel::none) {
+        st.SkipWithError("no small-product kernel on this CPU (or BATCHPROP_SMALL_GEMM=off)");
+        return;
+    }
+    const bool upd = kind == "upd", bwd = kind == "bwd";
+    const int M = upd ? n : bwd ? k : n, N = upd ? k : m, K = upd ? m : bwd ? n : k;
+    const Op op_a = bwd ? Op::T : Op::N, op_b = upd ? Op::T : Op::N;
+    // a: w (n x k) for fwd and bwd, delta (n x m) for upd; b: the m-column operand.
+    const int a_rows = upd ? n : n, a_cols = upd ? m : k;
+    const int b_rows = upd ? k : bwd ? n : k, b_cols = m;
+    const std::vector<float> a = random_vector<float>(std::size_t(a_rows) * a_cols, 41, -1.0, 1.0);
+    const std::vector<float> b = random_vector<float>(std::size_t(b_rows) * b_cols, 42, 0.0, 1.0);
+    const std::vector<float> c0 = random_vector<float>(std::size_t(M) * N, 43, -1.0, 1.0);
+    std::vector<float> c_small(c0), c_blas(c0);
+    const float alpha = upd ? -0.3f : 1.0f, beta = upd ? 1.0f : 0.0f;
+    auto small = [&] {
+        small_gemm(level, op_a, op_b, M, N, K, alpha, a.data(), a_rows, b.data(), b_rows, beta, c_small.data(), M);
+    };
+    auto blas = [&] {
+        cblas_sgemm(CblasColMajor, op_a == Op::N ? CblasNoTrans : CblasTrans, op_b == Op::N ? CblasNoTrans : CblasTrans,
+                    M, N, K, alpha, a.data(), a_rows, b.data(), b_rows, beta, c_blas.data(), M);
+    };
+    small();
+    blas();
+    double scale = 0.0, worst = 0.0;
+    for (std::size_t i = 0; i < c0.size(); ++i) {
+        scale = std::max(scale, std::abs(double(c_blas[i])));
+        worst = std::max(worst, std::abs(double(c_small[i]) - c_blas[i]));
+    }
+    if (!(worst <= 1e-4 * scale)) {
+        st.SkipWithError(("kernel and BLAS differ by " + std::to_string(worst) + " of " + std::to_string(scale)).c_str());
+        return;
+    }
+    // The same number of threads the backend gives the BLAS at this size: one.
+    const int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    // The calling thread's CPU time, not the wall clock: both sides run on this one thread, and
+    // on a shared machine the time the thread spends descheduled is no property of either.
+    auto time = [](int calls, auto&& f) {
+        timespec t0{}, t1{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        for (int i = 0; i < calls; ++i) f();
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        return double(t1.tv_sec - t0.tv_sec) + 1e-9 * double(t1.tv_nsec - t0.tv_nsec);
+    };
+    const double one = time(8, blas) / 8;
+    const int calls = int(std::clamp(1e-4 / std::max(one, 1e-9), 1.0, 256.0));
+    double t_small = 0.0, t_blas = 0.0;
+    for (auto _ : st) {
+        const double s = time(calls, small);
+        t_blas += time(calls, blas);
+        t_small += s;
+        st.SetIterationTime(s);
+    }
+    openblas_set_num_threads(threads);
+    const double n_calls = double(st.iterations()) * calls;
+    st.counters["small_us"] = t_small / n_calls * 1e6;
+    st.counters["blas_us"] = t_blas / n_calls * 1e6;
+    st.counters["blas/small"] = t_blas / t_small;
+    st.counters["GFLOP/s"] = 2.0 * n * k * m * n_calls / t_small * 1e-9;
+    st.SetLabel(std::string(to_string(level)) + ", K=" + std::to_string(calls));
+}
+
 }  // namespace
 
 void register_benchmarks() {
@@ -463,6 +546,17 @@ void register_benchmarks() {
                 for (int m : {1, 10, 1000})
                     add(std::string(op) + "/" + dn + "/n:" + std::to_string(n) + "/m:" + std::to_string(m),
                         [d, f = elementwise_case(op, n, m)](benchmark::State& st) { bm_op(st, d, f); });
+        // The five products of a step of [784,30,10] and of [784,100,10] (no backward product
+        // into the input layer), over m past the point where the kernel and the BLAS cross.
+        if (dn == "cpu")
+            for (int hidden_n : {30, 100})
+                for (auto [kind, n, k] : std::vector<std::tuple<const char*, int, int>>{
+                         {"fwd", hidden_n, 784}, {"fwd", 10, hidden_n}, {"bwd", 10, hidden_n}, {"upd", 10, hidden_n},
+                         {"upd", hidden_n, 784}})
+                    for (int m : {2, 4, 8, 10, 16, 32, 48, 64, 96, 128})
+                        add(std::string("small-gemm/cpu/") + kind + "/n:" + std::to_string(n) + "/k:" + std::to_string(k) +
+                                "/m:" + std::to_string(m),
+                            [kind = std::string(kind), n = n, k = k, m](benchmark::State& st) { bm_small_gemm(st, kind, n, k, m); });
         for (auto [nw, np] : nets)
             add("sgd_step/" + dn + "/params:" + std::to_string(np),
                 [d, f = sgd_case(np, nw)](benchmark::State& st) { bm_op(st, d, f); });

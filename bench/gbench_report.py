@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Runs the Google Benchmark suites (bench_train, bench_ops) with JSON output and summarises
-them into the "gbench-train" and "gbench-ops" sections of bench/RESULTS.md. Standard library only.
+them; with --save-results, into the "gbench-train" and "gbench-ops" sections of
+bench/RESULTS.md (the committed figures: nothing changes without it). Standard library only.
 
-  bench/gbench_report.py                          # both suites from build/bench (~3-4 min on 2 cores)
+  bench/gbench_report.py                          # both suites from build/bench (~3-4 min on 2 cores), printed
+  bench/gbench_report.py --save-results           # ... and recorded in bench/RESULTS.md
   bench/gbench_report.py --build build-cpu --only train
   bench/gbench_report.py --train-json t.json --ops-json o.json   # summarise earlier runs
 """
@@ -21,11 +23,13 @@ import bench_util as bu  # noqa: E402
 
 def run_suite(exe, out_json):
     if not os.access(exe, os.X_OK):
-        sys.exit(f"error: {exe} not found; build the project (it builds bench/ by default) or pass --build DIR")
+        bu.fail(f"{exe} not found; build the project (it builds bench/ by default) or pass --build DIR")
     t0 = time.time()
     print(f"running {exe} ...", flush=True)
-    subprocess.run([exe, f"--benchmark_out={out_json}", "--benchmark_out_format=json"], check=True,
-                   stdout=subprocess.DEVNULL)
+    p = subprocess.run([exe, f"--benchmark_out={out_json}", "--benchmark_out_format=json"],
+                       stdout=subprocess.DEVNULL)
+    if p.returncode != 0:
+        bu.fail(f"{exe} failed (exit status {p.returncode}); nothing recorded")
     return time.time() - t0
 
 
@@ -150,14 +154,22 @@ a batch of m columns (fwd W·A, bwd Wᵀ·δ, grad δ·Aᵀ).
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 usage="%(prog)s [options]  (--help lists them)")
     ap.add_argument("--build", default=os.path.join(bu.REPO, "build"), help="build directory (%(default)s)")
     ap.add_argument("--only", choices=["train", "ops"])
     ap.add_argument("--train-json", help="summarise this bench_train JSON instead of running it")
     ap.add_argument("--ops-json", help="summarise this bench_ops JSON instead of running it")
     ap.add_argument("--keep-json", help="directory to keep the JSON output in")
-    ap.add_argument("--no-results", action="store_true", help="print only; do not touch bench/RESULTS.md")
+    ap.add_argument("--save-results", action="store_true",
+                    help="rewrite the gbench sections of bench/RESULTS.md (the committed figures)")
+    ap.add_argument("--no-results", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = ap.parse_args()
+    if args.save_results and args.no_results:
+        ap.error("--save-results and --no-results contradict each other")
+    for flag, given in (("--train-json", args.train_json), ("--ops-json", args.ops_json)):
+        if given and not os.path.isfile(given):
+            ap.error(f"argument {flag}: {given} is not a file")
 
     out_dir = args.keep_json or os.path.join(args.build, "bench")
     for suite, given in (("train", args.train_json), ("ops", args.ops_json)):
@@ -172,10 +184,14 @@ def main():
         data = load(path)
         body = train_section(data, seconds) if suite == "train" else ops_section(data, seconds)
         print(body)
-        if not args.no_results:
+        if args.save_results:
             bu.replace_section(f"gbench-{suite}", body)
             print(f"updated {bu.RESULTS} (section gbench-{suite})")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\ngbench_report.py: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -6,15 +6,21 @@ table and two plots. Standard library plus gnuplot (Debian: gnuplot-nox) for the
 
   bench/speedup.py                                  # 784,30,10; m = 1,10,32,100,1000; cpu (+ cuda)
   bench/speedup.py --sizes 784,100,10 --batches 10,100 --epochs 3 --devices cpu
-  bench/speedup.py --cli build-cpu/batchprop --no-results      # just print the table
+  bench/speedup.py --batches 10,100 --epochs 1 --out-dir /tmp/sp   # a trial, plots in /tmp/sp
+  bench/speedup.py --save-results                   # refresh the committed figures
+  bench/speedup.py --replot bench/speedup.tsv --out-dir /tmp/sp   # redraw the plots from a TSV, run nothing
 
-Writes bench/speedup.png (speedup vs m, one line per device), bench/epoch_seconds.png
-(seconds/epoch vs m, log scales), bench/speedup.tsv (the numbers behind them) and the
-"speedup" section of bench/RESULTS.md. Other --sizes get their own file names (speedup-784-100-10.png ...).
+By default it only prints the table: nothing under version control changes. --out-dir DIR
+writes speedup.tsv (the numbers), speedup.png (speedup vs m, one line per device) and
+epoch_seconds.png (seconds/epoch vs m, log scales) into DIR. --save-results writes them into
+bench/ and rewrites the "speedup" section of bench/RESULTS.md (it needs gnuplot, so that the
+plots and the table never disagree). Other --sizes get their own file names
+(speedup-784-100-10.png ...). Exit status: 0 done, 1 a run failed, 2 bad arguments.
 """
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -25,25 +31,139 @@ import bench_util as bu  # noqa: E402
 DEFAULT_SIZES = "784,30,10"
 
 
+def speedup_plots(results, devices, labels, title, png_speedup, png_seconds):
+    """The gnuplot script for both plots: one line per device, a 1x reference line, and
+    offsets so that the markers at the smallest and largest m are not cut in half."""
+    term = bu.png_terminal()
+    # One gnuplot data block per device (index i), so each device is one line.
+    blocks = "\n\n\n".join("\n".join(f"{m} {row['per-example'][0]} {row['matrix'][0]} "
+                                       f"{row['per-example'][0] / row['matrix'][0]}"
+                                       for d, m, row in results if d == dev) for dev in devices)
+    speedup_plot = " , ".join(f"$D index {i} using 1:4 with linespoints lw 2 pt 7 lc {i + 1} title '{labels[dev]}'"
+                              for i, dev in enumerate(devices))
+    seconds_plot = " , ".join(
+        f"$D index {i} using 1:2 with linespoints lw 2 pt 7 dt 2 lc {i + 1} title '{labels[dev]}: per-example', "
+        f"$D index {i} using 1:3 with linespoints lw 2 pt 5 lc {i + 1} title '{labels[dev]}: matrix'"
+        for i, dev in enumerate(devices))
+    return f"""$D << EOD
+{blocks}
+EOD
+set terminal {term} size 720,{440 + 18 * len(devices)} {'font "sans,10"' if term == 'pngcairo' else ''}
+set grid
+set logscale x
+set offsets graph 0.04, graph 0.04, graph 0.06, graph 0.02
+set xlabel "mini-batch size m"
+set key below left Left reverse
+set output "{png_speedup}"
+set title "Speedup of matrix-based over per-example backprop\\n{title}"
+set ylabel "speedup (per-example s / matrix s)"
+set yrange [0:*]
+plot {speedup_plot}, 1 with lines lc rgb "gray" dt 3 lw 2 title "1× (no speedup)"
+set output "{png_seconds}"
+set title "Seconds per epoch (SGD only)\\n{title}"
+set ylabel "seconds per epoch"
+set logscale y
+set yrange [*:*]
+set offsets graph 0.04, graph 0.04, 0, 0
+plot {seconds_plot}
+"""
+
+
+def read_tsv(ap, path):
+    """[(device, m, {mode: (seconds, None)})] and the devices in order, from a speedup TSV."""
+    results, devices = [], []
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.split("\t")
+                try:
+                    dev, m, pe, mx = parts[0], int(parts[1]), float(parts[2]), float(parts[3])
+                except (IndexError, ValueError):
+                    ap.error(f"argument --replot: {path}, line {n}: not 'device, m, per_example_s, matrix_s, speedup'")
+                results.append((dev, m, {"per-example": (pe, None), "matrix": (mx, None)}))
+                if dev not in devices:
+                    devices.append(dev)
+    except OSError as e:
+        ap.error(f"argument --replot: cannot read {path} ({e.strerror})")
+    if not results:
+        ap.error(f"argument --replot: {path} has no rows")
+    return results, devices
+
+
+def replot(ap, args, out_dir):
+    """--replot: the plots again from a TSV, labelled with the machine its RESULTS.md section
+    names (else this one)."""
+    if out_dir is None:
+        ap.error("--replot needs --out-dir DIR or --save-results (where the plots go)")
+    results, devices = read_tsv(ap, args.replot)
+    if not bu.have_gnuplot():
+        bu.fail("gnuplot not found (Debian: apt-get install gnuplot-nox); nothing written")
+    suffix = "" if args.sizes == DEFAULT_SIZES else "-" + args.sizes.replace(",", "-")
+    mach, gpus = bu.machine(info_text=""), []
+    section = bu.read_section("speedup" + suffix)
+    m = re.search(r"CPU (.*?) × (\d+) cores, GPU (.*?), OpenBLAS kernels (\w+)", section)
+    if m:
+        mach.update(cpu=m.group(1), cores=int(m.group(2)), openblas_core=m.group(4))
+        gpus = [] if m.group(3) == "none" else [m.group(3)]
+    png_speedup = os.path.join(out_dir, f"speedup{suffix}.png")
+    png_seconds = os.path.join(out_dir, f"epoch_seconds{suffix}.png")
+    title = f"[{args.sizes}], {args.dtype}, Fashion-MNIST, median of {args.epochs} epochs"
+    labels = {dev: bu.device_label(dev, mach, gpus) for dev in devices}
+    os.makedirs(out_dir, exist_ok=True)
+    if not bu.gnuplot(speedup_plots(results, devices, labels, title, png_speedup, png_seconds)):
+        bu.fail("the plots could not be drawn")
+    print(f"wrote {png_speedup}, {png_seconds} (from {args.replot})")
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 usage="%(prog)s [options]  (--help lists them)",
+                                 epilog="Nothing is written unless --out-dir or --save-results is given.")
     ap.add_argument("--cli", help="batchprop executable (default: $BATCHPROP_CLI or build/batchprop)")
-    ap.add_argument("--sizes", default=DEFAULT_SIZES, help="network, input first (%(default)s)")
-    ap.add_argument("--batches", default="1,10,32,100,1000", help="mini-batch sizes m (%(default)s)")
-    ap.add_argument("--epochs", type=int, default=5, help="epochs per run; the median is used (%(default)s)")
-    ap.add_argument("--devices", default="auto", help="comma-separated cpu,cuda; auto = cpu, and cuda when "
-                    "`batchprop info` lists a GPU (%(default)s)")
+    ap.add_argument("--sizes", default=DEFAULT_SIZES, type=bu.arg_sizes, help="network, input first (%(default)s)")
+    ap.add_argument("--batches", default="1,10,32,100,1000", type=bu.arg_int_list,
+                    help="mini-batch sizes m, comma-separated (%(default)s)")
+    ap.add_argument("--epochs", type=bu.arg_positive_int, default=5,
+                    help="epochs per run; the median is used (%(default)s)")
+    ap.add_argument("--devices", default="auto", type=bu.arg_devices,
+                    help="comma-separated cpu,cuda; auto = cpu, and cuda when `batchprop info` lists a GPU (%(default)s)")
     ap.add_argument("--dtype", default="f32", choices=["f32", "f64"])
-    ap.add_argument("--train-limit", type=int, help="train on the first N images (quick checks)")
-    ap.add_argument("--out-dir", default=bu.BENCH_DIR, help="where the PNGs and TSV go (%(default)s)")
-    ap.add_argument("--no-results", action="store_true", help="do not touch bench/RESULTS.md")
+    ap.add_argument("--train-limit", type=bu.arg_positive_int, help="train on the first N images (quick checks)")
+    ap.add_argument("--out-dir", help="write the TSV and the two PNGs into this directory")
+    ap.add_argument("--save-results", action="store_true",
+                    help="write the TSV and PNGs into bench/ (or --out-dir) and rewrite the speedup section of "
+                         "bench/RESULTS.md: the committed figures")
+    ap.add_argument("--replot", metavar="TSV",
+                    help="redraw the two plots from a TSV this script wrote, running nothing (with --save-results: "
+                         "into bench/, leaving RESULTS.md alone); --sizes, --dtype and --epochs label them")
+    ap.add_argument("--no-results", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     args = ap.parse_args()
+    if args.save_results and args.no_results:
+        ap.error("--save-results and --no-results contradict each other")
+    out_dir = args.out_dir or (bu.BENCH_DIR if args.save_results else None)
+    if out_dir is not None:
+        bu.check_out_dir(ap, out_dir)
+    if args.save_results and not bu.have_gnuplot():
+        bu.fail("--save-results needs gnuplot to redraw the plots with the table (Debian: apt-get install "
+                "gnuplot-nox); nothing was run or written")
+
+    if args.replot:
+        replot(ap, args, out_dir)
+        return
 
     cli = bu.find_cli(args.cli)
     info = bu.cli_info(cli)
     mach = bu.machine(info_text=info)
-    devices = ["cpu"] + (["cuda"] if bu.gpu_names(info) else []) if args.devices == "auto" else args.devices.split(",")
-    batches = [int(b) for b in args.batches.split(",")]
+    gpus = bu.gpu_names(info)
+    devices = (["cpu"] + (["cuda"] if gpus else [])) if args.devices == ["auto"] else args.devices
+    if "auto" in devices:
+        ap.error("argument --devices: auto cannot be combined with other devices")
+    if "cuda" in devices and not gpus:
+        why = bu.no_gpu_reason(info)
+        bu.fail(f"--devices cuda: no usable GPU here ({why}); use --devices cpu, or auto", code=2)
+    batches = args.batches
     use_metrics = bu.has_metrics_flag(cli)
     print(f"speedup: {cli}; sizes {args.sizes}; m = {batches}; devices {devices}; {args.epochs} epochs; "
           f"timings from {'--metrics' if use_metrics else 'the progress lines'}", flush=True)
@@ -62,7 +182,10 @@ def main():
                     if args.train_limit:
                         train_args += ["--train-limit", str(args.train_limit)]
                     t0 = time.time()
-                    rows, _ = bu.run_train(cli, train_args, os.path.join(tmp, "m.jsonl") if use_metrics else None)
+                    try:
+                        rows, _ = bu.run_train(cli, train_args, os.path.join(tmp, "m.jsonl") if use_metrics else None)
+                    except RuntimeError as e:
+                        bu.fail(f"{e}; nothing was written")
                     secs = [r["seconds"] for r in rows]
                     row[mode] = (bu.median(secs), rows[-1].get("eval_accuracy"))
                     print(f"  {dev:5s} m={m:<5d} {mode:12s} epochs {', '.join(f'{s:.3f}' for s in secs)} s "
@@ -81,53 +204,31 @@ def main():
     print(bu.md_table(header, table, "lrrrrrr"))
     print(f"\n({elapsed:.0f} s in all)")
 
+    if out_dir is None:
+        print("(nothing written: --out-dir DIR for the TSV and plots, --save-results to refresh bench/)")
+        return
+
     # ---- data + plots ----
     suffix = "" if args.sizes == DEFAULT_SIZES else "-" + args.sizes.replace(",", "-")
-    os.makedirs(args.out_dir, exist_ok=True)
-    tsv = os.path.join(args.out_dir, f"speedup{suffix}.tsv")
+    os.makedirs(out_dir, exist_ok=True)
+    tsv = os.path.join(out_dir, f"speedup{suffix}.tsv")
     with open(tsv, "w") as f:
         f.write("# device\tm\tper_example_s\tmatrix_s\tspeedup\n")
         for dev, m, row in results:
             f.write(f"{dev}\t{m}\t{row['per-example'][0]:.6f}\t{row['matrix'][0]:.6f}\t"
                     f"{row['per-example'][0] / row['matrix'][0]:.4f}\n")
-    png_speedup = os.path.join(args.out_dir, f"speedup{suffix}.png")
-    png_seconds = os.path.join(args.out_dir, f"epoch_seconds{suffix}.png")
-    term = bu.png_terminal()
-    # One gnuplot data block per device (index i), so each device is one line.
-    blocks = "\n\n\n".join("\n".join(f"{m} {row['per-example'][0]} {row['matrix'][0]} {row['per-example'][0] / row['matrix'][0]}"
-                                     for d, m, row in results if d == dev) for dev in devices)
+    png_speedup = os.path.join(out_dir, f"speedup{suffix}.png")
+    png_seconds = os.path.join(out_dir, f"epoch_seconds{suffix}.png")
     title = f"[{args.sizes}], {args.dtype}, Fashion-MNIST, median of {args.epochs} epochs"
-    speedup_plot = " , ".join(f"$D index {i} using 1:4 with linespoints lw 2 pt 7 lc {i + 1} title '{dev}'" for i, dev in enumerate(devices))
-    seconds_plot = " , ".join(
-        f"$D index {i} using 1:2 with linespoints lw 2 pt 7 dt 2 lc {i + 1} title '{dev} per-example', "
-        f"$D index {i} using 1:3 with linespoints lw 2 pt 5 lc {i + 1} title '{dev} matrix'" for i, dev in enumerate(devices))
-    script = f"""$D << EOD
-{blocks}
-EOD
-set terminal {term} size 720,440 {'font "sans,10"' if term == 'pngcairo' else ''}
-set grid
-set logscale x
-set xlabel "mini-batch size m"
-set key top left
-set output "{png_speedup}"
-set title "Speedup of matrix-based over per-example backprop\\n{title}"
-set ylabel "speedup (per-example s / matrix s)"
-set yrange [0:*]
-plot {speedup_plot}, 1 with lines lc rgb "gray" dt 3 notitle
-set output "{png_seconds}"
-set title "Seconds per epoch (SGD only)\\n{title}"
-set ylabel "seconds per epoch"
-set logscale y
-set yrange [*:*]
-set key top right
-plot {seconds_plot}
-"""
-    if bu.gnuplot(script):
-        print(f"wrote {png_speedup}, {png_seconds}, {tsv}")
+    labels = {dev: bu.device_label(dev, mach, gpus) for dev in devices}
+    ok = bu.gnuplot(speedup_plots(results, devices, labels, title, png_speedup, png_seconds))
+    if args.save_results and not ok:
+        bu.fail(f"the plots could not be drawn; bench/RESULTS.md left as it was ({tsv} written)")
+    print(f"wrote {tsv}" + (f", {png_speedup}, {png_seconds}" if ok else " (no plots: see the note above)"))
 
-    if not args.no_results:
+    if args.save_results:
         rel = lambda p: os.path.relpath(p, os.path.dirname(bu.RESULTS))  # noqa: E731
-        cmd = "bench/speedup.py" + ("" if args.sizes == DEFAULT_SIZES else f" --sizes {args.sizes}")
+        cmd = "bench/speedup.py --save-results" + ("" if args.sizes == DEFAULT_SIZES else f" --sizes {args.sizes}")
         body = f"""## Per-example vs matrix-based, end to end ([{args.sizes}])
 
 Generated by `{cmd}` ({elapsed:.0f} s) on {bu.machine_line(mach)}.
@@ -147,4 +248,8 @@ reports (shuffle, gather, backprop and update; evaluation excluded). Devices: {'
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\nspeedup.py: interrupted; nothing was written", file=sys.stderr)
+        sys.exit(130)

@@ -47,7 +47,7 @@ def main():
     if cmp_body:
         h, rows = table(cmp_body)
         h, rows = pick(h, rows, ["implementation", "backprop", "device", "dtype", "s/epoch", "test accuracy", "time ÷"])
-        parts.append(f"**batchprop, numpy and PyTorch** on [784,30,10], m = 10, η = 3.0, quadratic cost, "
+        parts.append(f"**batchprop, a plain cblas loop, numpy and PyTorch** on [784,30,10], m = 10, η = 3.0, quadratic cost, "
                      f"N(0,1) init, Fashion-MNIST (`bench/compare/run.sh`; {generated_on(cmp_body)}):\n\n"
                      + bu.md_table(h, rows, "llllrrr"))
     sp_body = section(results, "speedup")

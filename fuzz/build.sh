@@ -12,12 +12,12 @@ CXX=${CXX:-clang++-14}
 out=${FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${1:-}
 mkdir -p "$out"
-flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude)
+flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc)
 lib=(src/dataset.cpp src/csv.cpp src/model_io.cpp src/network.cpp src/output_file.cpp)
 pids=()
 for t in idx csv model_json; do
   echo "fuzz: building fuzz_$t" >&2
-  "$CXX" "${flags[@]}" "fuzz/fuzz_$t.cpp" "${lib[@]}" -lz -o "$out/fuzz_$t" &
+  "$CXX" "${flags[@]}" "fuzz/fuzz_$t.cpp" "${lib[@]}" -ldeflate -lz -o "$out/fuzz_$t" &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done  # each build's status, so a failed one stops the script

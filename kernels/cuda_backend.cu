@@ -18,7 +18,7 @@
 #include <string>
 
 #include "batchprop/backend.hpp"
-#include "batchprop/cuda_backend.hpp"
+#include "cuda_backend.hpp"
 #include "cublas_loader.cuh"
 #include "cuda_check.cuh"
 #include "elementwise.cuh"

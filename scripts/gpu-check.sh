@@ -465,9 +465,12 @@ preflight() {
         done
         out=$(env LD_LIBRARY_PATH="$BP_LD" ldd "$BIN/batchprop" 2>&1)
         local l
-        for l in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libopenblas.so.0 libgfortran.so.5; do
+        for l in libcudart.so.13 libopenblas.so.0 libgfortran.so.5; do
             pf "batchprop loads $(grep -m1 "$l" <<<"$out" | sed 's/^[[:space:]]*//; s/ (0x[0-9a-f]*)$//' || true)"
         done
+        # cuBLAS is not linked: batchprop opens it (dlopen) when the first GPU backend is made,
+        # from the same search path, so the lookup above is what it will find.
+        pf "batchprop opens libcublas.so.13 at run time (dlopen); found above: $(command -v ldconfig >/dev/null && ldconfig -p 2>/dev/null | grep -m1 -o '/[^ ]*libcublas\.so\.13$' || echo "see the lines above")"
     else
         pf "no ldd here: the libraries are checked by starting batchprop"
     fi
@@ -757,6 +760,16 @@ peer_step() {
     if [ "$STEP_RC" = 0 ]; then record torch-peer "ok: torch $why, 3 epochs (peer/torch-cuda.jsonl)" "$STEP_T"
     elif [ "$STEP_RC" = 124 ]; then record torch-peer "cut after ${STEP_T}s (log: peer/torch-cuda.log)" "$STEP_T"
     else record torch-peer "skipped: the optional peer failed, rc $STEP_RC: $(tail -1 "$log")" "$STEP_T"; fi
+    # The same peer with each step captured as a CUDA graph (torch.cuda.graph), the fairest
+    # PyTorch figure against batchprop's recorded steps.
+    grep -q -- '"--graphs"' "$peer" 2>/dev/null || { record torch-graphs "skipped: torch_backprop.py has no --graphs" 0; return; }
+    log="$R/peer/torch-cuda-graphs.log"
+    if ! run_step torch-graphs 60 "$log" "$py" "$peer" --device cuda --graphs --epochs 3 --data "$DATA" --out "$R/peer/torch-cuda-graphs.jsonl"; then
+        record torch-graphs "cut: not started, no time left in the budget" 0; return
+    fi
+    if [ "$STEP_RC" = 0 ]; then record torch-graphs "ok: 3 epochs (peer/torch-cuda-graphs.jsonl)" "$STEP_T"
+    elif [ "$STEP_RC" = 124 ]; then record torch-graphs "cut after ${STEP_T}s (log: peer/torch-cuda-graphs.log)" "$STEP_T"
+    else record torch-graphs "skipped: the optional peer failed, rc $STEP_RC: $(tail -1 "$log")" "$STEP_T"; fi
 }
 
 summary() {

@@ -189,16 +189,23 @@ def cmd_figures(args):
                    + (f" (GEMMs at {flops / 1e9:.0f} GFLOP/s)" if flops else "") + f", step {fmt_s(r['seconds'])}")
     else:
         out.append(f"{bdev} gemm share, [784,1024,1024,10] m=1024: n/a (not measured)")
+    # GPU epoch rows carry the launch (/graph or /eager); steps and CPU epochs carry none.
     for m in (10, 100):
         parts = []
-        for kind in ("step", "epoch"):
-            pe, mx = row(f"{kind}/{bdev}/784-30-10/m:{m}/per-example"), row(f"{kind}/{bdev}/784-30-10/m:{m}/matrix")
+        for kind, suffix in (("step", ""), ("epoch", "/graph"), ("epoch", "/eager"), ("epoch", "")):
+            pe = row(f"{kind}/{bdev}/784-30-10/m:{m}/per-example{suffix}")
+            mx = row(f"{kind}/{bdev}/784-30-10/m:{m}/matrix{suffix}")
             if pe and mx and not pe.get("error") and not mx.get("error"):
-                parts.append(f"{kind} {fmt_s(pe['seconds'])} vs {fmt_s(mx['seconds'])} = {pe['seconds'] / mx['seconds']:.1f}x")
+                parts.append(f"{kind}{suffix.replace('/', ' ')} {fmt_s(pe['seconds'])} vs {fmt_s(mx['seconds'])}"
+                             f" = {pe['seconds'] / mx['seconds']:.1f}x")
         out.append(f"{bdev} per-example vs matrix, [784,30,10] m={m}: " + ("; ".join(parts) if parts else "n/a (not measured)"))
-    s = median_seconds(os.path.join(results, "peer", "torch-cuda.jsonl"))
-    out.append(f"torch (nn.Linear + autograd) cuda epoch, [784,30,10] m=10 f32: "
-               + (fmt_s(s) if s is not None else "n/a (not run)"))
+    g, e = row(f"epoch/{bdev}/784-30-10/m:10/matrix/graph"), row(f"epoch/{bdev}/784-30-10/m:10/matrix/eager")
+    if g and e and not g.get("error") and not e.get("error"):
+        out.append(f"{bdev} epoch graph vs eager, [784,30,10] m=10 f32 matrix (bench_train): {fmt_s(g['seconds'])} vs "
+                   f"{fmt_s(e['seconds'])} = {e['seconds'] / g['seconds']:.1f}x (target: graph <= 60 ms and >= 2x)")
+    for label, name in (("nn.Linear + autograd", "torch-cuda.jsonl"), ("CUDA graphs", "torch-cuda-graphs.jsonl")):
+        s = median_seconds(os.path.join(results, "peer", name))
+        out.append(f"torch ({label}) cuda epoch, [784,30,10] m=10 f32: " + (fmt_s(s) if s is not None else "n/a (not run)"))
     print("\n".join(out))
     return 0
 

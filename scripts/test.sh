@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs missing build dependencies, builds batchprop (the CUDA code too when nvcc is
 # present) and runs the whole test suite. GPU tests skip, with the reason, without a GPU.
+# scripts/test-install.sh then installs that build into a temporary prefix and builds and runs
+# examples/ against the installed package.
 # A second stage rebuilds the CPU path with AddressSanitizer + UndefinedBehaviorSanitizer
 # (BATCHPROP_SANITIZE=ON, in its own build directory) and runs the whole suite again under
 # them; set BATCHPROP_SKIP_SANITIZE=1 to skip it.
@@ -11,6 +13,8 @@ build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+# The installed package, used from another project: examples/ built against it and run.
+scripts/test-install.sh "$build"
 
 if [ "${BATCHPROP_SKIP_SANITIZE:-0}" != 1 ]; then
   # Debug (-O0): under ASan, -O2 makes the test files compile ~4x slower (minutes on two

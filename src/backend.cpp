@@ -1,10 +1,13 @@
 // Device selection: parsing --device, the cached GPU query, and the backend factory.
 #include "batchprop/backend.hpp"
 
+#include <glob.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 
-#include "batchprop/cuda_backend.hpp"
+#include "cuda_backend.hpp"
 
 namespace batchprop {
 
@@ -38,8 +41,31 @@ std::unique_ptr<DeviceTimer> Memory::make_timer() { return std::make_unique<Wall
 // their steps directly (a replay would be the same calls again).
 std::unique_ptr<Recording> Memory::record(const std::function<void()>&) { return nullptr; }
 
+namespace {
+
+constexpr const char* kNoNvidiaGpu = "no NVIDIA GPU found";
+
+// Whether this machine shows any NVIDIA device node: /dev/nvidia0, ... (Linux), or /dev/dxg,
+// through which WSL 2 reaches the Windows driver.
+bool nvidia_device_nodes() {
+    glob_t g{};
+    const bool found = ::glob("/dev/nvidia[0-9]*", 0, nullptr, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return found || ::access("/dev/dxg", F_OK) == 0;
+}
+
+GpuStatus query_and_explain() {
+    GpuStatus s = query_gpus();
+    // Without a device node, the CUDA runtime's own words ("driver version is insufficient",
+    // error 35, when no driver is installed at all) point at drivers; the truth is simpler.
+    if (s.compiled && !s.usable && !nvidia_device_nodes()) s.reason = std::string(kNoNvidiaGpu) + " (no /dev/nvidia* device)";
+    return s;
+}
+
+}  // namespace
+
 const GpuStatus& gpu_status() {
-    static const GpuStatus status = query_gpus();  // thread-safe, once
+    static const GpuStatus status = query_and_explain();  // thread-safe, once
     return status;
 }
 
@@ -70,13 +96,21 @@ std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* no
     if (spec.want == DeviceSpec::Want::cpu) return make_cpu_backend<T>();
     const GpuStatus& gpu = gpu_status();
     if (spec.want == DeviceSpec::Want::cuda) {
-        if (!gpu.usable) BP_THROW("--device cuda: no usable GPU: " << gpu.reason);
+        if (!gpu.usable) {
+            if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) BP_THROW("--device cuda: " << gpu.reason);
+            BP_THROW("--device cuda: no usable GPU: " << gpu.reason);
+        }
         if (spec.index >= gpu.count)
             BP_THROW("--device cuda:" << spec.index << ": only " << gpu.count << " GPU(s) present");
         return make_cuda_backend<T>(spec.index);
     }
     if (gpu.usable) return make_cuda_backend<T>(spec.index);
-    if (notice) *notice = "no usable GPU (" + gpu.reason + "); running on the CPU";
+    if (notice) {
+        // The reason whole: "no NVIDIA GPU found (...)" says it all; others need the lead-in.
+        const bool absent = gpu.reason.rfind(kNoNvidiaGpu, 0) == 0;
+        *notice = (absent ? gpu.reason : "no usable GPU (" + gpu.reason + ")") +
+                  "; running on the CPU (--device cpu or BATCHPROP_DEVICE=cpu skips this notice)";
+    }
     return make_cpu_backend<T>();
 }
 

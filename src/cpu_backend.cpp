@@ -11,7 +11,8 @@
 #include <utility>
 
 #include "batchprop/backend.hpp"
-#include "batchprop/cpu_subnormals.hpp"
+#include "cpu_small_gemm.hpp"
+#include "cpu_subnormals.hpp"
 
 // glibc on x86-64 ships vector versions of exp and expf (libmvec, linked through libm) but its
 // math.h only announces them under -ffast-math. Announcing them here lets the sigmoid loops
@@ -122,6 +123,12 @@ protected:
             blas_ger(M, N, alpha, a.data, 1, b.data, 1, c.data, c.ld);
             return;
         }
+        // A mini-batch's few columns (N = m forward and backward, K = m in the weight update):
+        // a register-blocked kernel that packs nothing (cpu_small_gemm.hpp). Single-threaded,
+        // so only below the size that gets BLAS threads.
+        if (2.0 * M * N * K < kParallelFlops && small_gemm_suits(M, N, K) &&
+            small_gemm(op_a, op_b, M, N, K, alpha, a.data, a.ld, b.data, b.ld, beta, c.data, c.ld))
+            return;
         blas_gemm(to_cblas(op_a), to_cblas(op_b), M, N, K, alpha, a.data, a.ld, b.data, b.ld,
                   beta, c.data, c.ld);
     }

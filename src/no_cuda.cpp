@@ -1,5 +1,5 @@
 // The CUDA entry points for a build without the CUDA toolkit: no GPU, and a clear reason.
-#include "batchprop/cuda_backend.hpp"
+#include "cuda_backend.hpp"
 
 namespace batchprop {
 

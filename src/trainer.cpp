@@ -33,6 +33,8 @@ DeviceData<T>::DeviceData(Backend<T>& be, const Dataset& host)
 
 void validate(const TrainConfig& c, int n_train) {
     if (c.epochs < 1) BP_THROW("--epochs must be at least 1 (got " << c.epochs << ")");
+    if (c.first_epoch < 0 || c.first_epoch > c.epochs)
+        BP_THROW("the first epoch (" << c.first_epoch << ") must be in 0.." << c.epochs << " (--epochs)");
     if (c.batch < 1) BP_THROW("--batch must be at least 1 (got " << c.batch << ")");
     if (n_train < 1) BP_THROW("the training set is empty");
     if (c.chunk_steps < 0) BP_THROW("chunk_steps must be 0 (automatic) or more (got " << c.chunk_steps << ")");
@@ -176,8 +178,10 @@ Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
 
 template <class T>
 int Trainer<T>::run(const TrainCallbacks& cb) {
-    if (comm_) check_replicas(0);  // same settings and starting parameters on every rank
-    for (int epoch = 0; epoch < cfg_.epochs; ++epoch) {
+    // Same settings and starting parameters on every rank (after first_epoch epochs on a resume).
+    if (comm_) check_replicas(cfg_.first_epoch);
+    if (cb.on_start) cb.on_start(TrainStart{cfg_.first_epoch, cfg_.epochs, recording_, plan_.front().steps});
+    for (int epoch = cfg_.first_epoch; epoch < cfg_.epochs; ++epoch) {
         EpochResult r;
         r.epoch = epoch + 1;
         r.train_seconds = train_epoch(epoch, cb, &r.examples);
@@ -189,7 +193,7 @@ int Trainer<T>::run(const TrainCallbacks& cb) {
         const bool go_on = cb.on_epoch ? cb.on_epoch(r) : true;
         if (stopped || !go_on) return epoch + 1;
     }
-    return cfg_.epochs;
+    return std::max(cfg_.epochs, cfg_.first_epoch);
 }
 
 template struct DeviceData<float>;

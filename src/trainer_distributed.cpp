@@ -26,7 +26,7 @@ void Trainer<T>::set_communicator(Communicator* comm, std::uint64_t data_fingerp
     std::uint64_t h = fingerprint(sizes.data(), sizes.size() * sizeof(int));
     const long long ints[] = {train_.n,          eval_ ? eval_->n : -1, cfg_.epochs, cfg_.batch,
                               int(cfg_.cost),    int(cfg_.mode),        cfg_.shuffle, (long long)sizeof(T),
-                              (long long)cfg_.seed};
+                              (long long)cfg_.seed, cfg_.first_epoch};
     h = fingerprint(ints, sizeof ints, h);
     const double reals[] = {cfg_.eta, cfg_.lambda};
     h = fingerprint(reals, sizeof reals, h);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,7 +55,7 @@ std::string slurp(const std::string& p) {
 }
 
 // Starts the CLI with stdout and stderr going to files; returns its pid.
-pid_t spawn(const Args& args, const std::string& out, const std::string& err, int stdout_fd = -1) {
+pid_t spawn(const Args& args, const std::string& out, const std::string& err, int stdout_fd = -1, int stderr_fd = -1) {
     std::vector<std::string> argv_s{BATCHPROP_CLI};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -67,7 +68,10 @@ pid_t spawn(const Args& args, const std::string& out, const std::string& err, in
         posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
     else
         posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (stderr_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, stderr_fd, 2);
+    else
+        posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     // SIGINT at its default in the child, even when the test runs as a background job (which
     // the CLI, like any program, would then leave ignored).
     posix_spawnattr_t attr;
@@ -174,7 +178,32 @@ protected:
         EXPECT_TRUE(r.out.empty() || contains(r.out, "Usage") == false) << cmd << "\n" << r.out;
     }
 
+    // A mistake in the command line: exit status 2, one error line with each needle.
+    void expect_usage_error(const Args& args, const std::vector<std::string>& needles) const {
+        expect_failure(args, needles);
+        std::string cmd;
+        for (const std::string& a : args) cmd += a + " ";
+        EXPECT_EQ(run(args).code, 2) << cmd;
+    }
+
     int n_train_ = 120, n_test_ = 30;
+};
+
+// Sets an environment variable for the lifetime of the object (the CLI inherits it).
+struct ScopedEnv {
+    ScopedEnv(const char* name, const char* value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old, had_ = true;
+        setenv(name, value, 1);
+    }
+    ~ScopedEnv() {
+        if (had_)
+            setenv(name_, old_.c_str(), 1);
+        else
+            unsetenv(name_);
+    }
+    const char* name_;
+    std::string old_;
+    bool had_ = false;
 };
 
 // ---- help and usage --------------------------------------------------------------------------
@@ -182,8 +211,9 @@ protected:
 TEST_F(Cli, EveryCommandHasHelp) {
     const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
         {"train", {"--data", "--train-images", "--train-csv", "--format", "--validation", "--monitor", "--save",
-                   "--init-model", "--metrics", "--early-stop", "--quiet", "--sizes", "--dtype", "--device"}},
-        {"eval", {"--model", "--data", "--split", "--format", "--test-images"}},
+                   "--init-model", "--metrics", "--early-stop", "--early-stop-on-test", "--quiet", "--sizes", "--dtype",
+                   "--device", "BATCHPROP_DEVICE"}},
+        {"eval", {"--model", "--data", "--split", "--validation", "--json", "--format", "--test-images"}},
         {"predict", {"--model", "--images", "--outputs", "--format"}},
         {"gradcheck", {"--sizes", "--cost", "--dtype", "--seed", "--lambda", "--batch", "--tolerance"}},
         {"info", {}},
@@ -200,29 +230,63 @@ TEST_F(Cli, EveryCommandHasHelp) {
 }
 
 TEST_F(Cli, UnknownCommandsFlagsAndValues) {
-    expect_failure({}, {"A subcommand is required"});
-    expect_failure({"trian"}, {"unknown command 'trian'"});
-    expect_failure({"train", "--bogus"}, {"--bogus"});
-    expect_failure({"eval", "--model", "m.json", "--bogus", "1"}, {"--bogus"});
-    expect_failure(train({"--cost", "hinge"}), {"--cost", "hinge"});
-    expect_failure(train({"--mode", "fast"}), {"--mode", "fast"});
-    expect_failure(train({"--dtype", "f16"}), {"--dtype", "f16"});
-    expect_failure(train({"--device", "gpu"}), {"--device", "'gpu'"});
-    expect_failure(train({"--init", "zeros"}), {"--init", "zeros"});
-    expect_failure(train({"--monitor", "eval-acc,accuracy"}), {"--monitor", "accuracy"});
-    expect_failure(train({"--monitor", "none,eval-acc"}), {"--monitor", "none"});
-    expect_failure(train({"--format", "xml"}), {"--format", "xml"});
-    expect_failure(train({"--epochs", "many"}), {"--epochs", "many"});
-    expect_failure(train({"--sizes", "4,x,3"}), {"--sizes"});
-    expect_failure(train({"--train-limit", "0"}), {"--train-limit"});
-    expect_failure(train({"--validation", "-5"}), {"--validation"});
-    expect_failure(train({"--early-stop", "0"}), {"--early-stop"});
-    expect_failure(train({"--init", "scaled", "--init-model", path("m.json")}), {"--init", "--init-model"});
-    expect_failure(train({"--train-images", path("idx/train-images-idx3-ubyte")}), {"--train-labels"});
-    expect_failure({"eval", "--model", path("m.json"), "--split", "validation"}, {"--split", "validation"});
-    expect_failure({"eval", "--data", path("idx")}, {"--model is required"});
-    expect_failure({"predict", "--model", path("m.json")}, {"--images is required"});
-    expect_failure(train({"--train-csv", path("csv/mnist_train.csv")}), {"--train-csv", "--format csv"});
+    expect_usage_error({"trian"}, {"unknown command 'trian' (did you mean 'train'?)"});
+    expect_usage_error({"frobnicate"}, {"unknown command 'frobnicate'", "the commands are train, eval"});
+    expect_usage_error({"train", "--bogus"}, {"--bogus"});
+    expect_usage_error({"eval", "--model", "m.json", "--bogus", "1"}, {"--bogus"});
+    expect_usage_error(train({"--cost", "hinge"}), {"--cost", "hinge"});
+    expect_usage_error(train({"--mode", "fast"}), {"--mode", "fast"});
+    expect_usage_error(train({"--dtype", "f16"}), {"--dtype", "f16"});
+    expect_usage_error(train({"--device", "gpu"}), {"--device", "'gpu'"});
+    expect_usage_error(train({"--init", "zeros"}), {"--init", "zeros"});
+    expect_usage_error(train({"--monitor", "eval-acc,accuracy"}), {"--monitor", "accuracy"});
+    expect_usage_error(train({"--monitor", "none,eval-acc"}), {"--monitor", "none"});
+    expect_usage_error(train({"--format", "xml"}), {"--format", "xml"});
+    expect_usage_error(train({"--epochs", "many"}), {"--epochs: 'many' is not a whole number"});
+    expect_usage_error(train({"--sizes", "4,x,3"}), {"--sizes"});
+    expect_usage_error(train({"--train-limit", "0"}), {"--train-limit"});
+    expect_usage_error(train({"--validation", "-5"}), {"--validation"});
+    expect_usage_error(train({"--early-stop", "0"}), {"--early-stop"});
+    expect_usage_error(train({"--init", "scaled", "--init-model", path("m.json")}), {"--init", "--init-model"});
+    expect_usage_error(train({"--train-images", path("idx/train-images-idx3-ubyte")}), {"--train-labels"});
+    expect_usage_error({"eval", "--model", path("m.json"), "--split", "holdout"}, {"--split", "holdout"});
+    expect_usage_error({"eval", "--data", path("idx")}, {"--model is required"});
+    expect_usage_error({"predict", "--model", path("m.json")}, {"--images is required"});
+    expect_usage_error(train({"--format", "idx", "--train-csv", path("csv/mnist_train.csv")}), {"--train-csv", "--format idx"});
+}
+
+// The mistakes a newcomer makes get a hint, not just a complaint; every usage error exits 2.
+TEST_F(Cli, FlagMistakesSuggestTheFix) {
+    expect_usage_error(train({"--epoch", "1"}), {"unknown option '--epoch' (did you mean '--epochs'?)"});
+    expect_usage_error(train({"--lamda", "5"}), {"unknown option '--lamda' (did you mean '--lambda'?)"});
+    expect_usage_error({"eval", "--modle", "m.json"}, {"unknown option '--modle' (did you mean '--model'?)"});
+    expect_usage_error(train({"--sizes", "4", "6", "3"}),
+                       {"unexpected argument '6' after --sizes", "comma-separated", "(--sizes 4,6,3)"});
+    expect_usage_error(train({"--epochs", "1.5"}), {"--epochs: '1.5' is not a whole number"});
+    expect_usage_error(train({"--eta", "fast"}), {"--eta: 'fast' is not a number"});
+    expect_usage_error({"--epochs", "3"}, {"unknown option '--epochs'", "after the command"});
+    const Result r = run(train({"--epoch", "1"}));
+    EXPECT_TRUE(contains(r.err, "Run 'batchprop train --help' for the options.")) << r.err;
+    // Errors that are not about the command line exit 1.
+    const Result missing = run(train({"--data", path("nowhere")}));
+    EXPECT_EQ(missing.code, 1) << missing.err;
+}
+
+// Plain `batchprop` shows what it can do; --version works after a command too; the help lists
+// the exit statuses.
+TEST_F(Cli, HelpVersionAndExitStatuses) {
+    const Result plain = run({});
+    EXPECT_EQ(plain.code, 0) << plain.err;
+    EXPECT_TRUE(contains(plain.out, "Usage: batchprop")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "train")) << plain.out;
+    EXPECT_TRUE(contains(plain.out, "Exit status: 0 success, 1 failure, 2 usage error")) << plain.out;
+    EXPECT_EQ(plain.err, "");
+    for (const char* cmd : {"train", "eval", "predict", "gradcheck", "info"}) {
+        const Result v = run({cmd, "--version"});
+        EXPECT_EQ(v.code, 0) << cmd << ": " << v.err;
+        EXPECT_TRUE(contains(v.out, "batchprop " BATCHPROP_VERSION)) << v.out;
+    }
+    EXPECT_EQ(run({"--version"}).code, 0);
 }
 
 // ---- the happy paths -------------------------------------------------------------------------
@@ -247,7 +311,7 @@ TEST_F(Cli, TrainSaveEvalPredict) {
     int n = 0;
     const std::vector<std::string> keys{"epoch", "seconds", "examples", "examples_per_s", "eval_accuracy", "eval_cost",
                                         "train_accuracy", "train_cost", "device", "mode", "dtype", "batch",
-                                        "sizes", "eta", "lambda", "cost"};
+                                        "sizes", "eta", "lambda", "cost", "seed", "init", "init_model", "time"};
     while (std::getline(lines, line)) {
         const nlohmann::json j = nlohmann::json::parse(line);
         ++n;
@@ -263,6 +327,12 @@ TEST_F(Cli, TrainSaveEvalPredict) {
         EXPECT_EQ(j["cost"], "cross-entropy");
         EXPECT_EQ(j["mode"], "matrix");
         EXPECT_EQ(j["dtype"], "f32");
+        EXPECT_EQ(j["seed"], 1);
+        EXPECT_EQ(j["init"], "gaussian");
+        EXPECT_TRUE(j["init_model"].is_null());
+        const std::string time = j["time"];
+        EXPECT_EQ(time.size(), 20u) << time;  // 2026-11-29T17:04:09Z
+        EXPECT_EQ(time.back(), 'Z') << time;
     }
     EXPECT_EQ(n, 20);
 
@@ -383,8 +453,8 @@ TEST_F(Cli, InitModelContinuesTraining) {
 }
 
 TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
-    const Result r = run(train({"--early-stop", "2", "--epochs", "200", "--save", path("m.json"), "--metrics",
-                                path("m.jsonl"), "--monitor", "eval-cost"}));
+    const Result r = run(train({"--early-stop", "2", "--epochs", "200", "--validation", "20", "--save", path("m.json"),
+                                "--metrics", path("m.jsonl"), "--monitor", "eval-cost"}));
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(contains(r.out, "Early stop: no better evaluation accuracy for 2 epochs; the best was epoch ")) << r.out;
     const Model m = load_model(path("m.json"));
@@ -392,15 +462,194 @@ TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
     const int epochs = m.batchprop.at("epochs");
     EXPECT_EQ(epochs, best + 2);
     EXPECT_LT(epochs, 200);
+    EXPECT_EQ(m.batchprop.at("validation"), 20);
+    EXPECT_TRUE(contains(r.out, "Done: " + std::to_string(epochs) + " epochs in ")) << r.out;
     // --early-stop needs the evaluation accuracy, so it is reported even if not asked for.
     EXPECT_TRUE(nlohmann::json::parse(slurp(path("m.jsonl")).substr(0, slurp(path("m.jsonl")).find('\n')))["eval_accuracy"].is_number());
-    // The saved parameters are the best epoch's: eval reproduces that epoch's accuracy.
+    // The saved parameters are the best epoch's: eval on the same validation split reproduces
+    // that epoch's accuracy (the split comes from the model's record).
     const std::string marker = "Epoch " + std::to_string(best) + "/200: eval accuracy ";
     const std::size_t at = r.out.find(marker);
     ASSERT_NE(at, std::string::npos) << r.out;
     const std::string acc = r.out.substr(at + marker.size(), r.out.find(')', at) - at - marker.size() + 1);
-    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu"});
+    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--split", "validation"});
     EXPECT_TRUE(contains(e.out, "accuracy " + acc)) << acc << "\n" << e.out;
+    EXPECT_TRUE(contains(e.out, "20 examples (validation set)")) << e.out;
+}
+
+// Early stopping on the test set is a choice made explicitly, never a silent default.
+TEST_F(Cli, EarlyStopOnTheTestSetIsAChoice) {
+    expect_usage_error(train({"--early-stop", "2"}), {"--early-stop without --validation", "--early-stop-on-test"});
+    expect_usage_error(train({"--early-stop", "2", "--validation", "20", "--early-stop-on-test"}), {"contradict"});
+    const Result r = run(train({"--early-stop", "2", "--early-stop-on-test", "--epochs", "5"}));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.err, "note: --early-stop-on-test")) << r.err;
+    EXPECT_TRUE(contains(r.out, "30 evaluation examples")) << r.out;
+}
+
+// Continuing from a model keeps the settings it was trained with unless flags override them.
+TEST_F(Cli, InitModelKeepsItsSettings) {
+    const Result first = run(train({"--eta", "0.5", "--lambda", "0.25", "--batch", "5", "--mode", "per-example",
+                                    "--dtype", "f64", "--epochs", "2", "--save", path("m.json")}));
+    ASSERT_EQ(first.code, 0) << first.err;
+    const Args more{"train", "--data", path("idx"), "--init-model", path("m.json"), "--epochs", "1", "--device", "cpu",
+                    "--save", path("more.json")};
+    const Result r = run(more);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "m = 5, eta = 0.5, lambda = 0.25, cross-entropy cost, per-example mode, f64")) << r.out;
+    EXPECT_TRUE(contains(r.out, "continuing with the settings " + path("m.json") + " was trained with")) << r.out;
+    const Model m = load_model(path("more.json"));
+    EXPECT_EQ(m.batchprop.at("eta"), 0.5);
+    EXPECT_EQ(m.batchprop.at("lambda"), 0.25);
+    EXPECT_EQ(m.batchprop.at("batch"), 5);
+    EXPECT_EQ(m.batchprop.at("dtype"), "f64");
+    Args overridden = more;
+    overridden.insert(overridden.end(), {"--eta", "2", "--lambda", "0", "--batch", "10", "--mode", "matrix", "--dtype", "f32"});
+    const Result o = run(overridden);
+    ASSERT_EQ(o.code, 0) << o.err;
+    EXPECT_TRUE(contains(o.out, "m = 10, eta = 2, lambda = 0, cross-entropy cost, matrix mode, f32")) << o.out;
+    // A network2.py model (no "batchprop" record): the flags' defaults, said so.
+    std::ofstream(path("n2.json")) << R"({"sizes": [4, 3], "weights": [[[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]], )"
+                                   << R"("biases": [[[0], [0], [0]]], "cost": "QuadraticCost"})";
+    const Result n2 = run({"train", "--data", path("idx"), "--init-model", path("n2.json"), "--epochs", "1", "--device", "cpu"});
+    EXPECT_EQ(n2.code, 0) << n2.err;
+    EXPECT_TRUE(contains(n2.out, "records no training settings")) << n2.out;
+}
+
+// With --early-stop, the model continued from is the baseline: no epoch that is worse on the
+// validation data is ever saved as "the best".
+TEST_F(Cli, EarlyStopNeverSavesWorseThanTheStart) {
+    const Result first = run(train({"--epochs", "30", "--validation", "20", "--save", path("start.json")}));
+    ASSERT_EQ(first.code, 0) << first.err;
+    // A learning rate that wrecks the network: every epoch is worse than the start.
+    const Result r = run({"train", "--data", path("idx"), "--init-model", path("start.json"), "--epochs", "10",
+                          "--early-stop", "2", "--validation", "20", "--eta", "5000", "--device", "cpu", "--save",
+                          path("better.json")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string marker = "Epoch 0 (the starting model): eval accuracy ";
+    ASSERT_TRUE(contains(r.out, marker)) << r.out;
+    const Model start = load_model(path("start.json")), saved = load_model(path("better.json"));
+    const int best = saved.batchprop.at("best_epoch");
+    if (best == 0) {
+        EXPECT_EQ(saved.net.params(), start.net.params());
+        EXPECT_TRUE(contains(r.out, "the best was epoch 0 (the starting model)")) << r.out;
+        EXPECT_TRUE(contains(r.out, "Saved the starting model, unchanged, to " + path("better.json"))) << r.out;
+    } else {  // an epoch did beat it: its accuracy must be higher than the start's
+        const std::size_t a0 = r.out.find(marker) + marker.size();
+        const std::string eb = "Epoch " + std::to_string(best) + "/10: eval accuracy ";
+        const std::size_t ab = r.out.find(eb) + eb.size();
+        EXPECT_GT(std::stoi(r.out.substr(ab)), std::stoi(r.out.substr(a0))) << r.out;
+    }
+}
+
+// eval can evaluate the validation split train held out, says how its cost relates to train's
+// (which includes the L2 term), and has a machine-readable form.
+TEST_F(Cli, EvalSplitsCostsAndJson) {
+    const Result t = run(train({"--epochs", "3", "--lambda", "0.5", "--validation", "20", "--save", path("m.json")}));
+    ASSERT_EQ(t.code, 0) << t.err;
+    const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--validation", "20"});
+    ASSERT_EQ(e.code, 0) << e.err;
+    EXPECT_TRUE(contains(e.out, "20 examples (validation set)")) << e.out;
+    EXPECT_TRUE(contains(e.out, "(no regularisation term)")) << e.out;
+    EXPECT_TRUE(contains(e.out, "cost with the L2 term")) << e.out;
+    // train's last "eval cost" is eval's cost with the L2 term.
+    const std::size_t at = t.out.rfind("eval cost ");
+    ASSERT_NE(at, std::string::npos) << t.out;
+    const std::string cost = t.out.substr(at + 10, 6);
+    EXPECT_TRUE(contains(e.out, "as train reports it: " + cost)) << cost << "\n" << e.out;
+
+    const Result j = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--json"});
+    ASSERT_EQ(j.code, 0) << j.err;
+    const nlohmann::json o = nlohmann::json::parse(j.out);
+    EXPECT_EQ(o["split"], "test");
+    EXPECT_EQ(o["examples"], n_test_);
+    EXPECT_TRUE(o["accuracy"].is_number() && o["cost"].is_number() && o["cost_with_l2"].is_number()) << j.out;
+    EXPECT_EQ(o["confusion"].size(), 3u);
+    EXPECT_EQ(o["per_class"].size(), 3u);
+    long long sum = 0;
+    for (const auto& row : o["confusion"])
+        for (const auto& v : row) sum += v.get<long long>();
+    EXPECT_EQ(sum, n_test_);
+    const Result tr = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--split", "train",
+                           "--validation", "20", "--json"});
+    EXPECT_EQ(nlohmann::json::parse(tr.out)["examples"], n_train_ - 20) << tr.out << tr.err;
+    expect_usage_error({"eval", "--model", path("m.json"), "--data", path("idx"), "--split", "test", "--validation", "20"},
+                       {"--validation"});
+}
+
+// CSV data given without --format csv gets a hint; the CSV flags imply the format; a labels
+// file passed as images is named as such.
+TEST_F(Cli, CsvAndIdxMistakesGetAHint) {
+    expect_failure(train({"--data", path("csv")}),
+                   {"has no train-images-idx3-ubyte", "it has mnist_train.csv: for MNIST-CSV files add --format csv"});
+    EXPECT_FALSE(contains(run(train({"--data", path("csv")})).err, "apt-get"));
+    const std::string model = trained_model();
+    expect_failure({"predict", "--model", model, "--images", path("csv/mnist_test.csv"), "--device", "cpu"},
+                   {"bad IDX magic", "it looks like a CSV file: add --format csv"});
+    expect_failure({"predict", "--model", model, "--images", path("idx/t10k-labels-idx1-ubyte"), "--device", "cpu"},
+                   {"this is an IDX labels file, not images"});
+    const Result e = run({"eval", "--model", model, "--test-csv", path("csv/mnist_test.csv"), "--device", "cpu"});
+    EXPECT_EQ(e.code, 0) << e.err;
+    EXPECT_TRUE(contains(e.out, "30 examples")) << e.out;
+}
+
+// What the run cut short or chose is said, not done silently.
+TEST_F(Cli, ClampedSettingsAreSaid) {
+    const Result big = run(train({"--train-limit", "1000", "--epochs", "1"}));
+    EXPECT_EQ(big.code, 0) << big.err;
+    EXPECT_TRUE(contains(big.err, "note: --train-limit 1000: ")) << big.err;
+    EXPECT_TRUE(contains(big.err, "has 120 images; training on all 120")) << big.err;
+    const Result val = run(train({"--train-limit", "110", "--validation", "20", "--epochs", "1"}));
+    EXPECT_EQ(val.code, 0) << val.err;
+    EXPECT_TRUE(contains(val.err, "only 100 training images precede the last 20")) << val.err;
+    const Result fits = run(train({"--train-limit", "100", "--validation", "20", "--epochs", "1"}));
+    EXPECT_FALSE(contains(fits.err, "note:")) << fits.err;
+}
+
+// --metrics - writes the JSON Lines to stdout, and nothing else goes there.
+TEST_F(Cli, MetricsToStdout) {
+    const Result r = run(train({"--metrics", "-", "--epochs", "2"}));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_FALSE(fs::exists(path("-")));
+    EXPECT_FALSE(fs::exists("-"));
+    std::istringstream lines(r.out);
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) EXPECT_EQ(nlohmann::json::parse(line)["epoch"], ++n) << line;
+    EXPECT_EQ(n, 2);
+    EXPECT_TRUE(contains(r.err, "Epoch 2/2: eval accuracy")) << r.err;
+}
+
+// BATCHPROP_DEVICE chooses the device without --device on every call; --device still wins.
+TEST_F(Cli, DeviceFromTheEnvironment) {
+    {
+        ScopedEnv env("BATCHPROP_DEVICE", "cpu");
+        const Result r = run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"});
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_EQ(r.err, "");  // no "no usable GPU" notice
+        EXPECT_TRUE(contains(r.out, "cpu (OpenBLAS)")) << r.out;
+    }
+    {
+        ScopedEnv env("BATCHPROP_DEVICE", "gpu");
+        expect_usage_error({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"},
+                           {"BATCHPROP_DEVICE=gpu", "not one of auto, cpu, cuda"});
+        EXPECT_EQ(run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1", "--device", "cpu"}).code, 0);
+    }
+}
+
+// On a machine without NVIDIA hardware the notice says so, not something about drivers.
+TEST_F(Cli, NoGpuNoticeSaysWhatIsMissing) {
+    const batchprop::GpuStatus& gpu = batchprop::gpu_status();
+    if (gpu.usable) GTEST_SKIP() << "a GPU is usable here";
+    const Result r = run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.err, "running on the CPU")) << r.err;
+    EXPECT_TRUE(contains(r.err, "BATCHPROP_DEVICE=cpu")) << r.err;
+    const bool nodes = fs::exists("/dev/nvidia0") || fs::exists("/dev/dxg");
+    if (gpu.compiled && !nodes) {
+        EXPECT_TRUE(contains(r.err, "no NVIDIA GPU found")) << r.err;
+        EXPECT_FALSE(contains(r.err, "driver")) << r.err;
+    }
 }
 
 TEST_F(Cli, GradcheckPassesAndFailsOnTolerance) {
@@ -417,11 +666,11 @@ TEST_F(Cli, GradcheckPassesAndFailsOnTolerance) {
     EXPECT_EQ(bad.code, 1);
     EXPECT_TRUE(contains(bad.out, "FAILED")) << bad.out;
     EXPECT_TRUE(contains(bad.err, "batchprop: error: gradient check failed")) << bad.err;
-    expect_failure({"gradcheck", "--sizes", "5"}, {"at least two layers"});
-    expect_failure({"gradcheck", "--sizes", "5,0,3"}, {"at least one neuron"});
-    expect_failure({"gradcheck", "--batch", "0"}, {"--batch must be at least 1"});
-    expect_failure({"gradcheck", "--lambda", "-1", "--sizes", "3,2"}, {"--lambda"});
-    expect_failure({"gradcheck", "--tolerance", "-1", "--sizes", "3,2"}, {"--tolerance"});
+    expect_usage_error({"gradcheck", "--sizes", "5"}, {"at least two layers"});
+    expect_usage_error({"gradcheck", "--sizes", "5,0,3"}, {"at least one neuron"});
+    expect_usage_error({"gradcheck", "--batch", "0"}, {"--batch must be at least 1"});
+    expect_usage_error({"gradcheck", "--lambda", "-1", "--sizes", "3,2"}, {"--lambda"});
+    expect_usage_error({"gradcheck", "--tolerance", "-1", "--sizes", "3,2"}, {"--tolerance"});
 }
 
 TEST_F(Cli, Info) {
@@ -429,6 +678,7 @@ TEST_F(Cli, Info) {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(contains(r.out, "BLAS:") && contains(r.out, "kernels ") && contains(r.out, "thread(s)")) << r.out;
     EXPECT_TRUE(contains(r.out, "CUDA:")) << r.out;
+    EXPECT_TRUE(contains(r.out, "products with a dimension <= ")) << r.out;  // the small-product kernel or why not
 }
 
 // ---- bad input ---------------------------------------------------------------------------------
@@ -474,8 +724,8 @@ TEST_F(Cli, DeviceCudaWithoutAGpuIsAClearError) {
         EXPECT_EQ(r.code, 0) << r.err;
         return;
     }
-    expect_failure(args, {"--device cuda: no usable GPU", gpu.reason});
-    expect_failure({"eval", "--model", trained_model(), "--data", path("idx"), "--device", "cuda:1"}, {"--device cuda", "no usable GPU"});
+    expect_failure(args, {"--device cuda: ", gpu.reason});
+    expect_failure({"eval", "--model", trained_model(), "--data", path("idx"), "--device", "cuda:1"}, {"--device cuda: ", gpu.reason});
 }
 
 TEST_F(Cli, BadIdxFiles) {
@@ -555,19 +805,19 @@ TEST_F(Cli, BadModelFiles) {
 }
 
 TEST_F(Cli, ImpossibleHyperParameters) {
-    expect_failure(train({"--epochs", "0"}), {"--epochs must be at least 1 (got 0)"});
+    expect_usage_error(train({"--epochs", "0"}), {"--epochs must be at least 1 (got 0)"});
     expect_failure(train({"--epochs", "-3"}), {"--epochs must be at least 1 (got -3)"});
     expect_failure(train({"--batch", "0"}), {"--batch must be at least 1 (got 0)"});
     expect_failure(train({"--batch", "121"}), {"--batch 121 is larger than the training set (120 examples)"});
     expect_failure(train({"--batch", "60", "--train-limit", "50"}), {"--batch 60 is larger than the training set (50 examples)"});
-    expect_failure(train({"--eta", "0"}), {"--eta must be a finite number > 0 (got 0)"});
+    expect_usage_error(train({"--eta", "0"}), {"--eta must be a finite number > 0 (got 0)"});
     expect_failure(train({"--eta", "-1"}), {"--eta must be a finite number > 0"});
     expect_failure(train({"--eta", "nan"}), {"--eta must be a finite number > 0 (got nan)"});
     expect_failure(train({"--eta", "inf"}), {"--eta must be a finite number > 0 (got inf)"});
     expect_failure(train({"--lambda", "-0.1"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--lambda", "inf"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--eta", "1", "--lambda", "200"}), {"weight decay"});
-    expect_failure(train({"--sizes", "4"}), {"network sizes '4': need at least two layers"});
+    expect_usage_error(train({"--sizes", "4"}), {"network sizes '4': need at least two layers"});
     expect_failure(train({"--sizes", "4,0,3"}), {"network sizes '4,0,3': every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "4,-2,3"}), {"every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "5,6,3"}),
@@ -612,11 +862,24 @@ TEST_F(Cli, BadInputLeavesOutputFilesAlone) {
 TEST_F(Cli, CtrlCStopsAndStillSaves) {
     const std::string out = path("out"), err = path("err");
     const pid_t pid = spawn(train({"--epochs", "1000000", "--save", path("m.json"), "--metrics", path("m.jsonl")}), out, err);
-    // Wait until training is under way (the first epoch line is out), then interrupt.
+    // Wait until training is under way (the first epoch line is out), then interrupt. A child
+    // that exits first (training failed) fails the test at once, with its status and stderr,
+    // instead of after the whole timeout; one that never gets there is killed, not left behind.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!contains(slurp(out), "Epoch 2/") && std::chrono::steady_clock::now() < deadline)
+    int status = 0;
+    while (!contains(slurp(out), "Epoch 2/")) {
+        const pid_t done = waitpid(pid, &status, WNOHANG);
+        ASSERT_NE(done, pid) << "training ended before it could be interrupted ("
+                             << (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                                   : "signal " + std::to_string(WTERMSIG(status)))
+                             << "); stderr:\n" << slurp(err) << "stdout:\n" << slurp(out);
+        if (std::chrono::steady_clock::now() >= deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            FAIL() << "no \"Epoch 2/\" line within 30 s; stderr:\n" << slurp(err) << "stdout:\n" << slurp(out);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_TRUE(contains(slurp(out), "Epoch 2/")) << slurp(err);
+    }
     kill(pid, SIGINT);
     const Result r = finish(pid, out, err);
     EXPECT_EQ(r.code, 130) << r.err;
@@ -627,30 +890,100 @@ TEST_F(Cli, CtrlCStopsAndStillSaves) {
     EXPECT_GE(int(m.batchprop.at("epochs")), 2);
 }
 
-// On a terminal the epoch's progress is redrawn in place (\r, erase line) and each epoch ends
-// with a clean summary line.
-TEST_F(Cli, LiveProgressOnATerminal) {
-    const int master = posix_openpt(O_RDWR | O_NOCTTY);
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) GTEST_SKIP() << "no pseudo-terminal";
-    const int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
-    ASSERT_GE(slave, 0);
-    const pid_t pid = spawn(train({"--epochs", "2"}), "", path("err"), slave);
-    close(slave);
-    std::string screen;
-    char buf[4096];
-    for (;;) {  // read until the child closes its end (read fails with EIO)
-        pollfd p{master, POLLIN, 0};
-        if (poll(&p, 1, 20000) <= 0) break;
-        const ssize_t n = read(master, buf, sizeof buf);
-        if (n <= 0) break;
-        screen.append(buf, std::size_t(n));
+// A pseudo-terminal of `cols` columns; the child gets its other end as stdout and/or stderr.
+struct Pty {
+    explicit Pty(int cols) {
+        master = posix_openpt(O_RDWR | O_NOCTTY);
+        if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return;
+        winsize ws{};
+        ws.ws_row = 24;
+        ws.ws_col = static_cast<unsigned short>(cols);
+        ioctl(master, TIOCSWINSZ, &ws);
+        slave = open(ptsname(master), O_RDWR | O_NOCTTY);
     }
-    close(master);
-    const Result r = finish(pid, path("out-unused"), path("err"));
-    EXPECT_EQ(r.code, 0) << r.err;
+    bool ok() const { return master >= 0 && slave >= 0; }
+    // Everything the child wrote, until it closes its end (read then fails with EIO).
+    std::string read_all() {
+        close(slave);
+        std::string screen;
+        char buf[4096];
+        for (;;) {
+            pollfd p{master, POLLIN, 0};
+            if (poll(&p, 1, 20000) <= 0) break;
+            const ssize_t n = read(master, buf, sizeof buf);
+            if (n <= 0) break;
+            screen.append(buf, std::size_t(n));
+        }
+        close(master);
+        return screen;
+    }
+    int master = -1, slave = -1;
+};
+
+// The widest live-line draw on a screen transcript: each text after "\r\033[K" up to the next
+// \r or \n, that is not a summary line (the live line has no ':').
+std::size_t widest_live_line(const std::string& screen) {
+    std::size_t widest = 0;
+    for (std::size_t at = screen.find("\r\033[K"); at != std::string::npos; at = screen.find("\r\033[K", at + 1)) {
+        const std::size_t begin = at + 4, end = screen.find_first_of("\r\n", begin);
+        const std::string seg = screen.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+        if (seg.find(':') != std::string::npos) continue;
+        std::size_t cols = 0;
+        for (unsigned char c : seg) cols += (c & 0xC0) != 0x80;
+        widest = std::max(widest, cols);
+    }
+    return widest;
+}
+
+// On a terminal the epoch's progress is redrawn in place (\r, erase line) on stderr, and each
+// epoch ends with a clean summary line.
+TEST_F(Cli, LiveProgressOnATerminal) {
+    Pty tty(200);
+    if (!tty.ok()) GTEST_SKIP() << "no pseudo-terminal";
+    const pid_t pid = spawn(train({"--epochs", "2"}), "", "", tty.slave, tty.slave);
+    const std::string screen = tty.read_all();
+    const Result r = finish(pid, path("out-unused"), path("err-unused"));
+    EXPECT_EQ(r.code, 0) << screen;
+    EXPECT_TRUE(contains(screen, "\r\033[Kbatchprop: loading the data")) << ::testing::PrintToString(screen);
     EXPECT_TRUE(contains(screen, "\r\033[KEpoch 1/2 ")) << ::testing::PrintToString(screen);
     EXPECT_TRUE(contains(screen, "examples/s  ETA ")) << ::testing::PrintToString(screen);
+    EXPECT_TRUE(contains(screen, ", run ")) << ::testing::PrintToString(screen);  // the run's time left too
     EXPECT_TRUE(contains(screen, "\r\033[KEpoch 2/2: eval accuracy ")) << ::testing::PrintToString(screen);
+    EXPECT_TRUE(contains(screen, "Done: 2 epochs in ")) << ::testing::PrintToString(screen);
+}
+
+// `train | tee log`: stdout is a pipe, stderr still the terminal, so the live line is drawn
+// there (as tqdm does) while the summary lines go to the pipe undisturbed.
+TEST_F(Cli, LiveProgressWhenStdoutIsAPipe) {
+    Pty tty(200);
+    if (!tty.ok()) GTEST_SKIP() << "no pseudo-terminal";
+    const pid_t pid = spawn(train({"--epochs", "2"}), path("out"), "", -1, tty.slave);
+    const std::string screen = tty.read_all();
+    const Result r = finish(pid, path("out"), path("err-unused"));
+    EXPECT_EQ(r.code, 0) << screen;
+    EXPECT_TRUE(contains(screen, "\r\033[KEpoch 1/2 ")) << ::testing::PrintToString(screen);
+    EXPECT_FALSE(contains(r.out, "\033")) << ::testing::PrintToString(r.out);
+    EXPECT_TRUE(contains(r.out, "Epoch 2/2: eval accuracy ")) << r.out;
+}
+
+// A narrow terminal: the live line is cut to fit (so a redraw never leaves a stale wrapped
+// line) and the summary lines are wrapped at spaces, not mid-word.
+TEST_F(Cli, ProgressFitsANarrowTerminal) {
+    Pty tty(50);
+    if (!tty.ok()) GTEST_SKIP() << "no pseudo-terminal";
+    const pid_t pid = spawn(train({"--epochs", "3", "--batch", "1"}), "", "", tty.slave, tty.slave);
+    const std::string screen = tty.read_all();
+    const Result r = finish(pid, path("out-unused"), path("err-unused"));
+    EXPECT_EQ(r.code, 0) << screen;
+    EXPECT_TRUE(contains(screen, "\r\033[KEpoch 1/3 ")) << ::testing::PrintToString(screen);
+    EXPECT_LE(widest_live_line(screen), 49u) << ::testing::PrintToString(screen);
+    // "Epoch 3/3: eval accuracy 30 / 30 (100.00%), eval cost ..." is wider than 50 columns: it
+    // continues on an indented line, broken at a space.
+    const std::size_t at = screen.find("Epoch 3/3:");
+    ASSERT_NE(at, std::string::npos) << ::testing::PrintToString(screen);
+    const std::size_t eol = screen.find("\r\n", at);
+    EXPECT_LE(eol - at, 49u) << ::testing::PrintToString(screen);
+    EXPECT_EQ(screen.compare(eol, 4, "\r\n  "), 0) << ::testing::PrintToString(screen);
 }
 
 // ---- the real data, briefly ------------------------------------------------------------------

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <sstream>
 #include <thread>
 
 #include "batchprop/backprop.hpp"
-#include "batchprop/cpu_subnormals.hpp"
+#include "cpu_subnormals.hpp"
 #include "batchprop/gradcheck.hpp"
 #include "test_util.hpp"
 
@@ -197,6 +199,66 @@ TEST(CpuBackend, FlushesSubnormalsOnEveryBlasThread) {
     EXPECT_FALSE(subnormals_flushed());  // ... and ends in it
     volatile float tiny = 1e-40f;        // IEEE arithmetic on subnormals outside the backend
     EXPECT_EQ(std::fpclassify(tiny * 2.0f), FP_SUBNORMAL);
+}
+
+// The CPU backend's gemm against a naive triple loop, for every path it dispatches to: GEMV
+// (one column of C, B a column or, transposed, a row read with stride ld), GER (K == 1, a
+// rank-1 update after scaling C) and GEMM, with every op pair, sub-views whose ld exceeds their
+// rows, and beta = 0 over a C full of NaN (never read). The GPU-vs-CPU tests use this backend
+// as their reference, so it needs an oracle of its own. Padding rows of C must come back
+// untouched.
+TEST(CpuBackend, GemmMatchesANaiveProductOnEveryPath) {
+    auto be = make_cpu_backend<double>();
+    struct Shape { int m, n, k; };
+    const Shape shapes[] = {{5, 1, 7}, {1, 1, 4}, {5, 4, 1}, {3, 1, 1}, {4, 6, 5}, {1, 3, 6}};
+    const double coef[][2] = {{1.0, 0.0}, {0.5, -0.75}, {-1.25, 1.0}};
+    const double nan = std::numeric_limits<double>::quiet_NaN(), guard = 12345.0;
+    std::uint64_t seed = 1000;
+    for (const Shape& sh : shapes)
+        for (Op op_a : {Op::N, Op::T})
+            for (Op op_b : {Op::N, Op::T})
+                for (const auto& ab : coef) {
+                    const double alpha = ab[0], beta = ab[1];
+                    // Stored shapes: op(A) is (m x k), op(B) is (k x n); every view padded by 2 rows.
+                    const int ar = op_a == Op::N ? sh.m : sh.k, ac = op_a == Op::N ? sh.k : sh.m;
+                    const int br = op_b == Op::N ? sh.k : sh.n, bc = op_b == Op::N ? sh.n : sh.k;
+                    const int lda = ar + 2, ldb = br + 2, ldc = sh.m + 2;
+                    const std::vector<double> ah = bptest::random_vector<double>(std::size_t(lda) * ac, ++seed);
+                    const std::vector<double> bh = bptest::random_vector<double>(std::size_t(ldb) * bc, ++seed);
+                    std::vector<double> ch = bptest::random_vector<double>(std::size_t(ldc) * sh.n, ++seed);
+                    for (int j = 0; j < sh.n; ++j)
+                        for (int i = 0; i < ldc; ++i)
+                            ch[std::size_t(i + j * ldc)] = i >= sh.m ? guard : beta == 0.0 ? nan : ch[std::size_t(i + j * ldc)];
+                    Buffer<double> a(*be, ah.size()), b(*be, bh.size()), c(*be, ch.size());
+                    a.upload(ah);
+                    b.upload(bh);
+                    c.upload(ch);
+                    be->gemm(MatrixView<double>(c.data(), sh.m, sh.n, ldc), op_a,
+                             ConstView<double>(a.data(), ar, ac, lda), op_b, ConstView<double>(b.data(), br, bc, ldb),
+                             alpha, beta);
+                    const std::vector<double> got = c.to_host();
+                    std::ostringstream what;
+                    what << "m " << sh.m << " n " << sh.n << " k " << sh.k << " op_a " << int(op_a) << " op_b "
+                         << int(op_b) << " alpha " << alpha << " beta " << beta;
+                    std::vector<double> g, w;
+                    for (int j = 0; j < sh.n; ++j)
+                        for (int i = 0; i < ldc; ++i) {
+                            const double cij = got[std::size_t(i + j * ldc)];
+                            if (i >= sh.m) {
+                                ASSERT_EQ(cij, guard) << what.str() << ": padding row " << i << " written";
+                                continue;
+                            }
+                            long double s = 0;
+                            for (int p = 0; p < sh.k; ++p) {
+                                const double aip = op_a == Op::N ? ah[std::size_t(i + p * lda)] : ah[std::size_t(p + i * lda)];
+                                const double bpj = op_b == Op::N ? bh[std::size_t(p + j * ldb)] : bh[std::size_t(j + p * ldb)];
+                                s += (long double)aip * bpj;
+                            }
+                            g.push_back(cij);
+                            w.push_back(double(alpha * s + (beta == 0.0 ? 0.0L : beta * (long double)ch[std::size_t(i + j * ldc)])));
+                        }
+                    EXPECT_TRUE(bptest::close_normwise(g, w, 1e-14)) << what.str();
+                }
 }
 
 // The CPU's DeviceTimer is the wall clock: it sees a 30 ms sleep (and not ten times that).

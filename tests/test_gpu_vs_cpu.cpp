@@ -33,7 +33,7 @@
 
 #include "batchprop/backend.hpp"
 #include "batchprop/backprop.hpp"
-#include "batchprop/cuda_backend.hpp"
+#include "cuda_backend.hpp"
 #include "batchprop/network.hpp"
 #include "batchprop/trainer.hpp"
 #include "gpu_compare.hpp"
@@ -634,6 +634,53 @@ GPU_VS_CPU_TEST(OneEpochSameParameters) {
     }
 }
 
+// Training with the steps recorded as CUDA graphs and replayed ends at bitwise the parameters
+// of eager launches on the same GPU (the same kernels in the same order), over three epochs
+// in which every segment kind (chunks of 7 steps, a tail, the partial batch) is run, recorded
+// and replayed; and near the CPU's, as eager training is.
+GPU_VS_CPU_TEST(GraphReplayEqualsEager) {
+    Dataset train;
+    train.n_inputs = 784;
+    train.n = 253;
+    train.source = "random";
+    train.pixels = bptest::random_pixels(std::size_t(784) * 253, 41);
+    train.labels = gpucmp::random_ints(253, 42, 0, 9);
+    Network<T> net({784, 30, 10});
+    net.init(Init::scaled, 43);
+    for (Mode mode : {Mode::matrix, Mode::per_example})
+        for (int m : {10, 40}) {  // 40: more than one row-sum chunk, so the partial sums run too
+            TrainConfig c;
+            c.epochs = 3;
+            c.batch = m;
+            c.eta = 0.5;
+            c.lambda = 1.0;
+            c.mode = mode;
+            c.seed = 44;
+            c.chunk_steps = 7;
+            auto run = [&](Backend<T>& be, Launch launch, bool* recorded) {
+                c.launch = launch;
+                DeviceData<T> d(be, train);
+                Trainer<T> trainer(be, net.layout(), d, nullptr, c);
+                trainer.backprop().set_params(net.params());
+                std::vector<std::string> notices;
+                TrainCallbacks cb;
+                cb.on_notice = [&](const std::string& why) { notices.push_back(why); };
+                trainer.run(cb);
+                EXPECT_TRUE(notices.empty()) << notices.front();
+                if (recorded) *recorded = trainer.recording();
+                return trainer.backprop().params();
+            };
+            const std::string what = std::string(mode_name(mode)) + ", m = " + std::to_string(m);
+            bool recorded = false;
+            const std::vector<T> graph = run(*fx.gpu_, Launch::graph, &recorded);
+            const std::vector<T> eager = run(*fx.gpu_, Launch::eager, nullptr);
+            EXPECT_TRUE(recorded) << what << ": the GPU trainer did not record";
+            EXPECT_TRUE(compare(graph, eager, gpucmp::exact())) << what << ": graph vs eager";
+            const std::vector<T> cpu = run(*fx.cpu_, Launch::eager, nullptr);
+            expect_close_by_layer(net.layout(), graph, cpu, Tol<T>::epoch(), what + ": graph vs CPU");
+        }
+}
+
 // ---- the CUDA backend's own behaviour ------------------------------------------------------------
 
 TEST(CudaBackend, NameAndKind) {
@@ -724,6 +771,26 @@ TEST(DeviceSelection, CudaWithoutGpuThrowsWithTheReason) {
         EXPECT_NE(std::string(e.what()).find(s.reason), std::string::npos)
             << "message: " << e.what() << "\nreason: " << s.reason;
     }
+}
+
+// cuda:N names GPU N; one past the last is refused by the device selection itself, with the
+// number of GPUs present, before any CUDA call (make_cuda_backend's own check would word it
+// differently). The last one is accepted.
+TEST(DeviceSelection, CudaIndexPastTheLastGpuNamesTheCount) {
+    const GpuStatus& s = gpu_status();
+    if (!s.usable) GTEST_SKIP() << "no usable GPU: " << s.reason;
+    const std::string past = "cuda:" + std::to_string(s.count);
+    try {
+        make_backend<float>(parse_device(past));
+        FAIL() << "--device " << past << " succeeded with " << s.count << " GPU(s)";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("--device " + past + ": only " + std::to_string(s.count) + " GPU(s) present"),
+                  std::string::npos)
+            << msg;
+    }
+    const auto last = make_backend<float>(parse_device("cuda:" + std::to_string(s.count - 1)));
+    EXPECT_EQ(last->kind(), DeviceKind::cuda);
 }
 
 TEST(DeviceSelection, AutoFallsBackToTheCpuWithANotice) {

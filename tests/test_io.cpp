@@ -112,6 +112,34 @@ TEST_F(IdxTest, GzipCorruption) {
     expect_error(write("bad.gz", flipped), lb, "corrupt gzip", "bad.gz");
 }
 
+// The whole gzip format, not just one member: concatenated members read as one stream (as
+// `cat a.gz b.gz` and gzip -d make them), which also makes the output outgrow the size the last
+// member's trailer announces; bytes after the last member, and a trailer whose length is wrong,
+// are errors that name the file.
+TEST_F(IdxTest, GzipMembersAndTrailer) {
+    auto slurp = [](const std::string& f) {
+        std::ifstream in(f, std::ios::binary);
+        return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    // 3000 images of 4x4 pixels: the output is far larger than the last member's 8 bytes.
+    std::vector<std::uint8_t> px(3000 * 16);
+    for (std::size_t i = 0; i < px.size(); ++i) px[i] = std::uint8_t(i * 7 % 251);
+    const std::vector<std::uint8_t> raw = bptest::idx_bytes({3000, 4, 4}, px);
+    const std::size_t cut = raw.size() - 8;
+    std::vector<std::uint8_t> z = slurp(write("a.gz", {raw.begin(), raw.begin() + std::ptrdiff_t(cut)}, true));
+    const std::vector<std::uint8_t> z2 = slurp(write("b.gz", {raw.begin() + std::ptrdiff_t(cut), raw.end()}, true));
+    z.insert(z.end(), z2.begin(), z2.end());
+    EXPECT_EQ(read_file_bytes(write("two.gz", z)), raw);
+
+    const std::string lb = write("lb", bptest::idx_bytes({3000}, std::vector<std::uint8_t>(3000, 1)));
+    std::vector<std::uint8_t> junk = z;
+    junk.insert(junk.end(), {'j', 'u', 'n', 'k'});
+    expect_error(write("junk.gz", junk), lb, "4 unexpected bytes after the gzip data", "junk.gz");
+    std::vector<std::uint8_t> lying = z;
+    lying[lying.size() - 4] ^= 1;  // ISIZE, the last member's length mod 2^32
+    expect_error(write("lying.gz", lying), lb, "corrupt gzip data", "lying.gz");
+}
+
 TEST_F(IdxTest, MissingFileAndDirectory) {
     const std::string lb = write("lb", bptest::idx_bytes({3}, {1, 2, 3}));
     expect_error((dir_ / "nope").string(), lb, "No such file", "nope");

@@ -18,7 +18,7 @@
 #include "batchprop/backprop.hpp"
 #include "batchprop/check.hpp"
 #include "batchprop/model_io.hpp"
-#include "batchprop/output_file.hpp"
+#include "output_file.hpp"
 #include "test_util.hpp"
 
 using namespace batchprop;

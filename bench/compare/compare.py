@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""batchprop side by side with its peers (numpy, PyTorch), one run on one machine: the same
+"""batchprop side by side with its peers (a plain C++ loop of cblas_sgemm calls, numpy, PyTorch),
+one run on one machine: the same
 network [784,30,10], data (the first 50,000 Fashion-MNIST training images; accuracy on the
 10,000 test images), hyper-parameters (eta = 3.0, m = 10, quadratic cost, sigmoid, N(0,1)
 init) and number of epochs. Run it through run.sh, which picks a Python with numpy and torch.
@@ -7,7 +8,9 @@ init) and number of epochs. Run it through run.sh, which picks a Python with num
 Every implementation runs in the same environment: OPENBLAS_CORETYPE is set to the kernel set
 batchprop runs with (OpenBLAS 0.3.21 may not recognise a recent CPU and fall back to slow
 "Prescott" kernels; batchprop corrects that for itself, and here numpy and torch get the same
-kernels), and each row records the kernels and threads it actually used.
+kernels), and each row records the kernels and threads it actually used. Where the machine's
+environment itself sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (some hosts do, for older
+OpenBLAS builds), numpy runs with both unset, as a current numpy would by default.
 """
 
 import argparse
@@ -25,18 +28,29 @@ SIZES, BATCH, ETA = "784,30,10", 10, 3.0
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], prog="run.sh",
+                                 usage="%(prog)s [options]  (--help lists them)",
+                                 epilog="Prints the table; --save-results also records it in bench/RESULTS.md.")
     ap.add_argument("--cli", help="batchprop executable (default: $BATCHPROP_CLI or build/batchprop)")
-    ap.add_argument("--epochs", type=int, default=3, help="epochs per implementation; at least 3 (%(default)s)")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--epochs", type=bu.arg_positive_int, default=3, help="epochs per implementation; at least 3 (%(default)s)")
+    ap.add_argument("--rounds", type=bu.arg_positive_int, default=3,
                     help="run every implementation this many times, in turn (A B C ... A B C ...), and pool "
                          "the epochs: a shared machine's drifting speed then hits all rows alike (%(default)s)")
-    ap.add_argument("--train-limit", type=int, help="train on the first N images only (quick checks)")
-    ap.add_argument("--only", help="comma-separated subset: batchprop,numpy,torch")
-    ap.add_argument("--no-results", action="store_true", help="do not touch bench/RESULTS.md")
+    ap.add_argument("--train-limit", type=bu.arg_positive_int, help="train on the first N images only (quick checks)")
+    ap.add_argument("--peer", help="the plain-loop peer (default: bench/cblas_loop next to the CLI, built with it)")
+    ap.add_argument("--only", help="comma-separated subset: batchprop,cblas,numpy,torch")
+    ap.add_argument("--save-results", action="store_true",
+                    help="rewrite the compare section of bench/RESULTS.md (the committed figures)")
+    ap.add_argument("--no-results", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = ap.parse_args()
+    if args.save_results and args.no_results:
+        ap.error("--save-results and --no-results contradict each other")
     if args.epochs < 3 and not args.train_limit:
-        sys.exit("error: --epochs must be at least 3 (the table shows the median of them)")
+        ap.error("argument --epochs: at least 3 (the table shows the median of them)")
+    if args.only:
+        unknown = set(args.only.split(",")) - {"batchprop", "cblas", "numpy", "torch"}
+        if unknown:
+            ap.error(f"argument --only: {', '.join(sorted(unknown))} is not one of batchprop, cblas, numpy, torch")
 
     cli = bu.find_cli(args.cli)
     info = bu.cli_info(cli)
@@ -46,8 +60,16 @@ def main():
     env = dict(os.environ)
     if core != "unknown" and "OPENBLAS_CORETYPE" not in env:
         env["OPENBLAS_CORETYPE"] = core
+    # numpy's environment: where the host sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, both are
+    # unset for numpy alone (they slow a current numpy); otherwise the same as everyone's.
+    np_env = dict(env)
+    if "OPENBLAS_CORETYPE" in os.environ or "OPENBLAS_L2_SIZE" in os.environ:
+        np_env.pop("OPENBLAS_CORETYPE", None)
+        np_env.pop("OPENBLAS_L2_SIZE", None)
+    peer = args.peer or os.path.join(os.path.dirname(cli), "bench", "cblas_loop")
+    peer_ok = os.path.isfile(peer) and os.access(peer, os.X_OK)
     py = sys.executable
-    only = set(args.only.split(",")) if args.only else {"batchprop", "numpy", "torch"}
+    only = set(args.only.split(",")) if args.only else {"batchprop", "cblas", "numpy", "torch"}
     common = ["--epochs", str(args.epochs), "--batch", str(BATCH), "--eta", str(ETA), "--sizes", SIZES]
     if args.train_limit:
         common += ["--train-limit", str(args.train_limit)]
@@ -74,6 +96,7 @@ def main():
     plan = [
         ("batchprop", "matrix", "cpu", "f32", None),
         ("batchprop", "per-example", "cpu", "f32", None),
+        ("cblas", "matrix (loop, no shuffle)", "cpu", "f32", None if peer_ok else f"n/a: {peer} not built"),
         ("numpy", "matrix", "cpu", "f32", None),
         ("numpy", "per-example", "cpu", "f32", None),
         ("numpy", "per-example", "cpu", "f64", None),  # the book's network.py as written is float64
@@ -81,6 +104,9 @@ def main():
         ("batchprop", "matrix", "cuda", "f32", None if gpus else no_gpu),
         ("batchprop", "per-example", "cuda", "f32", None if gpus else no_gpu),
         ("torch", "mini-batch (autograd)", "cuda", "f32", None if torch_cuda else torch_cuda_why),
+        # Each step captured once with torch.cuda.graph and replayed: PyTorch without its
+        # per-call overhead, the fair peer for batchprop's recorded steps.
+        ("torch", "CUDA graph per step", "cuda", "f32", None if torch_cuda else torch_cuda_why),
     ]
     print(f"compare: {bu.machine_line(mach)}", flush=True)
     bu.warn_if_loaded(mach)
@@ -111,10 +137,15 @@ def main():
                         for r in rows:
                             r.update(blas_core=core if dev == "cpu" else "cuBLAS", threads=bp_threads if dev == "cpu" else "")
                     else:
-                        script = os.path.join(HERE, f"{impl}_backprop.py")
-                        cmd = [py, script, "--out", out, *common]
-                        cmd += ["--mode", algo, "--dtype", dtype] if impl == "numpy" else ["--device", dev]
-                        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                        if impl == "cblas":
+                            cmd = [peer, "--out", out, *common]
+                        else:
+                            script = os.path.join(HERE, f"{impl}_backprop.py")
+                            cmd = [py, script, "--out", out, *common]
+                            cmd += ["--mode", algo, "--dtype", dtype] if impl == "numpy" else ["--device", dev]
+                            if algo == "CUDA graph per step":
+                                cmd.append("--graphs")
+                        p = subprocess.run(cmd, capture_output=True, text=True, env=np_env if impl == "numpy" else env)
                         if p.returncode != 0:
                             raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}")
                         rows = bu.parse_metrics(out)
@@ -155,11 +186,13 @@ def main():
     print(bu.md_table(header, table, "llllllrrrr"))
     print(f"\n({elapsed:.0f} s in all)")
 
-    if args.no_results:
+    if not args.save_results:
         return
     versions = subprocess.run([py, "-c", "import numpy, sys; print(sys.version.split()[0], numpy.__version__)"],
                               capture_output=True, text=True, env=env).stdout.split()
     limit = f", first {args.train_limit} images only" if args.train_limit else ""
+    np_note = ("; numpy without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which this host's environment sets"
+               if np_env is not env and ("OPENBLAS_CORETYPE" in os.environ or "OPENBLAS_L2_SIZE" in os.environ) else "")
     body = f"""## batchprop and its peers
 
 Generated by `bench/compare/run.sh` ({elapsed:.0f} s) on {bu.machine_line(mach)}.
@@ -174,6 +207,10 @@ device (lower is faster).
 
 {bu.md_table(header, table, "llllllrrrr")}
 
+- cblas: [cblas_loop.cpp](compare/cblas_loop.cpp) (`build/bench/cblas_loop`), the same
+  algorithm as a plain C++ loop: per step one `cblas_sgemm` per product (five for [784,30,10])
+  and plain loops for σ, the errors and the biases; mini-batches taken in order, in place (no
+  shuffle, no gather); one BLAS thread and subnormals flushed, as batchprop.
 - numpy {versions[1] if len(versions) > 1 else '?'} (Python {versions[0] if versions else '?'}): [numpy_backprop.py](compare/numpy_backprop.py),
   written here from the algorithm: per-example is the book's loop (one column at a time, ∇
   summed), matrix the same equations on the whole mini-batch. f64 is the book's own dtype.
@@ -185,7 +222,7 @@ device (lower is faster).
   number in brackets above that.
 - batchprop: `batchprop train --epochs {args.epochs} --batch {BATCH} --eta {ETA} --sizes {SIZES} --mode M --device D --dtype T`.
 - Same environment for all: OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')} (what batchprop picks on
-  this CPU; the BLAS kernels column is what each process reports it used). numpy and torch
+  this CPU; the BLAS kernels column is what each process reports it used){np_note}. numpy and torch
   both call the system OpenBLAS through libblas.so.3.
 - Accuracy differs between rows by the random initialisation and shuffling (each
   implementation draws its own), not by the algorithm: after 3 epochs at η = 3 runs differ by

@@ -3,6 +3,8 @@
 // implement them with mirrored names. Shapes are checked here, once, before the _impl call.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -23,7 +25,7 @@ enum class CopyKind { host_to_device, device_to_host, device_to_device };
 // Measures how long a device takes for the work queued between start() and stop(). The
 // default (the CPU's) is the wall clock around synchronize(); the GPU's records CUDA events on
 // its stream, so the figure is the GPU's own timeline, without the host's final wait.
-class DeviceTimer {
+class BATCHPROP_API DeviceTimer {
 public:
     virtual ~DeviceTimer() = default;
     virtual void start() = 0;
@@ -31,20 +33,20 @@ public:
 };
 
 // Device work recorded once and replayed (Memory::record).
-class Recording {
+class BATCHPROP_API Recording {
 public:
     virtual ~Recording() = default;
     virtual void replay() = 0;  // queues the recorded work again, in the same order
 };
 
 // Recording was possible in principle but failed (capture or instantiation refused).
-class RecordingFailed : public Error {
+class BATCHPROP_API RecordingFailed : public Error {
 public:
     using Error::Error;
 };
 
 // Raw memory on one device. Untyped so that one Buffer template serves T and int alike.
-class Memory {
+class BATCHPROP_API Memory {
 public:
     virtual ~Memory() = default;
     virtual DeviceKind kind() const = 0;
@@ -131,7 +133,7 @@ struct EvalSums {
 // forward to the virtual _impl, so every backend gets the same checks for free.
 // Pointers (and view data) are device pointers of this backend. Outputs first, then inputs.
 template <class T>
-class Backend : public Memory {
+class BATCHPROP_API Backend : public Memory {
 public:
     using View = MatrixView<T>;
     using CView = ConstView<T>;
@@ -266,20 +268,20 @@ struct GpuStatus {
     std::vector<std::string> names;  // one per device
     std::string reason;              // why not usable
 };
-const GpuStatus& gpu_status();  // queried once, then cached
+BATCHPROP_API const GpuStatus& gpu_status();  // queried once, then cached
 
 struct DeviceSpec {
     enum class Want { automatic, cpu, cuda } want = Want::automatic;
     int index = 0;  // cuda:N
 };
-DeviceSpec parse_device(const std::string& text);  // "auto", "cpu", "cuda", "cuda:N"
+BATCHPROP_API DeviceSpec parse_device(const std::string& text);  // "auto", "cpu", "cuda", "cuda:N"
 
 // Makes the backend for spec. automatic falls back to the CPU when no GPU is usable and
 // stores the one-line reason in *notice (when given); cuda without a usable GPU throws.
 template <class T>
-std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice = nullptr);
+BATCHPROP_API std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice = nullptr);
 
 template <class T>
-std::unique_ptr<Backend<T>> make_cpu_backend();
+BATCHPROP_API std::unique_ptr<Backend<T>> make_cpu_backend();
 
 }  // namespace batchprop

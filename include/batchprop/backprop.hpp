@@ -3,6 +3,8 @@
 // It owns the device-side parameters, the gradient and the workspaces; it owns no data set.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <vector>
 
 #include "batchprop/backend.hpp"
@@ -16,7 +18,7 @@ enum class Mode {
 };
 
 template <class T>
-class Backprop {
+class BATCHPROP_API Backprop {
 public:
     using View = MatrixView<T>;
     using CView = ConstView<T>;

@@ -1,6 +1,8 @@
 // Error type and always-on checks. Library code throws batchprop::Error; it never exits.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -9,7 +11,7 @@ namespace batchprop {
 
 // Every failure the library reports: a bad input, a broken precondition, a failed CUDA or
 // BLAS call. what() is one line meant for a person: what failed, and where when useful.
-class Error : public std::runtime_error {
+class BATCHPROP_API Error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };

@@ -3,6 +3,8 @@
 // It produces the same Dataset as the IDX reader; it does not write CSV.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <string>
 #include <string_view>
 
@@ -14,9 +16,9 @@ namespace batchprop {
 // line is a header when its first field is not a number. Labels are integers >= 0; pixels
 // are whole numbers in [0, 255], stored as bytes like IDX pixels. Empty lines are skipped; "\r\n"
 // line ends are accepted. Errors name `what` and the line number.
-Dataset parse_csv(std::string_view text, const std::string& what);
+BATCHPROP_API Dataset parse_csv(std::string_view text, const std::string& what);
 
 // Reads and parses a CSV file (gzipped or not: the content decides, as for IDX files).
-Dataset load_csv(const std::string& path);
+BATCHPROP_API Dataset load_csv(const std::string& path);
 
 }  // namespace batchprop

@@ -4,13 +4,15 @@
 // (pixel_to_input, math.hpp): a quarter of the memory of floats, and exact in double.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace batchprop {
 
-struct Dataset {
+struct BATCHPROP_API Dataset {
     int n_inputs = 0;          // pixels per image (rows * cols for IDX images)
     int n = 0;                 // number of examples
     std::vector<std::uint8_t> pixels;  // (n_inputs x n), column j = example j, values 0..255
@@ -31,31 +33,31 @@ struct IdxArray {
 
 // The bytes of a file, gunzipped when the content starts with the gzip magic (the file name
 // does not matter). Errors name the file.
-std::vector<std::uint8_t> read_file_bytes(const std::string& path);
+BATCHPROP_API std::vector<std::uint8_t> read_file_bytes(const std::string& path);
 
 // bytes, gunzipped when they start with the gzip magic, else unchanged. `what` names the
 // source in error messages. (read_file_bytes without the file: the fuzz targets use it.)
-std::vector<std::uint8_t> gunzip_if_gzip(std::vector<std::uint8_t> bytes, const std::string& what);
+BATCHPROP_API std::vector<std::uint8_t> gunzip_if_gzip(std::vector<std::uint8_t> bytes, const std::string& what);
 
 // Parses IDX bytes (type 0x08, unsigned byte). `what` names the source in error messages.
-IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what);
+BATCHPROP_API IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& what);
 
 // An images array (3 dimensions: n x rows x cols) as a data set with no labels yet. The
 // pixel bytes are moved, not copied.
-Dataset images_from_idx(IdxArray images, const std::string& what);
+BATCHPROP_API Dataset images_from_idx(IdxArray images, const std::string& what);
 
 // Reads an images file (3 dimensions: n x rows x cols) and a labels file (1 dimension: n) and
 // checks that they agree.
-Dataset load_idx(const std::string& images_path, const std::string& labels_path);
+BATCHPROP_API Dataset load_idx(const std::string& images_path, const std::string& labels_path);
 
 // Reads an images file alone (`batchprop predict`): labels stays empty.
-Dataset load_idx_images(const std::string& images_path);
+BATCHPROP_API Dataset load_idx_images(const std::string& images_path);
 
 // The standard MNIST file names inside a directory, each with or without ".gz".
 struct IdxFiles {
     std::string train_images, train_labels, test_images, test_labels;
 };
-IdxFiles find_idx_files(const std::string& dir);
+BATCHPROP_API IdxFiles find_idx_files(const std::string& dir);
 
 // Where Debian's dataset-fashion-mnist package puts Fashion-MNIST.
 inline const char* default_data_dir() { return "/usr/share/datasets/fashion-mnist"; }

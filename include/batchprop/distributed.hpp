@@ -16,6 +16,7 @@
 #include <string>
 
 #include "batchprop/check.hpp"
+#include "batchprop/export.hpp"
 
 namespace batchprop {
 
@@ -28,22 +29,25 @@ struct BatchSlice {
     int first = 0;
     int count = 0;
 };
-BatchSlice batch_slice(int m, int rank, int n_ranks);
+BATCHPROP_API BatchSlice batch_slice(int m, int rank, int n_ranks);
 
 enum class ReduceOp { sum, min, max };
 
 // An error that a collective check found, and so every rank throws at the same point (the
 // ranks' settings or parameters differ): one rank reporting it is enough, and no rank is left
 // waiting in a collective.
-class ReplicasDiffer : public Error {
+class BATCHPROP_API ReplicasDiffer : public Error {
 public:
     using Error::Error;
 };
 
 // Collectives among the ranks of one training run. Every rank must make the same calls in
 // the same order (as MPI and NCCL require); a rank that fails ends the run (abort) rather than
-// leave the others waiting in a collective.
-class Communicator {
+// leave the others waiting in a collective. Part of the public API: a program hands one to
+// Session::set_communicator or Trainer::set_communicator, and may implement its own (over
+// another transport). The MPI and NCCL implementations stay inside the library; only the
+// factories below make them.
+class BATCHPROP_API Communicator {
 public:
     virtual ~Communicator() = default;
     virtual int rank() const = 0;
@@ -70,31 +74,31 @@ public:
 };
 
 // One process alone: every collective is the identity.
-std::unique_ptr<Communicator> make_single_process_communicator();
+BATCHPROP_API std::unique_ptr<Communicator> make_single_process_communicator();
 
 // ---- MPI (src/mpi_comm.cpp, or src/no_mpi.cpp when built without MPI) -------------------------
 
 // Whether this build has MPI support, and what to install when it has not.
-bool mpi_compiled();
-std::string mpi_missing_hint();
+BATCHPROP_API bool mpi_compiled();
+BATCHPROP_API std::string mpi_missing_hint();
 
 // Initialises MPI (MPI_Init_thread, funneled) unless it is already, and returns the
 // MPI_COMM_WORLD communicator; MPI is finalised when the last communicator made here goes.
 // Throws batchprop::Error without MPI support.
-std::unique_ptr<Communicator> make_mpi_communicator();
+BATCHPROP_API std::unique_ptr<Communicator> make_mpi_communicator();
 
 // ---- NCCL (kernels/nccl_comm.cu; absent without CUDA or without nccl.h) ---------------------
 
-bool nccl_compiled();
+BATCHPROP_API bool nccl_compiled();
 
 // A communicator whose device all-reduce is ncclAllReduce (in place, sum) on gpu's stream,
 // and whose host collectives and abort go through host (an MPI communicator, which must
 // outlive it). Every rank calls this together: rank 0 makes the ncclUniqueId and host
 // broadcasts it, then each calls ncclCommInitRank on its backend's GPU. libnccl.so.2 is
 // opened here, not at start-up. Throws batchprop::Error when NCCL cannot be loaded or set up.
-std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, Memory& gpu);
+BATCHPROP_API std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, Memory& gpu);
 
 // FNV-1a over bytes: a cheap fingerprint to compare parameters (or settings) across ranks.
-std::uint64_t fingerprint(const void* data, std::size_t bytes, std::uint64_t seed = 0xcbf29ce484222325ULL);
+BATCHPROP_API std::uint64_t fingerprint(const void* data, std::size_t bytes, std::uint64_t seed = 0xcbf29ce484222325ULL);
 
 }  // namespace batchprop

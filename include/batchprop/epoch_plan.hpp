@@ -4,6 +4,8 @@
 // partial last batch, where a stop may fall) lives here, where CPU tests reach it.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <vector>
 
 namespace batchprop {
@@ -32,18 +34,18 @@ struct Segment {
 // floor(n/m) full batches cut into chunks, then a tail, then the partial batch, each present
 // only when non-empty. They cover 0..n-1 once, in order. Throws on n < 1, m < 1, m > n or
 // chunk_steps < 1.
-std::vector<Segment> plan_epoch(int n, int m, int chunk_steps);
+BATCHPROP_API std::vector<Segment> plan_epoch(int n, int m, int chunk_steps);
 
 // Steps per chunk when replaying recordings: enough that one replay replaces a few thousand
 // kernel launches (the point of a graph), few enough that progress and Ctrl-C still come
 // several times per epoch (one replay is the unit of both) and that instantiating the graph
 // stays quick. n_layers is the number of weight layers L.
-int recorded_chunk_steps(int m, Mode mode, int n_layers);
+BATCHPROP_API int recorded_chunk_steps(int m, Mode mode, int n_layers);
 
 // What to do with a segment whose kind has been met `seen` times before in this run:
 // recordings are made from the second meeting on, because the first, run directly, warms up
 // what a recording must not do itself (cuBLAS's choices, lazy module loading, workspaces).
 enum class SegmentAction { run, record_then_replay, replay };
-SegmentAction segment_action(bool recording_enabled, int seen, bool have_recording);
+BATCHPROP_API SegmentAction segment_action(bool recording_enabled, int seen, bool have_recording);
 
 }  // namespace batchprop

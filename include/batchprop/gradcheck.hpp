@@ -2,6 +2,8 @@
 // (the book's eq. 46, dC/dw ~ (C(w + eps) - C(w)) / eps, in its central, fourth-order form).
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -13,7 +15,7 @@ namespace batchprop {
 // The objective checked: J = (1/m) sum_x C_x + (lambda / 2n) sum w^2, over the m columns of
 // x (n_0 x m, host) with class labels; its gradient from backprop is
 // nabla/m + (lambda/n) w for weights and nabla/m for biases.
-struct GradcheckProblem {
+struct BATCHPROP_API GradcheckProblem {
     std::vector<double> x;    // (n_0 x m), column-major
     std::vector<int> labels;  // m
     int m = 0;
@@ -40,21 +42,21 @@ struct GradcheckResult {
 
 // |a - n| / max(|a|, |n|, floor): relative, except that gradients smaller than `floor` are
 // measured on that scale (finite differences cannot resolve them better than ~1e-13).
-double gradcheck_rel_error(double analytic, double numeric, double floor = 1e-6);
+BATCHPROP_API double gradcheck_rel_error(double analytic, double numeric, double floor = 1e-6);
 
 // The backprop gradient of J (see above) at net's parameters, on the CPU in double.
-std::vector<double> backprop_gradient(const Network<double>& net, const GradcheckProblem& p);
+BATCHPROP_API std::vector<double> backprop_gradient(const Network<double>& net, const GradcheckProblem& p);
 
 // J itself, at the given flat parameters.
-double objective(const Network<double>& net, const GradcheckProblem& p);
+BATCHPROP_API double objective(const Network<double>& net, const GradcheckProblem& p);
 
 // Checks every parameter. h is the finite-difference step. `analytic` may be given to check
 // a gradient computed elsewhere (tests use this to prove a wrong gradient is caught).
-GradcheckResult gradcheck(const Network<double>& net, const GradcheckProblem& p, double h = 1e-3,
+BATCHPROP_API GradcheckResult gradcheck(const Network<double>& net, const GradcheckProblem& p, double h = 1e-3,
                           const std::vector<double>* analytic = nullptr);
 
 // A random problem for a network: inputs uniform in [0, 1), labels uniform, from a seed.
-GradcheckProblem random_problem(const std::vector<int>& sizes, int m, Cost cost, double lambda,
+BATCHPROP_API GradcheckProblem random_problem(const std::vector<int>& sizes, int m, Cost cost, double lambda,
                                 std::uint64_t seed);
 
 }  // namespace batchprop

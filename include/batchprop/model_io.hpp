@@ -5,8 +5,11 @@
 //    "cost": "QuadraticCost" | "CrossEntropyCost"}
 // so a model trained here loads in network2.py's load() and the reverse. batchprop adds a
 // "batchprop" object (how the model was trained); any key besides the four is ignored on load.
-// This is a model file, not a training checkpoint: no epoch counter or shuffle state.
+// A model holds no training state of its own; the checkpoints of `batchprop train --checkpoint`
+// are model files that carry it inside their "batchprop" object (src/cli/checkpoint.hpp).
 #pragma once
+
+#include "batchprop/export.hpp"
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,25 +28,25 @@ struct Model {
 };
 
 // network2.py's class names for the costs.
-const char* cost_class_name(Cost cost);
+BATCHPROP_API const char* cost_class_name(Cost cost);
 
 // The JSON text of a model (compact, keys in network2.py's order). Numbers are written with
 // the shortest decimal form that reads back to the same double. `settings`, when not null,
 // is stored under "batchprop".
 template <class T>
-std::string model_to_json(const Network<T>& net, Cost cost, const nlohmann::json& settings = nullptr);
+BATCHPROP_API std::string model_to_json(const Network<T>& net, Cost cost, const nlohmann::json& settings = nullptr);
 
 // Writes the model to `path` atomically (see output_file.hpp): an existing file is replaced
 // only by a complete new one.
 template <class T>
-void save_model(const std::string& path, const Network<T>& net, Cost cost,
+BATCHPROP_API void save_model(const std::string& path, const Network<T>& net, Cost cost,
                 const nlohmann::json& settings = nullptr);
 
 // Parses and validates a model: JSON syntax, the four keys, every shape against "sizes", every
 // value a finite number. Each error is one line starting with `what` (the file name).
-Model parse_model(const std::string& text, const std::string& what);
+BATCHPROP_API Model parse_model(const std::string& text, const std::string& what);
 
 // Reads and parses the model file at `path`.
-Model load_model(const std::string& path);
+BATCHPROP_API Model load_model(const std::string& path);
 
 }  // namespace batchprop

@@ -2,6 +2,8 @@
 // per-layer views. Layers are numbered as in the book: l = 1 .. L, layer 0 being the input.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,7 +18,7 @@ enum class Init { gaussian, scaled };
 // Where each layer's w and b live inside a flat buffer of n_params values. All weights come
 // first, then all biases, so weight decay is "the first n_weights entries". The same layout
 // is used for the parameters and for nabla (the gradient), on every device.
-class ParamLayout {
+class BATCHPROP_API ParamLayout {
 public:
     ParamLayout() = default;
     explicit ParamLayout(std::vector<int> sizes);  // validates: >= 2 layers, every size >= 1
@@ -44,10 +46,10 @@ private:
     std::size_t n_weights_ = 0, n_params_ = 0;
 };
 
-std::string sizes_to_string(const std::vector<int>& sizes);  // "784,30,10"
+BATCHPROP_API std::string sizes_to_string(const std::vector<int>& sizes);  // "784,30,10"
 
 template <class T>
-class Network {
+class BATCHPROP_API Network {
 public:
     Network() = default;
     explicit Network(std::vector<int> sizes) : layout_(std::move(sizes)), params_(layout_.n_params()) {}

@@ -4,6 +4,8 @@
 // is Backprop's; this is the loop around it.
 #pragma once
 
+#include "batchprop/export.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -23,7 +25,7 @@ class Communicator;  // distributed.hpp
 // A data set uploaded to a backend once, as it is on the host: the pixels as bytes (n_inputs x
 // n), the labels as int. Batches are converted to T when gathered (Backend::gather_batch).
 template <class T>
-struct DeviceData {
+struct BATCHPROP_API DeviceData {
     DeviceData(Backend<T>& be, const Dataset& host);
     ConstView<std::uint8_t> pixels() const { return ConstView<std::uint8_t>(pixels_.data(), n_inputs, n); }
     const int* labels() const { return labels_.data(); }
@@ -41,7 +43,11 @@ enum class Launch {
 };
 
 struct TrainConfig {
-    int epochs = 5;
+    int epochs = 5;       // run() trains epochs first_epoch .. epochs - 1 (0-based)
+    // Epochs already done (resuming a run): epoch e's shuffle depends only on (seed, e), so
+    // continuing at first_epoch from the parameters after that many epochs gives, bit for bit,
+    // the parameters of a run that never stopped.
+    int first_epoch = 0;
     int batch = 10;  // m
     double eta = 3.0;
     double lambda = 0.0;
@@ -80,7 +86,16 @@ struct BatchProgress {
     double seconds = 0.0;  // since the epoch started
 };
 
+// What run() is about to do, once it is set up.
+struct TrainStart {
+    int first_epoch = 0;     // 0-based
+    int epochs = 0;          // config.epochs
+    bool recording = false;  // Trainer::recording()
+    int segment_steps = 0;   // steps in the epoch's first segment
+};
+
 struct TrainCallbacks {
+    std::function<void(const TrainStart&)> on_start;  // once, before the first epoch
     // After each segment: each mini-batch when eager, each replayed chunk of steps when
     // recording (may be empty).
     std::function<void(const BatchProgress&)> on_batch;
@@ -91,7 +106,7 @@ struct TrainCallbacks {
 };
 
 template <class T>
-class Trainer {
+class BATCHPROP_API Trainer {
 public:
     // Validates the configuration against the data (batch <= n_train, eta > 0, ...).
     Trainer(Backend<T>& backend, const ParamLayout& layout, const DeviceData<T>& train,
@@ -99,8 +114,9 @@ public:
 
     Backprop<T>& backprop() { return bp_; }
 
-    // Trains config.epochs epochs (fewer if a callback or the stop flag says so). Returns
-    // the number of epochs completed.
+    // Trains epochs config.first_epoch .. config.epochs - 1 (fewer if a callback or the stop
+    // flag says so). Returns the number of the last epoch run, 1-based (an epoch the stop
+    // flag cut short counts), or first_epoch when none was.
     int run(const TrainCallbacks& callbacks = {});
 
     // One epoch of SGD; returns seconds spent. epoch is 0-based (it seeds the shuffle).
@@ -168,6 +184,6 @@ private:
     double allreduce_wait_seconds_ = 0.0;
 };
 
-void validate(const TrainConfig& config, int n_train);
+BATCHPROP_API void validate(const TrainConfig& config, int n_train);
 
 }  // namespace batchprop

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "batchprop/check.hpp"
+
 namespace batchprop::cli {
 
 void register_train(CLI::App& app);
@@ -12,9 +14,21 @@ void register_predict(CLI::App& app);
 void register_gradcheck(CLI::App& app);
 void register_info(CLI::App& app);
 
-// Thrown by a command that Ctrl-C stopped after it finished cleanly (e.g. train saved the
-// model): not an error, but the run did not complete, so main exits with 128 + SIGINT.
-struct Interrupted {};
+// Thrown by a command that Ctrl-C or SIGTERM stopped after it finished cleanly (e.g. train
+// saved the model): not an error, but the run did not complete, so main exits with
+// 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+struct Interrupted {
+    int signal = 2;  // SIGINT
+};
 constexpr int kInterruptedExitCode = 130;
+
+// A mistake in the command line found after parsing (flags that contradict each other, a value
+// out of range, a bad BATCHPROP_DEVICE): exits with kUsageExitCode like CLI11's parse errors.
+struct UsageError : Error {
+    using Error::Error;
+};
+// Exit statuses (README, "Exit status"): 0 success, 1 failure, 2 usage, 130 Ctrl-C, 143 SIGTERM.
+constexpr int kFailureExitCode = 1;
+constexpr int kUsageExitCode = 2;
 
 }  // namespace batchprop::cli

@@ -2,12 +2,21 @@
 #include "cli/compute_options.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+
+#include "cli/commands.hpp"
 
 namespace batchprop::cli {
 
 void add_compute_options(CLI::App& cmd, ComputeOptions& o, const std::string& default_dtype) {
     o.dtype = default_dtype;
-    cmd.add_option("--device", o.device, "auto (a working GPU, else the CPU), cpu, cuda or cuda:N")
+    if (const char* env = std::getenv("BATCHPROP_DEVICE"); env && *env) {
+        o.device = env;
+        o.device_from_env = true;
+    }
+    o.device_flag = cmd.add_option("--device", o.device,
+                                   "auto (a working GPU, else the CPU), cpu, cuda or cuda:N; the default is "
+                                   "$BATCHPROP_DEVICE when set")
         ->check(CLI::Validator(
             [](std::string& s) {
                 try {
@@ -24,12 +33,46 @@ void add_compute_options(CLI::App& cmd, ComputeOptions& o, const std::string& de
         ->capture_default_str();
 }
 
+namespace {
+
+// Makes what make() makes; when it fails on a device that came from BATCHPROP_DEVICE (no
+// --device given), the message names the variable, and a value that is no device name at all
+// is a UsageError.
+template <class F>
+auto with_device_errors(const ComputeOptions& o, F&& make) -> decltype(make()) {
+    const bool from_env = o.device_from_env && !(o.device_flag && o.device_flag->count() > 0);
+    try {
+        return make();
+    } catch (const Error& e) {
+        if (!from_env) throw;
+        std::string what = e.what();
+        if (what.rfind("--device", 0) == 0) what = what.substr(what.find(':') + 1);
+        const std::string msg = "BATCHPROP_DEVICE=" + o.device + " (the default --device):" + what;
+        try {
+            parse_device(o.device);
+        } catch (const Error&) {
+            throw UsageError(msg);  // not a device name at all
+        }
+        throw Error(msg);
+    }
+}
+
+}  // namespace
+
 template <class T>
 std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet) {
     std::string notice;
-    auto backend = make_backend<T>(parse_device(o.device), &notice);
+    auto backend = with_device_errors(o, [&] { return make_backend<T>(parse_device(o.device), &notice); });
     if (!notice.empty() && !quiet) std::fprintf(stderr, "batchprop: %s\n", notice.c_str());
     return backend;
+}
+
+Session make_session_for(const ComputeOptions& o, bool quiet, const std::function<Session(const SessionOptions&)>& make) {
+    const SessionOptions where{o.device, parse_dtype(o.dtype)};
+    Session session = with_device_errors(o, [&] { return make(where); });
+    if (!session.device_notice().empty() && !quiet)
+        std::fprintf(stderr, "batchprop: %s\n", session.device_notice().c_str());
+    return session;
 }
 
 template std::unique_ptr<Backend<float>> make_backend_for<float>(const ComputeOptions&, bool);

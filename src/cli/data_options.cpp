@@ -3,12 +3,15 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 #include "batchprop/check.hpp"
 #include "batchprop/csv.hpp"
+#include "cli/commands.hpp"
 
 namespace batchprop::cli {
 
@@ -16,10 +19,60 @@ namespace {
 
 const char* kInstallHint = "for the default Fashion-MNIST data: apt-get install dataset-fashion-mnist";
 
+bool exists(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+// The first bytes of a file's content (gunzipped when it is gzip; zlib reads either).
+std::string head_of(const std::string& path, int n) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) return "";
+    std::string s(std::size_t(n), '\0');
+    const int got = gzread(f, s.data(), unsigned(n));
+    gzclose(f);
+    s.resize(got > 0 ? std::size_t(got) : 0);
+    return s;
+}
+
+// What a file that failed to read as IDX `want` ("images" or "labels") really is, when that
+// can be told: "" otherwise.
+std::string wrong_kind(const std::string& path, const std::string& want) {
+    const std::string h = head_of(path, 256);
+    if (h.size() >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 8) {
+        if (want == "images" && h[3] == 1) return "this is an IDX labels file, not images (the images are the *-images-idx3-ubyte file)";
+        if (want == "labels" && h[3] == 3) return "this is an IDX images file, not labels (the labels are the *-labels-idx1-ubyte file)";
+        return "";
+    }
+    const std::size_t eol = h.find('\n');
+    const std::string first = h.substr(0, eol);
+    if (!first.empty() && first.find(',') != std::string::npos &&
+        first.find_first_not_of("0123456789,.xlabe \r\t") == std::string::npos)  // "label,1x1,..." or numbers
+        return "it looks like a CSV file: add --format csv";
+    return "";
+}
+
+// Reads with f, adding what the file really is to the error when it is of the wrong kind.
+template <class F>
+Dataset explained(F&& f, const std::vector<std::pair<std::string, std::string>>& files) {
+    try {
+        return f();
+    } catch (const Error& e) {
+        for (const auto& [path, want] : files) {
+            const std::string why = wrong_kind(path, want);
+            if (why.empty()) continue;
+            const std::string msg = e.what();
+            // The path once is enough when the message names it already.
+            BP_THROW(msg << "; " << (msg.rfind(path + ":", 0) == 0 ? "" : path + ": ") << why);
+        }
+        throw;
+    }
+}
+
 // dir/base.gz or dir/base, whichever exists; a message that says what is missing otherwise.
 std::string find_in_dir(const DataOptions& o, const std::string& base) {
     // Whatever directory was given, the likely fix for missing IDX files is the package.
-    const bool is_default = o.dir == default_data_dir() || o.format == "idx";
+    bool is_default = o.dir == default_data_dir() || o.format == "idx";
     struct stat st {};
     if (::stat(o.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         BP_THROW("--data: directory '" << o.dir << "' does not exist" << (is_default ? std::string("; ") + kInstallHint : ""));
@@ -28,10 +81,22 @@ std::string find_in_dir(const DataOptions& o, const std::string& base) {
             require_file(cand, "--data");
             return cand;
         }
-    const std::string expected = o.format == "csv"
+    std::string expected = o.format == "csv"
         ? "--format csv reads mnist_train.csv and mnist_test.csv"
         : "expected the four MNIST-format IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
           "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)";
+    // The other format's files, there instead, are the likely story.
+    if (o.format != "csv") {
+        for (const char* csv : {"mnist_train.csv", "mnist_test.csv"})
+            for (const std::string& cand : {o.dir + "/" + csv, o.dir + "/" + csv + ".gz"})
+                if (exists(cand) && is_default) {
+                    expected = "it has " + cand.substr(o.dir.size() + 1) + ": for MNIST-CSV files add --format csv";
+                    is_default = false;
+                }
+    } else {
+        for (const char* idx : {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"})
+            if (exists(o.dir + "/" + idx)) expected += "; it has " + std::string(idx) + ": IDX files need no --format (or --format idx)";
+    }
     BP_THROW("--data: directory '" << o.dir << "' has no " << base << " (or " << base << ".gz); " << expected
                                    << (is_default ? std::string("; ") + kInstallHint : ""));
 }
@@ -46,11 +111,11 @@ std::string pick(const DataOptions& o, const std::string& given, const char* fla
 }  // namespace
 
 void add_data_options(CLI::App& cmd, DataOptions& o) {
-    cmd.add_option("--format", o.format,
-                   "Data file format: idx (MNIST's, raw or .gz) or csv (label,pixel,...,pixel per line, "
-                   "pixels 0-255, optional header)")
-        ->check(CLI::IsMember({"idx", "csv"}))
-        ->capture_default_str();
+    o.format_flag = cmd.add_option("--format", o.format,
+                                   "Data file format: idx (MNIST's, raw or .gz) or csv (label,pixel,...,pixel per "
+                                   "line, pixels 0-255, optional header; implied by --train-csv/--test-csv)")
+                        ->check(CLI::IsMember({"idx", "csv"}))
+                        ->capture_default_str();
     cmd.add_option("--data", o.dir,
                    "Data directory: for idx the four MNIST file names (train-images-idx3-ubyte, ...; "
                    "raw or .gz), for csv mnist_train.csv and mnist_test.csv (or .csv.gz)")->type_name("DIR")
@@ -64,20 +129,23 @@ void add_data_options(CLI::App& cmd, DataOptions& o) {
     tl->needs(ti);
     vi->needs(vl);
     vl->needs(vi);
-    cmd.add_option("--train-csv", o.train_csv, "CSV training set (with --format csv)")->type_name("FILE")->group(group);
-    cmd.add_option("--test-csv", o.test_csv, "CSV test set (with --format csv)")->type_name("FILE")->group(group);
+    cmd.add_option("--train-csv", o.train_csv, "CSV training set (implies --format csv)")->type_name("FILE")->group(group);
+    cmd.add_option("--test-csv", o.test_csv, "CSV test set (implies --format csv)")->type_name("FILE")->group(group);
 }
 
-DataFiles locate(const DataOptions& o, Split split) {
+DataFiles locate(const DataOptions& given, Split split) {
+    DataOptions o = given;
+    const bool format_given = given.format_flag && given.format_flag->count() > 0;
+    if (!format_given && !(o.train_csv.empty() && o.test_csv.empty())) o.format = "csv";  // the flags say CSV
     const bool train = split == Split::train;
     DataFiles f;
     f.csv = o.format == "csv";
     // A flag of the other format is a mistake worth saying, not something to ignore.
     if (f.csv && !(o.train_images.empty() && o.train_labels.empty() && o.test_images.empty() && o.test_labels.empty()))
-        BP_THROW("--train-images/--train-labels/--test-images/--test-labels are IDX files; with --format csv use "
-                 "--train-csv/--test-csv");
+        throw UsageError("--train-images/--train-labels/--test-images/--test-labels are IDX files; with --format csv "
+                         "use --train-csv/--test-csv");
     if (!f.csv && !(o.train_csv.empty() && o.test_csv.empty()))
-        BP_THROW("--train-csv/--test-csv need --format csv");
+        throw UsageError("--train-csv/--test-csv are CSV files, but --format idx was given");
     if (f.csv) {
         f.images = train ? pick(o, o.train_csv, "--train-csv", "mnist_train.csv")
                          : pick(o, o.test_csv, "--test-csv", "mnist_test.csv");
@@ -92,7 +160,16 @@ DataFiles locate(const DataOptions& o, Split split) {
 }
 
 Dataset load(const DataFiles& f) {
-    return f.csv ? load_csv(f.images) : load_idx(f.images, f.labels);
+    if (f.csv) return load_csv(f.images);
+    return explained([&] { return load_idx(f.images, f.labels); }, {{f.images, "images"}, {f.labels, "labels"}});
+}
+
+std::pair<Dataset, Dataset> load_train_and_test(const DataFiles& train, const DataFiles& test) {
+    // If the training set fails, the future's destructor waits for the test set's thread and
+    // drops what it did, so the training set's error is the one reported, as when read in turn.
+    std::future<Dataset> test_set = std::async(std::launch::async, [&test] { return load(test); });
+    Dataset train_set = load(train);
+    return {std::move(train_set), test_set.get()};
 }
 
 Dataset load_images(const std::string& path, const std::string& format) {
@@ -102,7 +179,7 @@ Dataset load_images(const std::string& path, const std::string& format) {
         d.labels.clear();
         return d;
     }
-    return load_idx_images(path);
+    return explained([&] { return load_idx_images(path); }, {{path, "images"}});
 }
 
 void check_fits(const Dataset& d, const std::vector<int>& sizes, const std::string& sizes_from) {

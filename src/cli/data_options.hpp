@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -13,7 +14,8 @@
 namespace batchprop::cli {
 
 struct DataOptions {
-    std::string format = "idx";  // idx | csv
+    std::string format = "idx";  // idx | csv; --train-csv/--test-csv imply csv unless --format is given
+    const CLI::Option* format_flag = nullptr;  // to tell whether --format was given
     std::string dir = default_data_dir();
     std::string train_images, train_labels, test_images, test_labels;  // IDX, override dir
     std::string train_csv, test_csv;                                   // CSV, override dir
@@ -35,7 +37,12 @@ DataFiles locate(const DataOptions& o, Split split);
 // Reads the files (IDX or CSV, gzipped or not).
 Dataset load(const DataFiles& files);
 
-// --images of `predict`: an IDX images file, or a CSV file (its labels are ignored).
+// Reads the training and the test files at the same time, the test set on a second thread
+// (each file inflates on one core). Errors as load() reports them, the training set's first.
+std::pair<Dataset, Dataset> load_train_and_test(const DataFiles& train, const DataFiles& test);
+
+// --images of `predict`: an IDX images file, or a CSV file (its labels are ignored). A file of
+// the wrong kind (CSV without --format csv, an IDX labels file) is named as such.
 Dataset load_images(const std::string& path, const std::string& format);
 
 // Throws unless a network of these sizes can take the examples: the image size equals the

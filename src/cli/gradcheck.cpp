@@ -61,15 +61,21 @@ std::vector<double> gradient_on(const GradcheckOptions& o, const Network<double>
 }
 
 void run_gradcheck(GradcheckOptions& o) {
-    o.sizes = parse_sizes(o.sizes_text);
-    if (o.batch < 1) BP_THROW("--batch must be at least 1 (got " << o.batch << ")");
-    if (!(o.lambda >= 0.0) || !std::isfinite(o.lambda)) BP_THROW("--lambda must be a finite number >= 0 (got " << o.lambda << ")");
-    if (!(o.step > 0.0) || !std::isfinite(o.step)) BP_THROW("--step must be a finite number > 0 (got " << o.step << ")");
-    if (o.tolerance == 0.0) o.tolerance = default_tolerance(o.compute.dtype);
-    if (!(o.tolerance > 0.0) || !std::isfinite(o.tolerance))
-        BP_THROW("--tolerance must be a finite number > 0 (got " << o.tolerance << ")");
+    // Mistakes in the flags are usage errors (exit 2); a failed check is a failure (exit 1).
+    try {
+        o.sizes = parse_sizes(o.sizes_text);
+        if (o.batch < 1) BP_THROW("--batch must be at least 1 (got " << o.batch << ")");
+        if (!(o.lambda >= 0.0) || !std::isfinite(o.lambda)) BP_THROW("--lambda must be a finite number >= 0 (got " << o.lambda << ")");
+        if (!(o.step > 0.0) || !std::isfinite(o.step)) BP_THROW("--step must be a finite number > 0 (got " << o.step << ")");
+        if (o.tolerance == 0.0) o.tolerance = default_tolerance(o.compute.dtype);
+        if (!(o.tolerance > 0.0) || !std::isfinite(o.tolerance))
+            BP_THROW("--tolerance must be a finite number > 0 (got " << o.tolerance << ")");
 
-    Network<double> net(o.sizes);  // validates the sizes
+        ParamLayout check(o.sizes);  // validates the sizes
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+    Network<double> net(o.sizes);
     net.init(parse_init(o.init), o.seed);
     GradcheckProblem p = random_problem(o.sizes, o.batch, parse_cost(o.cost), o.lambda, o.seed);
     if (o.compute.dtype == "f32") {

@@ -8,9 +8,10 @@
 #include <thread>
 
 #include "batchprop/backend.hpp"
-#include "batchprop/blas_core.hpp"
+#include "blas_core.hpp"
 #include "batchprop/dataset.hpp"
 #include "cli/commands.hpp"
+#include "cpu_small_gemm.hpp"
 
 namespace batchprop::cli {
 
@@ -49,6 +50,14 @@ void print_info() {
                 std::getenv("OPENBLAS_NUM_THREADS") ? " (OPENBLAS_NUM_THREADS set)" : "");
     // Two CPU backend policies that change speed, not results (cpu_backend.cpp, cpu_subnormals.hpp).
     std::printf("        the CPU backend: products under 32 MFLOP on one thread; subnormals flushed to zero\n");
+    // Which kernel takes the mini-batch-sized products (cpu_small_gemm.hpp), or that the BLAS does.
+    const SimdLevel small = small_gemm_level();
+    if (small == SimdLevel::none)
+        std::printf("        products with a dimension <= %d: the BLAS (no AVX2, or BATCHPROP_SMALL_GEMM=off)\n",
+                    kSmallGemmMaxDim);
+    else
+        std::printf("        products with a dimension <= %d: batchprop's %s kernel (BATCHPROP_SMALL_GEMM=off|avx2)\n",
+                    kSmallGemmMaxDim, to_string(small));
     const GpuStatus& gpu = gpu_status();
     std::printf("CUDA:   %s\n", gpu.compiled ? "compiled in" : "not compiled in");
     if (gpu.usable) {

@@ -1,6 +1,7 @@
-// Ctrl-C during training. The first SIGINT sets a flag that the trainer checks after every
-// mini-batch (TrainCallbacks::stop), so training ends cleanly and the model is still saved;
-// a second SIGINT ends the process at once, as Ctrl-C normally does.
+// Ctrl-C (SIGINT) or SIGTERM (`kill`, a job scheduler) during training. The first one sets a
+// flag that the trainer checks after every mini-batch (TrainCallbacks::stop), so training
+// ends cleanly and the model and checkpoint are still saved; a second one ends the process at
+// once, as the signal normally does.
 #pragma once
 
 #include <atomic>
@@ -10,7 +11,7 @@ namespace batchprop::cli {
 
 // Installs the handler for its lifetime (one at a time); the previous handler comes back in
 // the destructor, so loading data before and saving after keep the default behaviour. When
-// SIGINT is ignored (a background job), it stays ignored.
+// SIGINT (or SIGTERM) is ignored (a background job), it stays ignored.
 class InterruptGuard {
 public:
     InterruptGuard();
@@ -20,10 +21,11 @@ public:
 
     const std::atomic<bool>* flag() const;
     bool interrupted() const { return flag()->load(); }
+    int signal() const;  // SIGINT or SIGTERM once interrupted, else 0
 
 private:
-    struct sigaction previous_ {};
-    bool installed_ = false;
+    struct sigaction previous_ {}, previous_term_ {};
+    bool installed_ = false, term_installed_ = false;
 };
 
 }  // namespace batchprop::cli

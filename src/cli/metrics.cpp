@@ -5,19 +5,33 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "batchprop/check.hpp"
 
 namespace batchprop::cli {
 
-MetricsLog::MetricsLog(const std::string& path, RunSettings settings)
-    : path_(path), settings_(std::move(settings)), file_(std::fopen(path.c_str(), "w")) {
+MetricsLog::MetricsLog(const std::string& path, RunSettings settings, bool append)
+    : path_(path),
+      settings_(std::move(settings)),
+      file_(path == "-" ? stdout : std::fopen(path.c_str(), append ? "a" : "w")) {
     if (!file_) BP_THROW("--metrics " << path << ": cannot create (" << std::strerror(errno) << ")");
 }
 
 MetricsLog::~MetricsLog() {
-    if (file_) std::fclose(file_);
+    if (file_ && file_ != stdout) std::fclose(file_);
 }
+
+namespace {
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+}  // namespace
 
 void MetricsLog::write(const EpochResult& r) {
     nlohmann::ordered_json j;  // keys in the documented order
@@ -42,6 +56,10 @@ void MetricsLog::write(const EpochResult& r) {
     j["eta"] = settings_.eta;
     j["lambda"] = settings_.lambda;
     j["cost"] = settings_.cost;
+    j["seed"] = settings_.seed;
+    j["init"] = settings_.init;
+    j["init_model"] = settings_.init == "model" ? nlohmann::ordered_json(settings_.init_model) : nlohmann::ordered_json(nullptr);
+    j["time"] = utc_now();
     const std::string line = j.dump() + "\n";
     if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
         BP_THROW("--metrics " << path_ << ": write failed (" << std::strerror(errno) << ")");

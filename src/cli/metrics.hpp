@@ -1,9 +1,12 @@
 // --metrics PATH: one JSON object per epoch (JSON Lines), for plotting and comparing runs:
-//   {"epoch", "seconds" (SGD only), "examples_per_s", "eval_accuracy", "eval_cost",
+//   {"epoch", "seconds" (SGD only), "examples", "examples_per_s", "eval_accuracy", "eval_cost",
 //    "train_accuracy", "train_cost" (accuracies as fractions; null when not monitored),
-//    "device", "mode", "dtype", "batch", "sizes", "eta", "lambda", "cost"}
+//    "device", "mode", "dtype", "batch", "sizes", "eta", "lambda", "cost", "seed", "init",
+//    "init_model" (null unless init is "model"), "time" (UTC, ISO 8601, when the line was written)}
+// PATH "-" is stdout.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -26,12 +29,17 @@ struct RunSettings {
     int batch = 0;
     std::vector<int> sizes;
     double eta = 0.0, lambda = 0.0;
+    std::uint64_t seed = 0;
+    std::string init;        // gaussian | scaled | model
+    std::string init_model;  // the --init-model file, when init == "model"
 };
 
 class MetricsLog {
 public:
-    // Creates (or truncates) the file; call it only once the run is known to start.
-    MetricsLog(const std::string& path, RunSettings settings);
+    // Creates (or truncates) the file, or uses stdout for "-"; call it only once the run is
+    // known to start. append: add to an existing file (a resumed run) instead of starting it
+    // afresh.
+    MetricsLog(const std::string& path, RunSettings settings, bool append = false);
     ~MetricsLog();
     MetricsLog(const MetricsLog&) = delete;
     MetricsLog& operator=(const MetricsLog&) = delete;

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "batchprop/batchprop.hpp"
 #include "batchprop/math.hpp"
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
-#include "cli/inference.hpp"
 #include "cli/model_file.hpp"
 
 namespace batchprop::cli {
@@ -23,28 +23,23 @@ struct PredictOptions {
     ComputeOptions compute;
 };
 
-template <class T>
-void predict(const PredictOptions& o, const Model& model, const Dataset& d) {
-    auto backend = make_backend_for<T>(o.compute, false);
-    Inference<T> inference(*backend, model.net);
-    const int nL = model.net.sizes().back();
-    inference.run(d, [&](int, int count, const std::vector<T>& a) {
-        for (int j = 0; j < count; ++j) {
-            const T* col = a.data() + std::size_t(j) * std::size_t(nL);
-            std::printf("%d", argmax(col, nL));
-            if (o.outputs)
-                for (int i = 0; i < nL; ++i) std::printf("%c%.9g", i ? ' ' : '\t', double(col[i]));
-            std::putchar('\n');
-        }
-    });
-    if (std::fflush(stdout) != 0) BP_THROW("writing the predictions to stdout failed");
-}
-
 void run_predict(const PredictOptions& o) {
     const Model model = read_model(o.model, "--model");
     const Dataset d = load_images(o.images, o.format);
     check_fits(d, model.net.sizes(), "the model " + o.model);
-    with_dtype(o.compute.dtype, [&](auto s) { predict<typename decltype(s)::type>(o, model, d); });
+    Session session =
+        make_session_for(o.compute, false, [&](const SessionOptions& where) { return Session::from_model(model, where); });
+    // a^L in double: exact for f32, so the argmax and the printed digits are the float ones.
+    const std::vector<double> a = session.outputs(d);
+    const int nL = model.net.sizes().back();
+    for (int j = 0; j < d.n; ++j) {
+        const double* col = a.data() + std::size_t(j) * std::size_t(nL);
+        std::printf("%d", argmax(col, nL));
+        if (o.outputs)
+            for (int i = 0; i < nL; ++i) std::printf("%c%.9g", i ? ' ' : '\t', col[i]);
+        std::putchar('\n');
+    }
+    if (std::fflush(stdout) != 0) BP_THROW("writing the predictions to stdout failed");
 }
 
 }  // namespace

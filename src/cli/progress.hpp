@@ -1,8 +1,14 @@
-// What `train` shows while it runs: on a terminal, a one-line live display per epoch (examples
-// done, examples/s, ETA) redrawn in place, then a summary line per epoch; when stdout is not a
-// terminal, the summary lines alone; with --quiet, nothing.
+// What `train` shows while it runs. Summary lines (the header, one per epoch, the end of the
+// run) go to stdout, or to stderr when stdout carries the metrics (--metrics -). When stderr is
+// a terminal, a live status line is drawn there as well and redrawn in place, as tqdm does, so
+// `train | tee log` still shows progress: "loading the data" while the files are read, then per
+// epoch the examples done, examples/s and the time left for the epoch and the run, cut to the
+// terminal's width. On a terminal, summary lines are wrapped at word boundaries to its width;
+// into a file or a pipe each stays one line (scripts parse them). With --quiet, nothing.
 #pragma once
 
+#include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "batchprop/trainer.hpp"
@@ -11,35 +17,51 @@ namespace batchprop::cli {
 
 class Progress {
 public:
-    enum class Style { quiet, lines, live };
-    static Style style_for(bool quiet);  // live when stdout is a terminal
-
-    Progress(Style style, int epochs) : style_(style), epochs_(epochs) {}
+    // quiet: nothing at all. lines_to_stderr: summary lines on stderr (stdout is data).
+    // allow_live false: summary lines only, never a live line (a distributed run: a launcher
+    // such as Open MPI's mpirun hands rank 0 a pseudo-terminal even when its own output goes
+    // to a file, so a live line would end up there).
+    Progress(bool quiet, bool lines_to_stderr, int epochs, bool allow_live = true);
     ~Progress() { clear(); }
     Progress(const Progress&) = delete;
     Progress& operator=(const Progress&) = delete;
 
-    bool live() const { return style_ == Style::live; }
-    bool quiet() const { return style_ == Style::quiet; }
+    bool live() const { return live_; }
+    bool quiet() const { return quiet_; }
 
-    // A whole line on stdout (nothing when quiet), replacing the live line if one is shown.
+    // A whole summary line (nothing when quiet), replacing the live line if one is shown.
     void line(const std::string& text);
 
-    // Called after every mini-batch (live style only), so it must cost next to nothing: it
-    // compares the trainer's own elapsed time (BatchProgress::seconds; no clock read here)
-    // with the next redraw time, and redraws at most 10 times a second into a fixed buffer.
+    // A short status on the live line ("loading the data ..."); nothing unless live.
+    void status(const std::string& text);
+
+    // Called after every mini-batch (live only), so it must cost next to nothing: it compares
+    // the trainer's own elapsed time (BatchProgress::seconds; no clock read here) with the next
+    // redraw time, and redraws at most 10 times a second into a fixed buffer.
     void batch(const BatchProgress& p);
 
-    // Removes the live line, if one is shown (before output on stderr, or at the end).
+    // Removes the live line, if one is shown (before other output, and at the end).
     void clear();
 
+    // Columns of the terminal on fd (0 when fd is not a terminal).
+    static int terminal_width(int fd);
+    // text wrapped at spaces to `width` columns (UTF-8 aware), continuation lines indented by
+    // two spaces; unchanged when width is 0 or the text fits.
+    static std::string wrap(const std::string& text, int width);
+
 private:
-    Style style_;
+    void draw(const char* text);
+    bool quiet_;
+    bool live_;               // stderr is a terminal: draw the live line there
+    std::FILE* lines_;        // where summary lines go
+    int lines_fd_;
     int epochs_;
-    int epoch_ = 0;            // the epoch the live line belongs to
-    double next_draw_ = 0.0;   // seconds into the epoch
-    bool shown_ = false;       // a live line is on the screen
-    char buf_[200] = {};
+    int epoch_ = 0;           // the epoch the live line belongs to
+    double next_draw_ = 0.0;  // seconds into the epoch
+    bool shown_ = false;      // a live line is on the screen
+    bool run_started_ = false;
+    std::chrono::steady_clock::time_point run_start_;
+    char buf_[512] = {};
 };
 
 }  // namespace batchprop::cli

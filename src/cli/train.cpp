@@ -3,16 +3,23 @@
 // checked without the data is checked before the data is read.
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <limits>
+#include <type_traits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "batchprop/batchprop.hpp"
 #include "batchprop/model_io.hpp"
-#include "batchprop/output_file.hpp"
 #include "batchprop/trainer.hpp"
+#include "cli/checkpoint.hpp"
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
@@ -22,6 +29,7 @@
 #include "cli/metrics.hpp"
 #include "cli/model_file.hpp"
 #include "cli/progress.hpp"
+#include "output_file.hpp"
 
 namespace batchprop::cli {
 namespace {
@@ -40,13 +48,25 @@ struct TrainOptions {
     int validation = 0;       // > 0: the last N training images are the evaluation set
     std::string monitor = "eval-acc,eval-cost";
     int early_stop = 0;
+    bool early_stop_on_test = false;
     std::string save, init_model, metrics;
+    std::string checkpoint, resume;  // --checkpoint, --resume (checkpoint.hpp)
     bool quiet = false;
     DistributedOptions dist;  // --distributed (distributed_cli.hpp)
-    // Whether --sizes / --cost were given (not defaults): they must then agree with, or
-    // override, what --init-model brings.
-    bool sizes_given = false, cost_given = false;
+    std::set<std::string> given;  // the flags given on the command line (for --resume)
+    // Which flags were given (not defaults): they override what --init-model brings (and
+    // --sizes must agree with it); --train-limit given is worth a note when it is cut.
+    bool sizes_given = false, cost_given = false, eta_given = false, lambda_given = false, batch_given = false,
+         mode_given = false, dtype_given = false, train_limit_given = false;
 };
+
+// A note on stderr that does not stop the run (a setting adjusted, a choice made for the user).
+void note(Progress& progress, const std::string& text) {
+    if (progress.quiet()) return;
+    progress.clear();
+    std::fprintf(stderr, "batchprop: note: %s\n", text.c_str());
+    std::fflush(stderr);
+}
 
 const std::vector<std::string> kMonitorWords{"eval-acc", "eval-cost", "train-acc", "train-cost", "none"};
 
@@ -70,7 +90,7 @@ std::string accuracy_text(const Evaluation& e) {
     return buf;
 }
 
-std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs) {
+std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs, long long n_train) {
     std::string s = "Epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + ":";
     char buf[96];
     auto add = [&](const std::string& part) { s += (s.back() == ':' ? " " : ", ") + part; };
@@ -86,6 +106,9 @@ std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs) {
     }
     std::snprintf(buf, sizeof buf, "SGD %.3f s, %.0f examples/s", r.train_seconds, r.examples_per_second);
     add(buf);
+    if (r.examples < n_train)
+        s += " (partial epoch: Ctrl-C after " + std::to_string(r.examples) + " of " + std::to_string(n_train) +
+             " examples)";
     return s;
 }
 
@@ -93,6 +116,7 @@ std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs) {
 struct Data {
     Dataset train, eval;
     std::string eval_name;  // for the header line
+    std::string note;       // a setting the data cut short, said rather than done silently
 };
 
 Data load_data(const TrainOptions& o) {
@@ -101,7 +125,11 @@ Data load_data(const TrainOptions& o) {
     std::optional<DataFiles> test_files;
     if (o.validation == 0) test_files = locate(o.data, Split::test);
     Data d;
-    Dataset all = load(train_files);
+    Dataset all;
+    if (test_files)
+        std::tie(all, d.eval) = load_train_and_test(train_files, *test_files);
+    else
+        all = load(train_files);
     int available = all.n;
     if (o.validation > 0) {
         if (o.validation >= all.n)
@@ -111,11 +139,26 @@ Data load_data(const TrainOptions& o) {
         d.eval = all.slice(available, o.validation);
         d.eval_name = "the last " + std::to_string(o.validation) + " training images (--validation)";
     } else {
-        d.eval = load(*test_files);
         d.eval_name = d.eval.source;
     }
     const int n_train = std::min(o.train_limit, available);
-    d.train = n_train == all.n ? std::move(all) : all.slice(0, n_train);
+    if (o.train_limit_given && o.train_limit > available)
+        d.note = o.validation > 0
+                     ? "--train-limit " + std::to_string(o.train_limit) + ": only " + std::to_string(available) +
+                           " training images precede the last " + std::to_string(o.validation) +
+                           " (held out by --validation); training on " + std::to_string(n_train)
+                     : "--train-limit " + std::to_string(o.train_limit) + ": " + all.source + " has " +
+                           std::to_string(all.n) + " images; training on all " + std::to_string(n_train);
+    // The first n_train examples, kept where they are: a copy (slice) of the default 50,000 of
+    // 60,000 images took longer than reading them and as much memory again. When that frees
+    // most of the memory (a small --train-limit), what is kept moves to a buffer of its size.
+    if (n_train < all.n) {
+        all.pixels.resize(std::size_t(n_train) * std::size_t(all.n_inputs));
+        all.labels.resize(std::size_t(n_train));
+        if (n_train <= all.n / 2) all.pixels.shrink_to_fit();
+        all.n = n_train;
+    }
+    d.train = std::move(all);
     return d;
 }
 
@@ -125,7 +168,7 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     nlohmann::json j;
     j["version"] = BATCHPROP_VERSION;
     j["epochs"] = epochs_done;
-    if (best_epoch > 0) j["best_epoch"] = best_epoch;
+    if (best_epoch >= 0) j["best_epoch"] = best_epoch;  // 0: no epoch beat the --init-model
     j["interrupted"] = interrupted;
     j["eta"] = cfg.eta;
     j["lambda"] = cfg.lambda;
@@ -142,64 +185,120 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     j["shuffle"] = cfg.shuffle;
     j["training_data"] = d.train.source;
     j["training_examples"] = d.train.n;
+    if (o.validation > 0) j["validation"] = o.validation;
     return j;
 }
 
-template <class T>
-void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSession* dist) {
+// The settings that define a run, as a checkpoint records them and --resume restores them.
+// They are the values the run really uses: those --init-model brought included.
+std::vector<RunSetting> run_settings(TrainOptions& o) {
+    std::vector<RunSetting> s{
+        RunSetting{"--sizes", [&o] { return nlohmann::json(sizes_to_string(parse_sizes(o.sizes_text))); },
+                   [&o](const nlohmann::json& j) { o.sizes_text = j.get<std::string>(); }},
+        bind_setting("--epochs", o.cfg.epochs),
+        bind_setting("--batch", o.cfg.batch), bind_setting("--eta", o.cfg.eta), bind_setting("--lambda", o.cfg.lambda),
+        bind_setting("--cost", o.cost), bind_setting("--init", o.init), bind_setting("--init-model", o.init_model),
+        bind_setting("--seed", o.cfg.seed), bind_setting("--mode", o.mode), bind_setting("--launch", o.launch),
+        bind_setting("--dtype", o.compute.dtype), bind_setting("--train-limit", o.train_limit),
+        bind_setting("--validation", o.validation), bind_setting("--early-stop", o.early_stop),
+        bind_setting("--early-stop-on-test", o.early_stop_on_test),
+        RunSetting{"--no-shuffle", [&o] { return nlohmann::json(!o.cfg.shuffle); },
+                   [&o](const nlohmann::json& j) { o.cfg.shuffle = !j.get<bool>(); }},
+        bind_setting("--format", o.data.format),
+        bind_setting("--device", o.compute.device, false), bind_setting("--monitor", o.monitor, false)};
+    // The data flags: taken from the checkpoint when not given, never an error themselves;
+    // the data they locate is compared with the checkpoint's afterwards (data_identity).
+    for (auto [flag, value] : {std::pair{"--data", &o.data.dir}, {"--train-images", &o.data.train_images},
+                               {"--train-labels", &o.data.train_labels}, {"--test-images", &o.data.test_images},
+                               {"--test-labels", &o.data.test_labels}, {"--train-csv", &o.data.train_csv},
+                               {"--test-csv", &o.data.test_csv}})
+        s.push_back(bind_setting(flag, *value, false));
+    return s;
+}
+
+// The files the run reads, for data_identity.
+std::vector<std::string> data_files(const TrainOptions& o) {
+    std::vector<std::string> files;
+    for (Split split : {Split::train, Split::test}) {
+        if (split == Split::test && o.validation > 0) break;
+        const DataFiles f = locate(o.data, split);
+        files.push_back(f.images);
+        if (!f.csv) files.push_back(f.labels);
+    }
+    return files;
+}
+
+// start: the --init-model (its settings already applied, from_model says which) or the
+// checkpoint's model when resuming.
+// dist: a data-parallel run (null: a plain one); rank 0 alone prints and writes files.
+void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<Model>& start,
+                   const std::string& from_model, const std::optional<Checkpoint>& resume, DistributedSession* dist) {
     TrainConfig cfg = o.cfg;
-    std::vector<int> sizes = o.sizes;
-    std::string sizes_from = "--sizes";
-    // Distributed: rank 0 alone prints, writes --metrics and --save; each rank its own GPU.
     const bool leader = !dist || dist->leader();
     const bool quiet = o.quiet || !leader;
     ComputeOptions compute = o.compute;
-    if (dist) compute.device = dist->device_for(compute.device);
+    if (dist) compute.device = dist->device_for(compute.device);  // each rank its own GPU
+    std::vector<int> sizes = start ? start->net.sizes() : o.sizes;
+    const std::string sizes_from = resume                    ? "the run in " + o.resume
+                                   : start && !o.sizes_given ? "the model " + o.init_model
+                                                             : "--sizes";
+    const bool to_stdout = o.metrics == "-";  // stdout carries the metrics; the lines go to stderr
+    Progress progress(quiet, to_stdout, cfg.epochs, /*allow_live=*/!dist);
 
-    // The device and the model to start from are checked before the (slow) data.
-    auto backend = make_backend_for<T>(compute, quiet);
-    std::unique_ptr<Communicator> gpu_comm;  // NCCL, when the ranks are on GPUs
-    Communicator* comm = dist ? &dist->connect(*backend, gpu_comm) : nullptr;
-    std::optional<Model> start;
-    if (!o.init_model.empty()) {
-        start = read_model(o.init_model, "--init-model");
-        if (o.sizes_given)
-            check_model_sizes(*start, o.init_model, sizes);
-        else
-            sizes_from = "the model " + o.init_model;
-        sizes = start->net.sizes();
-        if (!o.cost_given) cfg.cost = start->cost;  // continue with the cost it was trained with
+    // The device is checked before the (slow) data.
+    if (resume) {
+        if (start->net.sizes() != sizes)
+            BP_THROW(o.resume << ": a damaged checkpoint: the model's sizes " << sizes_to_string(start->net.sizes())
+                              << " are not the run's " << o.sizes_text);
+        cfg.first_epoch = std::min(resume->epochs_done, cfg.epochs);
     }
-
+    // The sizes and cost the run really uses (--init-model may bring them), as a checkpoint records them.
+    o.sizes_text = sizes_to_string(sizes);
+    o.cost = cost_name(cfg.cost);
+    Session session = make_session_for(compute, quiet, [&](const SessionOptions& where) {
+        return start ? Session::from_model(*start, where)
+                     : Session::create(sizes, cfg.cost, parse_init(o.init), cfg.seed, where);
+    });
+    session.set_cost(cfg.cost);
+    std::unique_ptr<Communicator> gpu_comm;  // NCCL, when the ranks are on GPUs
+    Communicator* comm = dist ? &dist->connect(session.memory(), gpu_comm) : nullptr;
+    progress.status("batchprop: loading the data ...");
     Data data = load_data(o);
+    progress.clear();
+    if (!data.note.empty()) note(progress, data.note);
     check_fits(data.train, sizes, sizes_from);
     check_fits(data.eval, sizes, sizes_from);
     validate(cfg, data.train.n);
+    const std::vector<RunSetting> settings = run_settings(o);
+    const nlohmann::json data_id = o.checkpoint.empty() ? nlohmann::json() : data_identity(data_files(o), data.train.n, data.eval.n);
+    if (resume) check_same_data(*resume, data_id);
+    if (comm) session.set_communicator(comm, data_fingerprint(data.train, data_fingerprint(data.eval)));
 
-    Network<T> net(sizes);
-    if (start)
-        net = start->net.template cast<T>();
-    else
-        net.init(parse_init(o.init), cfg.seed);
     cfg.monitor_evaluation = monitor.evaluation() || o.early_stop > 0;
     cfg.monitor_training = monitor.training();
-    DeviceData<T> dtrain(*backend, data.train);
-    DeviceData<T> deval(*backend, data.eval);
-    Trainer<T> trainer(*backend, net.layout(), dtrain, &deval, cfg);
-    trainer.backprop().set_params(net.params());
-    if (comm) trainer.set_communicator(comm, data_fingerprint(data.train, data_fingerprint(data.eval)));
 
-    // Distributed, summary lines only: a launcher (Open MPI's mpirun) hands rank 0 a
-    // pseudo-terminal even when its own output goes to a file, so a live line would end up there.
-    Progress progress(dist && !quiet ? Progress::Style::lines : Progress::style_for(quiet), cfg.epochs);
-    progress.line(fmt::format(
-        "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
-        "{} cost, {} mode, {}, {}{}{}{}",
-        sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
-        cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, backend->name(),
-        trainer.recording() ? fmt::format(", CUDA graphs of {} steps", trainer.plan().front().steps) : "",
-        dist ? ", data-parallel over " + dist->describe(*comm) + ", eager" : "",
-        start ? ", starting from " + o.init_model : ""));
+    auto t0 = std::chrono::steady_clock::now();  // reset when training starts, for the summary
+    std::optional<std::string> epoch0_line;      // the early-stop baseline, reported after the header
+    auto header = [&](const TrainStart& s) {
+        progress.clear();
+        progress.line(fmt::format(
+            "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
+            "{} cost, {} mode, {}, {}{}{}{}{}",
+            sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
+            cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, session.device(),
+            s.recording ? fmt::format(", CUDA graphs of {} steps", s.segment_steps) : "",
+            dist ? ", data-parallel over " + dist->describe(*comm) + ", eager" : "",
+            resume  ? fmt::format(", resuming {} after epoch {}", o.resume, resume->epochs_done)
+            : start ? ", starting from " + o.init_model
+                    : "",
+            cfg.lambda > 0 && monitor.evaluation() + monitor.training() > 0 ? "; costs include the L2 term" : ""));
+        if (!from_model.empty()) progress.line(from_model);
+        if (o.early_stop > 0 && o.validation == 0)
+            note(progress, "--early-stop-on-test: the epoch kept is chosen on the test set, so its test accuracy "
+                           "overstates how the model does on new data");
+        if (epoch0_line) progress.line(*epoch0_line);
+        t0 = std::chrono::steady_clock::now();
+    };
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
     std::optional<MetricsLog> metrics;
@@ -207,7 +306,7 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSessi
         RunSettings rs;
         rs.monitor = monitor;
         if (o.early_stop > 0) rs.monitor.eval_acc = true;
-        rs.device = backend->name();
+        rs.device = session.device();
         rs.mode = mode_name(cfg.mode);
         rs.dtype = o.compute.dtype;
         rs.cost = cost_name(cfg.cost);
@@ -215,33 +314,70 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSessi
         rs.sizes = sizes;
         rs.eta = cfg.eta;
         rs.lambda = cfg.lambda;
-        metrics.emplace(o.metrics, std::move(rs));
+        rs.seed = cfg.seed;
+        rs.init = o.init_model.empty() ? o.init : "model";
+        rs.init_model = o.init_model;
+        metrics.emplace(o.metrics, std::move(rs), resume.has_value());  // a resumed run adds its epochs
     }
 
-    // Early stopping keeps the parameters of the best epoch (by evaluation accuracy).
+    // Early stopping keeps the parameters of the best epoch (by evaluation accuracy). A model
+    // we continue from is the baseline (epoch 0): a run that never beats it saves it unchanged.
     long long best_correct = -1;
-    int best_epoch = 0, since_best = 0, epochs_done = 0;
-    std::vector<T> best_params;
+    // best_epoch -1: none yet; 0: the starting model. A resumed run goes on with the state its
+    // checkpoint recorded.
+    int best_epoch = -1, since_best = 0, epochs_done = cfg.first_epoch;
+    std::optional<Network<double>> best_net;  // kept for --save, and in the checkpoint for a resumed run's --save
+    if (resume) {
+        best_correct = resume->early_stop.best_correct;
+        best_epoch = resume->early_stop.best_epoch;
+        since_best = resume->early_stop.since_best;
+        best_net = resume->early_stop.best;
+    }
     Monitor shown = monitor;
     if (o.early_stop > 0) shown.eval_acc = true;
+    if (start && !resume && o.early_stop > 0) {
+        // The model we continue from is the baseline: epoch 0.
+        const Evaluation e0 = session.evaluate(data.eval);
+        best_correct = e0.correct;
+        best_epoch = 0;
+        if (!o.save.empty() || !o.checkpoint.empty()) best_net = session.network();
+        epoch0_line = "Epoch 0 (the starting model): eval accuracy " + accuracy_text(e0);
+    }
+    // For the end-of-run summary.
+    double sgd_seconds = 0.0;
+    long long examples_trained = 0;
+    std::optional<Evaluation> top;  // the best monitored evaluation accuracy, and its epoch
+    int top_epoch = 0;
+    long long last_examples = data.train.n;
 
     InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
     TrainCallbacks cb;
+    cb.on_start = header;
     cb.stop = interrupt.flag();
-    cb.on_notice = [](const std::string& why) { fmt::print(stderr, "batchprop: {}\n", why); };
+    cb.on_notice = [leader](const std::string& why) {
+        if (leader) fmt::print(stderr, "batchprop: {}\n", why);
+    };
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
     double allreduce_before = 0.0, wait_before = 0.0;  // distributed: the all-reduce's share of the epoch
     cb.on_epoch = [&](const EpochResult& r) {
         epochs_done = r.epoch;
-        std::string line = epoch_line(r, shown, cfg.epochs);
+        sgd_seconds += r.train_seconds;
+        examples_trained += r.examples;
+        last_examples = r.examples;
+        if (r.evaluation && shown.eval_acc && (!top || r.evaluation->correct > top->correct)) {
+            top = r.evaluation;
+            top_epoch = r.epoch;
+        }
+        std::string line = epoch_line(r, shown, cfg.epochs, data.train.n);
         if (dist) {
-            const double s = trainer.allreduce_seconds() - allreduce_before;
-            const double w = trainer.allreduce_wait_seconds() - wait_before;
-            allreduce_before = trainer.allreduce_seconds();
-            wait_before = trainer.allreduce_wait_seconds();
+            const double s = session.allreduce_seconds() - allreduce_before;
+            const double w = session.allreduce_wait_seconds() - wait_before;
+            allreduce_before = session.allreduce_seconds();
+            wait_before = session.allreduce_wait_seconds();
             const double pct = r.train_seconds > 0 ? 100.0 / r.train_seconds : 0.0;
             line += fmt::format(", all-reduce {:.3f} s ({:.1f}%", s, pct * s);
-            line += backend->kind() == DeviceKind::cpu ? fmt::format(", waiting for other ranks {:.1f}%)", pct * w) : ")";
+            line += session.memory().kind() == DeviceKind::cpu ? fmt::format(", waiting for other ranks {:.1f}%)", pct * w)
+                                                                : ")";
         }
         progress.line(line);
         if (metrics) metrics->write(r);
@@ -250,15 +386,49 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSessi
             best_correct = r.evaluation->correct;
             best_epoch = r.epoch;
             since_best = 0;
-            if (!o.save.empty()) best_params = trainer.backprop().params();
+            // Kept for --save, and in the checkpoint for a resumed run's --save.
+            if (!o.save.empty() || !o.checkpoint.empty()) best_net = session.network();
             return true;
         }
         if (++since_best < o.early_stop) return true;
         progress.line("Early stop: no better evaluation accuracy for " + std::to_string(o.early_stop) +
-                      " epochs; the best was epoch " + std::to_string(best_epoch));
+                      " epochs; the best was epoch " + std::to_string(best_epoch) +
+                      (best_epoch == 0 ? " (the starting model)" : ""));
         return false;
     };
-    trainer.run(cb);
+    // --checkpoint: written atomically before the first epoch and after each completed one.
+    // An epoch cut short by a signal is not checkpointed: the file keeps the last whole one.
+    int last_checkpointed = cfg.first_epoch;
+    auto checkpoint = [&](int epochs, bool finished) {
+        last_checkpointed = epochs;
+        EarlyStopState es{best_correct, best_epoch, since_best, best_net};
+        write_checkpoint(o.checkpoint, session.network(), cfg.cost,
+                         run_record(o, cfg, data, epochs, false, o.early_stop > 0 ? best_epoch : -1), epochs, finished,
+                         settings, data_id, es);
+    };
+    // Distributed, rank 0 alone writes it (every rank holds the same parameters).
+    if (!o.checkpoint.empty() && leader) {
+        cb.on_start = [&, start_line = cb.on_start](const TrainStart& s) {
+            start_line(s);
+            if (!resume || o.checkpoint != o.resume) checkpoint(s.first_epoch, false);
+        };
+        cb.on_epoch = [&, report = cb.on_epoch](const EpochResult& r) {
+            const bool go_on = report(r);
+            if (r.examples == data.train.n) checkpoint(r.epoch, !go_on || r.epoch == cfg.epochs);
+            return go_on;
+        };
+    }
+    const bool stopped_early = resume && resume->finished && o.early_stop > 0 && since_best >= o.early_stop;
+    double run_seconds = 0.0;
+    if (stopped_early || cfg.first_epoch >= cfg.epochs) {
+        header(TrainStart{cfg.first_epoch, cfg.epochs, false, 0});
+        progress.line(fmt::format("The run in {} {} after epoch {}: no epochs left to train", o.resume,
+                                  stopped_early ? "stopped early" : "ended", resume->epochs_done));
+    } else {
+        progress.status("batchprop: uploading the data ...");
+        session.train(data.train, &data.eval, cfg, cb);
+        run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     progress.clear();
     bool interrupted = interrupt.interrupted();
     if (comm) {
@@ -269,43 +439,155 @@ void train_typed(const TrainOptions& o, const Monitor& monitor, DistributedSessi
         interrupted = any != 0;
     }
 
+    // The epochs this run trained (a resumed run: those after its checkpoint).
+    const int epochs_run = epochs_done - cfg.first_epoch;
+    std::string summary = fmt::format("Done: {} epoch{}{}{} in {:.1f} s (SGD {:.1f} s, {:.0f} examples/s)", epochs_run,
+                                      epochs_run == 1 ? "" : "s",
+                                      !resume || epochs_run == 0 ? ""
+                                      : epochs_run == 1
+                                          ? fmt::format(" (epoch {} of the run)", epochs_done)
+                                          : fmt::format(" (epochs {}-{} of the run)", cfg.first_epoch + 1, epochs_done),
+                                      interrupted && last_examples < data.train.n ? ", the last one partial," : "",
+                                      run_seconds, sgd_seconds, sgd_seconds > 0 ? examples_trained / sgd_seconds : 0.0);
+    if (top) summary += fmt::format("; best eval accuracy {} at epoch {}", accuracy_text(*top), top_epoch);
+    if (best_epoch == 0) summary += "; no epoch beat the starting model";
+    if (epochs_run > 0 || !resume) progress.line(summary);  // a finished run resumed has said so already
+
     if (!o.save.empty() && leader) {
-        net.params() = best_params.empty() ? trainer.backprop().params() : std::move(best_params);
-        save_model(o.save, net, cfg.cost, run_record(o, cfg, data, epochs_done, interrupted, best_epoch));
-        progress.line("Saved the model " + std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
-                      "to " + o.save);
+        const nlohmann::json record =
+            run_record(o, cfg, data, epochs_done, interrupted, o.early_stop > 0 ? best_epoch : -1);
+        if (best_net)
+            save_model(o.save, *best_net, cfg.cost, record);
+        else
+            session.save(o.save, record);
+        progress.line(best_epoch == 0 ? "Saved the starting model, unchanged, to " + o.save
+                                      : "Saved the model " +
+                                            std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
+                                            "to " + o.save);
     }
     if (interrupted) {
-        if (leader) std::fprintf(stderr, "batchprop: interrupted during epoch %d; %s\n", epochs_done,
-                     o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
+        if (leader) {
+            std::fprintf(stderr, "batchprop: %s during epoch %d; %s\n",
+                         interrupt.signal() == SIGTERM ? "terminated" : "interrupted", epochs_done,
+                         o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
+            if (!o.checkpoint.empty())
+                std::fprintf(stderr, "batchprop: %s holds the run after epoch %d; continue it with --resume %s\n",
+                             o.checkpoint.c_str(), last_checkpointed, o.checkpoint.c_str());
+        }
         if (comm) {
-            // A rank's exit status 130 makes the launcher end the others: not before rank 0 has
-            // saved and said so.
+            // A rank's exit status 130 (143) makes the launcher end the others: not before rank 0
+            // has saved and said so.
             std::uint64_t done = 0;
             comm->allreduce_host(&done, 1, ReduceOp::max);
         }
-        throw Interrupted{};
+        throw Interrupted{interrupt.signal() ? interrupt.signal() : SIGINT};
     }
+}
+
+// The settings recorded in a model's "batchprop" object become the defaults when training
+// continues from it; flags given on the command line override them. Returns a line saying
+// what was taken (empty when nothing was).
+std::string apply_model_settings(TrainOptions& o, const Model& model) {
+    std::vector<std::string> taken;
+    if (!o.cost_given) {
+        o.cfg.cost = model.cost;  // network2.py's own "cost" key
+        o.cost = cost_name(model.cost);
+        taken.push_back(std::string(cost_name(model.cost)) + " cost");
+    }
+    const nlohmann::json& b = model.batchprop;
+    if (!b.is_object()) {
+        return "batchprop: " + o.init_model + " records no training settings (not saved by batchprop); " +
+               "eta, lambda and m are the flags' (defaults: 3, 0, 10)";
+    }
+    auto number = [&](const char* key, bool given, auto& value, auto check) {
+        const auto it = b.find(key);
+        if (given || it == b.end() || !it->is_number()) return;
+        const auto v = it->template get<std::decay_t<decltype(value)>>();
+        if (!check(v)) return;
+        value = v;
+        taken.push_back(fmt::format("{} {}", key, v));
+    };
+    number("eta", o.eta_given, o.cfg.eta, [](double v) { return std::isfinite(v) && v > 0; });
+    number("lambda", o.lambda_given, o.cfg.lambda, [](double v) { return std::isfinite(v) && v >= 0; });
+    number("batch", o.batch_given, o.cfg.batch, [](int v) { return v >= 1; });
+    auto word = [&](const char* key, bool given, std::string& value, const std::vector<std::string>& allowed) {
+        const auto it = b.find(key);
+        if (given || it == b.end() || !it->is_string()) return;
+        const std::string v = it->get<std::string>();
+        if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) return;
+        value = v;
+        taken.push_back(std::string(key) + " " + v);
+    };
+    word("mode", o.mode_given, o.mode, mode_names());
+    word("dtype", o.dtype_given, o.compute.dtype, {"f32", "f64"});
+    o.cfg.mode = parse_mode(o.mode);
+    std::string list;
+    for (const std::string& t : taken) list += (list.empty() ? "" : ", ") + t;
+    return "batchprop: continuing with the settings " + o.init_model + " was trained with: " + list +
+           " (flags given override them)";
 }
 
 void run_train(TrainOptions& o) {
     // Everything that needs no data, first: a typo should not cost a minute of loading.
-    o.sizes = parse_sizes(o.sizes_text);
-    o.cfg.cost = parse_cost(o.cost);
-    o.cfg.mode = parse_mode(o.mode);
-    o.cfg.launch = o.launch == "eager" ? Launch::eager : Launch::graph;
-    const Monitor monitor = parse_monitor(o.monitor);
-    validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
-    if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
-    if (!o.save.empty()) check_output_path(o.save, "--save");
-    if (!o.metrics.empty()) check_output_path(o.metrics, "--metrics");
-    if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
-    // Distributed (mpirun, srun, --distributed): MPI starts here, after the flags are checked;
-    // an error on one rank then ends them all (distributed_cli.hpp).
+    // --resume: the checkpoint's settings replace the defaults (flags given must agree with
+    // them). They are the settings the run used, those its --init-model brought included, so
+    // the model's settings are not applied again.
+    std::optional<Checkpoint> resume;
+    if (!o.resume.empty()) {
+        resume = read_checkpoint(o.resume);
+        std::vector<RunSetting> settings = run_settings(o);
+        adopt_settings(*resume, settings, o.given);
+        if (o.checkpoint.empty()) o.checkpoint = o.resume;  // go on checkpointing into the same file
+    }
+    // Mistakes in the command line: usage errors.
+    Monitor monitor;
+    try {
+        o.sizes = parse_sizes(o.sizes_text);
+        o.cfg.cost = parse_cost(o.cost);
+        o.cfg.mode = parse_mode(o.mode);
+        o.cfg.launch = o.launch == "eager" ? Launch::eager : Launch::graph;
+        monitor = parse_monitor(o.monitor);
+        validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
+        if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
+        if (o.early_stop > 0 && o.validation == 0 && !o.early_stop_on_test)
+            BP_THROW("--early-stop without --validation would choose the epoch on the test set, which then no "
+                     "longer measures the model fairly: add --validation 10000 (the book's split), or "
+                     "--early-stop-on-test to accept that");
+        if (o.early_stop_on_test && o.validation > 0)
+            BP_THROW("--early-stop-on-test and --validation contradict each other (with --validation the "
+                     "evaluation set is the validation set)");
+        if (!o.save.empty()) check_output_path(o.save, "--save");
+        if (!o.metrics.empty() && o.metrics != "-") check_output_path(o.metrics, "--metrics");
+        if (!o.save.empty() && o.save == o.metrics) BP_THROW("--save and --metrics name the same file " << o.save);
+        if (o.save == "-") BP_THROW("--save -: a model is written to a file; name one");
+        if (!o.checkpoint.empty()) {
+            if (o.checkpoint == "-") BP_THROW("--checkpoint -: a checkpoint is written to a file; name one");
+            check_output_path(o.checkpoint, "--checkpoint");
+            if (o.checkpoint == o.save || o.checkpoint == o.metrics)
+                BP_THROW("--checkpoint " << o.checkpoint << " is also the file of --"
+                                         << (o.checkpoint == o.save ? "save" : "metrics"));
+        }
+    } catch (const UsageError&) {
+        throw;
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+    // The model to start from: small, read before the data, and its settings become defaults.
+    std::optional<Model> start;
+    std::string from_model;
+    if (resume) {
+        start = resume->model;  // its sizes and cost are the run's (adopt_settings)
+    } else if (!o.init_model.empty()) {
+        start = read_model(o.init_model, "--init-model");
+        if (o.sizes_given) check_model_sizes(*start, o.init_model, o.sizes);
+        from_model = apply_model_settings(o, *start);
+        validate(o.cfg, std::numeric_limits<int>::max());
+    }
+    // Distributed (mpirun, srun, --distributed): MPI starts here, after the flags, the
+    // checkpoint and the model are checked (every rank reads the same files); an error on one
+    // rank then ends them all (distributed_cli.hpp).
     std::unique_ptr<DistributedSession> dist = start_distributed(o.dist);
-    run_distributed(dist, [&] {
-        with_dtype(o.compute.dtype, [&](auto s) { train_typed<typename decltype(s)::type>(o, monitor, dist.get()); });
-    });
+    run_distributed(dist, [&] { train_session(o, monitor, start, from_model, resume, dist.get()); });
 }
 
 }  // namespace
@@ -314,7 +596,7 @@ void register_train(CLI::App& app) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* cmd = app.add_subcommand("train", "Train a sigmoid network with mini-batch SGD");
     add_data_options(*cmd, o->data);
-    cmd->add_option("--train-limit", o->train_limit, "Train on the first N training images")->type_name("N")
+    auto* train_limit = cmd->add_option("--train-limit", o->train_limit, "Train on the first N training images")->type_name("N")
         ->check(at_least_one())
         ->capture_default_str();
     cmd->add_option("--validation", o->validation,
@@ -322,15 +604,22 @@ void register_train(CLI::App& app) {
                     "--validation 10000); without it the test set is used")->type_name("N")
         ->check(at_least_one());
 
-    auto* sizes = cmd->add_option("--sizes", o->sizes_text, "Neurons per layer, input first, comma-separated")
+    auto* sizes = cmd->add_option("--sizes", o->sizes_text,
+                                  "Neurons per layer, input first, comma-separated (with --init-model: the model's)")
                       ->check(sizes_validator())
                       ->type_name("N,N,...")
                       ->capture_default_str();
     cmd->add_option("--epochs", o->cfg.epochs, "Epochs to train")->type_name("N")->capture_default_str();
-    cmd->add_option("--batch,-m", o->cfg.batch, "Mini-batch size m")->type_name("M")->capture_default_str();
-    cmd->add_option("--eta", o->cfg.eta, "Learning rate eta")->capture_default_str();
-    cmd->add_option("--lambda", o->cfg.lambda, "L2 regularisation lambda")->capture_default_str();
-    auto* cost = cmd->add_option("--cost", o->cost, "Cost function (with --init-model: the model's, unless given)")
+    auto* batch = cmd->add_option("--batch,-m", o->cfg.batch, "Mini-batch size m (with --init-model: the model's)")
+                      ->type_name("M")
+                      ->capture_default_str();
+    auto* eta = cmd->add_option("--eta", o->cfg.eta, "Learning rate eta (with --init-model: the model's)")
+                    ->type_name("FLOAT")
+                    ->capture_default_str();
+    auto* lambda = cmd->add_option("--lambda", o->cfg.lambda, "L2 regularisation lambda (with --init-model: the model's)")
+                       ->type_name("FLOAT")
+                       ->capture_default_str();
+    auto* cost = cmd->add_option("--cost", o->cost, "Cost function (with --init-model: the model's)")
                      ->check(CLI::IsMember(cost_names()))
                      ->capture_default_str();
     auto* init = cmd->add_option("--init", o->init, "Initialisation: gaussian N(0,1) or scaled N(0,1/n_in)")
@@ -338,10 +627,12 @@ void register_train(CLI::App& app) {
                      ->capture_default_str();
     cmd->add_option("--init-model", o->init_model,
                     "Start from this saved model instead of a random initialisation (its sizes must fit the "
-                    "data, and --sizes if given)")->type_name("FILE")
+                    "data, and --sizes if given); the settings it was trained with (eta, lambda, m, cost, mode, "
+                    "dtype) are the defaults")->type_name("FILE")
         ->excludes(init);
     cmd->add_option("--seed", o->cfg.seed, "Random seed (initialisation and shuffling)")->capture_default_str();
-    cmd->add_option("--mode", o->mode, "Backprop per example (the book's loop) or per mini-batch matrix")
+    auto* mode = cmd->add_option("--mode", o->mode,
+                                 "Backprop per example (the book's loop) or per mini-batch matrix (with --init-model: the model's)")
         ->check(CLI::IsMember(mode_names()))
         ->capture_default_str();
     cmd->add_option("--launch", o->launch,
@@ -360,16 +651,38 @@ void register_train(CLI::App& app) {
         ->type_name("LIST")
         ->capture_default_str();
     cmd->add_option("--early-stop", o->early_stop,
-                    "Stop when the evaluation accuracy has not improved for N epochs; --save keeps the best epoch")->type_name("N")
+                    "Stop when the evaluation accuracy has not improved for N epochs; --save keeps the best epoch "
+                    "(or the --init-model, when no epoch beats it). Needs --validation, or --early-stop-on-test")
+        ->type_name("N")
         ->check(at_least_one());
+    cmd->add_flag("--early-stop-on-test", o->early_stop_on_test,
+                  "Let --early-stop choose the epoch on the test set (without --validation); its test accuracy "
+                  "then overstates the model's");
     cmd->add_option("--save", o->save, "Save the trained model here (network2.py's JSON format)")->type_name("FILE");
-    cmd->add_option("--metrics", o->metrics, "Write one JSON object per epoch to this file (JSON Lines)")->type_name("FILE");
+    cmd->add_option("--metrics", o->metrics,
+                    "Write one JSON object per epoch to this file (JSON Lines); - for stdout (the summary lines "
+                    "then go to stderr)")->type_name("FILE");
     cmd->add_flag("--quiet,-q", o->quiet, "Print nothing but errors");
     add_distributed_options(*cmd, o->dist);
+    cmd->add_option("--checkpoint", o->checkpoint,
+                    "After every epoch, save here (atomically) everything needed to continue the run with "
+                    "--resume: a model file with the run's state")->type_name("FILE");
+    cmd->add_option("--resume", o->resume,
+                    "Continue the run whose checkpoint this is, after its last completed epoch (its settings "
+                    "apply; --epochs may be raised; checkpoints go on into the same file unless --checkpoint)")
+        ->type_name("FILE");
 
-    cmd->callback([o, sizes, cost] {
+    cmd->callback([o, cmd, sizes, cost, eta, lambda, batch, mode, train_limit] {
         o->sizes_given = sizes->count() > 0;
         o->cost_given = cost->count() > 0;
+        o->eta_given = eta->count() > 0;
+        o->lambda_given = lambda->count() > 0;
+        o->batch_given = batch->count() > 0;
+        o->mode_given = mode->count() > 0;
+        o->dtype_given = cmd->get_option("--dtype")->count() > 0;
+        o->train_limit_given = train_limit->count() > 0;
+        for (const CLI::Option* opt : cmd->get_options())
+            if (opt->count() > 0) o->given.insert(opt->get_name());
         run_train(*o);
     });
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs an existing build into a temporary prefix, moves the installed tree elsewhere (the
+# package must be relocatable), checks that no path of the source or build tree is baked into
+# it, then builds examples/train_fashion and examples/predict_idx against the moved tree with
+# find_package(batchprop) and runs them: a short training run on Fashion-MNIST (seconds), then
+# predictions from the saved model. pkg-config's view of the package is checked too.
+#   scripts/test-install.sh [BUILD_DIR]      (default: build, or $BUILD_DIR)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+build=$(cd "${1:-${BUILD_DIR:-build}}" && pwd)
+data=${BATCHPROP_DATA:-/usr/share/datasets/fashion-mnist}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/batchprop-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+
+echo "== install into a temporary prefix, then move it"
+cmake --install "$build" --prefix "$tmp/staged" >/dev/null
+mv "$tmp/staged" "$tmp/prefix"
+prefix=$tmp/prefix
+if grep -rl -e "$src" -e "$build" "$prefix"; then
+  echo "test-install: the files above name the source or build directory: the package is not relocatable" >&2
+  exit 1
+fi
+(cd "$prefix" && find . -type f | sort)
+
+echo "== pkg-config"
+if command -v pkg-config >/dev/null; then
+  pcdir=$(dirname "$(find "$prefix" -name batchprop.pc)")
+  for what in --modversion --cflags --libs; do PKG_CONFIG_PATH=$pcdir pkg-config "$what" batchprop; done
+  # A build without CMake: predict_idx from pkg-config's flags (--static for libbatchprop.a).
+  static=()
+  [ -n "$(find "$prefix" -name libbatchprop.a)" ] && static=(--static)
+  # shellcheck disable=SC2046
+  ${CXX:-c++} -std=c++17 -O1 examples/predict_idx/predict_idx.cpp -o "$tmp/predict_idx_pc" \
+      $(PKG_CONFIG_PATH=$pcdir pkg-config "${static[@]}" --cflags --libs batchprop) -Wl,-rpath,"$prefix/lib"
+  echo "built examples/predict_idx with pkg-config"
+fi
+
+echo "== build the examples against the installed package"
+for ex in train_fashion predict_idx; do
+  cmake -S examples/$ex -B "$tmp/$ex" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+  cmake --build "$tmp/$ex" >/dev/null
+done
+
+echo "== run them"
+if [ ! -e "$data/train-images-idx3-ubyte.gz" ] && [ ! -e "$data/train-images-idx3-ubyte" ]; then
+  echo "test-install: no Fashion-MNIST in $data (apt-get install dataset-fashion-mnist): examples built, not run"
+  exit 0
+fi
+"$tmp/train_fashion/train_fashion" --data "$data" --epochs 2 --train-limit 2000 --device cpu --save "$tmp/model.json"
+"$tmp/predict_idx/predict_idx" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz"
+if [ -x "$tmp/predict_idx_pc" ]; then
+  "$tmp/predict_idx_pc" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz"
+fi
+echo "test-install: ok"
