@@ -2,7 +2,9 @@
 # `batchprop train` under mpirun, two CPU ranks on Fashion-MNIST (skipped, status 77, without
 # it): only rank 0 prints and writes files; P = 2 ends within 1e-12 of P = 1 in double; an
 # error on one rank ends both, with that rank's message, within seconds; ranks given different
-# settings are stopped before training; a Ctrl-C on one rank stops all. Built without MPI:
+# settings are stopped before training; a Ctrl-C on one rank stops all; --checkpoint is
+# written by rank 0 and --resume read by every rank, bitwise the uninterrupted run; a usage
+# error is still exit status 2. Built without MPI:
 # --distributed says what to install.
 #   distributed_cli_test.sh BATCHPROP HAVE_MPI(ON|OFF) MPIEXEC "MPIEXEC_FLAGS" compare_models.py
 set -u
@@ -87,5 +89,21 @@ cat "$tmp/err"
 grep -q "interrupted during epoch .*model saved" "$tmp/err" || fail "rank 0 reports the interruption"
 grep -q '"interrupted":true' "$tmp/int.json" 2>/dev/null || fail "the saved model records the interruption"
 ok "SIGINT to one rank: status $rc"
+
+# 6. --checkpoint and --resume: rank 0 alone writes the checkpoint (rank 1 would race it), every
+# rank reads it, and the run resumed after epoch 1 saves the model the straight run saves.
+args=(train --device cpu --dtype f64 --train-limit 1010 --batch 25 --eta 0.5 -q)
+run2 "$bp" "${args[@]}" --epochs 2 --save "$tmp/straight.json" || fail "straight two-rank run"
+run2 "$bp" "${args[@]}" --epochs 1 --checkpoint "$tmp/run.ckpt" || fail "two-rank run with --checkpoint"
+[ -s "$tmp/run.ckpt" ] || fail "a checkpoint"
+run2 "$bp" train --resume "$tmp/run.ckpt" --epochs 2 --save "$tmp/resumed.json" -q || fail "two-rank --resume"
+if cmp -s "$tmp/straight.json" "$tmp/resumed.json"; then ok "checkpoint and resume on two ranks: bitwise the straight run"
+else fail "the resumed two-rank run differs from the straight one"; fi
+
+# 7. A usage error under mpirun is still one (status 2, before MPI starts on any rank), said
+# once: by rank 0.
+run2 "$bp" train --device cpu --epoch 2 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && [ "$(grep -c -- "did you mean '--epochs'" "$tmp/err")" = 1 ] && ok "usage error under mpirun: status 2, said once" \
+    || fail "usage error under mpirun: status $rc, $(head -3 "$tmp/err")"
 
 exit $((fails > 0))

@@ -21,6 +21,14 @@ std::string detected_launch() {
     return "";
 }
 
+int launcher_rank() {
+    for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK"}) {
+        if (const char* v = std::getenv(name); v && *v) return std::atoi(v);
+    }
+    if (const char* v = std::getenv("SLURM_PROCID"); v && *v && std::getenv("SLURM_STEP_NUM_TASKS")) return std::atoi(v);
+    return 0;
+}
+
 std::unique_ptr<DistributedSession> start_distributed(const DistributedOptions& o) {
     const std::string launch = detected_launch();
     if (!o.requested && launch.empty()) return nullptr;

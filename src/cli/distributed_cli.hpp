@@ -27,6 +27,9 @@ void add_distributed_options(CLI::App& cmd, DistributedOptions& o);
 // The launcher's environment variable that says how many processes it started (mpirun,
 // srun, a PMI launcher), as "NAME=VALUE", or "" when none is set.
 std::string detected_launch();
+// This process's rank as its launcher numbered it (OMPI_COMM_WORLD_RANK, PMI_RANK, ...), or 0
+// when no launcher says: usage errors, found before MPI starts, are then said by rank 0 alone.
+int launcher_rank();
 
 // One distributed run's MPI side. Null from start_distributed when the run is a plain one.
 class DistributedSession {
