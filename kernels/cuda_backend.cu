@@ -174,6 +174,9 @@ public:
 
     std::string name() const override { return name_; }
     DeviceKind kind() const override { return DeviceKind::cuda; }
+    // For NCCL (kernels/nccl_comm.cu): its all-reduce is queued on this stream, in order with
+    // the backward pass before it and the update after it.
+    void* native_stream() override { return stream_; }
 
     // ---- Memory -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <sstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "blas_core.hpp"
 #include "batchprop/check.hpp"
 #include "cli/commands.hpp"
+#include "cli/distributed_cli.hpp"
 
 namespace {
 
@@ -161,12 +163,16 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);  // runs the chosen command's callback
     } catch (const CLI::ParseError& e) {
-        const int code = app.exit(e);  // prints help, the version, or our one-line usage error
+        // Under mpirun every rank finds the same usage error (before MPI starts): rank 0 says it.
+        std::ostringstream elsewhere;
+        const bool silent = e.get_exit_code() != 0 && batchprop::cli::launcher_rank() > 0;
+        // Prints help, the version, or our one-line usage error.
+        const int code = silent ? app.exit(e, elsewhere, elsewhere) : app.exit(e);
         return code == 0 ? 0 : batchprop::cli::kUsageExitCode;
     } catch (const batchprop::cli::Interrupted& e) {
         return 128 + e.signal;  // 130 for Ctrl-C, 143 for SIGTERM
     } catch (const batchprop::cli::UsageError& e) {
-        std::fprintf(stderr, "batchprop: error: %s\n", e.what());
+        if (batchprop::cli::launcher_rank() == 0) std::fprintf(stderr, "batchprop: error: %s\n", e.what());
         return batchprop::cli::kUsageExitCode;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "batchprop: error: out of memory\n");

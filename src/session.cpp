@@ -44,8 +44,12 @@ struct Session::Impl {
     virtual std::vector<double> outputs(const Dataset& images) = 0;
     virtual Network<double> network() const = 0;
     virtual void set_network(const Network<double>& net) = 0;
+    virtual Memory& memory() = 0;
+    virtual double allreduce_seconds(bool wait_only) const = 0;
 
     std::vector<int> sizes;
+    Communicator* comm = nullptr;  // data-parallel training when set (set_communicator)
+    std::uint64_t data_fingerprint = 0;
     Cost cost = Cost::quadratic;
     std::string notice;
 };
@@ -82,15 +86,31 @@ struct ImplT final : Session::Impl {
         if (eval) deval.emplace(*be, *eval);
         Trainer<T> trainer(*be, net.layout(), dtrain, deval ? &*deval : nullptr, cfg);
         trainer.backprop().set_params(net.params());
+        if (comm) trainer.set_communicator(comm, data_fingerprint);
         // While it runs, network() reads the trainer's parameters; afterwards they are ours.
         struct Active {
             ImplT* self;
-            ~Active() { self->active = nullptr; }
+            ~Active() {
+                self->keep_allreduce_seconds();
+                self->active = nullptr;
+                self->running = nullptr;
+            }
         } guard{this};
         active = &trainer.backprop();
+        running = &trainer;
         const int last = trainer.run(cb);
         net.params() = trainer.backprop().params();
         return last;
+    }
+
+    Memory& memory() override { return *be; }
+    double allreduce_seconds(bool wait_only) const override {
+        if (!running) return wait_only ? allreduce_wait_s : allreduce_s;
+        return wait_only ? running->allreduce_wait_seconds() : running->allreduce_seconds();
+    }
+    void keep_allreduce_seconds() {
+        allreduce_s = running->allreduce_seconds();
+        allreduce_wait_s = running->allreduce_wait_seconds();
     }
 
     // Feeds the images forward in chunks; f(first, count, a^L on the host).
@@ -160,6 +180,8 @@ struct ImplT final : Session::Impl {
     std::unique_ptr<Backend<T>> be;
     Network<T> net;
     Backprop<T>* active = nullptr;  // the running trainer's, during train()
+    Trainer<T>* running = nullptr;  // the running trainer, during train()
+    double allreduce_s = 0.0, allreduce_wait_s = 0.0;  // the last train()'s, once it is over
 };
 
 template <class T>
@@ -211,6 +233,14 @@ int Session::train(const Dataset& train, const Dataset* eval, const TrainConfig&
 }
 
 Evaluation Session::evaluate(const Dataset& data) { return impl_->evaluate(data); }
+
+void Session::set_communicator(Communicator* comm, std::uint64_t data_fingerprint) {
+    impl_->comm = comm;
+    impl_->data_fingerprint = data_fingerprint;
+}
+Memory& Session::memory() { return impl_->memory(); }
+double Session::allreduce_seconds() const { return impl_->allreduce_seconds(false); }
+double Session::allreduce_wait_seconds() const { return impl_->allreduce_seconds(true); }
 
 std::vector<int> Session::predict(const Dataset& images) {
     const std::vector<double> a = impl_->outputs(images);

@@ -1,6 +1,8 @@
 // The SGD loop: shuffle, mini-batches, update, evaluate. See trainer.hpp.
 #include "batchprop/trainer.hpp"
 
+#include "batchprop/distributed.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -81,6 +83,7 @@ Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const Device
 
 template <class T>
 void Trainer<T>::step(int m, int offset) {
+    if (comm_) return distributed_step(m, offset);  // data-parallel: trainer_distributed.cpp
     const int n0 = train_.n_inputs, nL = bp_.layout().n(bp_.layout().n_layers());
     MatrixView<T> x(x_.data(), n0, m), y(y_.data(), nL, m);
     // X = the columns order[cursor + offset ..][0, m) of the data as T, Y their one-hot targets.
@@ -134,7 +137,8 @@ double Trainer<T>::train_epoch(int epoch, const TrainCallbacks& cb, long long* e
         run_segment(s, cb);
         done = s.first + s.examples();
         if (cb.on_batch) cb.on_batch(BatchProgress{epoch + 1, done, n, seconds_since(t0)});
-        if (cb.stop && cb.stop->load(std::memory_order_relaxed)) break;
+        // Distributed, every rank must leave at the same segment: the flag is agreed on.
+        if (comm_ ? any_rank_stops(cb) : cb.stop && cb.stop->load(std::memory_order_relaxed)) break;
     }
     be_.synchronize();
     if (examples_done) *examples_done = done;
@@ -145,13 +149,23 @@ template <class T>
 Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
     const int n0 = data.n_inputs;
     EvalSums s;
-    for (int first = 0; first < data.n; first += kEvalChunk) {
-        const int count = std::min(kEvalChunk, data.n - first);
+    // Distributed, each rank feeds forward its own contiguous share of the examples and the
+    // sums are added up across ranks below.
+    const BatchSlice part = comm_ && data.n > 0 ? batch_slice(data.n, comm_->rank(), comm_->size())
+                                                : BatchSlice{0, data.n};
+    for (int first = part.first; first < part.first + part.count; first += kEvalChunk) {
+        const int count = std::min(kEvalChunk, part.first + part.count - first);
         MatrixView<T> x(x_.data(), n0, count);
         be_.load_inputs(x, data.pixels().col_range(first, count));
         const EvalSums c = be_.evaluate(bp_.feedforward(x), data.labels() + first, cfg_.cost);
         s.correct += c.correct;
         s.cost += c.cost;
+    }
+    if (comm_) {
+        double sums[2] = {double(s.correct), s.cost};  // counts below 2^53 are exact in double
+        comm_->allreduce_host(sums, 2, ReduceOp::sum);
+        s.correct = static_cast<long long>(sums[0]);
+        s.cost = sums[1];
     }
     Evaluation e;
     e.correct = s.correct;
@@ -164,13 +178,16 @@ Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
 
 template <class T>
 int Trainer<T>::run(const TrainCallbacks& cb) {
+    // Same settings and starting parameters on every rank (after first_epoch epochs on a resume).
+    if (comm_) check_replicas(cfg_.first_epoch);
     if (cb.on_start) cb.on_start(TrainStart{cfg_.first_epoch, cfg_.epochs, recording_, plan_.front().steps});
     for (int epoch = cfg_.first_epoch; epoch < cfg_.epochs; ++epoch) {
         EpochResult r;
         r.epoch = epoch + 1;
         r.train_seconds = train_epoch(epoch, cb, &r.examples);
         r.examples_per_second = r.train_seconds > 0 ? double(r.examples) / r.train_seconds : 0.0;
-        const bool stopped = cb.stop && cb.stop->load();
+        if (comm_) check_replicas(epoch + 1);
+        const bool stopped = comm_ ? any_rank_stops(cb) : cb.stop && cb.stop->load();
         if (cfg_.monitor_evaluation && eval_) r.evaluation = evaluate(*eval_);
         if (cfg_.monitor_training) r.training = evaluate(train_);
         const bool go_on = cb.on_epoch ? cb.on_epoch(r) : true;

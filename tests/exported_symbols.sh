@@ -21,16 +21,18 @@ fi
 # fmt and nlohmann_json code is caught above, by its namespace; a public function may still
 # take a nlohmann::json parameter (model_io.hpp).
 for bad in CpuBackend CudaBackend blas_core cpu_subnormals subnormal write_file_atomically check_output_path \
-           query_gpus make_cuda_backend cublas small_gemm libdeflate; do
-  if grep -q -- "$bad" <<<"$mangled"; then
+           query_gpus make_cuda_backend cublas small_gemm libdeflate \
+           MpiCommunicator NcclCommunicator NcclApi SingleProcess MPI_ ompi_ nccl[A-Z]; do
+  if grep -q -E -- "$bad" <<<"$mangled"; then
     echo "exported but internal ($bad):"
-    grep -- "$bad" <<<"$mangled" | c++filt | head -5
+    grep -E -- "$bad" <<<"$mangled" | c++filt | head -5
     fail=1
   fi
 done
 # And the API is there.
 demangled=$(c++filt <<<"$mangled")
-for want in 'batchprop::load_model(' 'batchprop::Session::train(' 'batchprop::Trainer<float>::run(' 'batchprop::load_idx('; do
+for want in 'batchprop::load_model(' 'batchprop::Session::train(' 'batchprop::Trainer<float>::run(' 'batchprop::load_idx(' \
+            'batchprop::Session::set_communicator(' 'batchprop::make_mpi_communicator(' 'batchprop::batch_slice('; do
   grep -qF -- "$want" <<<"$demangled" || { echo "missing from the exports: $want"; fail=1; }
 done
 if [ "$fail" = 0 ]; then

@@ -66,6 +66,11 @@ public:
     virtual std::unique_ptr<Recording> record(const std::function<void()>& body);
     // Whether record() can return anything at all on this device.
     virtual bool can_record() const { return false; }
+
+    // The device's queue of work as the vendor API knows it (CUDA: the backend's
+    // cudaStream_t), for a communicator that queues collectives behind the backend's own work
+    // (NCCL, distributed.hpp). Null on the CPU, which has none.
+    virtual void* native_stream() { return nullptr; }
 };
 
 // An owning array of n elements on a Memory's device. Move-only.

@@ -38,6 +38,9 @@
 
 namespace batchprop {
 
+class Communicator;  // distributed.hpp
+class Memory;        // backend.hpp
+
 // The scalar type of the arithmetic.
 enum class DType { f32, f64 };
 BATCHPROP_API DType parse_dtype(const std::string& text);  // "f32" or "f64"
@@ -89,6 +92,18 @@ public:
     // the last epoch trained (1-based; config.first_epoch when none was).
     int train(const Dataset& train, const Dataset* eval, const TrainConfig& config,
               const TrainCallbacks& callbacks = {});
+
+    // Data-parallel training (distributed.hpp): from now on train() runs as one rank of comm
+    // (null: alone again), as Trainer::set_communicator describes. Every rank calls train()
+    // with the same arguments, data and starting network; data_fingerprint is the caller's
+    // digest of its data, compared across ranks. comm must outlive the training.
+    void set_communicator(Communicator* comm, std::uint64_t data_fingerprint = 0);
+    // The device memory this session computes in (a GPU rank's make_nccl_communicator needs it).
+    Memory& memory();
+    // Seconds the running (or the last) train() spent in the gradient all-reduce, and the
+    // part of them CPU ranks waited for the slowest rank (0 without a communicator).
+    double allreduce_seconds() const;
+    double allreduce_wait_seconds() const;
 
     // Accuracy and mean cost (no regularisation term) over a labelled data set.
     Evaluation evaluate(const Dataset& data);

@@ -20,6 +20,8 @@
 
 namespace batchprop {
 
+class Communicator;  // distributed.hpp
+
 // A data set uploaded to a backend once, as it is on the host: the pixels as bytes (n_inputs x
 // n), the labels as int. Batches are converted to T when gathered (Backend::gather_batch).
 template <class T>
@@ -131,12 +133,33 @@ public:
     bool recording() const { return recording_; }
     const std::vector<Segment>& plan() const { return plan_; }
 
+    // Data-parallel training (distributed.hpp; src/trainer_distributed.cpp): from now on each
+    // step takes this rank's slice of the global mini-batch, computes its gradient sum,
+    // all-reduces it through comm and applies the update for the global m; evaluation splits
+    // the examples across ranks and adds up the sums. Steps then run eagerly, one per segment
+    // (MPI's calls are host-side and cannot be recorded in a CUDA graph). run() checks that
+    // every rank has the same settings (and data_fingerprint, the caller's digest of its data)
+    // and parameters before the first epoch, and the parameters after every epoch, and throws
+    // ReplicasDiffer if not. Call before training; comm must outlive the trainer's use.
+    void set_communicator(Communicator* comm, std::uint64_t data_fingerprint = 0);
+    // Seconds the host spent in the gradient all-reduce so far (MPI: the sum itself, including
+    // waiting for slower ranks; NCCL: only queueing it on the stream).
+    double allreduce_seconds() const { return allreduce_seconds_; }
+    // The part of allreduce_seconds that CPU ranks spent waiting for the slowest rank to reach
+    // the sum (0 on GPUs).
+    double allreduce_wait_seconds() const { return allreduce_wait_seconds_; }
+
 private:
     // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
     void step(int m, int offset);
     // The steps of a segment and the cursor's move past them: what a recording holds.
     void run_segment_body(const Segment& s);
     void run_segment(const Segment& s, const TrainCallbacks& cb);
+    // Distributed mode (src/trainer_distributed.cpp): the step; whether callbacks.stop is set
+    // on any rank (every rank must stop at the same segment); the replica check.
+    void distributed_step(int m, int offset);
+    bool any_rank_stops(const TrainCallbacks& cb);
+    void check_replicas(int epochs_done);
 
     Backend<T>& be_;
     const DeviceData<T>& train_;
@@ -154,6 +177,11 @@ private:
         std::unique_ptr<Recording> recording;  // made at the second meeting
     };
     Slot slots_[kSegmentKinds];
+    Communicator* comm_ = nullptr;   // distributed mode when set
+    std::uint64_t settings_fingerprint_ = 0;
+    Buffer<T> zero_nabla_;           // zeros in nabla's layout: a rank with an empty slice sends them
+    double allreduce_seconds_ = 0.0;
+    double allreduce_wait_seconds_ = 0.0;
 };
 
 BATCHPROP_API void validate(const TrainConfig& config, int n_train);

@@ -32,9 +32,9 @@ void duration(char* out, std::size_t size, double s) {
 
 }  // namespace
 
-Progress::Progress(bool quiet, bool lines_to_stderr, int epochs)
+Progress::Progress(bool quiet, bool lines_to_stderr, int epochs, bool allow_live)
     : quiet_(quiet),
-      live_(!quiet && ::isatty(STDERR_FILENO)),
+      live_(!quiet && allow_live && ::isatty(STDERR_FILENO)),
       lines_(lines_to_stderr ? stderr : stdout),
       lines_fd_(lines_to_stderr ? STDERR_FILENO : STDOUT_FILENO),
       epochs_(epochs) {}

@@ -18,7 +18,10 @@ namespace batchprop::cli {
 class Progress {
 public:
     // quiet: nothing at all. lines_to_stderr: summary lines on stderr (stdout is data).
-    Progress(bool quiet, bool lines_to_stderr, int epochs);
+    // allow_live false: summary lines only, never a live line (a distributed run: a launcher
+    // such as Open MPI's mpirun hands rank 0 a pseudo-terminal even when its own output goes
+    // to a file, so a live line would end up there).
+    Progress(bool quiet, bool lines_to_stderr, int epochs, bool allow_live = true);
     ~Progress() { clear(); }
     Progress(const Progress&) = delete;
     Progress& operator=(const Progress&) = delete;

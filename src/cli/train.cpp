@@ -23,6 +23,7 @@
 #include "cli/commands.hpp"
 #include "cli/compute_options.hpp"
 #include "cli/data_options.hpp"
+#include "cli/distributed_cli.hpp"
 #include "cli/flag_values.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/metrics.hpp"
@@ -51,6 +52,7 @@ struct TrainOptions {
     std::string save, init_model, metrics;
     std::string checkpoint, resume;  // --checkpoint, --resume (checkpoint.hpp)
     bool quiet = false;
+    DistributedOptions dist;  // --distributed (distributed_cli.hpp)
     std::set<std::string> given;  // the flags given on the command line (for --resume)
     // Which flags were given (not defaults): they override what --init-model brings (and
     // --sizes must agree with it); --train-limit given is worth a note when it is cut.
@@ -228,15 +230,20 @@ std::vector<std::string> data_files(const TrainOptions& o) {
 
 // start: the --init-model (its settings already applied, from_model says which) or the
 // checkpoint's model when resuming.
+// dist: a data-parallel run (null: a plain one); rank 0 alone prints and writes files.
 void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<Model>& start,
-                   const std::string& from_model, const std::optional<Checkpoint>& resume) {
+                   const std::string& from_model, const std::optional<Checkpoint>& resume, DistributedSession* dist) {
     TrainConfig cfg = o.cfg;
+    const bool leader = !dist || dist->leader();
+    const bool quiet = o.quiet || !leader;
+    ComputeOptions compute = o.compute;
+    if (dist) compute.device = dist->device_for(compute.device);  // each rank its own GPU
     std::vector<int> sizes = start ? start->net.sizes() : o.sizes;
     const std::string sizes_from = resume                    ? "the run in " + o.resume
                                    : start && !o.sizes_given ? "the model " + o.init_model
                                                              : "--sizes";
     const bool to_stdout = o.metrics == "-";  // stdout carries the metrics; the lines go to stderr
-    Progress progress(o.quiet, to_stdout, cfg.epochs);
+    Progress progress(quiet, to_stdout, cfg.epochs, /*allow_live=*/!dist);
 
     // The device is checked before the (slow) data.
     if (resume) {
@@ -248,11 +255,13 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     // The sizes and cost the run really uses (--init-model may bring them), as a checkpoint records them.
     o.sizes_text = sizes_to_string(sizes);
     o.cost = cost_name(cfg.cost);
-    Session session = make_session_for(o.compute, o.quiet, [&](const SessionOptions& where) {
+    Session session = make_session_for(compute, quiet, [&](const SessionOptions& where) {
         return start ? Session::from_model(*start, where)
                      : Session::create(sizes, cfg.cost, parse_init(o.init), cfg.seed, where);
     });
     session.set_cost(cfg.cost);
+    std::unique_ptr<Communicator> gpu_comm;  // NCCL, when the ranks are on GPUs
+    Communicator* comm = dist ? &dist->connect(session.memory(), gpu_comm) : nullptr;
     progress.status("batchprop: loading the data ...");
     Data data = load_data(o);
     progress.clear();
@@ -263,6 +272,7 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     const std::vector<RunSetting> settings = run_settings(o);
     const nlohmann::json data_id = o.checkpoint.empty() ? nlohmann::json() : data_identity(data_files(o), data.train.n, data.eval.n);
     if (resume) check_same_data(*resume, data_id);
+    if (comm) session.set_communicator(comm, data_fingerprint(data.train, data_fingerprint(data.eval)));
 
     cfg.monitor_evaluation = monitor.evaluation() || o.early_stop > 0;
     cfg.monitor_training = monitor.training();
@@ -273,10 +283,11 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
         progress.clear();
         progress.line(fmt::format(
             "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
-            "{} cost, {} mode, {}, {}{}{}{}",
+            "{} cost, {} mode, {}, {}{}{}{}{}",
             sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
             cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, session.device(),
             s.recording ? fmt::format(", CUDA graphs of {} steps", s.segment_steps) : "",
+            dist ? ", data-parallel over " + dist->describe(*comm) + ", eager" : "",
             resume  ? fmt::format(", resuming {} after epoch {}", o.resume, resume->epochs_done)
             : start ? ", starting from " + o.init_model
                     : "",
@@ -291,7 +302,7 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
 
     // Created only now that the run is known to start: bad input never leaves a file behind.
     std::optional<MetricsLog> metrics;
-    if (!o.metrics.empty()) {
+    if (!o.metrics.empty() && leader) {
         RunSettings rs;
         rs.monitor = monitor;
         if (o.early_stop > 0) rs.monitor.eval_acc = true;
@@ -343,8 +354,11 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     TrainCallbacks cb;
     cb.on_start = header;
     cb.stop = interrupt.flag();
-    cb.on_notice = [](const std::string& why) { fmt::print(stderr, "batchprop: {}\n", why); };
+    cb.on_notice = [leader](const std::string& why) {
+        if (leader) fmt::print(stderr, "batchprop: {}\n", why);
+    };
     if (progress.live()) cb.on_batch = [&progress](const BatchProgress& p) { progress.batch(p); };
+    double allreduce_before = 0.0, wait_before = 0.0;  // distributed: the all-reduce's share of the epoch
     cb.on_epoch = [&](const EpochResult& r) {
         epochs_done = r.epoch;
         sgd_seconds += r.train_seconds;
@@ -354,7 +368,18 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
             top = r.evaluation;
             top_epoch = r.epoch;
         }
-        progress.line(epoch_line(r, shown, cfg.epochs, data.train.n));
+        std::string line = epoch_line(r, shown, cfg.epochs, data.train.n);
+        if (dist) {
+            const double s = session.allreduce_seconds() - allreduce_before;
+            const double w = session.allreduce_wait_seconds() - wait_before;
+            allreduce_before = session.allreduce_seconds();
+            wait_before = session.allreduce_wait_seconds();
+            const double pct = r.train_seconds > 0 ? 100.0 / r.train_seconds : 0.0;
+            line += fmt::format(", all-reduce {:.3f} s ({:.1f}%", s, pct * s);
+            line += session.memory().kind() == DeviceKind::cpu ? fmt::format(", waiting for other ranks {:.1f}%)", pct * w)
+                                                                : ")";
+        }
+        progress.line(line);
         if (metrics) metrics->write(r);
         if (o.early_stop == 0) return true;
         if (r.evaluation->correct > best_correct) {
@@ -381,7 +406,8 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
                          run_record(o, cfg, data, epochs, false, o.early_stop > 0 ? best_epoch : -1), epochs, finished,
                          settings, data_id, es);
     };
-    if (!o.checkpoint.empty()) {
+    // Distributed, rank 0 alone writes it (every rank holds the same parameters).
+    if (!o.checkpoint.empty() && leader) {
         cb.on_start = [&, start_line = cb.on_start](const TrainStart& s) {
             start_line(s);
             if (!resume || o.checkpoint != o.resume) checkpoint(s.first_epoch, false);
@@ -404,7 +430,14 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
         run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     progress.clear();
-    const bool interrupted = interrupt.interrupted();
+    bool interrupted = interrupt.interrupted();
+    if (comm) {
+        // Distributed, a Ctrl-C that reached any rank stopped them all (the trainer agrees on
+        // it): every rank then reports the interruption, and rank 0's saved model records it.
+        std::uint64_t any = interrupted ? 1 : 0;
+        comm->allreduce_host(&any, 1, ReduceOp::max);
+        interrupted = any != 0;
+    }
 
     // The epochs this run trained (a resumed run: those after its checkpoint).
     const int epochs_run = epochs_done - cfg.first_epoch;
@@ -420,7 +453,7 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     if (best_epoch == 0) summary += "; no epoch beat the starting model";
     if (epochs_run > 0 || !resume) progress.line(summary);  // a finished run resumed has said so already
 
-    if (!o.save.empty()) {
+    if (!o.save.empty() && leader) {
         const nlohmann::json record =
             run_record(o, cfg, data, epochs_done, interrupted, o.early_stop > 0 ? best_epoch : -1);
         if (best_net)
@@ -433,12 +466,20 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
                                             "to " + o.save);
     }
     if (interrupted) {
-        std::fprintf(stderr, "batchprop: %s during epoch %d; %s\n",
-                     interrupt.signal() == SIGTERM ? "terminated" : "interrupted", epochs_done,
-                     o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
-        if (!o.checkpoint.empty())
-            std::fprintf(stderr, "batchprop: %s holds the run after epoch %d; continue it with --resume %s\n",
-                         o.checkpoint.c_str(), last_checkpointed, o.checkpoint.c_str());
+        if (leader) {
+            std::fprintf(stderr, "batchprop: %s during epoch %d; %s\n",
+                         interrupt.signal() == SIGTERM ? "terminated" : "interrupted", epochs_done,
+                         o.save.empty() ? "no model saved (no --save)" : ("model saved to " + o.save).c_str());
+            if (!o.checkpoint.empty())
+                std::fprintf(stderr, "batchprop: %s holds the run after epoch %d; continue it with --resume %s\n",
+                             o.checkpoint.c_str(), last_checkpointed, o.checkpoint.c_str());
+        }
+        if (comm) {
+            // A rank's exit status 130 (143) makes the launcher end the others: not before rank 0
+            // has saved and said so.
+            std::uint64_t done = 0;
+            comm->allreduce_host(&done, 1, ReduceOp::max);
+        }
         throw Interrupted{interrupt.signal() ? interrupt.signal() : SIGINT};
     }
 }
@@ -542,7 +583,11 @@ void run_train(TrainOptions& o) {
         from_model = apply_model_settings(o, *start);
         validate(o.cfg, std::numeric_limits<int>::max());
     }
-    train_session(o, monitor, start, from_model, resume);
+    // Distributed (mpirun, srun, --distributed): MPI starts here, after the flags, the
+    // checkpoint and the model are checked (every rank reads the same files); an error on one
+    // rank then ends them all (distributed_cli.hpp).
+    std::unique_ptr<DistributedSession> dist = start_distributed(o.dist);
+    run_distributed(dist, [&] { train_session(o, monitor, start, from_model, resume, dist.get()); });
 }
 
 }  // namespace
@@ -618,6 +663,7 @@ void register_train(CLI::App& app) {
                     "Write one JSON object per epoch to this file (JSON Lines); - for stdout (the summary lines "
                     "then go to stderr)")->type_name("FILE");
     cmd->add_flag("--quiet,-q", o->quiet, "Print nothing but errors");
+    add_distributed_options(*cmd, o->dist);
     cmd->add_option("--checkpoint", o->checkpoint,
                     "After every epoch, save here (atomically) everything needed to continue the run with "
                     "--resume: a model file with the run's state")->type_name("FILE");
