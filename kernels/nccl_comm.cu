@@ -3,7 +3,6 @@
 // dlopen when the first such communicator is made, as cuBLAS is (cublas_loader.cuh): linking
 // it would load ~200 MiB of library into every process, distributed or not, GPU or not.
 #include <cuda_runtime.h>
-#include <dlfcn.h>
 #include <nccl.h>
 
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include "batchprop/backend.hpp"
 #include "batchprop/check.hpp"
 #include "batchprop/distributed.hpp"
+#include "runtime_library.cuh"
 
 namespace batchprop {
 
@@ -32,40 +32,17 @@ struct NcclApi {
     decltype(&ncclGetErrorString) get_error_string = nullptr;
 };
 
-// The directory the CUDA runtime came from, where a toolkit keeps NCCL too: the fallback when
-// the loader's own search does not find it.
-std::string cudart_directory() {
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(&cudaGetDeviceCount), &info) == 0 || !info.dli_fname) return "";
-    const std::string path = info.dli_fname;
-    const std::size_t slash = path.rfind('/');
-    return slash == std::string::npos ? "" : path.substr(0, slash);
-}
-
-template <class F>
-void resolve(void* lib, const char* name, F& out) {
-    out = reinterpret_cast<F>(dlsym(lib, name));
-    if (!out) BP_THROW("NCCL (" << kNcclSoname << ") lacks " << name << ": " << dlerror());
-}
-
 NcclApi load() {
-    void* lib = dlopen(kNcclSoname.c_str(), RTLD_NOW | RTLD_LOCAL);
-    const std::string why = lib ? "" : dlerror();
-    if (!lib) {
-        const std::string dir = cudart_directory();
-        if (!dir.empty()) lib = dlopen((dir + "/" + kNcclSoname).c_str(), RTLD_NOW | RTLD_LOCAL);
-    }
-    if (!lib)
-        BP_THROW("cannot load NCCL (" << kNcclSoname << "): " << why
-                                      << "; install NCCL (libnccl2) or put its directory on LD_LIBRARY_PATH");
-    NcclApi api;  // never closed: communicators may use it until the process ends
-    resolve(lib, "ncclGetVersion", api.get_version);
-    resolve(lib, "ncclGetUniqueId", api.get_unique_id);
-    resolve(lib, "ncclCommInitRank", api.comm_init_rank);
-    resolve(lib, "ncclCommDestroy", api.comm_destroy);
-    resolve(lib, "ncclCommAbort", api.comm_abort);
-    resolve(lib, "ncclAllReduce", api.all_reduce);
-    resolve(lib, "ncclGetErrorString", api.get_error_string);
+    const cuda_detail::RuntimeLibrary lib(kNcclSoname, "NCCL",
+                                          "install NCCL (libnccl2) or put its directory on LD_LIBRARY_PATH");
+    NcclApi api;
+    lib.resolve("ncclGetVersion", api.get_version);
+    lib.resolve("ncclGetUniqueId", api.get_unique_id);
+    lib.resolve("ncclCommInitRank", api.comm_init_rank);
+    lib.resolve("ncclCommDestroy", api.comm_destroy);
+    lib.resolve("ncclCommAbort", api.comm_abort);
+    lib.resolve("ncclAllReduce", api.all_reduce);
+    lib.resolve("ncclGetErrorString", api.get_error_string);
     return api;
 }
 

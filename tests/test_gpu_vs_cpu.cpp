@@ -36,6 +36,9 @@
 #include "cuda_backend.hpp"
 #include "batchprop/network.hpp"
 #include "batchprop/trainer.hpp"
+#ifdef BATCHPROP_WITH_CUDA
+#include "cublas_loader.cuh"
+#endif
 #include "gpu_compare.hpp"
 #include "test_util.hpp"
 
@@ -803,6 +806,25 @@ TEST(DeviceSelection, AutoFallsBackToTheCpuWithANotice) {
         EXPECT_NE(notice.find(gpu_status().reason), std::string::npos) << notice;
     }
 }
+
+// ---- runs without a GPU: cuBLAS opened on demand ----------------------------------------------------
+
+#ifdef BATCHPROP_WITH_CUDA
+// The loader needs the library, not a GPU: wherever the toolkit's cuBLAS is installed (as on
+// every machine that builds this), every entry point the backend calls resolves.
+TEST(CublasLoader, OpensTheToolkitsCublasWithoutAGpu) {
+    const batchprop::cuda_detail::CublasApi& api = batchprop::cuda_detail::cublas_api();
+    EXPECT_NE(api.create, nullptr);
+    EXPECT_NE(api.destroy, nullptr);
+    EXPECT_NE(api.set_stream, nullptr);
+    EXPECT_NE(api.set_pointer_mode, nullptr);
+    EXPECT_NE(api.set_math_mode, nullptr);
+    EXPECT_NE(api.set_workspace, nullptr);
+    EXPECT_NE(api.sgemm, nullptr);
+    EXPECT_NE(api.dgemm, nullptr);
+    EXPECT_EQ(&api, &batchprop::cuda_detail::cublas_api()) << "opened once";
+}
+#endif
 
 // ---- runs without a GPU: the checker itself -------------------------------------------------------
 
