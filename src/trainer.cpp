@@ -75,10 +75,15 @@ Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const Device
         order_.upload(identity);
     }
     recording_ = cfg_.launch == Launch::graph && be_.can_record();
+    plan_segments();
+}
+
+template <class T>
+void Trainer<T>::plan_segments() {
     const int chunk = cfg_.chunk_steps > 0 ? cfg_.chunk_steps
-                      : recording_        ? recorded_chunk_steps(cfg_.batch, cfg_.mode, layout.n_layers())
+                      : recording_        ? recorded_chunk_steps(cfg_.batch, cfg_.mode, bp_.layout().n_layers())
                                           : 1;
-    plan_ = plan_epoch(train.n, cfg_.batch, chunk);
+    plan_ = plan_epoch(train_.n, cfg_.batch, chunk);
 }
 
 template <class T>

@@ -17,7 +17,7 @@ void Trainer<T>::set_communicator(Communicator* comm, std::uint64_t data_fingerp
     // Eager, one step per segment: the MPI calls of a step are host-side, so a CUDA graph
     // could not hold them (NCCL's could, but the replica check and the agreed stop are MPI).
     recording_ = false;
-    plan_ = plan_epoch(train_.n, cfg_.batch, cfg_.chunk_steps > 0 ? cfg_.chunk_steps : 1);
+    plan_segments();
     const std::size_t n_params = bp_.layout().n_params();
     zero_nabla_ = Buffer<T>(be_, n_params);
     zero_nabla_.upload(std::vector<T>(n_params, T(0)));

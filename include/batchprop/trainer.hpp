@@ -150,6 +150,9 @@ public:
     double allreduce_wait_seconds() const { return allreduce_wait_seconds_; }
 
 private:
+    // plan_ from cfg_ and recording_: cfg_.chunk_steps steps a segment when given, else
+    // recorded_chunk_steps when recording, else one step a segment (eager, distributed).
+    void plan_segments();
     // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
     void step(int m, int offset);
     // The steps of a segment and the cursor's move past them: what a recording holds.
