@@ -19,31 +19,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_process.hpp"
 #include "test_util.hpp"
-
-#ifndef BATCHPROP_CLI
-#error "BATCHPROP_CLI must name the batchprop executable"
-#endif
-
-extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
-using Args = std::vector<std::string>;
-
-struct Result {
-    int code = -1;
-    int signal = 0;
-    std::string out, err;
-};
-
-std::string slurp(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using bptest::Args;
+using bptest::contains;
+using bptest::Result;
+using bptest::slurp;
 
 class Resume : public bptest::TempDirTest {
 protected:
@@ -72,42 +57,8 @@ protected:
         write(path(dir + "/" + name + "-labels-idx1-ubyte"), bptest::idx_bytes({std::uint32_t(n)}, labels));
     }
 
-    pid_t spawn(const Args& args) const {
-        std::vector<std::string> argv_s{BATCHPROP_CLI};
-        argv_s.insert(argv_s.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (std::string& a : argv_s) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, path("stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&fa, 2, path("stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        // SIGINT and SIGTERM at their defaults in the child, even when the test runs in the background.
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t dflt;
-        sigemptyset(&dflt);
-        sigaddset(&dflt, SIGINT);
-        sigaddset(&dflt, SIGTERM);
-        posix_spawnattr_setsigdefault(&attr, &dflt);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-        pid_t pid = -1;
-        EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ), 0);
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-        return pid;
-    }
-    Result finish(pid_t pid) const {
-        Result r;
-        int status = 0;
-        waitpid(pid, &status, 0);
-        if (WIFEXITED(status)) r.code = WEXITSTATUS(status);
-        if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-        r.out = slurp(path("stdout"));
-        r.err = slurp(path("stderr"));
-        return r;
-    }
+    pid_t spawn(const Args& args) const { return bptest::spawn(args, path("stdout"), path("stderr")); }
+    Result finish(pid_t pid) const { return bptest::finish(pid, path("stdout"), path("stderr")); }
     Result run(const Args& args) const { return finish(spawn(args)); }
 
     // The run's flags: a small network on the CPU; `extra` chooses dtype, mode, early stopping.
