@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -21,6 +23,18 @@
 
 namespace batchprop {
 
+namespace detail {
+// Sets and reads the borrowed images of a Dataset (its private members).
+struct DatasetAccess {
+    static void borrow(Dataset& d, const void* data, PixelType type, std::shared_ptr<const void> keepalive) {
+        d.borrowed_ = true;
+        d.borrowed_data_ = data;
+        d.borrowed_type_ = type;
+        d.keepalive_ = std::move(keepalive);
+    }
+};
+}  // namespace detail
+
 Dataset Dataset::slice(int first, int count) const {
     BP_REQUIRE(first >= 0 && count >= 0 && first + count <= n,
                "slice [" << first << ", " << first + count << ") of " << n << " examples");
@@ -29,9 +43,59 @@ Dataset Dataset::slice(int first, int count) const {
     d.n = count;
     d.source = source;
     d.labels_source = labels_source;
-    const auto p0 = pixels.begin() + std::ptrdiff_t(first) * n_inputs;
-    d.pixels.assign(p0, p0 + std::ptrdiff_t(count) * n_inputs);
-    d.labels.assign(labels.begin() + first, labels.begin() + first + count);
+    const std::size_t begin = std::size_t(first) * std::size_t(n_inputs);
+    if (borrowed_) {
+        // A view into the same images; the keepalive goes with it.
+        const auto* base = static_cast<const unsigned char*>(borrowed_data_);
+        detail::DatasetAccess::borrow(d, base ? base + begin * pixel_size(borrowed_type_) : nullptr, borrowed_type_,
+                                      keepalive_);
+    } else {
+        const auto p0 = pixels.begin() + std::ptrdiff_t(begin);
+        d.pixels.assign(p0, p0 + std::ptrdiff_t(count) * n_inputs);
+    }
+    if (!labels.empty()) d.labels.assign(labels.begin() + first, labels.begin() + first + count);
+    return d;
+}
+
+namespace {
+// The checks and the Dataset common to both borrow_images.
+Dataset borrowed_dataset(int n_inputs, int n, const void* data, PixelType type, std::shared_ptr<const void> keepalive,
+                         std::vector<int> labels, std::string source) {
+    if (n_inputs < 1) BP_THROW(source << ": images need at least one pixel (got " << n_inputs << ")");
+    if (n < 0) BP_THROW(source << ": a negative number of images (" << n << ")");
+    if (n > 0 && !data) BP_THROW(source << ": " << n << " images at a null pointer");
+    if (std::size_t(n_inputs) * std::size_t(n) > std::size_t(PTRDIFF_MAX) / sizeof(float))
+        BP_THROW(source << ": " << n << " images of " << n_inputs << " pixels is too many");
+    if (!labels.empty() && labels.size() != std::size_t(n))
+        BP_THROW(source << ": " << n << " images but " << labels.size() << " labels");
+    for (std::size_t j = 0; j < labels.size(); ++j)
+        if (labels[j] < 0) BP_THROW(source << ": label " << j << " is negative (" << labels[j] << ")");
+    Dataset d;
+    d.n_inputs = n_inputs;
+    d.n = n;
+    d.labels = std::move(labels);
+    d.source = std::move(source);
+    detail::DatasetAccess::borrow(d, data, type, std::move(keepalive));
+    return d;
+}
+}  // namespace
+
+Dataset borrow_images(int n_inputs, int n, const std::uint8_t* pixels, std::shared_ptr<const void> keepalive,
+                      std::vector<int> labels, std::string source) {
+    return borrowed_dataset(n_inputs, n, pixels, PixelType::u8, std::move(keepalive), std::move(labels),
+                            std::move(source));
+}
+
+Dataset borrow_images(int n_inputs, int n, const float* inputs, std::shared_ptr<const void> keepalive,
+                      std::vector<int> labels, std::string source) {
+    Dataset d = borrowed_dataset(n_inputs, n, inputs, PixelType::f32, std::move(keepalive), std::move(labels),
+                                 std::move(source));
+    // NaN or Inf would train to NaN parameters without a word; name the first one instead.
+    const std::size_t total = std::size_t(n_inputs) * std::size_t(n);
+    for (std::size_t i = 0; i < total; ++i)
+        if (!std::isfinite(inputs[i]))
+            BP_THROW(d.source << ": input " << i % std::size_t(n_inputs) << " of image " << i / std::size_t(n_inputs)
+                              << " is not finite (" << inputs[i] << ")");
     return d;
 }
 

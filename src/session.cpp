@@ -117,6 +117,7 @@ struct ImplT final : Session::Impl {
     template <class F>
     void forward(const Dataset& d, F&& f) {
         check_fits(d, sizes, false);
+        BP_REQUIRE(d.pixel_type() == PixelType::u8, d.source << ": float inputs are not supported yet");
         const int n0 = sizes.front(), nL = sizes.back();
         const int chunk = std::max(1, std::min(1000, d.n));
         Backprop<T> bp(*be, net.layout(), chunk);
@@ -126,7 +127,8 @@ struct ImplT final : Session::Impl {
         std::vector<T> a;
         for (int first = 0; first < d.n; first += chunk) {
             const int count = std::min(chunk, d.n - first);
-            pixels.upload(d.pixels.data() + std::size_t(first) * std::size_t(n0), std::size_t(count) * std::size_t(n0));
+            pixels.upload(static_cast<const std::uint8_t*>(d.image_data()) + std::size_t(first) * std::size_t(n0),
+                          std::size_t(count) * std::size_t(n0));
             const MatrixView<T> xv(x.data(), n0, count);
             be->load_inputs(xv, ConstView<std::uint8_t>(pixels.data(), n0, count));
             const ConstView<T> out = bp.feedforward(xv);  // contiguous: ld == n_L

@@ -23,11 +23,15 @@ constexpr int kEvalChunk = 1000;
 
 template <class T>
 DeviceData<T>::DeviceData(Backend<T>& be, const Dataset& host)
-    : n_inputs(host.n_inputs), n(host.n), pixels_(be, host.pixels.size()), labels_(be, host.labels.size()) {
-    BP_REQUIRE(host.pixels.size() == std::size_t(host.n_inputs) * std::size_t(host.n) &&
+    : n_inputs(host.n_inputs),
+      n(host.n),
+      pixels_(be, std::size_t(host.n_inputs) * std::size_t(host.n)),
+      labels_(be, host.labels.size()) {
+    BP_REQUIRE(host.pixel_type() == PixelType::u8, "data set '" << host.source << "': float inputs are not supported yet");
+    BP_REQUIRE((host.borrowed() || host.pixels.size() == std::size_t(host.n_inputs) * std::size_t(host.n)) &&
                    host.labels.size() == std::size_t(host.n),
                "data set '" << host.source << "' is inconsistent");
-    pixels_.upload(host.pixels);
+    pixels_.upload(static_cast<const std::uint8_t*>(host.image_data()), pixels_.size());
     labels_.upload(host.labels);
 }
 
@@ -175,9 +179,11 @@ Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
     Evaluation e;
     e.correct = s.correct;
     e.total = data.n;
-    // network2.py's total_cost: mean per-example cost plus (lambda / 2n) sum ||w||^2, with n
-    // the size of the training set (the regularisation belongs to the training objective).
-    e.cost = (data.n ? s.cost / data.n : 0.0) + bp_.l2_term(cfg_.lambda, train_.n);
+    // network2.py's total_cost: mean per-example cost plus (lambda / 2n) sum ||w||^2. By default n
+    // is the training set's (the regularisation belongs to the training objective); network2.py
+    // itself divides by len(data), the evaluated set's (L2Scale::evaluated_set).
+    const int l2_n = cfg_.l2_scale == L2Scale::evaluated_set && data.n > 0 ? data.n : train_.n;
+    e.cost = (data.n ? s.cost / data.n : 0.0) + bp_.l2_term(cfg_.lambda, l2_n);
     return e;
 }
 

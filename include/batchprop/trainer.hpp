@@ -42,6 +42,10 @@ enum class Launch {
     eager,  // every primitive call issued one by one, every step
 };
 
+// Which n the L2 term of an evaluation's cost divides by: the training set's (default; today's
+// behaviour) or, as network2.py's total_cost(data, lmbda) does, the evaluated set's len(data).
+enum class L2Scale { training_set, evaluated_set };
+
 struct TrainConfig {
     int epochs = 5;       // run() trains epochs first_epoch .. epochs - 1 (0-based)
     // Epochs already done (resuming a run): epoch e's shuffle depends only on (seed, e), so
@@ -61,6 +65,7 @@ struct TrainConfig {
     // Steps per segment (epoch_plan.hpp); 0 chooses: recorded_chunk_steps when recording,
     // else 1 (progress and the stop flag after every mini-batch).
     int chunk_steps = 0;
+    L2Scale l2_scale = L2Scale::training_set;  // the n of the reported cost's (lambda / 2n) sum w^2
 };
 
 struct Evaluation {
