@@ -3,7 +3,8 @@
 # package must be relocatable), checks that no path of the source or build tree is baked into
 # it, then builds examples/train_fashion and examples/predict_idx against the moved tree with
 # find_package(batchprop) and runs them: a short training run on Fashion-MNIST (seconds), then
-# predictions from the saved model. pkg-config's view of the package is checked too.
+# predictions from the saved model. pkg-config's view of the package is checked too, and the
+# Python module (when the build has it) is imported from the moved tree and trains there.
 #   scripts/test-install.sh [BUILD_DIR]      (default: build, or $BUILD_DIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,5 +54,19 @@ fi
 "$tmp/predict_idx/predict_idx" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz"
 if [ -x "$tmp/predict_idx_pc" ]; then
   "$tmp/predict_idx_pc" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz"
+fi
+pymod=$(find "$prefix" -path '*-packages/batchprop/__init__.py' | head -n 1)
+if [ -n "$pymod" ]; then
+  echo "== the Python module from the installed tree"
+  PYTHONPATH=$(dirname "$(dirname "$pymod")") /usr/bin/python3 - "$tmp/model.json" <<'PY'
+import sys
+import batchprop
+assert batchprop.__file__.startswith(sys.path[0]) or "-packages" in batchprop.__file__, batchprop.__file__
+(X, y), _, (Xt, yt) = batchprop.mnist_loader.load_data()
+net = batchprop.load(sys.argv[1], device="cpu")
+print(f"batchprop {batchprop.__version__} from {batchprop.__file__}: the saved model gets "
+      f"{net.accuracy((Xt, yt))} / {len(yt)}")
+net.SGD((X[:2000], y[:2000]), 1, 10, 0.5, verbose=False)
+PY
 fi
 echo "test-install: ok"

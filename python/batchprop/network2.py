@@ -1,0 +1,371 @@
+"""The API of the book's network2.py (Nielsen, Neural Networks and Deep Learning, chapter 3),
+trained by batchprop: the same class, methods, arguments and results, with every mini-batch
+done as matrices on batchprop's CPU or GPU backend instead of a per-example Python loop.
+
+    import batchprop as network2
+    net = network2.Network([784, 30, 10], cost=network2.CrossEntropyCost)
+    net.SGD(training_data, 30, 10, 0.5, lmbda=5.0, evaluation_data=validation_data,
+            monitor_evaluation_accuracy=True)
+
+Beyond the book: keyword arguments device, dtype, seed (Network) and mode, progress (SGD); data
+may also come as numpy arrays (X, y), which are used in place without a copy.
+"""
+
+import errno
+import os
+import sys
+
+import numpy as np
+
+from . import _core
+from ._data import as_data
+
+__all__ = ["QuadraticCost", "CrossEntropyCost", "Network", "load", "sigmoid", "sigmoid_prime", "vectorized_result"]
+
+
+def sigmoid(z):
+    """The sigmoid function, elementwise (numpy)."""
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def sigmoid_prime(z):
+    """Derivative of the sigmoid function, elementwise (numpy)."""
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
+def vectorized_result(j, classes=10):
+    """A (classes, 1) column with 1.0 in row j: the book's one-hot training target."""
+    e = np.zeros((classes, 1))
+    e[j] = 1.0
+    return e
+
+
+class QuadraticCost:
+    """C = ||a - y||^2 / 2 per example. batchprop computes it in its own kernels; fn and delta
+    are the book's numpy formulas, kept for code that calls them."""
+    name = "quadratic"
+
+    @staticmethod
+    def fn(a, y):
+        return 0.5 * np.linalg.norm(a - y) ** 2
+
+    @staticmethod
+    def delta(z, a, y):
+        return (a - y) * sigmoid_prime(z)
+
+
+class CrossEntropyCost:
+    """C = -sum(y ln a + (1 - y) ln(1 - a)) per example (fn and delta: the book's formulas)."""
+    name = "cross-entropy"
+
+    @staticmethod
+    def fn(a, y):
+        return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+
+    @staticmethod
+    def delta(z, a, y):
+        return a - y
+
+
+_COSTS = {"quadratic": QuadraticCost, "cross-entropy": CrossEntropyCost}
+
+
+def _cost_name(cost):
+    if isinstance(cost, str) and cost in _COSTS:
+        return cost
+    for name, cls in _COSTS.items():
+        if cost is cls or (isinstance(cost, type) and cost.__name__ == cls.__name__):
+            return name  # also the classes of the book's own network2 module
+    raise ValueError(f"cost must be QuadraticCost or CrossEntropyCost, got {cost!r}")
+
+
+def _check_int(value, name, least):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < least:
+        raise ValueError(f"{name} must be >= {least}, got {value}")
+    return int(value)
+
+
+def _check_number(value, name, positive):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or (value <= 0 if positive else value < 0):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
+    return value
+
+
+def _check_file(path):
+    """FileNotFoundError / IsADirectoryError before the C++ reader says the same in its words."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    return path
+
+
+class Network:
+    """A fully-connected sigmoid network, as network2.py's Network.
+
+    Network(sizes, cost=CrossEntropyCost, *, device="auto", dtype="f32", seed=1)
+
+    sizes   neurons per layer, input layer first, e.g. [784, 30, 10]
+    cost    CrossEntropyCost (network2.py's default) or QuadraticCost (network.py's)
+    device  "auto" (a usable GPU, else the CPU), "cpu", "cuda" or "cuda:N"
+    dtype   "f32" or "f64": the type batchprop computes in
+    seed    seeds the initial weights and every epoch's shuffle; the same seed gives the same
+            parameters as `batchprop train --seed` with the same settings, bit for bit
+
+    The weights start as network2.py's default_weight_initializer draws them (w ~ N(0, 1/n_in),
+    b ~ N(0, 1)); large_weight_initializer() gives network.py's N(0, 1) instead.
+    """
+
+    _default_init = "scaled"
+
+    def __init__(self, sizes, cost=CrossEntropyCost, *, device="auto", dtype="f32", seed=1):
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise TypeError(f"sizes must be a list of ints, got {type(sizes).__name__}")
+        sizes = [_check_int(s, "every layer size", 1) for s in sizes]
+        if len(sizes) < 2:
+            raise ValueError(f"a network needs at least 2 layers (input and output), got sizes {sizes}")
+        self._seed = _check_int(seed, "seed", 0)
+        self._attach(_core.Session(sizes, _cost_name(cost), self._default_init, self._seed, device, dtype))
+
+    def _attach(self, session):
+        self._session = session
+        self._epochs_trained = 0  # epochs trained since the initialisation: the next SGD goes on from there
+        self.epoch_stats = []     # per epoch of the last SGD: seconds, examples/s (batchprop's)
+
+    # ---- what the book's code reads -----------------------------------------------------------
+
+    @property
+    def sizes(self):
+        return list(self._session.sizes)
+
+    @property
+    def num_layers(self):
+        return len(self._session.sizes)
+
+    @property
+    def cost(self):
+        return _COSTS[self._session.cost]
+
+    @cost.setter
+    def cost(self, cost):
+        self._session.cost = _cost_name(cost)
+
+    @property
+    def weights(self):
+        """[w^2, ..., w^L], w^l of shape (n_l, n_{l-1}), float64 copies of the parameters.
+        Assign a whole list to change them (changing a copy in place does not)."""
+        return self._session.parameters()[0]
+
+    @weights.setter
+    def weights(self, weights):
+        self._session.set_parameters(weights, self._session.parameters()[1])
+
+    @property
+    def biases(self):
+        """[b^2, ..., b^L], b^l of shape (n_l, 1), float64 copies (assign a list to change them)."""
+        return self._session.parameters()[1]
+
+    @biases.setter
+    def biases(self, biases):
+        self._session.set_parameters(self._session.parameters()[0], biases)
+
+    # ---- batchprop's own -----------------------------------------------------------------------
+
+    @property
+    def device(self):
+        """The backend computing, e.g. "cpu (OpenBLAS)"."""
+        return self._session.device
+
+    @property
+    def device_notice(self):
+        """Why device="auto" chose the CPU ("" when it did not)."""
+        return self._session.device_notice
+
+    @property
+    def dtype(self):
+        return self._session.dtype
+
+    @property
+    def seed(self):
+        return self._seed
+
+    def __repr__(self):
+        return (f"Network({self.sizes}, cost={self.cost.__name__}, device={self.device!r}, "
+                f"dtype={self.dtype!r}, seed={self._seed})")
+
+    # ---- the book's methods -----------------------------------------------------------------------
+
+    def default_weight_initializer(self):
+        """w ~ N(0, 1/n_in), b ~ N(0, 1), drawn from the network's seed (network2.py's default)."""
+        self._session.initialise("scaled", self._seed)
+        self._epochs_trained = 0
+
+    def large_weight_initializer(self):
+        """w, b ~ N(0, 1), drawn from the network's seed (network.py's initialisation)."""
+        self._session.initialise("gaussian", self._seed)
+        self._epochs_trained = 0
+
+    def feedforward(self, a):
+        """The output for input a: a column (n_0, 1) gives (n_L, 1); a matrix (n_0, k) whose
+        columns are inputs gives (n_L, k). Inputs are used as float32 (uint8 as k/255)."""
+        a = np.asarray(a)
+        if a.ndim == 1:
+            a = a.reshape(-1, 1)
+        if a.ndim != 2 or a.shape[0] != self.sizes[0]:
+            raise ValueError(f"feedforward: an input must have {self.sizes[0]} rows, got shape {a.shape}")
+        data = as_data(np.ascontiguousarray(a.T), "feedforward", labels=False)
+        return self._session.outputs(data).T
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
+            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
+            monitor_training_cost=False, monitor_training_accuracy=False,
+            *, mode="matrix", seed=None, shuffle=True, progress=None, verbose=True, launch="graph"):
+        """Mini-batch stochastic gradient descent, as network2.py's SGD; returns its four lists
+        (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy), each with one
+        entry per epoch for the monitors asked for and empty otherwise.
+
+        training_data      labelled examples: the book's list of (x, y) tuples (y one-hot), or
+                           numpy arrays (X, y) (X (n, pixels) uint8 or float32, used in place;
+                           y int labels), or a batchprop.Data
+        epochs             epochs to train (each a shuffled pass over training_data)
+        mini_batch_size    examples per mini-batch, m (the last one of an epoch may be smaller)
+        eta                learning rate
+        lmbda              L2 regularisation: w <- (1 - eta*lmbda/n) w - (eta/m) dC/dw
+        evaluation_data    labelled examples in the same forms (y an int in the book's form)
+        monitor_*          what to compute after each epoch: cost (with the L2 term, over the
+                           data set's own size, as network2.py's total_cost) and accuracy (the
+                           number of examples classified right) on either data set
+
+        batchprop's own (keywords):
+        mode      "matrix" (a mini-batch as one matrix) or "per-example" (the book's loop over
+                  the examples of a mini-batch; the same numbers, for timing the difference)
+        seed      the shuffle's seed (default: the network's); the shuffle of an epoch depends on
+                  (seed, epochs trained before it), so SGD(.., 10, ..) twice equals one 20-epoch SGD
+        shuffle   False: the examples in their order (no shuffle)
+        progress  called as progress(epoch, examples_done, examples_total) a few times a second
+                  (epoch 1-based, counted from this call); an exception from it stops training
+        verbose   print the book's per-epoch lines
+        launch    on a GPU: "graph" (record the steps once as CUDA graphs, replay them) or "eager"
+
+        Training runs with the GIL released. Ctrl-C stops it after the current mini-batch and
+        raises KeyboardInterrupt; the network keeps the parameters it reached.
+        """
+        epochs = _check_int(epochs, "epochs", 0)
+        mini_batch_size = _check_int(mini_batch_size, "mini_batch_size", 1)
+        eta = _check_number(eta, "eta", positive=True)
+        lmbda = _check_number(lmbda, "lmbda", positive=False)
+        train = as_data(training_data, "training_data")
+        monitor_evaluation = bool(monitor_evaluation_cost or monitor_evaluation_accuracy)
+        if monitor_evaluation and evaluation_data is None:
+            raise ValueError("monitor_evaluation_cost/accuracy need evaluation_data")
+        evaluation = as_data(evaluation_data, "evaluation_data") if evaluation_data is not None else None
+        if mini_batch_size > train.n:
+            raise ValueError(f"mini_batch_size ({mini_batch_size}) is larger than training_data ({train.n} examples)")
+
+        args = _core.TrainArgs()
+        args.first_epoch = self._epochs_trained
+        args.epochs = self._epochs_trained + epochs
+        args.batch = mini_batch_size
+        args.eta = eta
+        args.lmbda = lmbda
+        args.mode = mode
+        args.shuffle = bool(shuffle)
+        args.seed = self._seed if seed is None else _check_int(seed, "seed", 0)
+        args.monitor_training = bool(monitor_training_cost or monitor_training_accuracy)
+        args.monitor_evaluation = monitor_evaluation
+        args.l2_over_evaluated_set = True
+        args.launch = launch
+
+        evaluation_cost, evaluation_accuracy = [], []
+        training_cost, training_accuracy = [], []
+        self.epoch_stats = []
+        first = self._epochs_trained
+        monitors = (monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
+                    monitor_training_accuracy)
+
+        def on_epoch(r):
+            j = r["epoch"] - 1 - first  # the book counts this call's epochs from 0
+            self.epoch_stats.append({"epoch": j, "train_seconds": r["train_seconds"],
+                                     "examples_per_second": r["examples_per_second"]})
+            if r["examples"] == train.n:
+                self._epochs_trained = r["epoch"]
+            if r["training"] is not None:
+                correct, total, cost = r["training"]
+                if monitor_training_cost:
+                    training_cost.append(cost)
+                if monitor_training_accuracy:
+                    training_accuracy.append(correct)
+            if r["evaluation"] is not None:
+                correct, total, cost = r["evaluation"]
+                if monitor_evaluation_cost:
+                    evaluation_cost.append(cost)
+                if monitor_evaluation_accuracy:
+                    evaluation_accuracy.append(correct)
+            if verbose:
+                self._report_epoch(j, r, monitors)
+                sys.stdout.flush()
+            return True
+
+        def on_progress(epoch, done, total):
+            progress(epoch - first, done, total)
+
+        self._session.train(train, evaluation, args, on_epoch, None if progress is None else on_progress)
+        return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
+
+    @staticmethod
+    def _report_epoch(j, r, monitors):
+        """network2.py's lines after epoch j."""
+        evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = monitors
+        print(f"Epoch {j} training complete")
+        if r["training"] is not None:
+            correct, total, cost = r["training"]
+            if training_cost:
+                print(f"Cost on training data: {cost}")
+            if training_accuracy:
+                print(f"Accuracy on training data: {correct} / {total}")
+        if r["evaluation"] is not None:
+            correct, total, cost = r["evaluation"]
+            if evaluation_cost:
+                print(f"Cost on evaluation data: {cost}")
+            if evaluation_accuracy:
+                print(f"Accuracy on evaluation data: {correct} / {total}")
+        print()
+
+    def accuracy(self, data, convert=False):
+        """How many examples of data the network classifies right (the most activated output is
+        the label). convert is accepted for the book's calls; the label form is recognised."""
+        correct, _, _ = self._session.evaluate(as_data(data, "data"))
+        return int(correct)
+
+    def total_cost(self, data, lmbda, convert=False):
+        """The mean cost over data plus the L2 term 0.5 * (lmbda / len(data)) * sum ||w||^2, as
+        network2.py's total_cost (convert is accepted; the label form is recognised)."""
+        d = as_data(data, "data")
+        lmbda = _check_number(lmbda, "lmbda", positive=False)
+        _, _, cost = self._session.evaluate(d)
+        if lmbda and d.n:
+            cost += 0.5 * (lmbda / d.n) * sum(float(np.sum(w * w)) for w in self.weights)
+        return cost
+
+    def predict(self, data):
+        """The class of every example (images alone, or labelled data) as an int array."""
+        return self._session.predict(as_data(data, "data", labels=False))
+
+    def save(self, filename):
+        """Writes the network to filename in network2.py's JSON format (readable by network2.py's
+        load and by `batchprop eval --model`). The file is replaced only once fully written."""
+        self._session.save(os.fspath(filename))
+
+
+def load(filename, *, device="auto", dtype="f32"):
+    """A Network from a file written by save() (here, network2.py's or `batchprop train --save`)."""
+    net = Network.__new__(Network)
+    net._seed = 1
+    net._attach(_core.Session.load(_check_file(filename), device, dtype))
+    return net

@@ -1,0 +1,122 @@
+"""The book's network2.py API: attributes, initialisers, feedforward, costs, save and load."""
+
+import json
+
+import numpy as np
+import pytest
+
+import batchprop
+from batchprop import network2
+
+
+def numpy_feedforward(weights, biases, a):
+    for w, b in zip(weights, biases):
+        a = 1.0 / (1.0 + np.exp(-(w @ a + b)))
+    return a
+
+
+def test_attributes_and_shapes():
+    net = batchprop.Network([5, 4, 3], device="cpu")
+    assert net.sizes == [5, 4, 3] and net.num_layers == 3
+    assert net.cost is batchprop.CrossEntropyCost
+    assert [w.shape for w in net.weights] == [(4, 5), (3, 4)]
+    assert [b.shape for b in net.biases] == [(4, 1), (3, 1)]
+    assert net.dtype == "f32" and net.device.startswith("cpu")
+    assert "Network([5, 4, 3]" in repr(net)
+
+
+def test_initialisers_follow_the_seed_and_the_book_scales():
+    net = batchprop.Network([400, 300, 10], device="cpu", dtype="f64", seed=3)
+    w_scaled = net.weights
+    # network2's default: w ~ N(0, 1/n_in); b ~ N(0, 1)
+    assert abs(np.std(w_scaled[0]) - 1 / np.sqrt(400)) < 0.005
+    assert abs(np.std(net.biases[0]) - 1.0) < 0.15
+    net.large_weight_initializer()
+    assert abs(np.std(net.weights[0]) - 1.0) < 0.01
+    net.default_weight_initializer()
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, w_scaled))
+    other = batchprop.Network([400, 300, 10], device="cpu", dtype="f64", seed=4)
+    assert not np.array_equal(other.weights[0], w_scaled[0])
+
+
+def test_feedforward_matches_numpy_in_double():
+    rng = np.random.default_rng(5)
+    net = batchprop.Network([6, 5, 4], device="cpu", dtype="f64", seed=2)
+    a = rng.random((6, 7)).astype(np.float32)  # inputs are read as float32
+    want = numpy_feedforward(net.weights, net.biases, a.astype(np.float64))
+    got = net.feedforward(a)
+    assert got.shape == (4, 7)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    assert net.feedforward(a[:, :1]).shape == (4, 1)
+
+
+def test_weights_can_be_assigned_whole():
+    net = batchprop.Network([3, 2, 2], device="cpu", dtype="f64")
+    w = [np.full((2, 3), 0.25), np.array([[1.0, -1.0], [0.5, 0.5]])]
+    net.weights = w
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, w))
+    net.biases = [np.array([[0.1], [0.2]]), np.array([0.3, 0.4])]
+    assert np.array_equal(net.biases[1], [[0.3], [0.4]])
+    with pytest.raises(ValueError, match=r"weights\[0\] must have shape \(2, 3\)"):
+        net.weights = [np.zeros((3, 2)), w[1]]
+    with pytest.raises(ValueError, match="not finite"):
+        net.weights = [np.full((2, 3), np.nan), w[1]]
+
+
+def test_total_cost_is_network2s_formula(small):
+    (X, y), (Xt, yt) = small
+    net = batchprop.Network([784, 30, 10], device="cpu", dtype="f64", seed=9)
+    a = numpy_feedforward(net.weights, net.biases, Xt.T / 255.0)
+    onehot = np.eye(10)[yt].T
+    mean = np.mean(np.sum(np.nan_to_num(-onehot * np.log(a) - (1 - onehot) * np.log(1 - a)), axis=0))
+    l2 = 0.5 * (5.0 / len(yt)) * sum(np.sum(w * w) for w in net.weights)
+    assert net.total_cost((Xt, yt), 5.0) == pytest.approx(mean + l2, rel=1e-12)
+    assert net.total_cost((Xt, yt), 0.0) == pytest.approx(mean, rel=1e-12)
+    assert net.accuracy((Xt, yt)) == int(np.sum(np.argmax(a, axis=0) == yt))
+    assert np.array_equal(net.predict(Xt), np.argmax(a, axis=0))
+
+
+def test_save_and_load_round_trip(tmp_path, small):
+    (X, y), (Xt, yt) = small
+    net = batchprop.Network([784, 20, 10], device="cpu", seed=4)
+    net.SGD((X, y), 1, 10, 0.5, verbose=False)
+    path = tmp_path / "net.json"
+    net.save(path)
+    saved = json.loads(path.read_text())
+    assert saved["sizes"] == [784, 20, 10] and saved["cost"] == "CrossEntropyCost"
+    back = batchprop.load(path)
+    assert back.cost is batchprop.CrossEntropyCost
+    assert all(np.array_equal(a, b) for a, b in zip(back.weights, net.weights))
+    assert back.accuracy((Xt, yt)) == net.accuracy((Xt, yt))
+
+
+def test_loads_a_file_network2_py_wrote(tmp_path):
+    # network2.py's save(): json.dump of sizes, weights and biases as nested lists, cost by name.
+    rng = np.random.default_rng(1)
+    w = [rng.standard_normal((3, 4)), rng.standard_normal((2, 3))]
+    b = [rng.standard_normal((3, 1)), rng.standard_normal((2, 1))]
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps({"sizes": [4, 3, 2], "weights": [x.tolist() for x in w],
+                                "biases": [x.tolist() for x in b], "cost": "QuadraticCost"}))
+    net = network2.load(str(path), dtype="f64")
+    assert net.cost is network2.QuadraticCost
+    assert all(np.array_equal(x, y) for x, y in zip(net.weights, w))
+    a = rng.random((4, 1)).astype(np.float32)
+    np.testing.assert_allclose(net.feedforward(a), numpy_feedforward(w, b, a.astype(np.float64)), rtol=1e-13)
+
+
+def test_the_cost_classes_keep_the_book_formulas():
+    a = np.array([[0.8], [0.3]])
+    y = np.array([[1.0], [0.0]])
+    assert network2.QuadraticCost.fn(a, y) == pytest.approx(0.5 * (0.04 + 0.09))
+    assert network2.CrossEntropyCost.fn(a, y) == pytest.approx(-np.log(0.8) - np.log(0.7))
+    np.testing.assert_allclose(network2.CrossEntropyCost.delta(None, a, y), a - y)
+
+
+def test_help_documents_every_argument():
+    doc = batchprop.Network.SGD.__doc__
+    for arg in ("training_data", "epochs", "mini_batch_size", "eta", "lmbda", "evaluation_data", "monitor_",
+                "mode", "seed", "shuffle", "progress", "verbose", "launch"):
+        assert arg in doc, arg
+    for name in ("device", "dtype", "seed", "cost", "sizes"):
+        assert name in batchprop.Network.__doc__, name

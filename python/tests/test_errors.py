@@ -1,0 +1,102 @@
+"""Bad arguments raise the Python exception that fits, with batchprop's message."""
+
+import numpy as np
+import pytest
+
+import batchprop
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.integers(1, 256, size=(50, 12), dtype=np.uint8), rng.integers(0, 3, size=50)
+
+
+def test_hyper_parameters(data):
+    net = batchprop.Network([12, 4, 3], device="cpu")
+    with pytest.raises(ValueError, match="eta must be a finite number > 0"):
+        net.SGD(data, 1, 10, 0.0)
+    with pytest.raises(ValueError, match="lmbda must be a finite number >= 0"):
+        net.SGD(data, 1, 10, 0.5, lmbda=-1)
+    with pytest.raises(ValueError, match="mini_batch_size .* is larger than training_data"):
+        net.SGD(data, 1, 51, 0.5)
+    with pytest.raises(ValueError, match="mini_batch_size must be >= 1"):
+        net.SGD(data, 1, 0, 0.5)
+    with pytest.raises(TypeError, match="epochs must be an int"):
+        net.SGD(data, 1.5, 10, 0.5)
+    with pytest.raises(ValueError, match="mode must be 'matrix' or 'per-example'"):
+        net.SGD(data, 1, 10, 0.5, mode="batch")
+    with pytest.raises(ValueError, match="need evaluation_data"):
+        net.SGD(data, 1, 10, 0.5, monitor_evaluation_accuracy=True)
+    with pytest.raises(batchprop.Error, match="eta"):
+        net.SGD(data, 1, 10, 10.0, lmbda=10.0)  # eta * lambda / n >= 1: weight decay would flip signs
+
+
+def test_networks():
+    with pytest.raises(ValueError, match="at least 2 layers"):
+        batchprop.Network([784])
+    with pytest.raises(ValueError, match="every layer size must be >= 1"):
+        batchprop.Network([784, 0, 10])
+    with pytest.raises(TypeError):
+        batchprop.Network("784,30,10")
+    with pytest.raises(ValueError, match="cost must be QuadraticCost or CrossEntropyCost"):
+        batchprop.Network([4, 2], cost=object)
+    with pytest.raises(ValueError, match="dtype must be 'f32' or 'f64'"):
+        batchprop.Network([4, 2], dtype="f16")
+    with pytest.raises(batchprop.Error):
+        batchprop.Network([4, 2], device="tpu")
+
+
+def test_data_that_does_not_fit(data):
+    X, y = data
+    net = batchprop.Network([12, 4, 3], device="cpu")
+    with pytest.raises(batchprop.Error, match="images of 11 pixels, but the network has 12 input neurons"):
+        net.SGD((X[:, :11].copy(), y), 1, 10, 0.5)
+    with pytest.raises(batchprop.Error, match="label 3 is beyond the network's 3 outputs"):
+        net.SGD((X, np.where(y == 2, 3, y)), 1, 10, 0.5)
+    with pytest.raises(ValueError, match="50 images need 50 labels"):
+        net.SGD((X, y[:49]), 1, 10, 0.5)
+    with pytest.raises(ValueError, match=r"pixels must lie in 0\.\.255"):
+        net.SGD((X.astype(np.int32) * 2, y), 1, 10, 0.5)
+    bad = X.astype(np.float32)
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        net.SGD((bad, y), 1, 10, 0.5)
+    with pytest.raises(TypeError, match="expected"):
+        net.SGD(42, 1, 10, 0.5)
+    with pytest.raises(ValueError, match="no examples"):
+        net.SGD([], 1, 10, 0.5)
+
+
+def test_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        batchprop.load(tmp_path / "missing.json")
+    with pytest.raises(IsADirectoryError):
+        batchprop.load(tmp_path)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"sizes": [2, 1], "weights": [[[1.0]]]')
+    with pytest.raises(batchprop.Error, match="broken.json"):
+        batchprop.load(broken)
+    with pytest.raises(FileNotFoundError):
+        batchprop.load_idx(tmp_path / "images.gz", tmp_path / "labels.gz")
+    with pytest.raises(FileNotFoundError, match="no data directory"):
+        batchprop.mnist_loader.load_data(tmp_path / "nowhere")
+
+
+def test_saving_never_leaves_half_a_file(tmp_path):
+    net = batchprop.Network([4, 3, 2], device="cpu")
+    target = tmp_path / "keep.json"
+    target.write_text("the user's file")
+    with pytest.raises(batchprop.Error):
+        net.save(tmp_path / "no-such-dir" / "net.json")
+    net.save(target)  # replacing a file the user names as the output is what save is for
+    assert batchprop.load(target).sizes == [4, 3, 2]
+
+
+def test_a_gpu_asked_for_where_there_is_none():
+    net = batchprop.Network([4, 2], device="auto")
+    if not net.device.startswith("cpu"):
+        pytest.skip("this machine has a GPU")
+    assert net.device_notice  # why auto chose the CPU
+    with pytest.raises(batchprop.Error, match="GPU|CUDA|cuda"):
+        batchprop.Network([4, 2], device="cuda")
