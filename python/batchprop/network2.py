@@ -14,11 +14,16 @@ may also come as numpy arrays (X, y), which are used in place without a copy.
 import errno
 import os
 import sys
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
 from ._data import as_data
+
+# What SGD, accuracy and total_cost accept (see as_data): (X, y) arrays, the book's list of
+# (x, y) tuples, or a prepared batchprop.Data.
+DataLike = Union["_core.Data", Tuple[np.ndarray, Any], Sequence[Tuple[Any, Any]]]
 
 __all__ = ["QuadraticCost", "CrossEntropyCost", "Network", "load", "sigmoid", "sigmoid_prime", "vectorized_result"]
 
@@ -124,7 +129,8 @@ class Network:
 
     _default_init = "scaled"
 
-    def __init__(self, sizes, cost=CrossEntropyCost, *, device="auto", dtype="f32", seed=1):
+    def __init__(self, sizes: Sequence[int], cost: type = CrossEntropyCost, *, device: str = "auto",
+                 dtype: str = "f32", seed: int = 1) -> None:
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a list of ints, got {type(sizes).__name__}")
         sizes = [_check_int(s, "every layer size", 1) for s in sizes]
@@ -141,15 +147,15 @@ class Network:
     # ---- what the book's code reads -----------------------------------------------------------
 
     @property
-    def sizes(self):
+    def sizes(self) -> List[int]:
         return list(self._session.sizes)
 
     @property
-    def num_layers(self):
+    def num_layers(self) -> int:
         return len(self._session.sizes)
 
     @property
-    def cost(self):
+    def cost(self) -> type:
         return _COSTS[self._session.cost]
 
     @cost.setter
@@ -157,7 +163,7 @@ class Network:
         self._session.cost = _cost_name(cost)
 
     @property
-    def weights(self):
+    def weights(self) -> List[np.ndarray]:
         """[w^2, ..., w^L], w^l of shape (n_l, n_{l-1}), float64 copies of the parameters.
         Assign a whole list to change them (changing a copy in place does not)."""
         return self._session.parameters()[0]
@@ -167,7 +173,7 @@ class Network:
         self._session.set_parameters(weights, self._session.parameters()[1])
 
     @property
-    def biases(self):
+    def biases(self) -> List[np.ndarray]:
         """[b^2, ..., b^L], b^l of shape (n_l, 1), float64 copies (assign a list to change them)."""
         return self._session.parameters()[1]
 
@@ -178,21 +184,21 @@ class Network:
     # ---- batchprop's own -----------------------------------------------------------------------
 
     @property
-    def device(self):
+    def device(self) -> str:
         """The backend computing, e.g. "cpu (OpenBLAS)"."""
         return self._session.device
 
     @property
-    def device_notice(self):
+    def device_notice(self) -> str:
         """Why device="auto" chose the CPU ("" when it did not)."""
         return self._session.device_notice
 
     @property
-    def dtype(self):
+    def dtype(self) -> str:
         return self._session.dtype
 
     @property
-    def seed(self):
+    def seed(self) -> int:
         return self._seed
 
     def __repr__(self):
@@ -201,17 +207,17 @@ class Network:
 
     # ---- the book's methods -----------------------------------------------------------------------
 
-    def default_weight_initializer(self):
+    def default_weight_initializer(self) -> None:
         """w ~ N(0, 1/n_in), b ~ N(0, 1), drawn from the network's seed (network2.py's default)."""
         self._session.initialise("scaled", self._seed)
         self._epochs_trained = 0
 
-    def large_weight_initializer(self):
+    def large_weight_initializer(self) -> None:
         """w, b ~ N(0, 1), drawn from the network's seed (network.py's initialisation)."""
         self._session.initialise("gaussian", self._seed)
         self._epochs_trained = 0
 
-    def feedforward(self, a):
+    def feedforward(self, a: np.ndarray) -> np.ndarray:
         """The output for input a: a column (n_0, 1) gives (n_L, 1); a matrix (n_0, k) whose
         columns are inputs gives (n_L, k). Inputs are used as float32 (uint8 as k/255)."""
         a = np.asarray(a)
@@ -222,10 +228,13 @@ class Network:
         data = as_data(np.ascontiguousarray(a.T), "feedforward", labels=False)
         return self._session.outputs(data).T
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
-            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False,
-            *, mode="matrix", seed=None, shuffle=True, progress=None, verbose=True, launch="graph"):
+    def SGD(self, training_data: DataLike, epochs: int, mini_batch_size: int, eta: float, lmbda: float = 0.0,
+            evaluation_data: Optional[DataLike] = None,
+            monitor_evaluation_cost: bool = False, monitor_evaluation_accuracy: bool = False,
+            monitor_training_cost: bool = False, monitor_training_accuracy: bool = False,
+            *, mode: str = "matrix", seed: Optional[int] = None, shuffle: bool = True,
+            progress: Optional[Callable[[int, int, int], Any]] = None, verbose: bool = True,
+            launch: str = "graph") -> Tuple[List[float], List[int], List[float], List[int]]:
         """Mini-batch stochastic gradient descent, as network2.py's SGD; returns its four lists
         (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy), each with one
         entry per epoch for the monitors asked for and empty otherwise.
@@ -337,13 +346,13 @@ class Network:
                 print(f"Accuracy on evaluation data: {correct} / {total}")
         print()
 
-    def accuracy(self, data, convert=False):
+    def accuracy(self, data: DataLike, convert: bool = False) -> int:
         """How many examples of data the network classifies right (the most activated output is
         the label). convert is accepted for the book's calls; the label form is recognised."""
         correct, _, _ = self._session.evaluate(as_data(data, "data"))
         return int(correct)
 
-    def total_cost(self, data, lmbda, convert=False):
+    def total_cost(self, data: DataLike, lmbda: float, convert: bool = False) -> float:
         """The mean cost over data plus the L2 term 0.5 * (lmbda / len(data)) * sum ||w||^2, as
         network2.py's total_cost (convert is accepted; the label form is recognised)."""
         d = as_data(data, "data")
@@ -353,17 +362,17 @@ class Network:
             cost += 0.5 * (lmbda / d.n) * sum(float(np.sum(w * w)) for w in self.weights)
         return cost
 
-    def predict(self, data):
+    def predict(self, data: Union[DataLike, np.ndarray]) -> np.ndarray:
         """The class of every example (images alone, or labelled data) as an int array."""
         return self._session.predict(as_data(data, "data", labels=False))
 
-    def save(self, filename):
+    def save(self, filename: Union[str, os.PathLike]) -> None:
         """Writes the network to filename in network2.py's JSON format (readable by network2.py's
         load and by `batchprop eval --model`). The file is replaced only once fully written."""
         self._session.save(os.fspath(filename))
 
 
-def load(filename, *, device="auto", dtype="f32"):
+def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32") -> Network:
     """A Network from a file written by save() (here, network2.py's or `batchprop train --save`)."""
     net = Network.__new__(Network)
     net._seed = 1
