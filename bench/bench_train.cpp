@@ -288,14 +288,20 @@ void bm_step(benchmark::State& st, const Config& c) {
 }
 
 // A data set uploaded once per (device, number of examples), shared by the epoch benchmarks.
+// The host data stays next to it: on the CPU, DeviceData reads the Dataset's images in place.
 const DeviceData<float>& device_data(const Device& d, int n) {
-    static std::map<std::string, std::unique_ptr<DeviceData<float>>> cache;
-    auto& slot = cache[d.name + "/" + std::to_string(n)];
-    if (!slot) {
+    struct Entry {
+        Dataset part;  // the first n examples when fewer than all (else unused)
+        std::unique_ptr<DeviceData<float>> data;
+    };
+    static std::map<std::string, Entry> cache;  // map nodes do not move: `part` stays put
+    Entry& slot = cache[d.name + "/" + std::to_string(n)];
+    if (!slot.data) {
         const Dataset& all = train_images().data;
-        slot = std::make_unique<DeviceData<float>>(backend<float>(d), n == all.n ? all : all.slice(0, n));
+        if (n != all.n) slot.part = all.slice(0, n);
+        slot.data = std::make_unique<DeviceData<float>>(backend<float>(d), n == all.n ? all : slot.part);
     }
-    return *slot;
+    return *slot.data;
 }
 
 // One epoch of Trainer::train_epoch: shuffle, gather each mini-batch, backprop, update.

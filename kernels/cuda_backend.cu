@@ -307,6 +307,11 @@ protected:
         activate();
         kernels::gather_batch(stream_, x, y, pixels, labels, order, cursor, offset);
     }
+    void gather_batch_impl(View x, View y, ConstView<float> inputs, const int* labels, const int* order,
+                           const int* cursor, int offset) override {
+        activate();
+        kernels::gather_batch(stream_, x, y, inputs, labels, order, cursor, offset);
+    }
 
     void advance_cursor_impl(int* cursor, int by) override {
         activate();
@@ -316,6 +321,10 @@ protected:
     void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) override {
         activate();
         kernels::load_inputs(stream_, x, pixels);
+    }
+    void load_inputs_impl(View x, ConstView<float> inputs) override {
+        activate();
+        kernels::load_inputs(stream_, x, inputs);
     }
 
     EvalSums evaluate_impl(CView a, const int* labels, Cost cost) override {

@@ -160,15 +160,16 @@ __global__ void sgd_step_kernel(std::size_t n_params, T* __restrict__ params,
 }
 
 // A mini-batch, gathered and converted in one pass: for column c, e = order[*cursor + offset +
-// c], x(:, c) = pixels(:, e) / 255 and y(:, c) = the one-hot column of labels[e] (zero when the
-// label is outside [0, ny), as on the CPU). The flat index runs over (nx + ny) x cols, column by
-// column, so a warp reads consecutive pixels of one image (coalesced) and the targets come
-// along. The position is read from device memory, so a recorded graph of steps replays at
-// whatever place the cursor has reached.
-template <class T>
+// c], x(:, c) = to_input(images(:, e)) (bytes: k / 255; float inputs: as they are) and y(:, c) =
+// the one-hot column of labels[e] (zero when the label is outside [0, ny), as on the CPU). S is
+// the image element type, so both pixel types share this body. The flat index runs over (nx +
+// ny) x cols, column by column, so a warp reads consecutive pixels of one image (coalesced) and
+// the targets come along. The position is read from device memory, so a recorded graph of
+// steps replays at whatever place the cursor has reached.
+template <class T, class S>
 __global__ void gather_batch_kernel(std::size_t n, T* __restrict__ x, int ldx, int nx,
                                     T* __restrict__ y, int ldy, int ny,
-                                    const std::uint8_t* __restrict__ pixels, int ldp,
+                                    const S* __restrict__ images, int ldp,
                                     const int* __restrict__ labels, const int* __restrict__ order,
                                     const int* __restrict__ cursor, int offset) {
     const int first = *cursor + offset;
@@ -177,7 +178,7 @@ __global__ void gather_batch_kernel(std::size_t n, T* __restrict__ x, int ldx, i
         const std::size_t c = i / height, r = i - c * height;
         const std::size_t e = std::size_t(order[std::size_t(first) + c]);
         if (r < std::size_t(nx)) {
-            x[r + c * std::size_t(ldx)] = pixel_to_input<T>(pixels[r + e * std::size_t(ldp)]);
+            x[r + c * std::size_t(ldx)] = to_input<T>(images[r + e * std::size_t(ldp)]);
         } else {
             const std::size_t ry = r - std::size_t(nx);
             y[ry + c * std::size_t(ldy)] = int(ry) == labels[e] ? T(1) : T(0);
@@ -190,13 +191,13 @@ __global__ void advance_cursor_kernel(std::size_t n, int* __restrict__ cursor, i
     BP_GRID_STRIDE_LOOP(i, n) *cursor += by;
 }
 
-// x = pixels / 255 for the columns of an evaluation chunk.
-template <class T>
+// x = to_input(images) for the columns of an evaluation chunk; S as in gather_batch_kernel.
+template <class T, class S>
 __global__ void load_inputs_kernel(std::size_t n, T* __restrict__ x, int ldx,
-                                   const std::uint8_t* __restrict__ pixels, int ldp, int rows) {
+                                   const S* __restrict__ images, int ldp, int rows) {
     BP_GRID_STRIDE_LOOP(i, n) {
         const std::size_t c = i / std::size_t(rows), r = i - c * std::size_t(rows);
-        x[r + c * std::size_t(ldx)] = pixel_to_input<T>(pixels[r + c * std::size_t(ldp)]);
+        x[r + c * std::size_t(ldx)] = to_input<T>(images[r + c * std::size_t(ldp)]);
     }
 }
 
@@ -250,23 +251,22 @@ void sgd_step(cudaStream_t stream, T* params, const T* nabla, std::size_t n_para
            decay, scale);
 }
 
-template <class T>
-void gather_batch(cudaStream_t stream, MatrixView<T> x, MatrixView<T> y,
-                  ConstView<std::uint8_t> pixels, const int* labels, const int* order,
-                  const int* cursor, int offset) {
+template <class T, class S>
+void gather_batch(cudaStream_t stream, MatrixView<T> x, MatrixView<T> y, ConstView<S> images,
+                  const int* labels, const int* order, const int* cursor, int offset) {
     const std::size_t n = (std::size_t(x.rows) + std::size_t(y.rows)) * std::size_t(x.cols);
-    launch("gather_batch_kernel", gather_batch_kernel<T>, stream, n, x.data, x.ld, x.rows, y.data,
-           y.ld > 0 ? y.ld : 1, y.rows, pixels.data, pixels.ld, labels, order, cursor, offset);
+    launch("gather_batch_kernel", gather_batch_kernel<T, S>, stream, n, x.data, x.ld, x.rows, y.data,
+           y.ld > 0 ? y.ld : 1, y.rows, images.data, images.ld, labels, order, cursor, offset);
 }
 
 void advance_cursor(cudaStream_t stream, int* cursor, int by) {
     launch("advance_cursor_kernel", advance_cursor_kernel, stream, 1, cursor, by);
 }
 
-template <class T>
-void load_inputs(cudaStream_t stream, MatrixView<T> x, ConstView<std::uint8_t> pixels) {
-    launch("load_inputs_kernel", load_inputs_kernel<T>, stream, x.size(), x.data, x.ld,
-           pixels.data, pixels.ld, x.rows);
+template <class T, class S>
+void load_inputs(cudaStream_t stream, MatrixView<T> x, ConstView<S> images) {
+    launch("load_inputs_kernel", load_inputs_kernel<T, S>, stream, x.size(), x.data, x.ld,
+           images.data, images.ld, x.rows);
 }
 
 #define BP_INSTANTIATE_ELEMENTWISE(T)                                                               \
@@ -275,9 +275,13 @@ void load_inputs(cudaStream_t stream, MatrixView<T> x, ConstView<std::uint8_t> p
                                        T*, T, T, T*);                                                \
     template void hidden_delta_bias<T>(cudaStream_t, MatrixView<T>, ConstView<T>, T*, T, T, T*);   \
     template void sgd_step<T>(cudaStream_t, T*, const T*, std::size_t, std::size_t, T, T);          \
-    template void gather_batch<T>(cudaStream_t, MatrixView<T>, MatrixView<T>, ConstView<std::uint8_t>, \
-                                  const int*, const int*, const int*, int);                          \
-    template void load_inputs<T>(cudaStream_t, MatrixView<T>, ConstView<std::uint8_t>);
+    template void gather_batch<T, std::uint8_t>(cudaStream_t, MatrixView<T>, MatrixView<T>,            \
+                                                ConstView<std::uint8_t>, const int*, const int*,       \
+                                                const int*, int);                                      \
+    template void gather_batch<T, float>(cudaStream_t, MatrixView<T>, MatrixView<T>, ConstView<float>, \
+                                         const int*, const int*, const int*, int);                     \
+    template void load_inputs<T, std::uint8_t>(cudaStream_t, MatrixView<T>, ConstView<std::uint8_t>);  \
+    template void load_inputs<T, float>(cudaStream_t, MatrixView<T>, ConstView<float>);
 
 BP_INSTANTIATE_ELEMENTWISE(float)
 BP_INSTANTIATE_ELEMENTWISE(double)

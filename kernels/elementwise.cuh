@@ -37,19 +37,19 @@ template <class T>
 void sgd_step(cudaStream_t stream, T* params, const T* nabla, std::size_t n_params,
               std::size_t n_weights, T decay, T scale);
 
-// x(:, j) = pixels(:, e) / 255 and y(:, j) = e_{labels[e]} with e = order[*cursor + offset + j].
-// x: (n_0 x m); y: (n_L x m); pixels: (n_0 x n) bytes; order: (n); cursor: one int.
-template <class T>
-void gather_batch(cudaStream_t stream, MatrixView<T> x, MatrixView<T> y,
-                  ConstView<std::uint8_t> pixels, const int* labels, const int* order,
-                  const int* cursor, int offset);
+// x(:, j) = to_input(images(:, e)) and y(:, j) = e_{labels[e]} with e = order[*cursor + offset + j].
+// x: (n_0 x m); y: (n_L x m); images: (n_0 x n), S = bytes (k / 255) or float (as they are);
+// order: (n); cursor: one int.
+template <class T, class S>
+void gather_batch(cudaStream_t stream, MatrixView<T> x, MatrixView<T> y, ConstView<S> images,
+                  const int* labels, const int* order, const int* cursor, int offset);
 
 // *cursor += by.
 void advance_cursor(cudaStream_t stream, int* cursor, int by);
 
-// x = pixels / 255.  x, pixels: (n_0 x count).
-template <class T>
-void load_inputs(cudaStream_t stream, MatrixView<T> x, ConstView<std::uint8_t> pixels);
+// x = to_input(images).  x, images: (n_0 x count); S as for gather_batch.
+template <class T, class S>
+void load_inputs(cudaStream_t stream, MatrixView<T> x, ConstView<S> images);
 
 }  // namespace kernels
 }  // namespace batchprop

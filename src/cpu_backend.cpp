@@ -180,22 +180,17 @@ protected:
 
     void gather_batch_impl(View x, View y, ConstView<std::uint8_t> pixels, const int* labels,
                            const int* order, const int* cursor, int offset) override {
-        const int* e = order + *cursor + offset;  // the examples of this batch, in order
-        for (int j = 0; j < x.cols; ++j) {
-            convert_column(x.data + std::size_t(j) * x.ld, pixels.data + std::size_t(e[j]) * pixels.ld, x.rows);
-            T* yj = y.data + std::size_t(j) * y.ld;
-            std::fill(yj, yj + y.rows, T(0));
-            const int label = labels[e[j]];
-            if (label >= 0 && label < y.rows) yj[label] = T(1);
-        }
+        gather(x, y, pixels, labels, order, cursor, offset);
+    }
+    void gather_batch_impl(View x, View y, ConstView<float> inputs, const int* labels, const int* order,
+                           const int* cursor, int offset) override {
+        gather(x, y, inputs, labels, order, cursor, offset);
     }
 
     void advance_cursor_impl(int* cursor, int by) override { *cursor += by; }
 
-    void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) override {
-        for (int j = 0; j < x.cols; ++j)
-            convert_column(x.data + std::size_t(j) * x.ld, pixels.data + std::size_t(j) * pixels.ld, x.rows);
-    }
+    void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) override { load(x, pixels); }
+    void load_inputs_impl(View x, ConstView<float> inputs) override { load(x, inputs); }
 
     EvalSums evaluate_impl(CView a, const int* labels, Cost cost) override {
         EvalSums s;
@@ -221,8 +216,27 @@ protected:
     }
 
 private:
-    static void convert_column(T* x, const std::uint8_t* pixels, int rows) {
-        for (int i = 0; i < rows; ++i) x[i] = pixel_to_input<T>(pixels[i]);
+    // gather_batch and load_inputs for images of element type S (bytes or float inputs).
+    template <class S>
+    static void gather(View x, View y, ConstView<S> images, const int* labels, const int* order, const int* cursor,
+                       int offset) {
+        const int* e = order + *cursor + offset;  // the examples of this batch, in order
+        for (int j = 0; j < x.cols; ++j) {
+            convert_column(x.data + std::size_t(j) * x.ld, images.data + std::size_t(e[j]) * images.ld, x.rows);
+            T* yj = y.data + std::size_t(j) * y.ld;
+            std::fill(yj, yj + y.rows, T(0));
+            const int label = labels[e[j]];
+            if (label >= 0 && label < y.rows) yj[label] = T(1);
+        }
+    }
+    template <class S>
+    static void load(View x, ConstView<S> images) {
+        for (int j = 0; j < x.cols; ++j)
+            convert_column(x.data + std::size_t(j) * x.ld, images.data + std::size_t(j) * images.ld, x.rows);
+    }
+    template <class S>
+    static void convert_column(T* x, const S* images, int rows) {
+        for (int i = 0; i < rows; ++i) x[i] = to_input<T>(images[i]);
     }
 
     // b = b_beta b + alpha (row sums of delta), the sums in math.hpp's fixed order: columns in

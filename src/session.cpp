@@ -117,20 +117,31 @@ struct ImplT final : Session::Impl {
     template <class F>
     void forward(const Dataset& d, F&& f) {
         check_fits(d, sizes, false);
-        BP_REQUIRE(d.pixel_type() == PixelType::u8, d.source << ": float inputs are not supported yet");
+        if (d.pixel_type() == PixelType::f32) forward(d, static_cast<const float*>(d.image_data()), f);
+        else forward(d, static_cast<const std::uint8_t*>(d.image_data()), f);
+    }
+
+    // forward over images of element type S: read in place on the CPU, a chunk at a time
+    // uploaded to a GPU (a chunk's worth of device memory, however large the set).
+    template <class S, class F>
+    void forward(const Dataset& d, const S* images, F& f) {
         const int n0 = sizes.front(), nL = sizes.back();
         const int chunk = std::max(1, std::min(1000, d.n));
         Backprop<T> bp(*be, net.layout(), chunk);
         bp.set_params(net.params());
-        Buffer<std::uint8_t> pixels(*be, std::size_t(n0) * std::size_t(chunk));
+        Buffer<S> staging;  // (n0 x chunk) on a GPU; unused on the CPU
+        if (!be->is_host_memory()) staging = Buffer<S>(*be, std::size_t(n0) * std::size_t(chunk));
         Buffer<T> x(*be, std::size_t(n0) * std::size_t(chunk));
         std::vector<T> a;
         for (int first = 0; first < d.n; first += chunk) {
             const int count = std::min(chunk, d.n - first);
-            pixels.upload(static_cast<const std::uint8_t*>(d.image_data()) + std::size_t(first) * std::size_t(n0),
-                          std::size_t(count) * std::size_t(n0));
+            const S* chunk_images = images + std::size_t(first) * std::size_t(n0);
+            if (staging.size()) {
+                staging.upload(chunk_images, std::size_t(count) * std::size_t(n0));
+                chunk_images = staging.data();
+            }
             const MatrixView<T> xv(x.data(), n0, count);
-            be->load_inputs(xv, ConstView<std::uint8_t>(pixels.data(), n0, count));
+            be->load_inputs(xv, ConstView<S>(chunk_images, n0, count));
             const ConstView<T> out = bp.feedforward(xv);  // contiguous: ld == n_L
             a.resize(std::size_t(nL) * std::size_t(count));
             be->copy(a.data(), out.data, a.size() * sizeof(T), CopyKind::device_to_host);

@@ -23,16 +23,35 @@ constexpr int kEvalChunk = 1000;
 
 template <class T>
 DeviceData<T>::DeviceData(Backend<T>& be, const Dataset& host)
-    : n_inputs(host.n_inputs),
-      n(host.n),
-      pixels_(be, std::size_t(host.n_inputs) * std::size_t(host.n)),
-      labels_(be, host.labels.size()) {
-    BP_REQUIRE(host.pixel_type() == PixelType::u8, "data set '" << host.source << "': float inputs are not supported yet");
-    BP_REQUIRE((host.borrowed() || host.pixels.size() == std::size_t(host.n_inputs) * std::size_t(host.n)) &&
-                   host.labels.size() == std::size_t(host.n),
+    : n_inputs(host.n_inputs), n(host.n), pixel_type_(host.pixel_type()), labels_(be, host.labels.size()) {
+    const std::size_t size = std::size_t(host.n_inputs) * std::size_t(host.n);
+    BP_REQUIRE((host.borrowed() || host.pixels.size() == size) && host.labels.size() == std::size_t(host.n),
                "data set '" << host.source << "' is inconsistent");
-    pixels_.upload(static_cast<const std::uint8_t*>(host.image_data()), pixels_.size());
+    if (be.is_host_memory()) {
+        images_ = host.image_data();  // in place: the CPU reads host memory
+        keepalive_ = host.keepalive();
+    } else if (pixel_type_ == PixelType::f32) {
+        uploaded_inputs_ = Buffer<float>(be, size);
+        uploaded_inputs_.upload(static_cast<const float*>(host.image_data()), size);
+        images_ = uploaded_inputs_.data();
+    } else {
+        uploaded_pixels_ = Buffer<std::uint8_t>(be, size);
+        uploaded_pixels_.upload(static_cast<const std::uint8_t*>(host.image_data()), size);
+        images_ = uploaded_pixels_.data();
+    }
     labels_.upload(host.labels);
+}
+
+template <class T>
+ConstView<std::uint8_t> DeviceData<T>::pixels() const {
+    BP_REQUIRE(pixel_type_ == PixelType::u8, "the images are float inputs, not bytes");
+    return ConstView<std::uint8_t>(static_cast<const std::uint8_t*>(images_), n_inputs, n);
+}
+
+template <class T>
+ConstView<float> DeviceData<T>::inputs() const {
+    BP_REQUIRE(pixel_type_ == PixelType::f32, "the images are bytes, not float inputs");
+    return ConstView<float>(static_cast<const float*>(images_), n_inputs, n);
 }
 
 void validate(const TrainConfig& c, int n_train) {
@@ -96,7 +115,9 @@ void Trainer<T>::step(int m, int offset) {
     const int n0 = train_.n_inputs, nL = bp_.layout().n(bp_.layout().n_layers());
     MatrixView<T> x(x_.data(), n0, m), y(y_.data(), nL, m);
     // X = the columns order[cursor + offset ..][0, m) of the data as T, Y their one-hot targets.
-    be_.gather_batch(x, y, train_.pixels(), train_.labels(), order_.data(), cursor_.data(), offset);
+    train_.with_images([&](auto images) {
+        be_.gather_batch(x, y, images, train_.labels(), order_.data(), cursor_.data(), offset);
+    });
     // The last batch may be partial; it is used, and averaged by its own size m.
     bp_.train_step(x, y, cfg_.mode, cfg_.cost, cfg_.eta, cfg_.lambda, train_.n);
 }
@@ -165,7 +186,7 @@ Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
     for (int first = part.first; first < part.first + part.count; first += kEvalChunk) {
         const int count = std::min(kEvalChunk, part.first + part.count - first);
         MatrixView<T> x(x_.data(), n0, count);
-        be_.load_inputs(x, data.pixels().col_range(first, count));
+        data.with_images([&](auto images) { be_.load_inputs(x, images.col_range(first, count)); });
         const EvalSums c = be_.evaluate(bp_.feedforward(x), data.labels() + first, cfg_.cost);
         s.correct += c.correct;
         s.cost += c.cost;

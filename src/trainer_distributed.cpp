@@ -41,8 +41,9 @@ void Trainer<T>::distributed_step(int m, int offset) {
     if (part.count > 0) {
         const int n0 = train_.n_inputs, nL = bp_.layout().n(bp_.layout().n_layers());
         MatrixView<T> x(x_.data(), n0, part.count), y(y_.data(), nL, part.count);
-        be_.gather_batch(x, y, train_.pixels(), train_.labels(), order_.data(), cursor_.data(),
-                         offset + part.first);
+        train_.with_images([&](auto images) {
+            be_.gather_batch(x, y, images, train_.labels(), order_.data(), cursor_.data(), offset + part.first);
+        });
         // nabla = sum over this slice's columns of grad C_x (materialised, beta = 0).
         bp_.backprop(x, y, cfg_.mode, cfg_.cost);
     } else {

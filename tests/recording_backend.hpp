@@ -23,6 +23,7 @@ class RecordingCpuBackend final : public batchprop::Backend<T> {
     using View = batchprop::MatrixView<T>;
     using CView = batchprop::ConstView<T>;
     using Bytes = batchprop::ConstView<std::uint8_t>;
+    using Floats = batchprop::ConstView<float>;
 
 public:
     // fail_recordings: every record() throws RecordingFailed (the fallback path).
@@ -79,11 +80,18 @@ protected:
                            int offset) override {
         run([=, be = inner_.get()] { be->gather_batch(x, y, px, labels, order, cursor, offset); });
     }
+    void gather_batch_impl(View x, View y, Floats in, const int* labels, const int* order, const int* cursor,
+                           int offset) override {
+        run([=, be = inner_.get()] { be->gather_batch(x, y, in, labels, order, cursor, offset); });
+    }
     void advance_cursor_impl(int* cursor, int by) override {
         run([=, be = inner_.get()] { be->advance_cursor(cursor, by); });
     }
     void load_inputs_impl(View x, Bytes px) override {
         run([=, be = inner_.get()] { be->load_inputs(x, px); });
+    }
+    void load_inputs_impl(View x, Floats in) override {
+        run([=, be = inner_.get()] { be->load_inputs(x, in); });
     }
     batchprop::EvalSums evaluate_impl(CView a, const int* labels, batchprop::Cost cost) override {
         refuse_while_recording("evaluate");

@@ -1,6 +1,6 @@
 // The CPU backend's fused primitives against plain formulas written here: the delta kernels
-// with their bias row sums (in math.hpp's chunk order), the byte gather with its targets, and
-// the pixel conversion. The GPU is checked against these same CPU results (test_gpu_vs_cpu), so
+// with their bias row sums (in math.hpp's chunk order), the gather of bytes or float inputs with
+// its targets, and the pixel conversion. The GPU is checked against these same CPU results (test_gpu_vs_cpu), so
 // a mistake shared by both backends must be caught here, by an independent computation.
 #include <gtest/gtest.h>
 
@@ -123,5 +123,38 @@ TEST(CpuFused, GatherBatchReadsTheCursorAndTheOrder) {
     be->advance_cursor(&c, 5);
     EXPECT_EQ(c, 12);
 }
+
+// Float inputs are used as they are, only converted to T: values like k/256 (which no byte k/255
+// gives), negatives and values past 1 come through gather_batch and load_inputs unchanged.
+template <class T>
+void check_float_inputs_as_they_are() {
+    auto be = make_cpu_backend<T>();
+    const int rows = 5, n = 7, n_out = 3, m = 3;
+    std::vector<float> inputs(std::size_t(rows) * n);
+    for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = float(int(i * 37 % 256) + 1) / 256.0f;
+    inputs[3] = -0.75f;
+    inputs[9] = 3.1f;  // not a multiple of 1/256: the exact float comes through, widened
+    const std::vector<int> labels = {2, 0, 1, 1, 0, 2, 1};
+    const std::vector<int> order = {6, 3, 0, 5, 1, 2, 4};
+    const int cursor = 1, offset = 1;  // columns order[2..4] = examples 0, 5, 1
+    std::vector<T> x(std::size_t(rows) * m, T(-7)), y(std::size_t(n_out) * m, T(-7));
+    be->gather_batch(MatrixView<T>(x.data(), rows, m), MatrixView<T>(y.data(), n_out, m),
+                     ConstView<float>(inputs.data(), rows, n), labels.data(), order.data(), &cursor, offset);
+    for (int j = 0; j < m; ++j) {
+        const int e = order[std::size_t(cursor + offset + j)];
+        for (int i = 0; i < rows; ++i) EXPECT_EQ(x[std::size_t(i + j * rows)], T(inputs[std::size_t(i + e * rows)]));
+        for (int i = 0; i < n_out; ++i) EXPECT_EQ(y[std::size_t(i + j * n_out)], i == labels[std::size_t(e)] ? T(1) : T(0));
+    }
+    EXPECT_EQ(x[std::size_t(4 + 2 * rows)], T(3.1f)) << "example 1, input 4: inputs[9]";
+    EXPECT_EQ(x[0], T(1.0 / 256.0)) << "example 0, input 0: (0 + 1)/256, exact";
+    std::vector<T> xl(std::size_t(rows) * 2, T(-7));
+    be->load_inputs(MatrixView<T>(xl.data(), rows, 2), ConstView<float>(inputs.data() + rows, rows, 2));
+    for (int i = 0; i < 2 * rows; ++i) EXPECT_EQ(xl[std::size_t(i)], T(inputs[std::size_t(rows + i)]));
+    EXPECT_EQ(xl[4], T(3.1f)) << "example 1, input 4";
+    EXPECT_EQ(to_input<T>(0.5f + 1.0f / 512), T(0.5 + 1.0 / 512));
+}
+
+TEST(CpuFused, FloatInputsAreGatheredAsTheyAreInFloat) { check_float_inputs_as_they_are<float>(); }
+TEST(CpuFused, FloatInputsAreGatheredAsTheyAreInDouble) { check_float_inputs_as_they_are<double>(); }
 
 }  // namespace

@@ -421,6 +421,58 @@ GPU_VS_CPU_TEST(LoadInputsAndAdvanceCursor) {
     EXPECT_EQ(cur.result("cursor"), std::vector<int>{18});
 }
 
+// Float inputs (a borrowed numpy array, say) used as they are: x = T(v), exact on both, for values
+// no byte gives (multiples of 1/256, negatives, past 1), with targets as for bytes.
+GPU_VS_CPU_TEST(GatherBatchFloatInputs) {
+    std::uint64_t seed = 750;
+    const int n_data = 50;
+    for (int rows : {784, 3, 1})
+        for (int m : batch_sizes())
+            for (int pad : kPads) {
+                const int n_out = rows == 1 ? 1 : 10;
+                const Layout lx(rows, m, pad), ly(n_out, m, pad ? pad + 2 : 0), lo(n_data + m, 1);
+                const Layout lp(rows, n_data, pad + 1);
+                std::vector<float> hp(count(lp));
+                for (std::size_t i = 0; i < hp.size(); ++i) hp[i] = float(int((i * 37 + seed) % 300) - 20) / 256.0f;
+                const auto hx = gpucmp::random_values<T>(count(lx), ++seed);
+                const auto hy = gpucmp::random_values<T>(count(ly), ++seed);
+                const auto hlabels = gpucmp::random_ints(std::size_t(n_data), ++seed, -1, n_out);
+                const auto horder = gpucmp::random_ints(std::size_t(n_data + m), ++seed, 0, n_data - 1);
+                const int cursor = int(seed % 7), offset = std::min(n_data - cursor, m / 2);
+                auto run = [&](Backend<T>& be) {
+                    DeviceMatrix<T> x(be, lx, hx), y(be, ly, hy);
+                    DeviceMatrix<float> inputs(be, lp, hp);
+                    DeviceMatrix<int> labels(be, Layout(n_data, 1), hlabels), order(be, lo, horder);
+                    DeviceMatrix<int> cur(be, Layout(1, 1), std::vector<int>{cursor});
+                    be.gather_batch(x.view(), y.view(), inputs.view(), labels.data(), order.data(), cur.data(), offset);
+                    return std::pair{x.result(be.name().c_str()), y.result(be.name().c_str())};
+                };
+                const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                EXPECT_TRUE(compare(got.first, want.first, gpucmp::exact(), rows)) << "x, " << rows << "x" << m << " pad " << pad;
+                EXPECT_TRUE(compare(got.second, want.second, gpucmp::exact(), n_out)) << "y, " << rows << "x" << m << " pad " << pad;
+            }
+}
+
+GPU_VS_CPU_TEST(LoadInputsFloatInputs) {
+    std::uint64_t seed = 850;
+    for (int rows : {784, 3})
+        for (int m : batch_sizes())
+            for (int pad : kPads) {
+                const Layout lx(rows, m, pad), lp(rows, m, pad + 1);
+                std::vector<float> hp(count(lp));
+                for (std::size_t i = 0; i < hp.size(); ++i) hp[i] = float(int((i * 101 + seed) % 300) - 20) / 256.0f;
+                const auto hx = gpucmp::random_values<T>(count(lx), ++seed);
+                auto run = [&](Backend<T>& be) {
+                    DeviceMatrix<T> x(be, lx, hx);
+                    DeviceMatrix<float> inputs(be, lp, hp);
+                    be.load_inputs(x.view(), inputs.view());
+                    return x.result(be.name().c_str());
+                };
+                const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
+                EXPECT_TRUE(compare(got, want, gpucmp::exact(), rows)) << rows << "x" << m << " pad " << pad;
+            }
+}
+
 // Argmax ties (lowest index wins), exact 0 and 1 activations (cross-entropy's log clamp), and
 // labels that match the argmax often enough that the count is not trivially 0.
 GPU_VS_CPU_TEST(Evaluate) {
@@ -635,6 +687,48 @@ GPU_VS_CPU_TEST(OneEpochSameParameters) {
                             Tolerance{Tol<T>::epoch().rel, 0.0}))
             << what.str() << ": evaluation cost";
     }
+}
+
+// Float inputs through the whole path: DeviceData uploads them to the GPU as floats (the CPU
+// uses them in place), one epoch ends near the CPU's parameters and evaluates alike.
+GPU_VS_CPU_TEST(OneEpochFloatInputsSameParameters) {
+    const std::vector<int> sizes = {784, 30, 10};
+    auto lend = [](int n, std::uint64_t seed) {
+        const std::vector<std::uint8_t> k = bptest::random_pixels(std::size_t(784) * std::size_t(n), seed);
+        auto v = std::make_shared<std::vector<float>>();
+        for (std::uint8_t b : k) v->push_back(float(b) / 256.0f);  // no byte's k/255
+        return borrow_images(784, n, v->data(), v, gpucmp::random_ints(std::size_t(n), seed + 1, 0, 9), "floats");
+    };
+    const Dataset train = lend(253, 5), eval = lend(101, 7);
+    Network<T> net(sizes);
+    net.init(Init::scaled, 3);
+    TrainConfig c;
+    c.epochs = 1;
+    c.batch = 10;
+    c.eta = 0.5;
+    c.cost = Cost::cross_entropy;
+    c.seed = 11;
+    struct Result {
+        std::vector<T> params;
+        Evaluation eval;
+        const void* images;
+    };
+    auto run = [&](Backend<T>& be) {
+        DeviceData<T> tr(be, train), ev(be, eval);
+        Trainer<T> trainer(be, net.layout(), tr, &ev, c);
+        trainer.backprop().set_params(net.params());
+        trainer.train_epoch(0);
+        return Result{trainer.backprop().params(), trainer.evaluate(ev), tr.image_data()};
+    };
+    const Result want = run(*fx.cpu_), got = run(*fx.gpu_);
+    EXPECT_EQ(want.images, train.image_data()) << "the CPU reads the images in place";
+    EXPECT_NE(got.images, train.image_data()) << "the GPU has its own copy";
+    expect_close_by_layer(net.layout(), got.params, want.params, Tol<T>::epoch(), "float inputs: params");
+    EXPECT_FALSE(compare(got.params, net.params(), gpucmp::exact())) << "the epoch changed no parameter";
+    const long long flips = std::is_same<T, double>::value ? 0 : 1;  // in float a near-tie may flip
+    EXPECT_LE(std::abs(got.eval.correct - want.eval.correct), flips);
+    EXPECT_TRUE(compare(std::vector<double>{got.eval.cost}, std::vector<double>{want.eval.cost},
+                        Tolerance{Tol<T>::epoch().rel, 0.0}));
 }
 
 // Training with the steps recorded as CUDA graphs and replayed ends at bitwise the parameters

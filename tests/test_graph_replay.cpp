@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -260,6 +261,30 @@ TYPED_TEST(GraphReplay, StopComesAtASegmentBoundary) {
     trainer.train_epoch(0, cb, &done);
     EXPECT_EQ(done, 140);
     EXPECT_EQ(rec.replays, 1);  // chunk 1 ran (warm-up), chunk 2 was recorded and replayed
+}
+
+// Float inputs take the same recorded path: replayed equals eager, bitwise, and the recording
+// backend freezes the float view like the byte one.
+TYPED_TEST(GraphReplay, FloatInputsReplayBitwiseEqualToEager) {
+    using T = TypeParam;
+    const Dataset bytes = random_images(253, 4);
+    auto inputs = std::make_shared<std::vector<float>>();
+    for (std::uint8_t k : bytes.pixels) inputs->push_back(float(k) / 256.0f);
+    const Dataset data = borrow_images(784, bytes.n, inputs->data(), inputs, bytes.labels, "k/256");
+    TrainConfig c;
+    c.epochs = 2;
+    c.batch = 10;
+    c.eta = 0.5;
+    c.chunk_steps = 7;
+    auto cpu = make_cpu_backend<T>();
+    c.launch = Launch::eager;
+    const Outcome<T> eager = train_on(*cpu, data, c);
+    bptest::RecordingCpuBackend<T> rec;
+    c.launch = Launch::graph;
+    const Outcome<T> graph = train_on(rec, data, c);
+    EXPECT_TRUE(bitwise_equal(graph.params, eager.params));
+    EXPECT_GT(rec.replays, 0);
+    EXPECT_FALSE(bitwise_equal(eager.params, train_on(*cpu, bytes, c).params)) << "k/256 is not k/255";
 }
 
 // The trainer records only where asked and where the device can.

@@ -193,6 +193,43 @@ TEST(Training, RejectsImpossibleConfigurations) {
     EXPECT_THROW(Trainer<float>(*be, ParamLayout({3, 4}), d, nullptr, small_config()), Error);
 }
 
+// The L2 term of an evaluation's cost, (lambda / 2n) sum w^2: by default n is the training set's;
+// with L2Scale::evaluated_set it is the evaluated set's, as network2.py's total_cost(data, lmbda)
+// has it. The mean cost without the term is the same either way. Expected values in double.
+TEST(Training, L2ScaleChoosesTheNOfTheRegularisationTerm) {
+    const Dataset tr = bptest::quadrants(300, 21), ev = bptest::quadrants(40, 22);
+    const double lambda = 5.0;
+    for (bool f64 : {false, true}) {
+        auto evaluate_with = [&](auto zero, L2Scale scale, double* sum_w2) {
+            using T = decltype(zero);
+            auto be = make_cpu_backend<T>();
+            Network<T> net({2, 7, 4});
+            net.init(Init::gaussian, 3);
+            DeviceData<T> dtr(*be, tr), dev(*be, ev);
+            TrainConfig c = small_config();
+            c.lambda = lambda;
+            c.l2_scale = scale;
+            Trainer<T> trainer(*be, net.layout(), dtr, &dev, c);
+            trainer.backprop().set_params(net.params());
+            *sum_w2 = 0.0;
+            for (std::size_t i = 0; i < net.layout().n_weights(); ++i) *sum_w2 += double(net.params()[i]) * double(net.params()[i]);
+            return std::pair{trainer.evaluate(dev), trainer.evaluate(dtr)};
+        };
+        double w2 = 0.0;
+        const auto by_train = f64 ? evaluate_with(0.0, L2Scale::training_set, &w2) : evaluate_with(0.0f, L2Scale::training_set, &w2);
+        const auto by_eval = f64 ? evaluate_with(0.0, L2Scale::evaluated_set, &w2) : evaluate_with(0.0f, L2Scale::evaluated_set, &w2);
+        ASSERT_GT(w2, 1.0);
+        const double term_train = 0.5 * lambda / tr.n * w2, term_eval = 0.5 * lambda / ev.n * w2;
+        // On the evaluation set the two differ by exactly the two terms' difference ...
+        EXPECT_NEAR(by_eval.first.cost - by_train.first.cost, term_eval - term_train, 1e-12 * term_eval) << f64;
+        EXPECT_NEAR(by_eval.first.cost - term_eval, by_train.first.cost - term_train, 1e-12) << f64;
+        EXPECT_GT(term_eval - term_train, 0.1 * term_eval) << "a difference a test can see";
+        // ... and on the training set itself the evaluated set is the training set.
+        EXPECT_EQ(by_eval.second.cost, by_train.second.cost) << f64;
+        EXPECT_EQ(by_eval.first.correct, by_train.first.correct);
+    }
+}
+
 TEST(Training, InitialisersHaveTheStatedSpread) {
     Network<double> g({400, 300, 10}), s({400, 300, 10});
     g.init(Init::gaussian, 1);

@@ -71,6 +71,10 @@ public:
     // cudaStream_t), for a communicator that queues collectives behind the backend's own work
     // (NCCL, distributed.hpp). Null on the CPU, which has none.
     virtual void* native_stream() { return nullptr; }
+
+    // Whether this device's pointers are host pointers (the CPU): host data, a Dataset's images
+    // say, can then be used in place instead of copied.
+    bool is_host_memory() const { return kind() == DeviceKind::cpu; }
 };
 
 // An owning array of n elements on a Memory's device. Move-only.
@@ -192,29 +196,27 @@ public:
 
     // A mini-batch from a data set on the device, in one pass: for j < x.cols, with
     // e = order[*cursor + offset + j],
-    //   x(:, j) = pixel_to_input(pixels(:, e))   (k / 255 in T)
+    //   x(:, j) = to_input(images(:, e))   (bytes: k / 255 in T; float inputs: as they are)
     //   y(:, j) = the one-hot column of labels[e]
     // The position comes from device memory (*cursor), so a recorded sequence of steps can be
     // replayed at any place in the epoch; offset is the step's place within the sequence.
-    void gather_batch(View x, View y, ConstView<std::uint8_t> pixels, const int* labels,
-                      const int* order, const int* cursor, int offset) {
-        BP_REQUIRE(x.rows == pixels.rows && x.cols == y.cols,
-                   "gather_batch: x (" << x.rows << "x" << x.cols << ") from " << pixels.rows
-                                       << "-pixel images, y (" << y.rows << "x" << y.cols << ")");
-        if (x.size()) gather_batch_impl(x, y, pixels, labels, order, cursor, offset);
+    // images: (n_0 x n), bytes or float inputs.
+    void gather_batch(View x, View y, ConstView<std::uint8_t> pixels, const int* labels, const int* order,
+                      const int* cursor, int offset) {
+        checked_gather(x, y, pixels, labels, order, cursor, offset);
+    }
+    void gather_batch(View x, View y, ConstView<float> inputs, const int* labels, const int* order,
+                      const int* cursor, int offset) {
+        checked_gather(x, y, inputs, labels, order, cursor, offset);
     }
 
     // *cursor += by: moves the batch position of gather_batch on by a sequence's examples.
     void advance_cursor(int* cursor, int by) { advance_cursor_impl(cursor, by); }
 
-    // x = pixel_to_input(pixels) for the x.cols columns of an evaluation chunk (no shuffle,
-    // no targets).
-    void load_inputs(View x, ConstView<std::uint8_t> pixels) {
-        BP_REQUIRE(x.rows == pixels.rows && x.cols == pixels.cols,
-                   "load_inputs: x (" << x.rows << "x" << x.cols << ") from pixels (" << pixels.rows
-                                      << "x" << pixels.cols << ")");
-        if (x.size()) load_inputs_impl(x, pixels);
-    }
+    // x = to_input(images) for the x.cols columns of an evaluation chunk (no shuffle, no
+    // targets). images: bytes or float inputs, as for gather_batch.
+    void load_inputs(View x, ConstView<std::uint8_t> pixels) { checked_load(x, pixels); }
+    void load_inputs(View x, ConstView<float> inputs) { checked_load(x, inputs); }
 
     // Argmax-correct count and summed cost of the columns of a (outputs), labels[j] being
     // column j's class. Ties in argmax go to the lowest index, as numpy's argmax does.
@@ -239,16 +241,37 @@ protected:
     virtual void hidden_delta_bias_impl(View delta, CView a, T* b, T alpha, T b_beta) = 0;
     virtual void sgd_step_impl(T* params, const T* nabla, std::size_t n_params,
                                std::size_t n_weights, T decay, T scale) = 0;
+    // One overload per image element type (bytes, float inputs).
     virtual void gather_batch_impl(View x, View y, ConstView<std::uint8_t> pixels,
                                    const int* labels, const int* order, const int* cursor,
                                    int offset) = 0;
+    virtual void gather_batch_impl(View x, View y, ConstView<float> inputs, const int* labels,
+                                   const int* order, const int* cursor, int offset) = 0;
     virtual void advance_cursor_impl(int* cursor, int by) = 0;
     virtual void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) = 0;
+    virtual void load_inputs_impl(View x, ConstView<float> inputs) = 0;
     virtual EvalSums evaluate_impl(CView a, const int* labels, Cost cost) = 0;
     virtual double sum_squares_impl(const T* x, std::size_t n) = 0;
     virtual void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) = 0;
 
 private:
+    // gather_batch and load_inputs for either image element type S: the checks, then the _impl.
+    template <class S>
+    void checked_gather(View x, View y, ConstView<S> images, const int* labels, const int* order, const int* cursor,
+                        int offset) {
+        BP_REQUIRE(x.rows == images.rows && x.cols == y.cols,
+                   "gather_batch: x (" << x.rows << "x" << x.cols << ") from " << images.rows
+                                       << "-pixel images, y (" << y.rows << "x" << y.cols << ")");
+        if (x.size()) gather_batch_impl(x, y, images, labels, order, cursor, offset);
+    }
+    template <class S>
+    void checked_load(View x, ConstView<S> images) {
+        BP_REQUIRE(x.rows == images.rows && x.cols == images.cols,
+                   "load_inputs: x (" << x.rows << "x" << x.cols << ") from images (" << images.rows
+                                      << "x" << images.cols << ")");
+        if (x.size()) load_inputs_impl(x, images);
+    }
+
     template <class A, class B>
     static void same_shape(const A& x, const B& y, const char* what) {
         BP_REQUIRE(x.rows == y.rows && x.cols == y.cols,

@@ -54,7 +54,9 @@ struct SessionOptions {
 
 // Images and labels already in memory as a data set: pixels are bytes 0..255, one column of
 // n_inputs per example (pixel i of example j at pixels[i + j * n_inputs]); labels are the
-// classes, 0 .. n_outputs-1 (empty for images to predict). Checks the sizes agree.
+// classes, 0 .. n_outputs-1 (empty for images to predict). Checks the sizes agree. The pixels
+// are moved in; to use the caller's images without a copy, bytes or float inputs, see
+// borrow_images (dataset.hpp).
 BATCHPROP_API Dataset make_dataset(int n_inputs, std::vector<std::uint8_t> pixels, std::vector<int> labels,
                                    std::string source = "memory");
 

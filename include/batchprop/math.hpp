@@ -78,6 +78,19 @@ BP_HD T pixel_to_input(std::uint8_t k) {
     return T(k) / T(255);
 }
 
+// An input neuron's activation from an image element of either pixel type (dataset.hpp's
+// PixelType): a byte k is pixel_to_input(k) = k / 255; a float input is used as it is, only
+// converted to T (never quantised to a byte). Both backends' gather and load code is written
+// once, templated on the element type, and calls this.
+template <class T>
+BP_HD T to_input(std::uint8_t k) {
+    return pixel_to_input<T>(k);
+}
+template <class T>
+BP_HD T to_input(float v) {
+    return T(v);
+}
+
 // BP3's sum over the m columns of a batch, in one fixed order that every backend follows, so
 // that double results agree to the last bit and float results to rounding of the same sums:
 // the columns are cut into chunks of kRowSumChunk (the last may be shorter), each chunk is

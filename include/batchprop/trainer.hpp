@@ -22,16 +22,39 @@ namespace batchprop {
 
 class Communicator;  // distributed.hpp
 
-// A data set uploaded to a backend once, as it is on the host: the pixels as bytes (n_inputs x
-// n), the labels as int. Batches are converted to T when gathered (Backend::gather_batch).
+// A data set on a backend, as it is on the host: the images (n_inputs x n) as bytes or float
+// inputs (Dataset::pixel_type), the labels as int. Batches are converted to T when gathered
+// (Backend::gather_batch). Where the backend's memory is host memory (the CPU) the images are
+// the Dataset's own, used in place, not copied: the Dataset must then outlive this (borrowed
+// images are also kept alive here, through their keepalive). A GPU gets a copy, uploaded once.
 template <class T>
 struct BATCHPROP_API DeviceData {
     DeviceData(Backend<T>& be, const Dataset& host);
-    ConstView<std::uint8_t> pixels() const { return ConstView<std::uint8_t>(pixels_.data(), n_inputs, n); }
+    DeviceData(Backend<T>& be, const Dataset&& host) = delete;  // the images may be used in place: no temporaries
+
+    PixelType pixel_type() const { return pixel_type_; }
+    // The images on the backend's device: the Dataset's image_data() on the CPU, else the copy.
+    const void* image_data() const { return images_; }
+    ConstView<std::uint8_t> pixels() const;  // the images, when bytes
+    ConstView<float> inputs() const;         // the images, when float inputs
+    // f(images) with the images as the view of their type: ConstView<std::uint8_t> or
+    // ConstView<float>. What gathers or loads them calls the backend inside f.
+    template <class F>
+    void with_images(F&& f) const {
+        if (pixel_type_ == PixelType::f32) f(inputs());
+        else f(pixels());
+    }
     const int* labels() const { return labels_.data(); }
+
     int n_inputs = 0;
     int n = 0;
-    Buffer<std::uint8_t> pixels_;
+
+private:
+    PixelType pixel_type_ = PixelType::u8;
+    const void* images_ = nullptr;           // (n_inputs x n) of pixel_type_, on the device
+    Buffer<std::uint8_t> uploaded_pixels_;   // a GPU's copy of byte images (else empty)
+    Buffer<float> uploaded_inputs_;          // a GPU's copy of float inputs (else empty)
+    std::shared_ptr<const void> keepalive_;  // the borrowed images', while they are used in place
     Buffer<int> labels_;
 };
 

@@ -79,9 +79,13 @@ void DistributedSession::fail(const std::string& what) {
 }
 
 std::uint64_t data_fingerprint(const Dataset& d, std::uint64_t seed) {
-    std::uint64_t h = fingerprint(d.pixels.data(), d.pixels.size(), seed ^ 0xcbf29ce484222325ULL);
+    // The images as their bytes, whatever their type; the type itself is hashed too, so bytes
+    // and float inputs that happen to share bytes still differ.
+    const std::size_t image_bytes = std::size_t(d.n_inputs) * std::size_t(d.n) * pixel_size(d.pixel_type());
+    std::uint64_t h = fingerprint(d.image_data(), image_bytes, seed ^ 0xcbf29ce484222325ULL);
     h = fingerprint(d.labels.data(), d.labels.size() * sizeof(int), h);
-    return fingerprint(&d.n_inputs, sizeof d.n_inputs, h);
+    const int shape[] = {d.n_inputs, int(d.pixel_type())};
+    return fingerprint(shape, sizeof shape, h);
 }
 
 }  // namespace batchprop::cli

@@ -153,6 +153,7 @@ Data load_data(const TrainOptions& o) {
     // 60,000 images took longer than reading them and as much memory again. When that frees
     // most of the memory (a small --train-limit), what is kept moves to a buffer of its size.
     if (n_train < all.n) {
+        BP_REQUIRE(!all.borrowed(), all.source << ": file data was expected here, not borrowed images");
         all.pixels.resize(std::size_t(n_train) * std::size_t(all.n_inputs));
         all.labels.resize(std::size_t(n_train));
         if (n_train <= all.n / 2) all.pixels.shrink_to_fit();
