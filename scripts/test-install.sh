@@ -59,9 +59,9 @@ pymod=$(find "$prefix" -path '*-packages/batchprop/__init__.py' | head -n 1)
 if [ -n "$pymod" ]; then
   echo "== the Python module from the installed tree"
   PYTHONPATH=$(dirname "$(dirname "$pymod")") /usr/bin/python3 - "$tmp/model.json" <<'PY'
-import sys
+import os, sys
 import batchprop
-assert batchprop.__file__.startswith(sys.path[0]) or "-packages" in batchprop.__file__, batchprop.__file__
+assert batchprop.__file__.startswith(os.environ["PYTHONPATH"]), f"imported {batchprop.__file__}, not the installed tree"
 (X, y), _, (Xt, yt) = batchprop.mnist_loader.load_data()
 net = batchprop.load(sys.argv[1], device="cpu")
 print(f"batchprop {batchprop.__version__} from {batchprop.__file__}: the saved model gets "
