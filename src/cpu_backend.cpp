@@ -222,6 +222,7 @@ protected:
 
 private:
     static void convert_column(T* x, const std::uint8_t* pixels, int rows) {
+        if (pixels_to_inputs(small_gemm_level(), x, pixels, rows)) return;  // vectorised, same values
         for (int i = 0; i < rows; ++i) x[i] = pixel_to_input<T>(pixels[i]);
     }
 
