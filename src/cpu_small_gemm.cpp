@@ -3,6 +3,7 @@
 #include "cpu_small_gemm.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -17,6 +18,8 @@ namespace batchprop::small_gemm_kernels {
                std::ptrdiff_t b_k, std::ptrdiff_t b_j, float beta, float* c, int ldc);                \
     void dgemm(int M, int N, int K, double alpha, const double* a, int lda, const double* b,           \
                std::ptrdiff_t b_k, std::ptrdiff_t b_j, double beta, double* c, int ldc);              \
+    void pixels_to_inputs(float* x, const std::uint8_t* p, int n);                                    \
+    void pixels_to_inputs(double* x, const std::uint8_t* p, int n);                                   \
     }
 BP_DECLARE_KERNELS(avx2)
 BP_DECLARE_KERNELS(avx512)
@@ -107,6 +110,21 @@ bool small_gemm(SimdLevel level, Op op_a, Op op_b, int M, int N, int K, T alpha,
 #endif
 }
 
+template <class T>
+bool pixels_to_inputs(SimdLevel level, T* x, const std::uint8_t* pixels, int n) {
+#if defined(BATCHPROP_SMALL_GEMM_X86)
+    if (level == SimdLevel::none || !small_gemm_supported(level)) return false;
+    if (level == SimdLevel::avx512) small_gemm_kernels::avx512::pixels_to_inputs(x, pixels, n);
+    else small_gemm_kernels::avx2::pixels_to_inputs(x, pixels, n);
+    return true;
+#else
+    (void)level, (void)x, (void)pixels, (void)n;
+    return false;
+#endif
+}
+
+template bool pixels_to_inputs<float>(SimdLevel, float*, const std::uint8_t*, int);
+template bool pixels_to_inputs<double>(SimdLevel, double*, const std::uint8_t*, int);
 template bool small_gemm<float>(SimdLevel, Op, Op, int, int, int, float, const float*, int, const float*, int,
                                 float, float*, int);
 template bool small_gemm<double>(SimdLevel, Op, Op, int, int, int, double, const double*, int, const double*,

@@ -7,6 +7,8 @@
 // everything else. Not a general GEMM: single-threaded, and x86-64 with AVX2 + FMA or AVX-512.
 #pragma once
 
+#include <cstdint>
+
 #include "batchprop/matrix.hpp"
 
 namespace batchprop {
@@ -16,7 +18,8 @@ enum class SimdLevel { none, avx2, avx512 };
 const char* to_string(SimdLevel level);
 
 // The widest level this CPU (and OS) runs, capped by BATCHPROP_SMALL_GEMM=off|avx2|avx512 in
-// the environment (read once; `off` sends every product to the BLAS, to compare the two).
+// the environment (read once; `off` sends every product to the BLAS, to compare the two, and
+// converts pixels with the scalar division).
 SimdLevel small_gemm_level();
 // Whether `level` can run here (tests use it to try every level the CPU has).
 bool small_gemm_supported(SimdLevel level);
@@ -48,5 +51,12 @@ bool small_gemm(Op op_a, Op op_b, int M, int N, int K, T alpha, const T* a, int 
                 T beta, T* c, int ldc) {
     return small_gemm(small_gemm_level(), op_a, op_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+// The gather's conversion, vectorised with the same instruction sets: x[i] = pixel_to_input<T>(
+// pixels[i]) (k / 255 in T, math.hpp) for i < n, bit for bit, without a division (see
+// to_inputs in the kernel). Returns false, writing nothing, when `level` is none or this CPU
+// cannot run it; the caller then converts with pixel_to_input.
+template <class T>
+bool pixels_to_inputs(SimdLevel level, T* x, const std::uint8_t* pixels, int n);
 
 }  // namespace batchprop

@@ -2,11 +2,14 @@
 // gradients, and one SGD step worked out by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "batchprop/backprop.hpp"
 #include "cpu_subnormals.hpp"
@@ -301,6 +304,24 @@ TEST(Shuffle, PermutationIsDeterministicAndComplete) {
     int fixed = 0;
     for (int i = 0; i < n; ++i) fixed += a[std::size_t(i)] == i;
     EXPECT_LT(fixed, 10);  // a shuffle, not the identity (expected ~1 fixed point)
+}
+
+// The backend sorts with a radix sort; the order must be that of sorting the (key, index) pairs,
+// as the GPU's sort and the reference in test_math do, at an epoch's size and at small ones.
+TEST(Shuffle, PermutationIsTheOrderOfTheKeys) {
+    auto be = make_cpu_backend<float>();
+    for (int n : {1, 2, 255, 257, 50000})
+        for (std::uint64_t seed : {1ull, 42ull})
+            for (std::uint64_t epoch : {0ull, 9ull}) {
+                std::vector<std::pair<std::uint64_t, int>> want(std::size_t(n), {0, 0});
+                for (int i = 0; i < n; ++i) want[std::size_t(i)] = {batchprop::shuffle_key(seed, epoch, std::uint64_t(i)), i};
+                std::sort(want.begin(), want.end());
+                std::vector<int> got(std::size_t(n), -1);
+                be->permutation(got.data(), n, seed, epoch);
+                for (int i = 0; i < n; ++i)
+                    ASSERT_EQ(got[std::size_t(i)], want[std::size_t(i)].second)
+                        << "n " << n << ", seed " << seed << ", epoch " << epoch << ", position " << i;
+            }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -231,6 +232,43 @@ TEST(SmallGemmDispatch, SuitsTheStepProductsOnly) {
     EXPECT_FALSE(batchprop::small_gemm_suits(30, lim + 1, 784));
     EXPECT_FALSE(batchprop::small_gemm_suits(1024, 1024, 1024));
     EXPECT_FALSE(batchprop::small_gemm_suits(0, 10, 10));
+}
+
+// The gather's vectorised conversion equals pixel_to_input (k / 255 in T) bit for bit, for every
+// byte value, at every level this CPU runs: the 256 values in every lane position (a run of
+// 256 + 255 bytes read at each start offset 0..16, so lengths with and without a scalar tail),
+// and writes nothing past x[n).
+template <class T>
+void expect_exact_pixels(SimdLevel level) {
+    std::vector<std::uint8_t> bytes(256 + 255);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::uint8_t(i * 7 % 256);  // all 256, shuffled
+    for (int start = 0; start <= 16; ++start) {
+        const int n = int(bytes.size()) - start;
+        std::vector<T> x(std::size_t(n) + 1, kGuardValue<T>);
+        ASSERT_TRUE(batchprop::pixels_to_inputs(level, x.data(), bytes.data() + start, n));
+        for (int i = 0; i < n; ++i) {
+            const std::uint8_t k = bytes[std::size_t(start + i)];
+            ASSERT_EQ(x[std::size_t(i)], batchprop::pixel_to_input<T>(k))
+                << to_string(level) << ", byte " << int(k) << " at " << i << " of " << n;
+        }
+        EXPECT_EQ(x[std::size_t(n)], kGuardValue<T>) << to_string(level) << ", guard after " << n;
+    }
+}
+
+TEST(PixelsToInputs, ExactlyKOver255AtEveryLevel) {
+    const std::vector<SimdLevel> levels = levels_here();
+    if (levels.empty()) GTEST_SKIP() << "no kernel on this CPU";
+    for (SimdLevel level : levels) {
+        expect_exact_pixels<float>(level);
+        expect_exact_pixels<double>(level);
+    }
+}
+
+TEST(PixelsToInputs, DeclinesWithoutAKernel) {
+    const std::uint8_t k[2] = {1, 2};
+    float x[2] = {7.0f, 7.0f};
+    EXPECT_FALSE(batchprop::pixels_to_inputs(SimdLevel::none, x, k, 2));
+    EXPECT_EQ(x[0], 7.0f);
 }
 
 }  // namespace
