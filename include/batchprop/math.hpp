@@ -121,8 +121,8 @@ BP_HD double example_cost(Cost cost, const T* a, int n, int label) {
 
 // splitmix64: a fast, well-mixed 64-bit hash. shuffle_key(seed, epoch, i) is the sort key of
 // example i in epoch `epoch`; sorting by it gives the epoch's permutation. Being counter-based
-// (no sequential RNG state) it yields the same permutation on the CPU (std::sort) and on the
-// GPU (thrust sort), so a given seed trains in the same order on either device.
+// (no sequential RNG state) it yields the same permutation on the CPU (a radix sort of the
+// keys) and on the GPU (thrust sort), so a given seed trains in the same order on either device.
 BP_HD std::uint64_t splitmix64(std::uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
