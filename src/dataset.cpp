@@ -88,6 +88,8 @@ Dataset borrow_images(int n_inputs, int n, const std::uint8_t* pixels, std::shar
 
 Dataset borrow_images(int n_inputs, int n, const float* inputs, std::shared_ptr<const void> keepalive,
                       std::vector<int> labels, std::string source) {
+    if (reinterpret_cast<std::uintptr_t>(inputs) % alignof(float) != 0)
+        BP_THROW(source << ": the float inputs are not aligned to " << alignof(float) << " bytes");
     Dataset d = borrowed_dataset(n_inputs, n, inputs, PixelType::f32, std::move(keepalive), std::move(labels),
                                  std::move(source));
     // NaN or Inf would train to NaN parameters without a word; name the first one instead.

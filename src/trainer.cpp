@@ -202,7 +202,8 @@ Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
     e.total = data.n;
     // network2.py's total_cost: mean per-example cost plus (lambda / 2n) sum ||w||^2. By default n
     // is the training set's (the regularisation belongs to the training objective); network2.py
-    // itself divides by len(data), the evaluated set's (L2Scale::evaluated_set).
+    // itself divides by len(data), the evaluated set's (L2Scale::evaluated_set; an empty set
+    // keeps the training set's n rather than divide by zero).
     const int l2_n = cfg_.l2_scale == L2Scale::evaluated_set && data.n > 0 ? data.n : train_.n;
     e.cost = (data.n ? s.cost / data.n : 0.0) + bp_.l2_term(cfg_.lambda, l2_n);
     return e;

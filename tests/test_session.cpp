@@ -163,6 +163,9 @@ TEST_F(SessionTest, BorrowImagesChecksItsArguments) {
     expect_error([&] { borrow_images(2, 3, bad, nullptr, {}, "numpy"); }, "numpy: input 1 of image 1 is not finite (nan)");
     bad[3] = -2.0f;
     expect_error([&] { borrow_images(2, 3, bad, nullptr, {}, "numpy"); }, "numpy: input 1 of image 2 is not finite (inf)");
+    alignas(float) unsigned char raw[sizeof floats + 1] = {};
+    expect_error([&] { borrow_images(2, 3, reinterpret_cast<const float*>(raw + 1), nullptr, {}, "f"); },
+                 "f: the float inputs are not aligned to 4 bytes");
 
     // Accepted: the images are the caller's, not copied; empty labels mean images to predict.
     const Dataset b = borrow_images(2, 3, bytes, nullptr, {2, 0, 1}, "b");

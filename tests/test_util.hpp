@@ -92,8 +92,9 @@ inline std::vector<std::uint8_t> random_pixels(std::size_t n, std::uint64_t seed
     return p;
 }
 
-// Examples [first, first + m) of a data set as the trainer sees them: inputs x = k/255 in T,
-// (n_inputs x m), and one-hot targets y, (n_out x m), both column-major on the host.
+// Examples [first, first + m) of a data set as the trainer sees them: inputs x = k/255 in T
+// (float inputs: as they are), (n_inputs x m), and one-hot targets y, (n_out x m), both
+// column-major on the host.
 template <class T>
 struct HostBatch {
     std::vector<T> x, y;
@@ -102,8 +103,11 @@ template <class T>
 HostBatch<T> host_batch(const batchprop::Dataset& d, int first, int m, int n_out) {
     HostBatch<T> b;
     const std::size_t n0 = std::size_t(d.n_inputs);
-    for (std::size_t i = 0; i < n0 * std::size_t(m); ++i)
-        b.x.push_back(batchprop::pixel_to_input<T>(d.pixels[std::size_t(first) * n0 + i]));
+    const std::size_t begin = std::size_t(first) * n0;
+    for (std::size_t i = begin; i < begin + n0 * std::size_t(m); ++i)
+        b.x.push_back(d.pixel_type() == batchprop::PixelType::f32
+                          ? batchprop::to_input<T>(static_cast<const float*>(d.image_data())[i])
+                          : batchprop::to_input<T>(static_cast<const std::uint8_t*>(d.image_data())[i]));
     b.y.assign(std::size_t(n_out) * std::size_t(m), T(0));
     for (int j = 0; j < m; ++j) b.y[std::size_t(j) * std::size_t(n_out) + std::size_t(d.labels[std::size_t(first + j)])] = T(1);
     return b;
