@@ -13,7 +13,8 @@ Seconds per epoch include the monitors (the book computes them every epoch) and,
 module, turning the data into batchprop's form; the CLI's exclude its start-up: (time of the
 run - time of the same command with --epochs 1) / (epochs - 1). "of which SGD" is the training part as batchprop's own
 epoch timer reports it (the CLI's --metrics, the module's epoch_stats): the same timer on both
-sides, so their ratio is the Python layer's cost on training itself. The module and the CLI alternate for --rounds rounds; each
+sides (the median over every epoch of every round), so their ratio is the Python layer's cost
+on training itself. The module and the CLI alternate for --rounds rounds; each
 row reports its fastest round. Also checks that the module's parameters equal the CLI's, bit
 for bit. Prints a markdown table; --out FILE also writes the figures as JSON.
 """
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,7 +88,7 @@ def main():
         start = time.perf_counter()
         ec, ea, tc, ta = net.SGD(data, evaluation_data=evaluation, verbose=False, **settings, **monitors)
         wall = (time.perf_counter() - start) / a.epochs
-        return wall, ea[-1], sum(e["train_seconds"] for e in net.epoch_stats) / a.epochs, net
+        return wall, ea[-1], [e["train_seconds"] for e in net.epoch_stats], net
 
     with tempfile.TemporaryDirectory() as tmp:
         saved = os.path.join(tmp, "cli.json")
@@ -105,14 +107,15 @@ def main():
             with open(os.path.join(tmp, "m.jsonl")) as f:
                 epochs = [json.loads(line) for line in f]
             return ((wall - one_epoch) / (a.epochs - 1), round(epochs[-1]["eval_accuracy"] * len(yv)),
-                    sum(e["seconds"] for e in epochs) / a.epochs)
+                    [e["seconds"] for e in epochs])
 
-        best = {}
+        best, sgd = {}, {}
         for _ in range(a.rounds):
             for name, run in (("module, numpy arrays", lambda: module_run((X, y), (Xv, yv))),
                               ("CLI", cli_run),
                               ("module, the book's lists", lambda: module_run(book_train, book_valid))):
                 result = run()
+                sgd.setdefault(name, []).extend(result[2])  # every epoch of every round
                 if name not in best or result[0] < best[name][0]:
                     best[name] = result
         with open(saved) as f:
@@ -140,16 +143,17 @@ def main():
     figures = {"machine": cpu_model(), "device": device, "epochs": a.epochs, "numpy_epochs": a.numpy_epochs,
                "rounds": a.rounds, "identical_to_cli": identical, "rows": {}}
     for name in ("module, the book's lists", "module, numpy arrays", "CLI"):
-        seconds, correct, sgd = best[name][:3]
+        seconds, correct = best[name][:2]
+        sgd_median = statistics.median(sgd[name])
         ratio = f"{numpy_row[0] / seconds:.1f}x" if numpy_row else "-"
         label = "batchprop CLI" if name == "CLI" else f"batchprop module, {name.split(', ', 1)[1]}"
-        print(f"| {label} | {seconds:.3f} | {sgd:.3f} | {correct} / {len(yv)} | {ratio} |")
-        figures["rows"][name] = {"seconds_per_epoch": seconds, "sgd_seconds_per_epoch": sgd,
+        print(f"| {label} | {seconds:.3f} | {sgd_median:.3f} | {correct} / {len(yv)} | {ratio} |")
+        figures["rows"][name] = {"seconds_per_epoch": seconds, "sgd_seconds_per_epoch": sgd_median,
                                  "evaluation_correct": int(correct)}
     if numpy_row:
         figures["rows"]["numpy per-example"] = {"seconds_per_epoch": numpy_row[0], "evaluation_correct": int(numpy_row[1])}
     overhead = best["module, numpy arrays"][0] / best["CLI"][0] - 1
-    sgd_overhead = best["module, numpy arrays"][2] / best["CLI"][2] - 1
+    sgd_overhead = statistics.median(sgd["module, numpy arrays"]) / statistics.median(sgd["CLI"]) - 1
     figures["module_overhead_vs_cli"] = {"epoch": overhead, "sgd": sgd_overhead}
     print(f"\nmodule (numpy arrays) vs CLI: {100 * overhead:+.1f}% per epoch, {100 * sgd_overhead:+.1f}% in SGD "
           f"(as each times its epochs); parameters identical to the CLI's: {'yes' if identical else 'NO'}")
