@@ -1,22 +1,26 @@
 #!/usr/bin/env python3
-"""The book's chapter-3 run from Python, timed in one run on this machine: the book's
-per-example numpy algorithm (network2_numpy.py), batchprop's Python module fed the book's lists
-and fed numpy arrays, and the CLI with the same settings. [784, 30, 10], cross-entropy,
-eta = 0.5, lambda = 5, m = 10, 50,000 Fashion-MNIST training images, the 10,000 after them as
-evaluation data, all four monitors every epoch.
+"""The book's two runs from Python, timed in one run on this machine: the book's per-example
+numpy algorithm (network2_numpy.py), batchprop's Python module fed the book's lists and fed
+numpy arrays, and the CLI with the same settings. [784, 30, 10], m = 10, 50,000 Fashion-MNIST
+training images:
+  chapter 1: quadratic cost, N(0, 1) weights, eta = 3.0, test accuracy after each epoch
+             (network.py's SGD(training_data, 30, 10, 3.0, test_data=test_data));
+  chapter 3: cross-entropy, N(0, 1/n_in) weights, eta = 0.5, lambda = 5.0, the 10,000 training
+             images after the 50,000 as evaluation data, all four monitors every epoch.
 
-  bench/compare/python_module.py                     # numpy 2 epochs, the rest 30; ~1-2 min
-  bench/compare/python_module.py --numpy-epochs 1 --epochs 5 --rounds 1   # a quick look
+  bench/compare/python_module.py                 # both chapters; numpy 2 epochs, the rest 30 (~2 min)
+  bench/compare/python_module.py --chapter 3 --numpy-epochs 1 --epochs 5 --rounds 1   # a quick look
   bench/compare/python_module.py --device cuda --out gpu.json
 
 Seconds per epoch include the monitors (the book computes them every epoch) and, for the
 module, turning the data into batchprop's form; the CLI's exclude its start-up: (time of the
-run - time of the same command with --epochs 1) / (epochs - 1). "of which SGD" is the training part as batchprop's own
-epoch timer reports it (the CLI's --metrics, the module's epoch_stats): the same timer on both
-sides (the median over every epoch of every round), so their ratio is the Python layer's cost
-on training itself. The module and the CLI alternate for --rounds rounds; each
-row reports its fastest round. Also checks that the module's parameters equal the CLI's, bit
-for bit. Prints a markdown table; --out FILE also writes the figures as JSON.
+run - time of the same command with --epochs 1) / (epochs - 1). "of which SGD" is the training
+part as batchprop's own epoch timer reports it (the CLI's --metrics, the module's epoch_stats):
+the same timer on both sides (the median over every epoch of every round), so their ratio is
+the Python layer's cost on training itself. The module and the CLI alternate for --rounds
+rounds; the s/epoch column is each one's fastest round. Also checks that the module's
+parameters equal the CLI's, bit for bit (exit status 1 if not). Prints markdown tables;
+--out FILE also writes the figures as JSON.
 """
 
 import argparse
@@ -32,6 +36,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
+CHAPTERS = {
+    1: dict(title="chapter 1: quadratic cost, N(0,1) init, eta 3.0, test accuracy each epoch",
+            cost="quadratic", init="gaussian", eta=3.0, lmbda=0.0, evaluation="test", all_monitors=False),
+    3: dict(title="chapter 3: cross-entropy, N(0,1/n_in) init, eta 0.5, lambda 5, 10,000 evaluation images, "
+                  "four monitors",
+            cost="cross-entropy", init="scaled", eta=0.5, lmbda=5.0, evaluation="validation", all_monitors=True),
+}
+
 
 def cpu_model():
     try:
@@ -45,6 +57,96 @@ def cpu_model():
         return platform.processor() or "unknown CPU"
 
 
+def run_chapter(ch, a, cli, batchprop, np, Network2, data):
+    c = CHAPTERS[ch]
+    (X, y), (Xe, ye), book_train, book_eval = data[c["evaluation"]]
+    cost_class = batchprop.CrossEntropyCost if c["cost"] == "cross-entropy" else batchprop.QuadraticCost
+    monitors = dict(monitor_evaluation_accuracy=True)
+    if c["all_monitors"]:
+        monitors.update(monitor_evaluation_cost=True, monitor_training_cost=True, monitor_training_accuracy=True)
+
+    def new_net(device):
+        net = batchprop.Network([784, 30, 10], cost_class, device=device, seed=a.seed)
+        if c["init"] == "gaussian":
+            net.large_weight_initializer()
+        return net
+
+    def module_run(train, evaluation):
+        net = new_net(a.device)
+        start = time.perf_counter()
+        _, ea, _, _ = net.SGD(train, a.epochs, 10, c["eta"], lmbda=c["lmbda"], evaluation_data=evaluation,
+                              verbose=False, **monitors)
+        wall = (time.perf_counter() - start) / a.epochs
+        return wall, ea[-1], [e["train_seconds"] for e in net.epoch_stats], net
+
+    with tempfile.TemporaryDirectory() as tmp:
+        saved, metrics = os.path.join(tmp, "cli.json"), os.path.join(tmp, "m.jsonl")
+        command = [cli, "train", "--data", a.data, "--device", a.device, "--cost", c["cost"], "--init", c["init"],
+                   "--eta", str(c["eta"]), "--lambda", str(c["lmbda"]), "--batch", "10", "--seed", str(a.seed), "-q",
+                   "--monitor", "eval-acc,eval-cost,train-acc,train-cost" if c["all_monitors"] else "eval-acc"]
+        if c["evaluation"] == "validation":
+            command += ["--validation", "10000"]
+
+        def cli_run():
+            start = time.perf_counter()
+            subprocess.run(command + ["--epochs", str(a.epochs), "--save", saved, "--metrics", metrics], check=True)
+            wall = time.perf_counter() - start
+            start = time.perf_counter()
+            subprocess.run(command + ["--epochs", "1"], check=True)
+            one_epoch = time.perf_counter() - start  # start-up + one epoch
+            with open(metrics) as f:
+                epochs = [json.loads(line) for line in f]
+            return ((wall - one_epoch) / (a.epochs - 1), round(epochs[-1]["eval_accuracy"] * len(ye)),
+                    [e["seconds"] for e in epochs])
+
+        best, sgd = {}, {}
+        for _ in range(a.rounds):
+            for name, run in (("module, numpy arrays", lambda: module_run((X, y), (Xe, ye))),
+                              ("CLI", cli_run),
+                              ("module, the book's lists", lambda: module_run(book_train, book_eval))):
+                result = run()
+                sgd.setdefault(name, []).extend(result[2])  # every epoch of every round
+                if name not in best or result[0] < best[name][0]:
+                    best[name] = result
+        with open(saved) as f:
+            cli_model = json.load(f)
+    net = best["module, numpy arrays"][3]
+    identical = all(np.array_equal(mine, np.array(theirs)) for mine, theirs in
+                    zip(net.weights + net.biases, cli_model["weights"] + cli_model["biases"]))
+
+    numpy_row = None
+    if a.numpy_epochs:
+        start_net = new_net("cpu")
+        peer = Network2(start_net.weights, start_net.biases, cross_entropy=c["cost"] == "cross-entropy")
+        epochs = list(peer.SGD(book_train, a.numpy_epochs, 10, c["eta"], c["lmbda"], book_eval,
+                               all_monitors=c["all_monitors"], seed=a.seed))
+        numpy_row = (min(s for s, _ in epochs), epochs[-1][1])
+
+    print(f"\n{c['title']}; module and CLI {a.epochs} epochs (s/epoch: best of {a.rounds} rounds), "
+          f"numpy {a.numpy_epochs}\n")
+    print("| implementation | s/epoch | of which SGD | accuracy (last epoch) | vs numpy per-example |")
+    print("|---|---:|---:|---:|---:|")
+    figures = {"title": c["title"], "identical_to_cli": identical, "rows": {}}
+    if numpy_row:
+        print(f"| numpy, the book's per-example algorithm | {numpy_row[0]:.3f} | - | {numpy_row[1]} / {len(ye)} "
+              f"(after {a.numpy_epochs}) | 1.0x |")
+        figures["rows"]["numpy per-example"] = {"seconds_per_epoch": numpy_row[0], "correct": int(numpy_row[1])}
+    for name in ("module, the book's lists", "module, numpy arrays", "CLI"):
+        seconds, correct = best[name][:2]
+        sgd_median = statistics.median(sgd[name])
+        ratio = f"{numpy_row[0] / seconds:.1f}x" if numpy_row else "-"
+        label = "batchprop CLI" if name == "CLI" else f"batchprop module, {name.split(', ', 1)[1]}"
+        print(f"| {label} | {seconds:.3f} | {sgd_median:.3f} | {correct} / {len(ye)} | {ratio} |")
+        figures["rows"][name] = {"seconds_per_epoch": seconds, "sgd_seconds_per_epoch": sgd_median,
+                                 "correct": int(correct)}
+    overhead = best["module, numpy arrays"][0] / best["CLI"][0] - 1
+    sgd_overhead = statistics.median(sgd["module, numpy arrays"]) / statistics.median(sgd["CLI"]) - 1
+    figures["module_overhead_vs_cli"] = {"epoch": overhead, "sgd": sgd_overhead}
+    print(f"\nmodule (numpy arrays) vs CLI: {100 * overhead:+.1f}% per epoch, {100 * sgd_overhead:+.1f}% in SGD; "
+          f"parameters identical to the CLI's: {'yes' if identical else 'NO'}")
+    return figures
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,6 +154,8 @@ def main():
                    help="build directory with python/ (the module) and the CLI (default: build)")
     p.add_argument("--cli", help="the batchprop executable (default: BUILD/batchprop)")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="MNIST-format IDX directory")
+    p.add_argument("--chapter", type=int, choices=(1, 3), action="append",
+                   help="the run to time: 1 or 3 (default: both; may be repeated)")
     p.add_argument("--epochs", type=int, default=30, help="epochs of the module and CLI runs (default 30)")
     p.add_argument("--numpy-epochs", type=int, default=2, help="epochs of the numpy peer (default 2; 0 skips it)")
     p.add_argument("--rounds", type=int, default=2, help="alternating module/CLI rounds (default 2)")
@@ -73,94 +177,23 @@ def main():
     sys.path.insert(0, HERE)
     from network2_numpy import Network2
 
-    settings = dict(epochs=a.epochs, mini_batch_size=10, eta=0.5, lmbda=5.0)
-    monitors = dict(monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
-                    monitor_training_cost=True, monitor_training_accuracy=True)
     try:
-        (X, y), (Xv, yv), _ = batchprop.mnist_loader.load_data(a.data)
-        book_train, book_valid, _ = batchprop.mnist_loader.load_data_wrapper(a.data)
+        (X, y), (Xv, yv), (Xt, yt) = batchprop.mnist_loader.load_data(a.data)
+        book_train, book_valid, book_test = batchprop.mnist_loader.load_data_wrapper(a.data)
     except (OSError, batchprop.Error) as e:
         p.error(str(e))
-    rows = []
-
-    def module_run(data, evaluation):
-        net = batchprop.Network([784, 30, 10], batchprop.CrossEntropyCost, device=a.device, seed=a.seed)
-        start = time.perf_counter()
-        ec, ea, tc, ta = net.SGD(data, evaluation_data=evaluation, verbose=False, **settings, **monitors)
-        wall = (time.perf_counter() - start) / a.epochs
-        return wall, ea[-1], [e["train_seconds"] for e in net.epoch_stats], net
-
-    with tempfile.TemporaryDirectory() as tmp:
-        saved = os.path.join(tmp, "cli.json")
-        command = [cli, "train", "--data", a.data, "--device", a.device, "--cost", "cross-entropy", "--init", "scaled",
-                   "--eta", "0.5", "--lambda", "5", "--batch", "10", "--validation", "10000", "--seed", str(a.seed),
-                   "--monitor", "eval-acc,eval-cost,train-acc,train-cost", "-q"]
-
-        def cli_run():
-            start = time.perf_counter()
-            subprocess.run(command + ["--epochs", str(a.epochs), "--save", saved, "--metrics", os.path.join(tmp, "m.jsonl")],
-                           check=True)
-            wall = time.perf_counter() - start
-            start = time.perf_counter()
-            subprocess.run(command + ["--epochs", "1"], check=True)
-            one_epoch = time.perf_counter() - start  # start-up + one epoch
-            with open(os.path.join(tmp, "m.jsonl")) as f:
-                epochs = [json.loads(line) for line in f]
-            return ((wall - one_epoch) / (a.epochs - 1), round(epochs[-1]["eval_accuracy"] * len(yv)),
-                    [e["seconds"] for e in epochs])
-
-        best, sgd = {}, {}
-        for _ in range(a.rounds):
-            for name, run in (("module, numpy arrays", lambda: module_run((X, y), (Xv, yv))),
-                              ("CLI", cli_run),
-                              ("module, the book's lists", lambda: module_run(book_train, book_valid))):
-                result = run()
-                sgd.setdefault(name, []).extend(result[2])  # every epoch of every round
-                if name not in best or result[0] < best[name][0]:
-                    best[name] = result
-        with open(saved) as f:
-            cli_model = json.load(f)
-        net = best["module, numpy arrays"][3]
-        identical = all(np.array_equal(mine, np.array(theirs)) for mine, theirs in
-                        zip(net.weights + net.biases, cli_model["weights"] + cli_model["biases"]))
-
-    numpy_row = None
-    if a.numpy_epochs:
-        start_net = batchprop.Network([784, 30, 10], batchprop.CrossEntropyCost, device="cpu", seed=a.seed)
-        peer = Network2(start_net.weights, start_net.biases)
-        epochs = list(peer.SGD(book_train, a.numpy_epochs, 10, 0.5, 5.0, book_valid, seed=a.seed))
-        numpy_row = (min(s for s, _ in epochs), epochs[-1][1])
-
-    device = best["module, numpy arrays"][3].device
-    print(f"machine: {cpu_model()}; module and CLI on {device}")
-    print(f"chapter-3 run: [784,30,10], cross-entropy, eta 0.5, lambda 5, m 10, 50,000 training + 10,000 evaluation "
-          f"images, four monitors; module/CLI {a.epochs} epochs (best of {a.rounds} rounds), numpy {a.numpy_epochs}\n")
-    print("| implementation | s/epoch | of which SGD | evaluation accuracy (last epoch) | vs numpy per-example |")
-    print("|---|---:|---:|---:|---:|")
-    if numpy_row:
-        print(f"| numpy, the book's per-example network2 | {numpy_row[0]:.3f} | - | {numpy_row[1]} / {len(yv)} "
-              f"(after {a.numpy_epochs}) | 1.0x |")
+    data = {"validation": ((X, y), (Xv, yv), book_train, book_valid),
+            "test": ((X, y), (Xt, yt), book_train, book_test)}
+    device = batchprop.Network([2, 1], device=a.device).device
+    print(f"machine: {cpu_model()}; module and CLI on {device}; load average {os.getloadavg()[0]:.2f}")
     figures = {"machine": cpu_model(), "device": device, "epochs": a.epochs, "numpy_epochs": a.numpy_epochs,
-               "rounds": a.rounds, "identical_to_cli": identical, "rows": {}}
-    for name in ("module, the book's lists", "module, numpy arrays", "CLI"):
-        seconds, correct = best[name][:2]
-        sgd_median = statistics.median(sgd[name])
-        ratio = f"{numpy_row[0] / seconds:.1f}x" if numpy_row else "-"
-        label = "batchprop CLI" if name == "CLI" else f"batchprop module, {name.split(', ', 1)[1]}"
-        print(f"| {label} | {seconds:.3f} | {sgd_median:.3f} | {correct} / {len(yv)} | {ratio} |")
-        figures["rows"][name] = {"seconds_per_epoch": seconds, "sgd_seconds_per_epoch": sgd_median,
-                                 "evaluation_correct": int(correct)}
-    if numpy_row:
-        figures["rows"]["numpy per-example"] = {"seconds_per_epoch": numpy_row[0], "evaluation_correct": int(numpy_row[1])}
-    overhead = best["module, numpy arrays"][0] / best["CLI"][0] - 1
-    sgd_overhead = statistics.median(sgd["module, numpy arrays"]) / statistics.median(sgd["CLI"]) - 1
-    figures["module_overhead_vs_cli"] = {"epoch": overhead, "sgd": sgd_overhead}
-    print(f"\nmodule (numpy arrays) vs CLI: {100 * overhead:+.1f}% per epoch, {100 * sgd_overhead:+.1f}% in SGD "
-          f"(as each times its epochs); parameters identical to the CLI's: {'yes' if identical else 'NO'}")
+               "rounds": a.rounds, "chapters": {}}
+    for ch in sorted(set(a.chapter or (1, 3))):
+        figures["chapters"][ch] = run_chapter(ch, a, cli, batchprop, np, Network2, data)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(figures, f, indent=1)
-    return 0 if identical else 1
+    return 0 if all(c["identical_to_cli"] for c in figures["chapters"].values()) else 1
 
 
 if __name__ == "__main__":
