@@ -28,8 +28,8 @@ bool small_gemm_supported(SimdLevel level);
 // (bench/RESULTS.md, single-threaded, OpenBLAS 0.3.21): on the forward products of
 // [784,30,10] and [784,100,10] the kernel is 1.0-2.7x the BLAS up to m = 64 with either
 // instruction set; at m = 128 the BLAS catches up on the 100-neuron layer (AVX2, 0.87x on its
-// update). The update of [784,30,10] is 0.94x OpenBLAS's AVX-512 kernels and 1.19x its AVX2
-// ones at m = 10.
+// update). The update of [784,30,10] at m = 10 is 1.12x OpenBLAS's AVX-512 kernels (the
+// resident-A path of the kernel; 0.94x before it) and 1.19x its AVX2 ones.
 constexpr int kSmallGemmMaxDim = 64;
 
 // C (M x N) = alpha op(A) op(B) + beta C with one of N (the forward and backward products'

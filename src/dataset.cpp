@@ -277,7 +277,10 @@ IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string& what) 
                       << b.size() - header);
     if (b.size() - header > count)
         BP_THROW(what << ": " << b.size() - header - count << " unexpected bytes after the IDX data");
-    out.values.assign(b.begin() + std::ptrdiff_t(header), b.end());
+    // In huge pages too (fresh_buffer): training reads a few scattered images every step
+    // (gather_batch), and with 4 KiB pages each of them costs a TLB miss and a page walk.
+    out.values = fresh_buffer(count);
+    std::copy(b.begin() + std::ptrdiff_t(header), b.end(), out.values.begin());
     return out;
 }
 
@@ -298,7 +301,7 @@ Dataset images_from_idx(IdxArray images, const std::string& what) {
 }
 
 Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
-    const IdxArray images = parse_idx(read_file_bytes(images_path), images_path);
+    IdxArray images = parse_idx(read_file_bytes(images_path), images_path);  // not const: moved below
     const IdxArray labels = parse_idx(read_file_bytes(labels_path), labels_path);
     if (images.dims.size() != 3)
         BP_THROW(images_path << ": an images file has 3 dimensions (count, rows, columns), this one "
