@@ -304,18 +304,16 @@ class Network:
                                      "examples_per_second": r["examples_per_second"]})
             if r["examples"] == train.n:
                 self._epochs_trained = r["epoch"]
-            if r["training"] is not None:
-                correct, total, cost = r["training"]
-                if monitor_training_cost:
-                    training_cost.append(cost)
-                if monitor_training_accuracy:
-                    training_accuracy.append(correct)
-            if r["evaluation"] is not None:
-                correct, total, cost = r["evaluation"]
-                if monitor_evaluation_cost:
-                    evaluation_cost.append(cost)
-                if monitor_evaluation_accuracy:
-                    evaluation_accuracy.append(correct)
+            for which, costs, accuracies, want_cost, want_accuracy in (
+                    ("training", training_cost, training_accuracy, monitor_training_cost, monitor_training_accuracy),
+                    ("evaluation", evaluation_cost, evaluation_accuracy, monitor_evaluation_cost,
+                     monitor_evaluation_accuracy)):
+                if r[which] is not None:
+                    correct, _, cost = r[which]
+                    if want_cost:
+                        costs.append(cost)
+                    if want_accuracy:
+                        accuracies.append(correct)
             if verbose:
                 self._report_epoch(j, r, monitors)
                 sys.stdout.flush()
@@ -332,18 +330,14 @@ class Network:
         """network2.py's lines after epoch j."""
         evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = monitors
         print(f"Epoch {j} training complete")
-        if r["training"] is not None:
-            correct, total, cost = r["training"]
-            if training_cost:
-                print(f"Cost on training data: {cost}")
-            if training_accuracy:
-                print(f"Accuracy on training data: {correct} / {total}")
-        if r["evaluation"] is not None:
-            correct, total, cost = r["evaluation"]
-            if evaluation_cost:
-                print(f"Cost on evaluation data: {cost}")
-            if evaluation_accuracy:
-                print(f"Accuracy on evaluation data: {correct} / {total}")
+        for which, want_cost, want_accuracy in (("training", training_cost, training_accuracy),
+                                                ("evaluation", evaluation_cost, evaluation_accuracy)):
+            if r[which] is not None:
+                correct, total, cost = r[which]
+                if want_cost:
+                    print(f"Cost on {which} data: {cost}")
+                if want_accuracy:
+                    print(f"Accuracy on {which} data: {correct} / {total}")
         print()
 
     def accuracy(self, data: DataLike, convert: bool = False) -> int:
