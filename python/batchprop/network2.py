@@ -14,6 +14,7 @@ may also come as numpy arrays (X, y), which are used in place without a copy.
 import errno
 import os
 import sys
+import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -111,6 +112,41 @@ def _check_file(path):
     return path
 
 
+class _OneThreadAtATime:
+    """The compiled session behind a Network, entered by one thread at a time. Training releases
+    the GIL, so without this another thread could call into the session mid-epoch (read the
+    parameters being written, start a second training); it gets a RuntimeError instead. The
+    training thread itself may call back in: a progress callback can read net.weights."""
+
+    def __init__(self, session):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_lock", threading.RLock())
+
+    def _enter(self):
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this network is in use by another thread (training?); wait for it to finish")
+
+    def __getattr__(self, name):
+        attr = getattr(self._session, name)
+        if not callable(attr):
+            return attr  # sizes, dtype, device: fixed for the session's life
+
+        def call(*args, **kwargs):
+            self._enter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self._lock.release()
+        return call
+
+    def __setattr__(self, name, value):
+        self._enter()
+        try:
+            setattr(self._session, name, value)
+        finally:
+            self._lock.release()
+
+
 class Network:
     """A fully-connected sigmoid network, as network2.py's Network.
 
@@ -140,7 +176,7 @@ class Network:
         self._attach(_core.Session(sizes, _cost_name(cost), self._default_init, self._seed, device, dtype))
 
     def _attach(self, session):
-        self._session = session
+        self._session = _OneThreadAtATime(session)
         self._epochs_trained = 0  # epochs trained since the initialisation: the next SGD goes on from there
         self.epoch_stats = []     # per epoch of the last SGD: seconds, examples/s (batchprop's)
 

@@ -191,3 +191,28 @@ def test_the_book_prints_its_lines(small, capsys):
     assert lines[0] == "Epoch 0 training complete"
     assert lines[1].startswith("Cost on training data: ")
     assert lines[2].startswith("Accuracy on evaluation data: ") and lines[2].endswith(" / 1000")
+
+
+def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion):
+    (X, y), _ = fashion
+    net = batchprop.Network([784, 30, 10], device="cpu", seed=1)
+    seen, started, errors = [], threading.Event(), []
+
+    def progress(epoch, done, total):
+        seen.append(net.weights[0][0, 0])  # the training thread itself may read
+        started.set()
+
+    def train():
+        try:
+            net.SGD((X, y), 6, 10, 0.5, verbose=False, progress=progress)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=train)
+    t.start()
+    assert started.wait(30)
+    with pytest.raises(RuntimeError, match="in use by another thread"):
+        net.accuracy((X[:100], y[:100]))
+    t.join()
+    assert not errors and len(seen) > 1
+    assert net.accuracy((X[:100], y[:100])) >= 0  # free again
