@@ -17,10 +17,13 @@ def _labels(y, n, what):
         raise ValueError(f"{what}: {n} images need {n} labels (a 1-d array of ints or {n} one-hot rows), "
                          f"got an array of shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
-            return y.astype(np.int32)  # whole numbers stored as floats
-        raise ValueError(f"{what}: labels must be integers, got {y.dtype}")
-    return y
+        if not (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0)):
+            raise ValueError(f"{what}: labels must be integers, got {y.dtype}")
+    # batchprop holds int32 labels: a wider value must not wrap into a valid-looking class.
+    if y.size and (y.min() < 0 or y.max() > np.iinfo(np.int32).max):
+        bad = y.min() if y.min() < 0 else y.max()
+        raise ValueError(f"{what}: label {bad} is not a class number (0, 1, 2, ...)")
+    return y.astype(np.int32, copy=False)
 
 
 def _images(X, what):
@@ -30,14 +33,16 @@ def _images(X, what):
         X = X.reshape(X.shape[0], -1)
     if X.ndim != 2:
         raise ValueError(f"{what}: images must be a 2-d array (examples, pixels), got shape {X.shape}")
-    if X.dtype == np.uint8 or X.dtype == np.float32:
+    if X.dtype == np.uint8 or (X.dtype == np.float32 and X.flags.aligned):
         return np.ascontiguousarray(X)  # no copy when already C-contiguous
     if np.issubdtype(X.dtype, np.integer):
         if X.size and (X.min() < 0 or X.max() > 255):
             raise ValueError(f"{what}: integer pixels must lie in 0..255 (got {X.min()}..{X.max()})")
         return X.astype(np.uint8)
     if np.issubdtype(X.dtype, np.floating):
-        return np.ascontiguousarray(X, dtype=np.float32)  # inputs are used in single precision
+        # inputs are used in single precision; a fresh array is aligned (one that starts inside
+        # a byte buffer need not be, and batchprop reads floats only from aligned memory)
+        return np.array(X, dtype=np.float32, order="C", copy=True)
     raise TypeError(f"{what}: images must be numbers, got {X.dtype}")
 
 

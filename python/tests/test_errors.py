@@ -100,3 +100,20 @@ def test_a_gpu_asked_for_where_there_is_none():
     assert net.device_notice  # why auto chose the CPU
     with pytest.raises(batchprop.Error, match="GPU|CUDA|cuda"):
         batchprop.Network([4, 2], device="cuda")
+
+
+def test_labels_that_would_wrap_and_arrays_that_need_a_copy(data):
+    X, y = data
+    net = batchprop.Network([12, 4, 3], device="cpu")
+    with pytest.raises(ValueError, match="label 4294967297 is not a class number"):
+        net.SGD((X, np.where(y == 1, 2**32 + 1, y).astype(np.int64)), 1, 10, 0.5)
+    with pytest.raises(ValueError, match="label -1 is not a class number"):
+        net.SGD((X, np.where(y == 1, -1, y)), 1, 10, 0.5)
+    # float32 images that start one byte into a buffer: copied to aligned memory, not refused
+    raw = np.empty(X.size * 4 + 1, dtype=np.uint8)
+    unaligned = np.frombuffer(raw.data, dtype=np.float32, count=X.size, offset=1).reshape(X.shape)
+    assert not unaligned.flags.aligned
+    raw[1:] = (X.astype(np.float32) / np.float32(255)).view(np.uint8).ravel()
+    d = batchprop.as_data((unaligned, y))
+    assert d.address != unaligned.ctypes.data and d.pixel_type == "float32"
+    net.SGD(d, 1, 10, 0.5, verbose=False)
