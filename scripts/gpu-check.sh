@@ -488,8 +488,10 @@ preflight() {
     if [ "$HAVE_GPU" = 1 ] && [ "$BENCH_OK" = 0 ]; then
         pf "benchmarks: skipped, $BENCH_WHY"
     fi
-    # --launch graph|eager, when this CLI has it.
-    if bp batchprop train --help 2>/dev/null | grep -q -- '--launch'; then LAUNCH=1; fi
+    # --launch graph|eager, when this CLI has it. The help is read whole first: with pipefail,
+    # `... | grep -q` fails when grep's early exit cuts the writer off with SIGPIPE.
+    local train_help; train_help=$(bp batchprop train --help 2>/dev/null) || true
+    if grep -q -- '--launch' <<<"$train_help"; then LAUNCH=1; fi
     pf "train --launch: $([ "$LAUNCH" = 1 ] && echo "listed by train --help" || echo "not listed by train --help: the graph-vs-eager check is skipped")"
     if [ "${GPU_CHECK_SELFTEST:-0}" = 1 ]; then
         SELFTEST=1 DEV=cpu
