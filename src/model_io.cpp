@@ -53,6 +53,12 @@ std::string model_to_json(const Network<T>& net, Cost cost, const json& settings
 
 template <class T>
 void save_model(const std::string& path, const Network<T>& net, Cost cost, const json& settings) {
+    // JSON has no NaN or infinity (nlohmann would write null): refuse rather than write a file
+    // that no reader, this one included, accepts.
+    for (const T v : net.params())
+        if (!std::isfinite(v))
+            BP_THROW(path << ": not saved: the network's parameters include " << v
+                          << " (training diverged? try a smaller eta)");
     write_file_atomically(path, model_to_json(net, cost, settings) + "\n");
 }
 

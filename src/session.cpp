@@ -77,6 +77,8 @@ struct ImplT final : Session::Impl {
     std::string device() const override { return be->name(); }
 
     int train(const Dataset& train, const Dataset* eval, TrainConfig cfg, const TrainCallbacks& cb) override {
+        // A callback calling train() again would run a second trainer over the first one's buffers.
+        if (active) BP_THROW("train: not while training (called from a training callback)");
         check_fits(train, sizes, true);
         if (eval) check_fits(*eval, sizes, true);
         cfg.cost = cost;
@@ -128,7 +130,8 @@ struct ImplT final : Session::Impl {
         const int n0 = sizes.front(), nL = sizes.back();
         const int chunk = std::max(1, std::min(1000, d.n));
         Backprop<T> bp(*be, net.layout(), chunk);
-        bp.set_params(net.params());
+        // From a training callback: the parameters reached so far, as network() gives them.
+        bp.set_params(active ? active->params() : net.params());
         Buffer<S> staging;  // (n0 x chunk) on a GPU; unused on the CPU
         if (!be->is_host_memory()) staging = Buffer<S>(*be, std::size_t(n0) * std::size_t(chunk));
         Buffer<T> x(*be, std::size_t(n0) * std::size_t(chunk));

@@ -11,6 +11,8 @@ __all__ = ["as_data"]
 def _labels(y, n, what):
     """Class labels as a 1-d integer array: ints as they are, one-hot rows by their argmax."""
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape == (n, 1):  # a column of labels (a one-hot row of one class means nothing)
+        y = y[:, 0]
     if y.ndim == 2 and y.shape[0] == n:  # one-hot (n, classes), as the book's training targets
         return np.argmax(y, axis=1).astype(np.int32)
     if y.ndim != 1 or y.shape[0] != n:

@@ -85,11 +85,17 @@ def _cost_name(cost):
     raise ValueError(f"cost must be QuadraticCost or CrossEntropyCost, got {cost!r}")
 
 
-def _check_int(value, name, least):
+_INT_MAX = 2**31 - 1   # batchprop's counts (layer sizes, epochs, m) are C ints
+_SEED_MAX = 2**64 - 1  # seeds are 64-bit
+
+
+def _check_int(value, name, least, most=_INT_MAX):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < least:
         raise ValueError(f"{name} must be >= {least}, got {value}")
+    if value > most:
+        raise ValueError(f"{name} must be <= {most}, got {value}")
     return int(value)
 
 
@@ -172,7 +178,7 @@ class Network:
         sizes = [_check_int(s, "every layer size", 1) for s in sizes]
         if len(sizes) < 2:
             raise ValueError(f"a network needs at least 2 layers (input and output), got sizes {sizes}")
-        self._seed = _check_int(seed, "seed", 0)
+        self._seed = _check_int(seed, "seed", 0, _SEED_MAX)
         self._attach(_core.Session(sizes, _cost_name(cost), self._default_init, self._seed, device, dtype))
 
     def _attach(self, session):
@@ -312,6 +318,9 @@ class Network:
         evaluation = as_data(evaluation_data, "evaluation_data") if evaluation_data is not None else None
         if mini_batch_size > train.n:
             raise ValueError(f"mini_batch_size ({mini_batch_size}) is larger than training_data ({train.n} examples)")
+        if eta * lmbda / train.n >= 1:  # network2.py's factor (1 - eta*(lmbda/n)) would be <= 0
+            raise ValueError(f"eta * lmbda / n = {eta} * {lmbda} / {train.n} >= 1: the weight decay factor "
+                             f"1 - eta*lmbda/n would flip or zero every weight")
 
         args = _core.TrainArgs()
         args.first_epoch = self._epochs_trained
@@ -321,7 +330,7 @@ class Network:
         args.lmbda = lmbda
         args.mode = mode
         args.shuffle = bool(shuffle)
-        args.seed = self._seed if seed is None else _check_int(seed, "seed", 0)
+        args.seed = self._seed if seed is None else _check_int(seed, "seed", 0, _SEED_MAX)
         args.monitor_training = bool(monitor_training_cost or monitor_training_accuracy)
         args.monitor_evaluation = monitor_evaluation
         args.l2_over_evaluated_set = True

@@ -28,8 +28,9 @@ def test_hyper_parameters(data):
         net.SGD(data, 1, 10, 0.5, mode="batch")
     with pytest.raises(ValueError, match="need evaluation_data"):
         net.SGD(data, 1, 10, 0.5, monitor_evaluation_accuracy=True)
-    with pytest.raises(batchprop.Error, match="eta"):
-        net.SGD(data, 1, 10, 10.0, lmbda=10.0)  # eta * lambda / n >= 1: weight decay would flip signs
+    with pytest.raises(ValueError, match=r"eta \* lmbda / n = 10.0 \* 5.0 / 50 >= 1"):
+        net.SGD(data, 1, 10, 10.0, lmbda=5.0)  # weight decay would flip signs; in the book's names
+    net.SGD(data, 1, 10, 10.0, lmbda=4.9, verbose=False)  # just below: fine
 
 
 def test_networks():
@@ -45,6 +46,28 @@ def test_networks():
         batchprop.Network([4, 2], dtype="f16")
     with pytest.raises(batchprop.Error):
         batchprop.Network([4, 2], device="tpu")
+
+
+def test_ints_beyond_batchprops_range(data):
+    # Python ints are unbounded; batchprop's sizes are C ints and its seeds 64-bit.
+    with pytest.raises(ValueError, match="every layer size must be <= 2147483647"):
+        batchprop.Network([2**31, 3])
+    with pytest.raises(ValueError, match="seed must be <= 18446744073709551615"):
+        batchprop.Network([12, 3], seed=2**64)
+    net = batchprop.Network([12, 3], seed=2**64 - 1)
+    with pytest.raises(ValueError, match="seed must be <= 18446744073709551615"):
+        net.SGD(data, 1, 10, 0.5, seed=2**64)
+    net.SGD(data, 1, 10, 0.5, seed=2**64 - 1, verbose=False)
+    net.SGD(data, 1, 10, 0.5, seed=0, verbose=False)
+
+
+def test_a_diverged_network_is_not_saved(data, tmp_path):
+    net = batchprop.Network([12, 4, 3], device="cpu")
+    net.SGD(data, 1, 10, 1e300, verbose=False)  # as in the book, a huge eta overflows to nan
+    assert not all(np.all(np.isfinite(w)) for w in net.weights)
+    with pytest.raises(batchprop.Error, match="not saved: the network's parameters include"):
+        net.save(tmp_path / "net.json")  # JSON has no nan: it would write null, which no reader takes
+    assert not (tmp_path / "net.json").exists()
 
 
 def test_data_that_does_not_fit(data):

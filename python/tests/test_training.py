@@ -216,3 +216,37 @@ def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion):
     t.join()
     assert not errors and len(seen) > 1
     assert net.accuracy((X[:100], y[:100])) >= 0  # free again
+
+
+def test_labels_as_a_column_are_labels():
+    rng = np.random.default_rng(3)
+    X, y = rng.integers(1, 256, size=(60, 12), dtype=np.uint8), rng.integers(0, 3, size=60)
+    a, b = (batchprop.Network([12, 4, 3], device="cpu", dtype="f64") for _ in range(2))
+    a.SGD((X, y), 1, 10, 0.5, verbose=False)
+    b.SGD((X, y.reshape(-1, 1)), 1, 10, 0.5, verbose=False)  # (n, 1): not one-hot rows of one class
+    assert all(np.array_equal(p, q) for p, q in zip(a.weights, b.weights))
+    assert a.accuracy((X, y.reshape(-1, 1))) == a.accuracy((X, y))
+
+
+def test_a_callback_sees_the_network_as_trained_so_far():
+    rng = np.random.default_rng(4)
+    X, y = rng.integers(1, 256, size=(200, 12), dtype=np.uint8), rng.integers(0, 3, size=200)
+    net = batchprop.Network([12, 5, 3], device="cpu", dtype="f64")
+    x = X[:1].T / 255.0
+    seen = []
+
+    def progress(epoch, done, total):
+        if done == total:
+            a = x
+            for w, b in zip(net.weights, net.biases):
+                a = batchprop.sigmoid(w @ a + b)
+            seen.append((net.feedforward(x), a, net.accuracy((X, y))))
+            with pytest.raises(batchprop.Error, match="not while training"):
+                net.SGD((X, y), 1, 10, 0.5, verbose=False)  # once crashed the process
+
+    net.SGD((X, y), 2, 10, 0.5, verbose=False, progress=progress)
+    assert len(seen) == 2
+    for got, want, _ in seen:
+        assert np.allclose(got, want, rtol=1e-6, atol=0), (got, want)  # inputs go in as float32
+    assert not np.array_equal(seen[0][0], seen[1][0])
+    assert seen[1][2] == net.accuracy((X, y))
