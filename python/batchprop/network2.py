@@ -408,7 +408,11 @@ class Network:
     def save(self, filename: Union[str, os.PathLike]) -> None:
         """Writes the network to filename in network2.py's JSON format (readable by network2.py's
         load and by `batchprop eval --model`). The file is replaced only once fully written."""
-        self._session.save(os.fspath(filename))
+        filename = os.fspath(filename)
+        folder = os.path.dirname(filename) or "."
+        if not os.path.isdir(folder):  # as open() would say it, before the C++ writer does
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), folder)
+        self._session.save(filename)
 
 
 def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32") -> Network:

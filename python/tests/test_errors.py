@@ -1,5 +1,7 @@
 """Bad arguments raise the Python exception that fits, with batchprop's message."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -110,10 +112,16 @@ def test_saving_never_leaves_half_a_file(tmp_path):
     net = batchprop.Network([4, 3, 2], device="cpu")
     target = tmp_path / "keep.json"
     target.write_text("the user's file")
-    with pytest.raises(batchprop.Error):
+    with pytest.raises(FileNotFoundError, match="no-such-dir"):
         net.save(tmp_path / "no-such-dir" / "net.json")
+    assert target.read_text() == "the user's file"
     net.save(target)  # replacing a file the user names as the output is what save is for
     assert batchprop.load(target).sizes == [4, 3, 2]
+    (tmp_path / "read-only").mkdir(mode=0o500)
+    if os.access(tmp_path / "read-only", os.W_OK):
+        pytest.skip("running as a user who may write anywhere (root)")
+    with pytest.raises(batchprop.Error, match="read-only"):
+        net.save(tmp_path / "read-only" / "net.json")
 
 
 def test_a_gpu_asked_for_where_there_is_none():
