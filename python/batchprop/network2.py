@@ -322,6 +322,8 @@ class Network:
             raise ValueError(f"eta * lmbda / n = {eta} * {lmbda} / {train.n} >= 1: the weight decay factor "
                              f"1 - eta*lmbda/n would flip or zero every weight")
 
+        if epochs == 0:  # as the book's loop over range(0): nothing trained, nothing monitored
+            return [], [], [], []
         args = _core.TrainArgs()
         args.first_epoch = self._epochs_trained
         args.epochs = self._epochs_trained + epochs

@@ -36,6 +36,9 @@ def test_sgd_returns_network2s_four_lists(small):
     assert ec[-1] == pytest.approx(net.total_cost((Xt, yt), 5.0, convert=True), rel=1e-5)
     assert tc[-1] == pytest.approx(net.total_cost((X, y), 5.0), rel=1e-5)
     assert net.SGD((X, y), 1, 10, 0.5, verbose=False) == ([], [], [], [])
+    before = net.weights
+    assert net.SGD((X, y), 0, 10, 0.5, evaluation_data=(Xt, yt), monitor_evaluation_accuracy=True) == ([], [], [], [])
+    assert all(np.array_equal(a, b) for a, b in zip(before, net.weights))
 
 
 def test_the_book_form_and_the_numpy_form_train_alike(small):
