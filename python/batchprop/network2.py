@@ -307,7 +307,7 @@ class Network:
         Training runs with the GIL released. Ctrl-C stops it after the current mini-batch and
         raises KeyboardInterrupt; the network keeps the parameters it reached.
         """
-        epochs = _check_int(epochs, "epochs", 0)
+        epochs = _check_int(epochs, "epochs", 0, _INT_MAX - self._epochs_trained)  # epochs are counted in an int
         mini_batch_size = _check_int(mini_batch_size, "mini_batch_size", 1)
         eta = _check_number(eta, "eta", positive=True)
         lmbda = _check_number(lmbda, "lmbda", positive=False)

@@ -26,6 +26,9 @@ def test_hyper_parameters(data):
         net.SGD(data, 1, 0, 0.5)
     with pytest.raises(TypeError, match="epochs must be an int"):
         net.SGD(data, 1.5, 10, 0.5)
+    net.SGD(data, 1, 10, 0.5, verbose=False)
+    with pytest.raises(ValueError, match="epochs must be <= 2147483646"):  # one epoch trained already
+        net.SGD(data, 2**31 - 1, 10, 0.5)
     with pytest.raises(ValueError, match="mode must be 'matrix' or 'per-example'"):
         net.SGD(data, 1, 10, 0.5, mode="batch")
     with pytest.raises(ValueError, match="need evaluation_data"):
