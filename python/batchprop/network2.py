@@ -315,7 +315,8 @@ class Network:
         monitor_evaluation = bool(monitor_evaluation_cost or monitor_evaluation_accuracy)
         if monitor_evaluation and evaluation_data is None:
             raise ValueError("monitor_evaluation_cost/accuracy need evaluation_data")
-        evaluation = as_data(evaluation_data, "evaluation_data") if evaluation_data is not None else None
+        # converted only when a monitor reads it (the book passes it along either way)
+        evaluation = as_data(evaluation_data, "evaluation_data") if monitor_evaluation else None
         if mini_batch_size > train.n:
             raise ValueError(f"mini_batch_size ({mini_batch_size}) is larger than training_data ({train.n} examples)")
         if eta * lmbda / train.n >= 1:  # network2.py's factor (1 - eta*(lmbda/n)) would be <= 0
