@@ -54,6 +54,16 @@ def test_the_book_form_and_the_numpy_form_train_alike(small):
     assert ra == rb
 
 
+def test_one_hot_rows_and_label_columns_are_labels(small):
+    (X, y), (Xt, yt) = small
+    a = batchprop.Network([784, 30, 10], device="cpu", seed=4)
+    b = batchprop.Network([784, 30, 10], device="cpu", seed=4)
+    a.SGD((X, y), 1, 10, 0.5, verbose=False)
+    b.SGD((X, np.eye(10)[y]), 1, 10, 0.5, verbose=False)  # (n, 10) one-hot rows
+    assert params_equal(a, b)
+    assert b.accuracy((Xt, np.eye(10)[yt])) == b.accuracy((Xt, yt)) == b.accuracy((Xt, yt.reshape(-1, 1)))
+
+
 def test_numpy_arrays_are_used_in_place(small):
     (X, y), _ = small
     for images in (X, (X.astype(np.float32) / np.float32(255))):
