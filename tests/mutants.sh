@@ -317,7 +317,9 @@ run_tests() {
     local rc
     timeout "$timeout_s" ctest --test-dir "$build" -j "$jobs" --stop-on-failure --output-on-failure >"$1" 2>&1
     rc=$?
-    FIRST_FAILED=$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.*\*{3}.*/\1/p' "$1" | head -n 1)
+    # ctest marks failures with "***Failed", "***Timeout" or "***Exception"; "***Skipped" (a GPU
+    # test without a GPU) is not one.
+    FIRST_FAILED=$(sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.*\*{3}(Failed|Timeout|Exception).*/\1/p' "$1" | head -n 1)
     if ((rc == 124)); then
         FIRST_FAILED="(ctest timed out after ${timeout_s}s)${FIRST_FAILED:+ $FIRST_FAILED}"
     elif ((rc != 0)) && [[ -z $FIRST_FAILED ]]; then
