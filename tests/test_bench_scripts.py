@@ -219,6 +219,14 @@ class OtherScripts(ScriptTest):
         self.expect_error(py(os.path.join("compare", "compare.py"), "--only", "numpy,jax"), 2, "jax")
         self.expect_error(py(os.path.join("compare", "compare.py"), "--epochs", "x"), 2, "--epochs")
 
+    def test_python_module_bad_arguments(self):
+        script = os.path.join("compare", "python_module.py")
+        self.expect_error(py(script, "--epochs", "1"), 2, "--epochs")
+        self.expect_error(py(script, "--chapter", "2"), 2, "--chapter")
+        self.expect_error(py(script, "--cli", self.path("no-cli")), 2, "no batchprop executable")
+        self.expect_error(py(script, "--out", os.path.join(self.path("missing"), "figures.json")), 2, "--out",
+                          "no such directory")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

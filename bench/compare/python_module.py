@@ -165,6 +165,8 @@ def main():
     a = p.parse_args()
     if a.epochs < 2 or a.rounds < 1 or a.numpy_epochs < 0:
         p.error("--epochs must be >= 2, --rounds >= 1, --numpy-epochs >= 0")
+    if a.out and not os.path.isdir(os.path.dirname(os.path.abspath(a.out))):
+        p.error(f"--out {a.out}: no such directory")
     cli = a.cli or os.path.join(a.build, "batchprop")
     if not os.access(cli, os.X_OK):
         p.error(f"no batchprop executable at {cli} (build first, or pass --cli)")
