@@ -11,30 +11,13 @@ using namespace batchprop;
 
 namespace {
 
-template <class T>
-struct TrainRun {
-    std::vector<T> params;
-    std::vector<Evaluation> evals;
-};
+using bptest::TrainRun;
 
+// network.py's N(0, 1) initialisation unless init says otherwise, on the CPU.
 template <class T>
 TrainRun<T> train(const Dataset& tr, const Dataset& ev, std::vector<int> sizes, TrainConfig cfg,
-             std::uint64_t init_seed, Init init = Init::gaussian) {
-    auto be = make_cpu_backend<T>();
-    Network<T> net(sizes);
-    net.init(init, init_seed);
-    DeviceData<T> dtr(*be, tr), dev(*be, ev);
-    Trainer<T> trainer(*be, net.layout(), dtr, &dev, cfg);
-    trainer.backprop().set_params(net.params());
-    TrainRun<T> r;
-    TrainCallbacks cb;
-    cb.on_epoch = [&](const EpochResult& e) {
-        r.evals.push_back(*e.evaluation);
-        return true;
-    };
-    trainer.run(cb);
-    r.params = trainer.backprop().params();
-    return r;
+                  std::uint64_t init_seed, Init init = Init::gaussian) {
+    return bptest::run_training<T>(tr, ev, sizes, cfg, init_seed, nullptr, nullptr, init);
 }
 
 TrainConfig small_config() {

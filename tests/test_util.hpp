@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -16,6 +17,7 @@
 
 #include "batchprop/dataset.hpp"
 #include "batchprop/math.hpp"
+#include "batchprop/trainer.hpp"
 
 namespace bptest {
 
@@ -127,6 +129,40 @@ inline batchprop::Dataset quadrants(int n, std::uint64_t seed) {
         d.labels.push_back((u > 127 ? 1 : 0) + (v > 127 ? 2 : 0));
     }
     return d;
+}
+
+template <class T>
+struct TrainRun {
+    std::vector<T> params;
+    std::vector<batchprop::Evaluation> evals;  // after each epoch
+};
+
+// A whole Trainer::run from Network::init(init, init_seed), evaluating on ev after each epoch,
+// on backend (default: a CPU one); with comm, in data-parallel mode (distributed.hpp).
+template <class T>
+TrainRun<T> run_training(const batchprop::Dataset& tr, const batchprop::Dataset& ev, const std::vector<int>& sizes,
+                         const batchprop::TrainConfig& cfg, std::uint64_t init_seed,
+                         batchprop::Communicator* comm = nullptr, batchprop::Backend<T>* backend = nullptr,
+                         batchprop::Init init = batchprop::Init::scaled) {
+    using namespace batchprop;
+    std::unique_ptr<Backend<T>> cpu;
+    if (!backend) cpu = make_cpu_backend<T>();
+    Backend<T>* be = backend ? backend : cpu.get();
+    Network<T> net(sizes);
+    net.init(init, init_seed);
+    DeviceData<T> dtr(*be, tr), dev(*be, ev);
+    Trainer<T> trainer(*be, net.layout(), dtr, &dev, cfg);
+    trainer.backprop().set_params(net.params());
+    if (comm) trainer.set_communicator(comm);
+    TrainRun<T> r;
+    TrainCallbacks cb;
+    cb.on_epoch = [&](const EpochResult& e) {
+        r.evals.push_back(*e.evaluation);
+        return true;
+    };
+    trainer.run(cb);
+    r.params = trainer.backprop().params();
+    return r;
 }
 
 }  // namespace bptest
