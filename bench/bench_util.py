@@ -66,6 +66,16 @@ def cpu_model():
     return "unknown"
 
 
+def vector_width():
+    """The widest x86 vector extension this CPU reports: "AVX-512", "AVX2", else "SSE" or "unknown"."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    return "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE" if flags else "unknown"
+
+
 def machine(cli=None, info_text=None):
     """One-line description of date, CPU, cores, GPU, BLAS kernels and load."""
     if info_text is None:

@@ -26,8 +26,6 @@ parameters equal the CLI's, bit for bit (exit status 1 if not). Prints markdown 
 import argparse
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+import bench_util as bu  # noqa: E402
 
 CHAPTERS = {
     1: dict(title="chapter 1: quadratic cost, N(0,1) init, eta 3.0, test accuracy each epoch",
@@ -43,18 +43,6 @@ CHAPTERS = {
                   "four monitors",
             cost="cross-entropy", init="scaled", eta=0.5, lmbda=5.0, evaluation="validation", all_monitors=True),
 }
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        model = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
-        flags = next(line for line in info.splitlines() if line.startswith("flags"))
-        width = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "SSE"
-        return f"{model}, {os.cpu_count()} CPUs, {width}"
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def run_chapter(ch, a, cli, batchprop, np, Network2, data):
@@ -94,8 +82,7 @@ def run_chapter(ch, a, cli, batchprop, np, Network2, data):
             start = time.perf_counter()
             subprocess.run(command + ["--epochs", "1"], check=True)
             one_epoch = time.perf_counter() - start  # start-up + one epoch
-            with open(metrics) as f:
-                epochs = [json.loads(line) for line in f]
+            epochs = bu.parse_metrics(metrics)
             return ((wall - one_epoch) / (a.epochs - 1), round(epochs[-1]["eval_accuracy"] * len(ye)),
                     [e["seconds"] for e in epochs])
 
@@ -133,14 +120,14 @@ def run_chapter(ch, a, cli, batchprop, np, Network2, data):
         figures["rows"]["numpy per-example"] = {"seconds_per_epoch": numpy_row[0], "correct": int(numpy_row[1])}
     for name in ("module, the book's lists", "module, numpy arrays", "CLI"):
         seconds, correct = best[name][:2]
-        sgd_median = statistics.median(sgd[name])
+        sgd_median = bu.median(sgd[name])
         ratio = f"{numpy_row[0] / seconds:.1f}x" if numpy_row else "-"
         label = "batchprop CLI" if name == "CLI" else f"batchprop module, {name.split(', ', 1)[1]}"
         print(f"| {label} | {seconds:.3f} | {sgd_median:.3f} | {correct} / {len(ye)} | {ratio} |")
         figures["rows"][name] = {"seconds_per_epoch": seconds, "sgd_seconds_per_epoch": sgd_median,
                                  "correct": int(correct)}
     overhead = best["module, numpy arrays"][0] / best["CLI"][0] - 1
-    sgd_overhead = statistics.median(sgd["module, numpy arrays"]) / statistics.median(sgd["CLI"]) - 1
+    sgd_overhead = bu.median(sgd["module, numpy arrays"]) / bu.median(sgd["CLI"]) - 1
     figures["module_overhead_vs_cli"] = {"epoch": overhead, "sgd": sgd_overhead}
     print(f"\nmodule (numpy arrays) vs CLI: {100 * overhead:+.1f}% per epoch, {100 * sgd_overhead:+.1f}% in SGD; "
           f"parameters identical to the CLI's: {'yes' if identical else 'NO'}")
@@ -187,8 +174,9 @@ def main():
     data = {"validation": ((X, y), (Xv, yv), book_train, book_valid),
             "test": ((X, y), (Xt, yt), book_train, book_test)}
     device = batchprop.Network([2, 1], device=a.device).device
-    print(f"machine: {cpu_model()}; module and CLI on {device}; load average {os.getloadavg()[0]:.2f}")
-    figures = {"machine": cpu_model(), "device": device, "epochs": a.epochs, "numpy_epochs": a.numpy_epochs,
+    machine = f"{bu.machine_line(bu.machine(cli))}; {bu.vector_width()}"
+    print(f"machine: {machine}; module and CLI on {device}")
+    figures = {"machine": machine, "device": device, "epochs": a.epochs, "numpy_epochs": a.numpy_epochs,
                "rounds": a.rounds, "chapters": {}}
     for ch in sorted(set(a.chapter or (1, 3))):
         figures["chapters"][ch] = run_chapter(ch, a, cli, batchprop, np, Network2, data)
