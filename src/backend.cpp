@@ -83,12 +83,12 @@ DeviceSpec parse_device(const std::string& text) {
             char* end = nullptr;
             const long v = std::strtol(num.c_str(), &end, 10);
             if (num.empty() || *end != '\0' || v < 0 || v > 1024)
-                BP_THROW("--device: '" << text << "' is not cuda:N with N a GPU index");
+                BP_THROW("device: '" << text << "' is not cuda:N with N a GPU index");
             spec.index = int(v);
         }
         return spec;
     }
-    BP_THROW("--device: '" << text << "' is not one of auto, cpu, cuda, cuda:N");
+    BP_THROW("device: '" << text << "' is not one of auto, cpu, cuda, cuda:N");
 }
 
 template <class T>
@@ -97,11 +97,11 @@ std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* no
     const GpuStatus& gpu = gpu_status();
     if (spec.want == DeviceSpec::Want::cuda) {
         if (!gpu.usable) {
-            if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) BP_THROW("--device cuda: " << gpu.reason);
-            BP_THROW("--device cuda: no usable GPU: " << gpu.reason);
+            if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) BP_THROW("device cuda: " << gpu.reason);
+            BP_THROW("device cuda: no usable GPU: " << gpu.reason);
         }
         if (spec.index >= gpu.count)
-            BP_THROW("--device cuda:" << spec.index << ": only " << gpu.count << " GPU(s) present");
+            BP_THROW("device cuda:" << spec.index << ": only " << gpu.count << " GPU(s) present");
         return make_cuda_backend<T>(spec.index);
     }
     if (gpu.usable) return make_cuda_backend<T>(spec.index);
@@ -109,7 +109,7 @@ std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* no
         // The reason whole: "no NVIDIA GPU found (...)" says it all; others need the lead-in.
         const bool absent = gpu.reason.rfind(kNoNvidiaGpu, 0) == 0;
         *notice = (absent ? gpu.reason : "no usable GPU (" + gpu.reason + ")") +
-                  "; running on the CPU (--device cpu or BATCHPROP_DEVICE=cpu skips this notice)";
+                  "; running on the CPU";
     }
     return make_cpu_backend<T>();
 }

@@ -100,19 +100,6 @@ SessionOptions options_from(const std::string& device, const std::string& dtype)
     return o;
 }
 
-// The library words a bad or missing device the CLI's way ("--device cuda: no usable GPU");
-// here the choice is the device= keyword.
-template <class Make>
-Session python_device_words(Make&& make) {
-    try {
-        return make();
-    } catch (const Error& e) {
-        const std::string m = e.what();
-        if (m.rfind("--device", 0) != 0) throw;
-        throw Error("device" + m.substr(std::strlen("--device")));
-    }
-}
-
 py::object evaluation_tuple(const std::optional<Evaluation>& e) {
     if (!e) return py::none();
     return py::make_tuple(e->correct, e->total, e->cost);
@@ -328,15 +315,13 @@ PYBIND11_MODULE(_core, m) {
     py::class_<Session>(m, "Session", "A network on a device (batchprop::Session).")
         .def(py::init([](const std::vector<int>& sizes, const std::string& cost, const std::string& init,
                          std::uint64_t seed, const std::string& device, const std::string& dtype) {
-                 return python_device_words([&] {
-                     return Session::create(sizes, cost_from(cost), init_from(init), seed, options_from(device, dtype));
-                 });
+                 return Session::create(sizes, cost_from(cost), init_from(init), seed, options_from(device, dtype));
              }),
              py::arg("sizes"), py::arg("cost"), py::arg("init"), py::arg("seed"), py::arg("device"), py::arg("dtype"))
         .def_static(
             "load",
             [](const std::string& path, const std::string& device, const std::string& dtype) {
-                return python_device_words([&] { return Session::load(path, options_from(device, dtype)); });
+                return Session::load(path, options_from(device, dtype));
             },
             py::arg("path"), py::arg("device"), py::arg("dtype"))
         .def_property_readonly("sizes", &Session::sizes)

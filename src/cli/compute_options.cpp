@@ -35,18 +35,23 @@ void add_compute_options(CLI::App& cmd, ComputeOptions& o, const std::string& de
 
 namespace {
 
-// Makes what make() makes; when it fails on a device that came from BATCHPROP_DEVICE (no
-// --device given), the message names the variable, and a value that is no device name at all
-// is a UsageError.
+// Makes what make() makes. The library words a device failure "device cuda: ..."; here the
+// device came from --device, whose name the message then takes, or from BATCHPROP_DEVICE (no
+// --device given), which the message then names, and a value that is no device name at all is
+// a UsageError.
 template <class F>
 auto with_device_errors(const ComputeOptions& o, F&& make) -> decltype(make()) {
     const bool from_env = o.device_from_env && !(o.device_flag && o.device_flag->count() > 0);
     try {
         return make();
     } catch (const Error& e) {
-        if (!from_env) throw;
         std::string what = e.what();
-        if (what.rfind("--device", 0) == 0) what = what.substr(what.find(':') + 1);
+        const bool about_device = what.rfind("device", 0) == 0;
+        if (!from_env) {
+            if (about_device) throw Error("--" + what);
+            throw;
+        }
+        if (about_device) what = what.substr(what.find(':') + 1);
         const std::string msg = "BATCHPROP_DEVICE=" + o.device + " (the default --device):" + what;
         try {
             parse_device(o.device);
@@ -57,21 +62,25 @@ auto with_device_errors(const ComputeOptions& o, F&& make) -> decltype(make()) {
     }
 }
 
+// The library's "no usable GPU; running on the CPU" notice, with how to silence it here.
+void print_device_notice(const std::string& notice) {
+    std::fprintf(stderr, "batchprop: %s (--device cpu or BATCHPROP_DEVICE=cpu skips this notice)\n", notice.c_str());
+}
+
 }  // namespace
 
 template <class T>
 std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet) {
     std::string notice;
     auto backend = with_device_errors(o, [&] { return make_backend<T>(parse_device(o.device), &notice); });
-    if (!notice.empty() && !quiet) std::fprintf(stderr, "batchprop: %s\n", notice.c_str());
+    if (!notice.empty() && !quiet) print_device_notice(notice);
     return backend;
 }
 
 Session make_session_for(const ComputeOptions& o, bool quiet, const std::function<Session(const SessionOptions&)>& make) {
     const SessionOptions where{o.device, parse_dtype(o.dtype)};
     Session session = with_device_errors(o, [&] { return make(where); });
-    if (!session.device_notice().empty() && !quiet)
-        std::fprintf(stderr, "batchprop: %s\n", session.device_notice().c_str());
+    if (!session.device_notice().empty() && !quiet) print_device_notice(session.device_notice());
     return session;
 }
 
