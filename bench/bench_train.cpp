@@ -320,7 +320,8 @@ void bm_epoch(benchmark::State& st, const Config& c) {
 
         auto make_trainer = [&](Mode mode) {
             TrainConfig cfg;
-            cfg.launch = c.launch;
+            // Fused steps are matrix mode only: the per-example denominator is recorded.
+            cfg.launch = mode == Mode::per_example && c.launch == Launch::fused ? Launch::graph : c.launch;
             cfg.batch = c.m;
             cfg.eta = kEta;
             cfg.mode = mode;
@@ -349,7 +350,9 @@ void bm_epoch(benchmark::State& st, const Config& c) {
                 st.SkipWithError("parameters are not finite after the timed epoch(s)");
                 return;
             }
-        report(st, config_key(c.launch == Launch::graph ? "epoch" : "epoch-eager", c.dev, c.sizes, c.m), c.mode,
+        // The speedup's denominator: the per-example epoch launched the same way (fused has no
+        // per-example form: its rows compare with the recorded per-example epoch).
+        report(st, config_key(c.launch == Launch::eager ? "epoch-eager" : "epoch", c.dev, c.sizes, c.m), c.mode,
                total / double(st.iterations()), n,
                step_flops(c.sizes, 1) * n, [&] {
                    auto pe = make_trainer(Mode::per_example);
@@ -444,16 +447,20 @@ void register_benchmarks() {
         for (const Device& d : devices()) {
             for (const auto& sizes : kNets) {
                 for (int m : kBatches) {
-                    // On a GPU, epochs run with CUDA graphs (the default) and eagerly, so
-                    // the rows show what replaying recorded steps saves.
-                    const bool both = std::string(kind) == "epoch" && d.name != "cpu";
-                    for (Launch launch : both ? std::vector<Launch>{Launch::graph, Launch::eager}
-                                              : std::vector<Launch>{Launch::graph})
+                    // On a GPU, epochs run with CUDA graphs, eagerly and (matrix mode) fused,
+                    // so the rows show what replaying recorded steps and fusing them save.
+                    const bool all = std::string(kind) == "epoch" && d.name != "cpu";
+                    for (Launch launch : all ? std::vector<Launch>{Launch::graph, Launch::eager, Launch::fused}
+                                             : std::vector<Launch>{Launch::graph})
                     for (Mode mode : {Mode::per_example, Mode::matrix}) {
+                        // Fused rows for the book's network (the one whose parameters fit in
+                        // shared memory), at every m, so they show where fusing stops paying.
+                        if (launch == Launch::fused && (mode != Mode::matrix || sizes.size() != 3 || sizes[1] != 30))
+                            continue;
                         const Config c{d, sizes, m, mode, launch};
                         const std::string name = std::string(kind) + "/" + d.name + "/" + net_name(sizes) +
                                                  "/m:" + std::to_string(m) + "/" + mode_name(mode) +
-                                                 (both ? (launch == Launch::graph ? "/graph" : "/eager") : "");
+                                                 (all ? std::string("/") + launch_name(launch) : "");
                         benchmark::internal::Benchmark* b =
                             std::string(kind) == "step"
                                 ? benchmark::RegisterBenchmark(name.c_str(), [c](benchmark::State& st) { bm_step(st, c); })

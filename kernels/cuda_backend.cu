@@ -22,6 +22,7 @@
 #include "cublas_loader.cuh"
 #include "cuda_check.cuh"
 #include "elementwise.cuh"
+#include "fused_step.cuh"
 #include "reduce.cuh"
 
 namespace batchprop {
@@ -143,6 +144,7 @@ public:
         cudaDeviceProp prop{};
         CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
         name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
+        fused_shared_limit_ = kernels::fused_shared_limit(device_);
         try {
             // Non-blocking: our stream never waits on work other code puts on the legacy
             // default stream, nor that code on ours.
@@ -342,7 +344,25 @@ protected:
         kernels::permutation(stream_, scratch_, idx, n, seed, epoch);
     }
 
+    std::size_t fused_shared_limit() const override { return fused_shared_limit_; }
+
+    void fused_train_steps_impl(const FusedShape& shape, ConstView<std::uint8_t> pixels,
+                                const FusedStepArgs<T>& args) override {
+        fused(shape, pixels, args);
+    }
+    void fused_train_steps_impl(const FusedShape& shape, ConstView<float> inputs,
+                                const FusedStepArgs<T>& args) override {
+        fused(shape, inputs, args);
+    }
+
 private:
+    template <class S>
+    void fused(const FusedShape& shape, ConstView<S> images, const FusedStepArgs<T>& f) {
+        activate();
+        const fused::Args<T, S> a{f.params, f.scratch, images.data, f.labels, f.order, f.cost, f.alpha, f.decay};
+        kernels::fused_train_steps(stream_, shape, a, f.cursor, f.offset, f.steps);
+    }
+
     // Makes our GPU current for this thread. A no-op when it already is (the usual case: one
     // GPU); needed when backends of several GPUs are used from one thread.
     void activate() {
@@ -403,6 +423,7 @@ private:
 
     int device_;
     std::string name_;              // "cuda:0 (NVIDIA H200)"
+    std::size_t fused_shared_limit_ = 0;  // bytes of shared memory a block may opt in to
     cudaStream_t stream_ = nullptr;  // every kernel, copy, cuBLAS and Thrust call goes here
     cublasHandle_t blas_ = nullptr;
     static constexpr std::size_t kCublasWorkspace = std::size_t(32) << 20;  // NVIDIA's advice for Hopper

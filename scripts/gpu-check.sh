@@ -301,7 +301,7 @@ R=""          # RESULTS
 WORK=""       # unpacked executables and libraries (removed on exit)
 BIN="" DATA="" BP_LD=""
 HAVE_GPU=0 WHY="" DEV=cuda SELFTEST=0
-LAUNCH=0 STOPPED=0
+LAUNCH=0 FUSED=0 STOPPED=0
 BENCH_OK=1 BENCH_WHY=""
 
 record() {  # name status seconds
@@ -479,7 +479,9 @@ preflight() {
     local irc=$?
     echo "$info" >"$R/batchprop-info.log"
     [ "$irc" = 0 ] || { [ "$HAVE_GPU" = 1 ] && stop "batchprop info failed (rc $irc): $(tail -1 <<<"$info")"; }
+    # "GPU 0:  NAME" per device, or "GPUs:   none usable (why)".
     local gpus; gpus=$(grep -m1 '^GPUs:' <<<"$info" | sed 's/^GPUs: *//')
+    [ -n "$gpus" ] || gpus=$(grep '^GPU [0-9]*:' <<<"$info" | sed 's/^GPU \([0-9]*\): */\1 /' | paste -sd ';' - | sed 's/;/; /g')
     pf "batchprop info: GPUs: ${gpus:-?}"
     if [ "$HAVE_GPU" = 1 ] && grep -q 'none usable' <<<"$gpus"; then
         local r="${gpus#none usable }"; r="${r#(}"
@@ -492,6 +494,7 @@ preflight() {
     # `... | grep -q` fails when grep's early exit cuts the writer off with SIGPIPE.
     local train_help; train_help=$(bp batchprop train --help 2>/dev/null) || true
     if grep -q -- '--launch' <<<"$train_help"; then LAUNCH=1; fi
+    if grep -q -- 'fused' <<<"$train_help"; then FUSED=1; fi
     pf "train --launch: $([ "$LAUNCH" = 1 ] && echo "listed by train --help" || echo "not listed by train --help: the graph-vs-eager check is skipped")"
     if [ "${GPU_CHECK_SELFTEST:-0}" = 1 ]; then
         SELFTEST=1 DEV=cpu
@@ -557,6 +560,9 @@ init_step() {
     fi
 }
 
+# Double, no shuffle, 200 steps from the initial model: the device's parameters within 1e-12
+# (normwise, per layer) of the CPU's, for each launch that computes differently: the default
+# (fused steps, where the CLI has them) and the library path (cuBLAS and the kernels, graph).
 F64_ARGS=(train --dtype f64 --no-shuffle --train-limit 2000 --batch 10 --epochs 1 --monitor eval-acc)
 f64_step() {
     local t0 rc; t0=$(date +%s)
@@ -565,20 +571,35 @@ f64_step() {
         --save "$R/cli/f64-cpu.json"; rc=$?
     [ "$rc" = 0 ] || { record f64-200-steps "FAILED: $(cli_fail f64-cpu "$rc")" $(($(date +%s) - t0)); return; }
     gpu_ready f64-200-steps "CPU half ran: cli/f64-cpu.json" || return
-    cli f64-dev 60 "${F64_ARGS[@]}" --device "$DEV" --init-model "$R/cli/init.json" --data "$DATA" \
-        --save "$R/cli/f64-dev.json"; rc=$?
-    [ "$rc" = 0 ] || { record f64-200-steps "FAILED: $(cli_fail f64-dev "$rc")" $(($(date +%s) - t0)); return; }
-    local out; out=$(python3 "$HERE/compare_models.py" --tolerance 1e-12 "$R/cli/f64-dev.json" "$R/cli/f64-cpu.json" 2>&1); rc=$?
-    echo "$out" >"$R/cli/f64-compare.txt"
-    if [ "$rc" = 0 ]; then
-        record f64-200-steps "ok: $DEV vs cpu, double, 200 steps: $out" $(($(date +%s) - t0))
-    else
-        record f64-200-steps "FAILED: $DEV vs cpu, double, 200 steps: $out" $(($(date +%s) - t0))
-    fi
+    local runs=(f64-dev) notes=() bad=0 name out
+    [ "$FUSED" = 1 ] && runs+=(f64-graph)
+    for name in "${runs[@]}"; do
+        local launch=()
+        [ "$name" = f64-graph ] && launch=(--launch graph)
+        cli "$name" 60 "${F64_ARGS[@]}" --device "$DEV" "${launch[@]}" --init-model "$R/cli/init.json" --data "$DATA" \
+            --save "$R/cli/$name.json"; rc=$?
+        [ "$rc" = 0 ] || { record f64-200-steps "FAILED: $(cli_fail "$name" "$rc")" $(($(date +%s) - t0)); return; }
+        out=$(python3 "$HERE/compare_models.py" --tolerance 1e-12 "$R/cli/$name.json" "$R/cli/f64-cpu.json" 2>&1) || bad=1
+        echo "$name: $out" >>"$R/cli/f64-compare.txt"
+        notes+=("$([ "$name" = f64-graph ] && echo "graph" || echo "default launch ($(launch_used "$name"))"): $out")
+    done
+    local all; all=$(printf '%s; ' "${notes[@]}")
+    record f64-200-steps "$([ "$bad" = 0 ] && echo ok || echo FAILED): $DEV vs cpu, double, 200 steps: ${all%; }" \
+        $(($(date +%s) - t0))
+}
+# The launch a CLI run used, from its header line ("fused: one kernel per N steps", "CUDA graphs").
+launch_used() {
+    if grep -q 'fused: one kernel per' "$R/cli/$1.log"; then echo fused
+    elif grep -q 'CUDA graphs of' "$R/cli/$1.log"; then echo graph
+    else echo eager; fi
 }
 
-# Float, the defaults (seed 1, shuffled, m = 10), 3 epochs: the CPU, the device with its default
-# launch (graph, when --launch exists, named explicitly) and, with --launch, eager.
+# Float, the defaults (seed 1, shuffled, m = 10), 3 epochs on the CPU and on the device with
+# each launch (fused where the CLI has it, graph; eager runs in launch_step). Float SGD over
+# 15,000 shuffled steps amplifies rounding: on the CPU alone, two summation orders (batchprop's
+# AVX-512 kernel, OpenBLAS) end epoch 3 of this run at 82.17% and 80.29% (an AMD EPYC Zen 4,
+# 2026-11-29). So the accuracy check is for "trains as well", within 3 points; agreement to
+# rounding is f32_steps_step's and f64_step's to check.
 F32_ARGS=(train --epochs 3 --seed 1)
 f32_step() {
     local t0 rc; t0=$(date +%s)
@@ -586,17 +607,45 @@ f32_step() {
         --save "$R/cli/f32-cpu.json"; rc=$?
     [ "$rc" = 0 ] || { record f32-3-epochs "FAILED: $(cli_fail f32-cpu "$rc")" $(($(date +%s) - t0)); return; }
     gpu_ready f32-3-epochs "CPU half ran: $(python3 "$HERE/gpu_check_figures.py" epoch-seconds "$R/cli/f32-cpu.jsonl") s per epoch" || return
-    local dev_name=f32-dev launch=()
-    if [ "$LAUNCH" = 1 ]; then dev_name=f32-graph launch=(--launch graph); fi
-    cli "$dev_name" 90 "${F32_ARGS[@]}" --device "$DEV" "${launch[@]}" --data "$DATA" \
-        --metrics "$R/cli/$dev_name.jsonl" --save "$R/cli/$dev_name.json"; rc=$?
-    [ "$rc" = 0 ] || { record f32-3-epochs "FAILED: $(cli_fail "$dev_name" "$rc")" $(($(date +%s) - t0)); return; }
-    local out; out=$(python3 "$HERE/gpu_check_figures.py" accuracy --max-points 0.5 "$R/cli/f32-cpu.jsonl" "$R/cli/$dev_name.jsonl" 2>&1); rc=$?
-    if [ "$rc" = 0 ]; then
-        record f32-3-epochs "ok: $DEV vs cpu, float, seed 1: $out" $(($(date +%s) - t0))
-    else
-        record f32-3-epochs "FAILED: $DEV vs cpu, float, seed 1: $out" $(($(date +%s) - t0))
+    local runs=(f32-dev) notes=() bad=0 name out
+    if [ "$LAUNCH" = 1 ]; then runs=(f32-graph); fi
+    if [ "$FUSED" = 1 ]; then runs+=(f32-fused); fi
+    for name in "${runs[@]}"; do
+        local launch=()
+        case "$name" in f32-graph) launch=(--launch graph) ;; f32-fused) launch=(--launch fused) ;; esac
+        cli "$name" 90 "${F32_ARGS[@]}" --device "$DEV" "${launch[@]}" --data "$DATA" \
+            --metrics "$R/cli/$name.jsonl" --save "$R/cli/$name.json"; rc=$?
+        [ "$rc" = 0 ] || { record f32-3-epochs "FAILED: $(cli_fail "$name" "$rc")" $(($(date +%s) - t0)); return; }
+        out=$(python3 "$HERE/gpu_check_figures.py" accuracy --max-points 3 "$R/cli/f32-cpu.jsonl" "$R/cli/$name.jsonl" 2>&1) || bad=1
+        notes+=("${name#f32-}: $out")
+    done
+    local all; all=$(printf '%s; ' "${notes[@]}")
+    record f32-3-epochs "$([ "$bad" = 0 ] && echo ok || echo FAILED): $DEV vs cpu, float, seed 1: ${all%; }" $(($(date +%s) - t0))
+}
+
+# Float, 200 steps from the initial model (as f64_step), each float run measured against the
+# double CPU run: the device's float must stay as close to the double trajectory as the CPU's
+# float does (within 4x of the CPU's distance): a wrong sum or a lost term would be orders of
+# magnitude off, rounding in another order is not.
+f32_steps_step() {
+    local t0 rc; t0=$(date +%s)
+    [ -s "$R/cli/f64-cpu.json" ] || { record f32-200-steps "FAILED: no double CPU run (f64-200-steps)" 0; return; }
+    local args=("${F64_ARGS[@]}")
+    args=("${args[@]/f64/f32}")
+    cli f32s-cpu 60 "${args[@]}" --device cpu --init-model "$R/cli/init.json" --data "$DATA" --save "$R/cli/f32s-cpu.json"; rc=$?
+    [ "$rc" = 0 ] || { record f32-200-steps "FAILED: $(cli_fail f32s-cpu "$rc")" $(($(date +%s) - t0)); return; }
+    gpu_ready f32-200-steps || return
+    cli f32s-dev 60 "${args[@]}" --device "$DEV" --init-model "$R/cli/init.json" --data "$DATA" --save "$R/cli/f32s-dev.json"; rc=$?
+    [ "$rc" = 0 ] || { record f32-200-steps "FAILED: $(cli_fail f32s-dev "$rc")" $(($(date +%s) - t0)); return; }
+    local cpu_d dev_d
+    cpu_d=$(python3 "$HERE/compare_models.py" --tolerance 1 "$R/cli/f32s-cpu.json" "$R/cli/f64-cpu.json" 2>&1 | sed -n 's/.*worst normwise relative difference \([^ ]*\) .*/\1/p')
+    dev_d=$(python3 "$HERE/compare_models.py" --tolerance 1 "$R/cli/f32s-dev.json" "$R/cli/f64-cpu.json" 2>&1 | sed -n 's/.*worst normwise relative difference \([^ ]*\) .*/\1/p')
+    if [ -z "$cpu_d" ] || [ -z "$dev_d" ]; then
+        record f32-200-steps "FAILED: could not compare the float runs with the double one (cli/f32s-*.json)" $(($(date +%s) - t0)); return
     fi
+    local verdict; verdict=$(python3 -c "import sys; c, d = float(sys.argv[1]), float(sys.argv[2]); print('ok' if d <= 4 * c + 1e-6 else 'FAILED')" "$cpu_d" "$dev_d")
+    record f32-200-steps "$verdict: float, 200 steps, distance from the double CPU run: $DEV ($(launch_used f32s-dev)) $dev_d, cpu $cpu_d (allowed: 4x the CPU's)" \
+        $(($(date +%s) - t0))
 }
 
 # --launch graph vs eager on the device: bitwise identical parameters (double and float, 200
@@ -814,6 +863,7 @@ run_checks() {
     init_step
     f64_step
     f32_step
+    f32_steps_step
     launch_step
     eval_step
     local key='^(step|epoch)/'"$DEV"'/784-30-10/m:(10|100)/|^gemm-share/'"$DEV"'/'

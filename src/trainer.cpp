@@ -97,14 +97,90 @@ Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const Device
         std::iota(identity.begin(), identity.end(), 0);
         order_.upload(identity);
     }
-    recording_ = cfg_.launch == Launch::graph && be_.can_record();
+    choose_launch();
     plan_segments();
+}
+
+const char* launch_name(Launch launch) {
+    switch (launch) {
+        case Launch::automatic: return "auto";
+        case Launch::fused: return "fused";
+        case Launch::graph: return "graph";
+        case Launch::eager: return "eager";
+    }
+    return "?";
+}
+
+Launch parse_launch(const std::string& name) {
+    for (Launch l : {Launch::automatic, Launch::fused, Launch::graph, Launch::eager})
+        if (name == launch_name(l)) return l;
+    BP_THROW("launch must be auto, fused, graph or eager, not '" << name << "'");
+}
+
+Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error, bool preferred,
+                      bool can_record) {
+    if (!device_fuses && !can_record) return Launch::eager;  // the CPU: calls run as they are made
+    const Launch replayed = can_record ? Launch::graph : Launch::eager;
+    switch (asked) {
+        case Launch::fused:
+            if (mode != Mode::matrix) BP_THROW("--launch fused runs matrix mode only (not --mode per-example)");
+            if (!device_fuses) BP_THROW("--launch fused: this device has no fused step");
+            if (!plan_error.empty()) BP_THROW("--launch fused: " << plan_error);
+            return Launch::fused;
+        case Launch::automatic:
+            return mode == Mode::matrix && device_fuses && plan_error.empty() && preferred ? Launch::fused : replayed;
+        case Launch::graph: return replayed;
+        case Launch::eager: return Launch::eager;
+    }
+    return Launch::eager;
+}
+
+template <class T>
+void Trainer<T>::choose_launch() {
+    const std::size_t limit = be_.fused_shared_limit();
+    std::string plan_error;
+    bool preferred = false;
+    if (limit > 0 && cfg_.mode == Mode::matrix) {
+        try {
+            fused_full_ = plan_fused_step(bp_.layout(), cfg_.batch, sizeof(T), limit);
+            preferred = fused_step_preferred(fused_full_);
+            if (const int rest = train_.n % cfg_.batch; rest > 0)
+                fused_partial_ = plan_fused_step(bp_.layout(), rest, sizeof(T), limit);
+        } catch (const Error& e) {
+            plan_error = e.what();
+        }
+    }
+    launch_ = resolve_launch(cfg_.launch, cfg_.mode, limit > 0, plan_error, preferred, be_.can_record());
+    recording_ = launch_ == Launch::graph;
+    if (launch_ == Launch::fused && !fused_full_.scratch_shared)  // the partial plan needs less
+        fused_scratch_ = Buffer<T>(be_, std::size_t(fused_full_.scratch_elems));
+}
+
+template <class T>
+void Trainer<T>::run_fused_segment(const Segment& s) {
+    const FusedShape& shape = s.m == cfg_.batch ? fused_full_ : fused_partial_;
+    FusedStepArgs<T> f;
+    f.params = bp_.params_device();
+    f.scratch = shape.scratch_shared ? nullptr : fused_scratch_.data();
+    f.labels = train_.labels();
+    f.order = order_.data();
+    f.cursor = cursor_.data();
+    f.steps = s.steps;
+    f.cost = cfg_.cost;
+    f.alpha = T(-cfg_.eta / double(s.m));  // as Backprop::train_step
+    f.decay = T(1.0 - cfg_.eta * cfg_.lambda / double(train_.n));
+    train_.with_images([&](auto images) { be_.fused_train_steps(shape, images, f); });
+    be_.advance_cursor(cursor_.data(), s.examples());
+    // As after a replay: the host stays one segment ahead at most, so progress and the stop
+    // flag are honest.
+    be_.synchronize();
 }
 
 template <class T>
 void Trainer<T>::plan_segments() {
+    const bool grouped = recording_ || launch_ == Launch::fused;
     const int chunk = cfg_.chunk_steps > 0 ? cfg_.chunk_steps
-                      : recording_        ? recorded_chunk_steps(cfg_.batch, cfg_.mode, bp_.layout().n_layers())
+                      : grouped           ? recorded_chunk_steps(cfg_.batch, cfg_.mode, bp_.layout().n_layers())
                                           : 1;
     plan_ = plan_epoch(train_.n, cfg_.batch, chunk);
 }
@@ -130,6 +206,7 @@ void Trainer<T>::run_segment_body(const Segment& s) {
 
 template <class T>
 void Trainer<T>::run_segment(const Segment& s, const TrainCallbacks& cb) {
+    if (launch_ == Launch::fused) return run_fused_segment(s);
     Slot& slot = slots_[int(s.kind)];
     const SegmentAction action = segment_action(recording_, slot.seen, slot.recording != nullptr);
     ++slot.seen;
@@ -140,6 +217,7 @@ void Trainer<T>::run_segment(const Segment& s, const TrainCallbacks& cb) {
             slot.recording = be_.record([this, s] { run_segment_body(s); });
         } catch (const RecordingFailed& e) {
             recording_ = false;
+            launch_ = Launch::eager;
             if (cb.on_notice)
                 cb.on_notice(std::string("recording the training steps as a CUDA graph failed (") + e.what() +
                              "); running them one call at a time");
@@ -213,7 +291,7 @@ template <class T>
 int Trainer<T>::run(const TrainCallbacks& cb) {
     // Same settings and starting parameters on every rank (after first_epoch epochs on a resume).
     if (comm_) check_replicas(cfg_.first_epoch);
-    if (cb.on_start) cb.on_start(TrainStart{cfg_.first_epoch, cfg_.epochs, recording_, plan_.front().steps});
+    if (cb.on_start) cb.on_start(TrainStart{cfg_.first_epoch, cfg_.epochs, recording_, plan_.front().steps, launch_});
     for (int epoch = cfg_.first_epoch; epoch < cfg_.epochs; ++epoch) {
         EpochResult r;
         r.epoch = epoch + 1;

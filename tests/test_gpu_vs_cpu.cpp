@@ -778,6 +778,103 @@ GPU_VS_CPU_TEST(GraphReplayEqualsEager) {
         }
 }
 
+// The fused step (Launch::fused, one kernel per segment) trains as the CPU's library path
+// does: networks of one to three layers, a batch that leaves a partial one, m = 1 and m = 33
+// (two row-sum chunks), forward sums cut into ranges and not, both costs, lambda. The book's
+// network in float keeps everything in shared memory; in double its scratch is global.
+GPU_VS_CPU_TEST(FusedStepTrainsAsTheCpu) {
+    struct Case {
+        std::vector<int> sizes;
+        int m;
+        Cost cost;
+        double lambda;
+    };
+    const std::vector<Case> cases = {{{784, 30, 10}, 10, Cost::quadratic, 0.0}, {{784, 30, 10}, 33, Cost::cross_entropy, 1.0},
+                                     {{64, 6, 3}, 4, Cost::quadratic, 0.0},     {{30, 4}, 11, Cost::cross_entropy, 2.0},
+                                     {{50, 12, 9, 4}, 1, Cost::quadratic, 1.0},  {{784, 100, 10}, 10, Cost::quadratic, 0.0}};
+    for (const Case& k : cases) {
+        const int n0 = k.sizes.front(), classes = k.sizes.back();
+        Dataset train;
+        train.n_inputs = n0;
+        train.n = 253;
+        train.source = "random";
+        train.pixels = bptest::random_pixels(std::size_t(n0) * 253, 51);
+        train.labels = gpucmp::random_ints(253, 52, 0, classes - 1);
+        Network<T> net(k.sizes);
+        net.init(Init::scaled, 53);
+        TrainConfig c;
+        c.epochs = 2;
+        c.batch = k.m;
+        c.eta = 0.5;
+        c.lambda = k.lambda;
+        c.cost = k.cost;
+        c.seed = 54;
+        auto run = [&](Backend<T>& be, Launch launch, Launch* used) {
+            c.launch = launch;
+            DeviceData<T> d(be, train);
+            Trainer<T> trainer(be, net.layout(), d, nullptr, c);
+            trainer.backprop().set_params(net.params());
+            if (used) *used = trainer.launch();
+            trainer.run();
+            return trainer.backprop().params();
+        };
+        const std::string what = sizes_to_string(k.sizes) + ", m = " + std::to_string(k.m);
+        Launch used = Launch::eager;
+        const std::vector<T> fused = run(*fx.gpu_, Launch::fused, &used);
+        EXPECT_EQ(used, Launch::fused) << what;
+        const std::vector<T> again = run(*fx.gpu_, Launch::fused, nullptr);
+        EXPECT_TRUE(compare(fused, again, gpucmp::exact())) << what << ": fused twice";
+        const std::vector<T> cpu = run(*fx.cpu_, Launch::eager, nullptr);
+        expect_close_by_layer(net.layout(), fused, cpu, Tol<T>::epoch(), what + ": fused vs CPU");
+    }
+}
+
+// The book's default run picks the fused step by itself; where the plan keeps the parameters
+// and the scratch (shared or global memory) does not change a bit of the result.
+GPU_VS_CPU_TEST(FusedStepPlacementAndAutomaticChoice) {
+    const ParamLayout layout({784, 30, 10});
+    Dataset train;
+    train.n_inputs = 784;
+    train.n = 200;
+    train.source = "random";
+    train.pixels = bptest::random_pixels(std::size_t(784) * 200, 61);
+    train.labels = gpucmp::random_ints(200, 62, 0, 9);
+    {
+        DeviceData<T> d(*fx.gpu_, train);
+        EXPECT_EQ(Trainer<T>(*fx.gpu_, layout, d, nullptr, TrainConfig{}).launch(), Launch::fused);
+    }
+    Network<T> net({784, 30, 10});
+    net.init(Init::scaled, 63);
+    DeviceData<T> d(*fx.gpu_, train);
+    Buffer<int> order(*fx.gpu_, 200), cursor(*fx.gpu_, 1);
+    std::vector<int> identity(200);
+    std::iota(identity.begin(), identity.end(), 0);
+    order.upload(identity);
+    const int zero = 0;
+    cursor.upload(&zero, 1);
+    const std::size_t limit = fx.gpu_->fused_shared_limit();
+    ASSERT_GT(limit, 0u);
+    std::vector<std::vector<T>> results;
+    for (std::size_t shared : {limit, std::size_t(sizeof(T) * 23860), std::size_t(1)}) {  // all, the parameters, none
+        const FusedShape shape = plan_fused_step(layout, 10, sizeof(T), shared);
+        Buffer<T> params(*fx.gpu_, layout.n_params()), scratch(*fx.gpu_, std::size_t(shape.scratch_elems));
+        params.upload(net.params());
+        FusedStepArgs<T> f;
+        f.params = params.data();
+        f.scratch = scratch.data();
+        f.labels = d.labels();
+        f.order = order.data();
+        f.cursor = cursor.data();
+        f.steps = 20;
+        f.alpha = T(-3.0 / 10);
+        f.decay = T(1);
+        fx.gpu_->fused_train_steps(shape, d.pixels(), f);
+        results.push_back(params.to_host());
+    }
+    EXPECT_TRUE(compare(results[1], results[0], gpucmp::exact())) << "parameters shared, scratch global";
+    EXPECT_TRUE(compare(results[2], results[0], gpucmp::exact())) << "everything global";
+}
+
 // ---- the CUDA backend's own behaviour ------------------------------------------------------------
 
 TEST(CudaBackend, NameAndKind) {
@@ -882,7 +979,7 @@ TEST(DeviceSelection, CudaIndexPastTheLastGpuNamesTheCount) {
         FAIL() << "--device " << past << " succeeded with " << s.count << " GPU(s)";
     } catch (const Error& e) {
         const std::string msg = e.what();
-        EXPECT_NE(msg.find("--device " + past + ": only " + std::to_string(s.count) + " GPU(s) present"),
+        EXPECT_NE(msg.find("device " + past + ": only " + std::to_string(s.count) + " GPU(s) present"),
                   std::string::npos)
             << msg;
     }

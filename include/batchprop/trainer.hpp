@@ -17,6 +17,7 @@
 #include "batchprop/backprop.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/epoch_plan.hpp"
+#include "batchprop/fused_step.hpp"
 
 namespace batchprop {
 
@@ -58,12 +59,26 @@ private:
     Buffer<int> labels_;
 };
 
-// How the steps of an epoch reach the device.
+// How the steps of an epoch reach the device. On the CPU every choice runs each call as it
+// is made (eager): there is nothing to launch.
 enum class Launch {
-    graph,  // record segments of steps once (CUDA graphs) and replay them; eager where the
-            // device cannot record (the CPU) or a recording fails
-    eager,  // every primitive call issued one by one, every step
+    automatic,  // fused where the network and batch suit it (fused_step_preferred), else graph
+    fused,      // each segment of steps in one kernel of one block (fused_step.hpp); matrix
+                // mode in one process only
+    graph,      // record segments of steps once (CUDA graphs) and replay them; eager if a
+                // recording fails
+    eager,      // every primitive call issued one by one, every step
 };
+BATCHPROP_API const char* launch_name(Launch launch);  // "auto", "fused", "graph", "eager"
+BATCHPROP_API Launch parse_launch(const std::string& name);  // launch_name's inverse; throws Error
+
+// The launch a trainer uses when `asked` for one: device_fuses = the device has a fused step
+// (Backend::fused_shared_limit() > 0), plan_error = why plan_fused_step refused this network
+// (empty when it did not), preferred = fused_step_preferred of the plan, can_record = the
+// device records (Memory::can_record). Throws batchprop::Error when fused is asked for and
+// cannot be had (per-example mode, a plan refused) on a device that has a fused step.
+BATCHPROP_API Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error,
+                                    bool preferred, bool can_record);
 
 // Which n the L2 term of an evaluation's cost divides by: the training set's (default; today's
 // behaviour) or, as network2.py's total_cost(data, lmbda) does, the evaluated set's len(data).
@@ -84,7 +99,7 @@ struct TrainConfig {
     std::uint64_t seed = 1;
     bool monitor_training = false;    // also evaluate on the training set after each epoch
     bool monitor_evaluation = true;   // evaluate on the evaluation set after each epoch
-    Launch launch = Launch::graph;
+    Launch launch = Launch::automatic;
     // Steps per segment (epoch_plan.hpp); 0 chooses: recorded_chunk_steps when recording,
     // else 1 (progress and the stop flag after every mini-batch).
     int chunk_steps = 0;
@@ -120,6 +135,7 @@ struct TrainStart {
     int epochs = 0;          // config.epochs
     bool recording = false;  // Trainer::recording()
     int segment_steps = 0;   // steps in the epoch's first segment
+    Launch launch = Launch::eager;  // Trainer::launch()
 };
 
 struct TrainCallbacks {
@@ -159,6 +175,8 @@ public:
     // Whether steps are being recorded and replayed (false on the CPU, with Launch::eager, or
     // after a recording failed), and the segments of an epoch.
     bool recording() const { return recording_; }
+    // The launch in use (resolve_launch's answer; eager once distributed or a recording failed).
+    Launch launch() const { return launch_; }
     const std::vector<Segment>& plan() const { return plan_; }
 
     // Data-parallel training (distributed.hpp; src/trainer_distributed.cpp): from now on each
@@ -183,6 +201,9 @@ private:
     void plan_segments();
     // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
     void step(int m, int offset);
+    // Launch::fused: chooses the launch (constructor), and runs a segment in one launch.
+    void choose_launch();
+    void run_fused_segment(const Segment& s);
     // The steps of a segment and the cursor's move past them: what a recording holds.
     void run_segment_body(const Segment& s);
     void run_segment(const Segment& s, const TrainCallbacks& cb);
@@ -203,6 +224,11 @@ private:
     Buffer<T> y_;         // one-hot targets Y: (n_L x m)
     std::vector<Segment> plan_;
     bool recording_ = false;
+    Launch launch_ = Launch::eager;
+    // Launch::fused: the plans for the full batches and for the partial last one (m = n mod m;
+    // unused when m divides n), and their scratch in global memory when it is not in shared.
+    FusedShape fused_full_, fused_partial_;
+    Buffer<T> fused_scratch_;
     struct Slot {
         int seen = 0;                          // segments of this kind met so far in the run
         std::unique_ptr<Recording> recording;  // made at the second meeting

@@ -42,7 +42,7 @@ class TrainArgs:
     monitor_training: bool
     monitor_evaluation: bool
     l2_over_evaluated_set: bool
-    launch: str  # "graph" or "eager"
+    launch: str  # "auto", "fused", "graph" or "eager"
     def __init__(self) -> None: ...
 
 EvaluationTuple = Tuple[int, int, float]  # (correct, total, mean cost)

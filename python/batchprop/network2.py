@@ -276,7 +276,7 @@ class Network:
             monitor_training_cost: bool = False, monitor_training_accuracy: bool = False,
             *, mode: str = "matrix", seed: Optional[int] = None, shuffle: bool = True,
             progress: Optional[Callable[[int, int, int], Any]] = None, verbose: bool = True,
-            launch: str = "graph") -> Tuple[List[float], List[int], List[float], List[int]]:
+            launch: str = "auto") -> Tuple[List[float], List[int], List[float], List[int]]:
         """Mini-batch stochastic gradient descent, as network2.py's SGD; returns its four lists
         (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy), each with one
         entry per epoch for the monitors asked for and empty otherwise.
@@ -302,7 +302,10 @@ class Network:
         progress  called as progress(epoch, examples_done, examples_total) a few times a second
                   (epoch 1-based, counted from this call); an exception from it stops training
         verbose   print the book's per-epoch lines
-        launch    on a GPU: "graph" (record the steps once as CUDA graphs, replay them) or "eager"
+        launch    on a GPU: "fused" (each ~2,000 examples' steps in one kernel; small networks,
+                  matrix mode), "graph" (record the steps once as CUDA graphs, replay them),
+                  "eager" (every kernel launched every step) or "auto" (fused where it fits,
+                  else graph; the default)
 
         Training runs with the GIL released. Ctrl-C stops it after the current mini-batch and
         raises KeyboardInterrupt; the network keeps the parameters it reached.

@@ -115,7 +115,7 @@ struct TrainArgs {
     std::uint64_t seed = 1;
     bool monitor_training = false, monitor_evaluation = false;
     bool l2_over_evaluated_set = true;  // network2.py's total_cost: lambda / (2 len(data))
-    std::string launch = "graph";
+    std::string launch = "auto";
 };
 
 // Runs Session::train without the GIL. Python is re-entered only to call back and, at most
@@ -134,9 +134,10 @@ int train(Session& s, const Dataset& train_data, const Dataset* eval_data, const
     if (a.mode == "matrix") cfg.mode = Mode::matrix;
     else if (a.mode == "per-example") cfg.mode = Mode::per_example;
     else throw py::value_error("mode must be 'matrix' or 'per-example', got '" + a.mode + "'");
-    if (a.launch == "graph") cfg.launch = Launch::graph;
-    else if (a.launch == "eager") cfg.launch = Launch::eager;
-    else throw py::value_error("launch must be 'graph' or 'eager', got '" + a.launch + "'");
+    if (a.launch == "auto" || a.launch == "fused" || a.launch == "graph" || a.launch == "eager")
+        cfg.launch = parse_launch(a.launch);
+    else
+        throw py::value_error("launch must be 'auto', 'fused', 'graph' or 'eager', got '" + a.launch + "'");
     cfg.shuffle = a.shuffle;
     cfg.seed = a.seed;
     cfg.monitor_training = a.monitor_training;

@@ -43,7 +43,7 @@ struct TrainOptions {
     std::string cost = "quadratic";
     std::string init = "gaussian";
     std::string mode = "matrix";
-    std::string launch = "graph";
+    std::string launch = "auto";
     int train_limit = 50000;  // the book's split: the first 50,000 training images
     int validation = 0;       // > 0: the last N training images are the evaluation set
     std::string monitor = "eval-acc,eval-cost";
@@ -176,7 +176,7 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     j["batch"] = cfg.batch;
     j["cost"] = cost_name(cfg.cost);
     j["mode"] = mode_name(cfg.mode);
-    j["launch"] = cfg.launch == Launch::graph ? "graph" : "eager";
+    j["launch"] = launch_name(cfg.launch);
     j["dtype"] = o.compute.dtype;
     if (o.init_model.empty())
         j["init"] = o.init;
@@ -287,7 +287,9 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
             "{} cost, {} mode, {}, {}{}{}{}{}",
             sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
             cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, session.device(),
-            s.recording ? fmt::format(", CUDA graphs of {} steps", s.segment_steps) : "",
+            s.recording                    ? fmt::format(", CUDA graphs of {} steps", s.segment_steps)
+            : s.launch == Launch::fused ? fmt::format(", fused: one kernel per {} steps", s.segment_steps)
+                                        : "",
             dist ? ", data-parallel over " + dist->describe(*comm) + ", eager" : "",
             resume  ? fmt::format(", resuming {} after epoch {}", o.resume, resume->epochs_done)
             : start ? ", starting from " + o.init_model
@@ -546,7 +548,7 @@ void run_train(TrainOptions& o) {
         o.sizes = parse_sizes(o.sizes_text);
         o.cfg.cost = parse_cost(o.cost);
         o.cfg.mode = parse_mode(o.mode);
-        o.cfg.launch = o.launch == "eager" ? Launch::eager : Launch::graph;
+        o.cfg.launch = parse_launch(o.launch);
         monitor = parse_monitor(o.monitor);
         validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
         if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
@@ -637,9 +639,11 @@ void register_train(CLI::App& app) {
         ->check(CLI::IsMember(mode_names()))
         ->capture_default_str();
     cmd->add_option("--launch", o->launch,
-                    "On a GPU, graph records the training steps once as CUDA graphs and replays them; eager "
-                    "launches every kernel every step. No effect on the CPU")
-        ->check(CLI::IsMember({"graph", "eager"}))
+                    "On a GPU: fused runs each segment of ~2,000 examples' steps in one kernel (matrix mode, small "
+                    "networks: the parameters in shared memory); graph records the steps once as CUDA graphs and "
+                    "replays them; eager launches every kernel every step; auto is fused where it fits "
+                    "(m <= 64, parameters in shared memory), else graph. No effect on the CPU")
+        ->check(CLI::IsMember({"auto", "fused", "graph", "eager"}))
         ->capture_default_str();
     add_compute_options(*cmd, o->compute);
     cmd->add_flag("--no-shuffle", [o](std::int64_t) { o->cfg.shuffle = false; },

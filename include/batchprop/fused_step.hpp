@@ -1,0 +1,84 @@
+// The fused step (Launch::fused): whole matrix-mode SGD steps of a small network run by ONE
+// GPU thread block in ONE kernel launch per segment of steps, the parameters held in shared
+// memory across the steps. For the book's [784,30,10] at m = 10 a step is ~0.5 M
+// multiply-adds: a GPU spends longer starting the ten kernels of the library path (a GEMM
+// of 30x784x10 is a few microseconds of launch and a fraction of one of work) than computing.
+//
+// This header is the plan: where the kernel keeps each array and how it cuts the work. It is
+// plain data made by a pure function, so the decisions are tested on the CPU; the step itself
+// is written once (src/fused_step_program.hpp) and run by the CUDA kernel and by a serial
+// host driver that the CPU tests compare with the library path.
+#pragma once
+
+#include "batchprop/export.hpp"
+
+#include <cstddef>
+
+#include "batchprop/math.hpp"
+#include "batchprop/network.hpp"
+
+namespace batchprop {
+
+constexpr int kFusedMaxLayers = 8;   // L, layers with weights, that one plan can describe
+constexpr int kFusedThreads = 1024;  // threads of the one block
+
+// Where everything is and how the work is cut, for one network, one m and one scalar size.
+// Trivially copyable: it is the kernel's first argument. Offsets count elements of T.
+struct FusedShape {
+    int L = 0;                            // layers with weights
+    int m = 0;                            // columns (examples) per mini-batch
+    int n[kFusedMaxLayers + 1] = {};      // n_0 .. n_L
+    // The forward product of layer l is cut into split[l] ranges of its n_{l-1} terms, each
+    // summed by its own thread, so that a layer of few outputs (30 x 10 = 300 sums of 784)
+    // still keeps the block's threads busy; a second pass adds the ranges in order.
+    int split[kFusedMaxLayers + 1] = {};
+    long long w_off[kFusedMaxLayers + 1] = {};  // w[l] (n_l x n_{l-1}), ParamLayout's offsets
+    long long b_off[kFusedMaxLayers + 1] = {};  // b[l] (n_l)
+    long long n_params = 0;
+    // Scratch: two input buffers x (n_0 x m): step s reads x[s % 2] while its last phase
+    // gathers step s + 1's batch into the other; a[l] and delta[l] (n_l x m); the forward's
+    // partial sums (n_l x m x split[l], for the largest such layer).
+    long long x_off[2] = {};
+    long long a_off[kFusedMaxLayers + 1] = {};
+    long long d_off[kFusedMaxLayers + 1] = {};
+    long long p_off = 0;
+    long long scratch_elems = 0;
+    // Placement: the parameters in shared memory when they fit (read twice and written once
+    // per step), then the scratch too when what is left holds it; otherwise global memory
+    // (the L2 cache, for arrays this small).
+    bool params_shared = false;
+    bool scratch_shared = false;
+    long long shared_bytes = 0;  // dynamic shared memory the launch asks for
+};
+
+// What one fused launch works on (Backend::fused_train_steps): device pointers. Step s of the
+// launch trains on the m examples order[*cursor + offset + s m ..] with
+// w = decay w + alpha delta a^T and b = b + alpha rowsum(delta) (alpha = -eta/m,
+// decay = 1 - eta lambda / n), as Backprop::train_step does in matrix mode.
+template <class T>
+struct FusedStepArgs {
+    T* params = nullptr;   // the flat parameters (ParamLayout's order)
+    T* scratch = nullptr;  // FusedShape::scratch_elems of T; may be null when scratch_shared
+    const int* labels = nullptr;
+    const int* order = nullptr;
+    const int* cursor = nullptr;  // one int in device memory
+    int offset = 0;
+    int steps = 0;
+    Cost cost = Cost::quadratic;
+    T alpha = T(0);
+    T decay = T(1);
+};
+
+// The plan for `layout` at m columns, elem_size = sizeof(T), shared_limit = the bytes of
+// shared memory one block may have (0: none). Throws batchprop::Error when the network has
+// more than kFusedMaxLayers layers, m < 1, or an index would overflow an int.
+BATCHPROP_API FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_size,
+                                         std::size_t shared_limit);
+
+// Whether Launch::automatic picks the fused step for this plan: the parameters live in shared
+// memory and the batch is narrow (m <= kFusedAutoMaxBatch), where one block's ~0.25 TFLOP/s
+// outruns launching the library path's kernels (measured: bench/RESULTS.md, "fused step").
+constexpr int kFusedAutoMaxBatch = 64;
+BATCHPROP_API bool fused_step_preferred(const FusedShape& shape);
+
+}  // namespace batchprop

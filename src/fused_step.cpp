@@ -1,0 +1,95 @@
+// See fused_step.hpp (the plan) and fused_step_program.hpp (the step).
+#include "batchprop/fused_step.hpp"
+
+#include "fused_step.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+
+#include "batchprop/check.hpp"
+
+namespace batchprop {
+
+namespace {
+// A range of a forward sum is at least this many terms: shorter ones cost more in the second
+// pass (and its barrier) than they save.
+constexpr int kMinRangeTerms = 16;
+}  // namespace
+
+FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_size, std::size_t shared_limit) {
+    const int L = layout.n_layers();
+    BP_REQUIRE(L >= 1 && L <= kFusedMaxLayers,
+               "the fused step handles networks of 1.." << kFusedMaxLayers << " weight layers, not " << L);
+    BP_REQUIRE(m >= 1, "the fused step needs a batch of at least one column, not " << m);
+    BP_REQUIRE(elem_size == 4 || elem_size == 8, "the fused step computes in float or double");
+    FusedShape sh;
+    sh.L = L;
+    sh.m = m;
+    long long partial = 0;
+    for (int l = 0; l <= L; ++l) sh.n[l] = layout.n(l);
+    for (int l = 1; l <= L; ++l) {
+        sh.w_off[l] = static_cast<long long>(layout.w_offset(l));
+        sh.b_off[l] = static_cast<long long>(layout.b_offset(l));
+        const long long outs = static_cast<long long>(sh.n[l]) * m;
+        const long long by_threads = std::max(1LL, kFusedThreads / outs);
+        const long long by_terms = std::max(1, sh.n[l - 1] / kMinRangeTerms);
+        sh.split[l] = int(std::min(by_threads, by_terms));
+        if (sh.split[l] > 1) partial = std::max(partial, outs * sh.split[l]);
+    }
+    sh.n_params = static_cast<long long>(layout.n_params());
+    long long at = 0;
+    const long long x_elems = static_cast<long long>(sh.n[0]) * m;
+    sh.x_off[0] = at, at += x_elems;
+    sh.x_off[1] = at, at += x_elems;
+    for (int l = 1; l <= L; ++l) {
+        const long long elems = static_cast<long long>(sh.n[l]) * m;
+        sh.a_off[l] = at, at += elems;
+        sh.d_off[l] = at, at += elems;
+    }
+    sh.p_off = at, at += partial;
+    sh.scratch_elems = at;
+    // Every item index of a phase counts distinct parameters or scratch elements (plus one
+    // batch being gathered): within an int, as the program indexes them.
+    BP_REQUIRE(sh.n_params + sh.scratch_elems < INT_MAX,
+               "network " << sizes_to_string(layout.sizes()) << " at m = " << m << " is too large for the fused step");
+
+    const long long es = static_cast<long long>(elem_size), limit = static_cast<long long>(shared_limit);
+    const long long params_bytes = sh.n_params * es, scratch_bytes = sh.scratch_elems * es;
+    sh.params_shared = params_bytes <= limit;
+    const long long left = limit - (sh.params_shared ? params_bytes : 0);
+    sh.scratch_shared = scratch_bytes <= left;
+    sh.shared_bytes = (sh.params_shared ? params_bytes : 0) + (sh.scratch_shared ? scratch_bytes : 0);
+    return sh;
+}
+
+bool fused_step_preferred(const FusedShape& shape) {
+    return shape.params_shared && shape.m <= kFusedAutoMaxBatch;
+}
+
+namespace {
+struct SerialExec {
+    bool reverse;
+    template <class F>
+    void items(int count, F&& f) const {
+        if (reverse)
+            for (int t = count - 1; t >= 0; --t) f(t);
+        else
+            for (int t = 0; t < count; ++t) f(t);
+    }
+    void barrier() const {}
+};
+}  // namespace
+
+template <class T, class S>
+void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& a, int first, int steps,
+                            bool reverse_items) {
+    fused::run_steps(shape, a, first, steps, SerialExec{reverse_items});
+}
+
+template void fused_train_steps_host(const FusedShape&, const fused::Args<float, std::uint8_t>&, int, int, bool);
+template void fused_train_steps_host(const FusedShape&, const fused::Args<double, std::uint8_t>&, int, int, bool);
+template void fused_train_steps_host(const FusedShape&, const fused::Args<float, float>&, int, int, bool);
+template void fused_train_steps_host(const FusedShape&, const fused::Args<double, float>&, int, int, bool);
+
+}  // namespace batchprop

@@ -1,0 +1,310 @@
+// The fused step (Launch::fused), checked on the CPU: the plan (placement, splits, scratch
+// layout), the choice of launch, and the step program itself, run by the host driver inside a
+// whole Trainer (segments, cursor, partial batch, stop flag) against the library path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "batchprop/fused_step.hpp"
+#include "batchprop/trainer.hpp"
+#include "fusing_backend.hpp"
+#include "test_util.hpp"
+
+using namespace batchprop;
+
+namespace {
+
+constexpr std::size_t kH200Shared = 232448;  // cudaDevAttrMaxSharedMemoryPerBlockOptin on an H200
+
+// ---- the plan ------------------------------------------------------------------------------
+
+TEST(FusedPlan, BookNetworkInFloatKeepsEverythingInSharedMemory) {
+    const ParamLayout layout({784, 30, 10});
+    const FusedShape s = plan_fused_step(layout, 10, sizeof(float), kH200Shared);
+    EXPECT_EQ(s.L, 2);
+    EXPECT_EQ(s.n_params, 23860);
+    // 300 sums of 784 terms: 3 ranges keep ~900 of the 1024 threads busy; 100 sums of 30: 1.
+    EXPECT_EQ(s.split[1], 3);
+    EXPECT_EQ(s.split[2], 1);
+    // x twice (7840 each), a and delta for 30 and 10 rows (800), 900 partial sums.
+    EXPECT_EQ(s.scratch_elems, 2 * 7840 + 800 + 900);
+    EXPECT_TRUE(s.params_shared);
+    EXPECT_TRUE(s.scratch_shared);
+    EXPECT_EQ(s.shared_bytes, (23860 + s.scratch_elems) * 4);
+    EXPECT_TRUE(fused_step_preferred(s));
+}
+
+TEST(FusedPlan, DoubleKeepsTheParametersSharedAndTheScratchGlobal) {
+    const FusedShape s = plan_fused_step(ParamLayout({784, 30, 10}), 10, sizeof(double), kH200Shared);
+    EXPECT_TRUE(s.params_shared);    // 190,880 bytes
+    EXPECT_FALSE(s.scratch_shared);  // 139,040 more do not fit
+    EXPECT_EQ(s.shared_bytes, 23860 * 8);
+    EXPECT_TRUE(fused_step_preferred(s));
+}
+
+TEST(FusedPlan, WithoutSharedMemoryEverythingIsGlobalAndNotPreferred) {
+    const FusedShape s = plan_fused_step(ParamLayout({784, 30, 10}), 10, sizeof(float), 0);
+    EXPECT_FALSE(s.params_shared);
+    EXPECT_FALSE(s.scratch_shared);
+    EXPECT_EQ(s.shared_bytes, 0);
+    EXPECT_FALSE(fused_step_preferred(s));
+    // A wide network's parameters do not fit either; a wide batch is not preferred.
+    EXPECT_FALSE(fused_step_preferred(plan_fused_step(ParamLayout({784, 100, 10}), 10, 4, kH200Shared)));
+    EXPECT_FALSE(fused_step_preferred(plan_fused_step(ParamLayout({784, 30, 10}), kFusedAutoMaxBatch + 1, 4, kH200Shared)));
+    EXPECT_TRUE(fused_step_preferred(plan_fused_step(ParamLayout({784, 30, 10}), kFusedAutoMaxBatch, 4, kH200Shared)));
+}
+
+TEST(FusedPlan, ScratchRegionsAreDisjointAndCoverTheScratch) {
+    for (const std::vector<int>& sizes : {std::vector<int>{5, 3}, {784, 30, 10}, {64, 6, 3}, {50, 12, 9, 4}})
+        for (int m : {1, 3, 10, 33, 100}) {
+            const FusedShape s = plan_fused_step(ParamLayout(sizes), m, 8, kH200Shared);
+            SCOPED_TRACE(sizes_to_string(sizes) + " m " + std::to_string(m));
+            std::vector<std::pair<long long, long long>> regions{{s.x_off[0], s.n[0] * m}, {s.x_off[1], s.n[0] * m}};
+            long long partial = 0;
+            for (int l = 1; l <= s.L; ++l) {
+                regions.push_back({s.a_off[l], s.n[l] * m});
+                regions.push_back({s.d_off[l], s.n[l] * m});
+                EXPECT_GE(s.split[l], 1);
+                EXPECT_LE(s.split[l], std::max(1, s.n[l - 1] / 16));  // ranges of 16 terms at least
+                if (s.split[l] > 1) partial = std::max(partial, (long long)s.n[l] * m * s.split[l]);
+            }
+            regions.push_back({s.p_off, partial});
+            std::sort(regions.begin(), regions.end());
+            long long end = 0;
+            for (const auto& r : regions) {
+                EXPECT_GE(r.first, end);
+                end = r.first + r.second;
+            }
+            EXPECT_EQ(end, s.scratch_elems);
+        }
+}
+
+TEST(FusedPlan, RefusesWhatItCannotDescribe) {
+    EXPECT_THROW(plan_fused_step(ParamLayout({4, 4, 4, 4, 4, 4, 4, 4, 4, 4}), 10, 4, kH200Shared), Error);  // L = 9
+    EXPECT_THROW(plan_fused_step(ParamLayout({4, 3}), 0, 4, kH200Shared), Error);
+    EXPECT_THROW(plan_fused_step(ParamLayout({4, 3}), 1, 2, kH200Shared), Error);
+    EXPECT_NO_THROW(plan_fused_step(ParamLayout({4, 4, 4, 4, 4, 4, 4, 4, 4}), 10, 4, kH200Shared));  // L = 8
+}
+
+// ---- the choice of launch ------------------------------------------------------------------
+
+TEST(ResolveLaunch, TheCpuRunsEveryChoiceEagerly) {
+    for (Launch asked : {Launch::automatic, Launch::fused, Launch::graph, Launch::eager})
+        for (Mode mode : {Mode::matrix, Mode::per_example})
+            EXPECT_EQ(resolve_launch(asked, mode, false, "", false, false), Launch::eager);
+}
+
+TEST(ResolveLaunch, OnAGpuAutoIsFusedWhereItFitsElseGraph) {
+    EXPECT_EQ(resolve_launch(Launch::automatic, Mode::matrix, true, "", true, true), Launch::fused);
+    EXPECT_EQ(resolve_launch(Launch::automatic, Mode::matrix, true, "", false, true), Launch::graph);
+    EXPECT_EQ(resolve_launch(Launch::automatic, Mode::matrix, true, "too many layers", false, true), Launch::graph);
+    EXPECT_EQ(resolve_launch(Launch::automatic, Mode::per_example, true, "", true, true), Launch::graph);
+    EXPECT_EQ(resolve_launch(Launch::graph, Mode::matrix, true, "", true, true), Launch::graph);
+    EXPECT_EQ(resolve_launch(Launch::eager, Mode::matrix, true, "", true, true), Launch::eager);
+    // Asked for explicitly, fused is used even where auto would not choose it.
+    EXPECT_EQ(resolve_launch(Launch::fused, Mode::matrix, true, "", false, true), Launch::fused);
+}
+
+TEST(ResolveLaunch, FusedThatCannotBeHadIsAnError) {
+    try {
+        resolve_launch(Launch::fused, Mode::per_example, true, "", true, true);
+        FAIL() << "per-example mode was fused";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--launch fused runs matrix mode only"), std::string::npos) << e.what();
+    }
+    try {
+        resolve_launch(Launch::fused, Mode::matrix, true, "the fused step handles networks of 1..8 weight layers", false, true);
+        FAIL() << "a refused plan was fused";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--launch fused: the fused step handles"), std::string::npos) << e.what();
+    }
+}
+
+TEST(ResolveLaunch, NamesRoundTrip) {
+    for (Launch l : {Launch::automatic, Launch::fused, Launch::graph, Launch::eager})
+        EXPECT_EQ(parse_launch(launch_name(l)), l);
+    EXPECT_THROW(parse_launch("fast"), Error);
+}
+
+// ---- the step program, inside a Trainer ----------------------------------------------------
+
+// n examples of n0 random pixels (never all zero) and random labels in 0..classes-1.
+Dataset random_data(int n0, int n, int classes, std::uint64_t seed) {
+    Dataset d;
+    d.n_inputs = n0;
+    d.n = n;
+    d.source = "random";
+    d.pixels = bptest::random_pixels(std::size_t(n0) * std::size_t(n), seed);
+    std::uint64_t s = splitmix64(seed + 1);
+    for (int j = 0; j < n; ++j) d.labels.push_back(int(splitmix64(s++) % std::uint64_t(classes)));
+    return d;
+}
+
+struct Case {
+    std::vector<int> sizes;
+    int m;
+    Cost cost;
+    double eta, lambda;
+};
+
+std::string describe(const Case& c) {
+    return sizes_to_string(c.sizes) + " m " + std::to_string(c.m) + (c.cost == Cost::quadratic ? " quadratic" : " cross-entropy") +
+           " eta " + std::to_string(c.eta) + " lambda " + std::to_string(c.lambda);
+}
+
+// Networks with one to three weight layers; a batch that divides n and ones that leave a
+// partial batch (n = 253); m = 1, and m = 33 (row sums in two chunks); forward sums cut into
+// ranges ([64,6,3] at m = 4: 4 ranges of 16) and not; both costs, with and without lambda.
+const std::vector<Case> kCases = {
+    {{64, 6, 3}, 4, Cost::quadratic, 0.5, 0.0},   {{30, 4}, 11, Cost::cross_entropy, 0.5, 2.0},
+    {{50, 12, 9, 4}, 10, Cost::quadratic, 1.0, 1.0}, {{64, 6, 3}, 1, Cost::cross_entropy, 0.3, 0.0},
+    {{40, 20, 5}, 33, Cost::quadratic, 3.0, 5.0},  {{784, 30, 10}, 10, Cost::quadratic, 3.0, 0.0},
+};
+
+template <class T>
+bptest::TrainRun<T> train(Backend<T>& be, const Case& c, Launch launch, int epochs = 2, int n = 253) {
+    const Dataset tr = random_data(c.sizes.front(), n, c.sizes.back(), 11), ev = random_data(c.sizes.front(), 50, c.sizes.back(), 12);
+    TrainConfig cfg;
+    cfg.epochs = epochs;
+    cfg.batch = c.m;
+    cfg.eta = c.eta;
+    cfg.lambda = c.lambda;
+    cfg.cost = c.cost;
+    cfg.launch = launch;
+    return bptest::run_training<T>(tr, ev, c.sizes, cfg, 5, nullptr, &be);
+}
+
+TEST(FusedStep, TrainsAsTheLibraryPathDoesInDouble) {
+    for (const Case& c : kCases) {
+        SCOPED_TRACE(describe(c));
+        bptest::FusingCpuBackend<double> fusing;
+        const auto fused = train(fusing, c, Launch::automatic);
+        EXPECT_GT(fusing.launches, 0) << "the fused step was not used";
+        const auto cpu = make_cpu_backend<double>();
+        const auto eager = train(*cpu, c, Launch::eager);
+        // Two epochs of shuffled SGD, the sums in another order: rounding only.
+        EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 1e-12));
+        ASSERT_EQ(fused.evals.size(), eager.evals.size());
+        for (std::size_t e = 0; e < fused.evals.size(); ++e) EXPECT_EQ(fused.evals[e].correct, eager.evals[e].correct);
+    }
+}
+
+TEST(FusedStep, TrainsAsTheLibraryPathDoesInFloat) {
+    for (const Case& c : kCases) {
+        SCOPED_TRACE(describe(c));
+        bptest::FusingCpuBackend<float> fusing;
+        const auto fused = train(fusing, c, Launch::fused, 1);
+        const auto cpu = make_cpu_backend<float>();
+        const auto eager = train(*cpu, c, Launch::eager, 1);
+        EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 2e-5));
+    }
+}
+
+// On a GPU a phase's items run at once: no item may read what another item of its phase
+// writes. Run in the opposite order, such a dependency would change the result.
+TEST(FusedStep, ThePhaseItemsAreIndependent) {
+    for (const Case& c : kCases) {
+        SCOPED_TRACE(describe(c));
+        bptest::FusingCpuBackend<double> forward(kH200Shared, false), backward(kH200Shared, true);
+        const auto a = train(forward, c, Launch::fused);
+        const auto b = train(backward, c, Launch::fused);
+        EXPECT_EQ(a.params, b.params);
+    }
+}
+
+// Where the plan keeps things (shared or global memory) does not change what is computed.
+TEST(FusedStep, PlacementDoesNotChangeTheResult) {
+    const Case c = kCases[2];
+    bptest::FusingCpuBackend<double> shared(kH200Shared), global(1);  // 1 byte: nothing fits
+    EXPECT_EQ(train(shared, c, Launch::fused).params, train(global, c, Launch::fused).params);
+    EXPECT_GT(global.launches, 0);
+}
+
+TEST(FusedStep, FloatInputsAsWell) {
+    const Case c = kCases[0];
+    const Dataset bytes = random_data(c.sizes.front(), 253, c.sizes.back(), 11);
+    auto inputs = std::make_shared<std::vector<float>>(bytes.pixels.size());
+    for (std::size_t i = 0; i < inputs->size(); ++i) (*inputs)[i] = float(bytes.pixels[i]) / 300.0f;  // not k/255
+    const Dataset tr = borrow_images(bytes.n_inputs, bytes.n, inputs->data(), inputs, bytes.labels);
+    TrainConfig cfg;
+    cfg.epochs = 1;
+    cfg.batch = c.m;
+    cfg.eta = c.eta;
+    bptest::FusingCpuBackend<double> fusing;
+    cfg.launch = Launch::fused;
+    const auto fused = bptest::run_training<double>(tr, tr, c.sizes, cfg, 5, nullptr, &fusing);
+    const auto cpu = make_cpu_backend<double>();
+    cfg.launch = Launch::eager;
+    const auto eager = bptest::run_training<double>(tr, tr, c.sizes, cfg, 5, nullptr, cpu.get());
+    EXPECT_GT(fusing.launches, 0);
+    EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 1e-12));
+}
+
+// One launch per segment, covering every step of the epoch, the partial batch included.
+TEST(FusedStep, OneLaunchPerSegment) {
+    const Dataset tr = random_data(64, 253, 3, 11);
+    bptest::FusingCpuBackend<double> be;
+    Network<double> net({64, 6, 3});
+    net.init(Init::scaled, 5);
+    DeviceData<double> d(be, tr);
+    TrainConfig cfg;
+    cfg.epochs = 1;
+    cfg.batch = 10;
+    cfg.chunk_steps = 7;
+    Trainer<double> trainer(be, net.layout(), d, nullptr, cfg);
+    EXPECT_EQ(trainer.launch(), Launch::fused);
+    EXPECT_FALSE(trainer.recording());
+    trainer.backprop().set_params(net.params());
+    std::vector<long long> progress;
+    TrainCallbacks cb;
+    cb.on_batch = [&](const BatchProgress& p) { progress.push_back(p.examples_done); };
+    trainer.run(cb);
+    // 25 full batches in chunks of 7 (3 chunks and a tail of 4), then the partial batch of 3.
+    EXPECT_EQ(be.launches, 5);
+    EXPECT_EQ(be.fused_steps, 26);
+    EXPECT_EQ(progress, (std::vector<long long>{70, 140, 210, 250, 253}));
+}
+
+TEST(FusedStep, TheStopFlagEndsTheEpochAtASegment) {
+    const Dataset tr = random_data(64, 253, 3, 11);
+    bptest::FusingCpuBackend<double> be;
+    Network<double> net({64, 6, 3});
+    net.init(Init::scaled, 5);
+    DeviceData<double> d(be, tr);
+    TrainConfig cfg;
+    cfg.epochs = 3;
+    cfg.chunk_steps = 7;
+    Trainer<double> trainer(be, net.layout(), d, nullptr, cfg);
+    trainer.backprop().set_params(net.params());
+    std::atomic<bool> stop{false};
+    TrainCallbacks cb;
+    cb.stop = &stop;
+    cb.on_batch = [&](const BatchProgress& p) {
+        if (p.examples_done >= 140) stop = true;
+    };
+    EXPECT_EQ(trainer.run(cb), 1);
+    EXPECT_EQ(be.launches, 2);
+}
+
+TEST(FusedStep, AutoStaysOffForPerExampleModeAndWideBatches) {
+    const Dataset tr = random_data(64, 253, 3, 11);
+    bptest::FusingCpuBackend<double> be;
+    const ParamLayout layout({64, 6, 3});
+    DeviceData<double> d(be, tr);
+    TrainConfig cfg;
+    cfg.mode = Mode::per_example;
+    EXPECT_NE(Trainer<double>(be, layout, d, nullptr, cfg).launch(), Launch::fused);
+    cfg.mode = Mode::matrix;
+    cfg.batch = kFusedAutoMaxBatch + 1;
+    EXPECT_NE(Trainer<double>(be, layout, d, nullptr, cfg).launch(), Launch::fused);
+    cfg.launch = Launch::fused;  // asked for: used
+    EXPECT_EQ(Trainer<double>(be, layout, d, nullptr, cfg).launch(), Launch::fused);
+    cfg.mode = Mode::per_example;
+    EXPECT_THROW(Trainer<double>(be, layout, d, nullptr, cfg), Error);
+}
+
+}  // namespace
