@@ -623,10 +623,10 @@ f32_step() {
     record f32-3-epochs "$([ "$bad" = 0 ] && echo ok || echo FAILED): $DEV vs cpu, float, seed 1: ${all%; }" $(($(date +%s) - t0))
 }
 
-# Float, 200 steps from the initial model (as f64_step), each float run measured against the
-# double CPU run: the device's float must stay as close to the double trajectory as the CPU's
-# float does (within 4x of the CPU's distance): a wrong sum or a lost term would be orders of
-# magnitude off, rounding in another order is not.
+# Float, 200 steps from the initial model (as f64_step), on the CPU and the device, each
+# measured against the double CPU run. Rounding in another order moves a float trajectory by
+# 1e-5 .. 2e-3 normwise after 200 steps (measured: CPU kernels vs OpenBLAS, cuBLAS, the fused
+# step); a wrong sum or a lost term moves it by 1e-1 and more. So: within 1e-2.
 f32_steps_step() {
     local t0 rc; t0=$(date +%s)
     [ -s "$R/cli/f64-cpu.json" ] || { record f32-200-steps "FAILED: no double CPU run (f64-200-steps)" 0; return; }
@@ -643,8 +643,8 @@ f32_steps_step() {
     if [ -z "$cpu_d" ] || [ -z "$dev_d" ]; then
         record f32-200-steps "FAILED: could not compare the float runs with the double one (cli/f32s-*.json)" $(($(date +%s) - t0)); return
     fi
-    local verdict; verdict=$(python3 -c "import sys; c, d = float(sys.argv[1]), float(sys.argv[2]); print('ok' if d <= 4 * c + 1e-6 else 'FAILED')" "$cpu_d" "$dev_d")
-    record f32-200-steps "$verdict: float, 200 steps, distance from the double CPU run: $DEV ($(launch_used f32s-dev)) $dev_d, cpu $cpu_d (allowed: 4x the CPU's)" \
+    local verdict; verdict=$(python3 -c "import sys; print('ok' if float(sys.argv[1]) <= 1e-2 else 'FAILED')" "$dev_d")
+    record f32-200-steps "$verdict: float, 200 steps, normwise distance from the double CPU run: $DEV ($(launch_used f32s-dev)) $dev_d, cpu $cpu_d (allowed: 1e-2)" \
         $(($(date +%s) - t0))
 }
 
@@ -870,7 +870,7 @@ run_checks() {
     bench_step bench-train-key bench_train 75 "$key"
     sanitizer_step memcheck
     sanitizer_step initcheck
-    bench_step bench-train-rest bench_train 60 '^(step|epoch)/'"$DEV"'/(784-100-10/|784-1024-1024-10/|784-30-10/m:(1|32|1000)/)'
+    bench_step bench-train-rest bench_train 90 '^(step|epoch)/'"$DEV"'/(784-100-10/|784-1024-1024-10/|784-30-10/m:(1|32|1000)/)'
     bench_step bench-ops bench_ops 40 "/$DEV/"
     peer_step
     summary

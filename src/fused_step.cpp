@@ -32,14 +32,16 @@ FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_si
         sh.w_off[l] = static_cast<long long>(layout.w_offset(l));
         sh.b_off[l] = static_cast<long long>(layout.b_offset(l));
         const long long outs = static_cast<long long>(sh.n[l]) * m;
-        const long long by_threads = std::max(1LL, kFusedThreads / outs);
+        const long long tiles = static_cast<long long>(fused_tiles(sh.n[l], kFusedFwdRows)) * fused_tiles(m, kFusedFwdCols);
+        const long long by_threads = std::max(1LL, kFusedThreads / tiles);
         const long long by_terms = std::max(1, sh.n[l - 1] / kMinRangeTerms);
         sh.split[l] = int(std::min(by_threads, by_terms));
         if (sh.split[l] > 1) partial = std::max(partial, outs * sh.split[l]);
     }
     sh.n_params = static_cast<long long>(layout.n_params());
     long long at = 0;
-    const long long x_elems = static_cast<long long>(sh.n[0]) * m;
+    sh.xld = sh.n[0] | 1;
+    const long long x_elems = static_cast<long long>(sh.xld) * m;
     sh.x_off[0] = at, at += x_elems;
     sh.x_off[1] = at, at += x_elems;
     for (int l = 1; l <= L; ++l) {
@@ -48,6 +50,8 @@ FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_si
         sh.d_off[l] = at, at += elems;
     }
     sh.p_off = at, at += partial;
+    sh.y_off[0] = at, at += m;
+    sh.y_off[1] = at, at += m;
     sh.scratch_elems = at;
     // Every item index of a phase counts distinct parameters or scratch elements (plus one
     // batch being gathered): within an int, as the program indexes them.

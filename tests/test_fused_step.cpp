@@ -27,11 +27,14 @@ TEST(FusedPlan, BookNetworkInFloatKeepsEverythingInSharedMemory) {
     const FusedShape s = plan_fused_step(layout, 10, sizeof(float), kH200Shared);
     EXPECT_EQ(s.L, 2);
     EXPECT_EQ(s.n_params, 23860);
-    // 300 sums of 784 terms: 3 ranges keep ~900 of the 1024 threads busy; 100 sums of 30: 1.
-    EXPECT_EQ(s.split[1], 3);
+    // 300 sums of 784 terms in 8 x 5 tiles of 4 x 2: 25 ranges keep 1000 of the 1024 threads
+    // busy; 100 sums of 30 (15 tiles): one range, 30 terms are too few to cut.
+    EXPECT_EQ(s.split[1], 25);
     EXPECT_EQ(s.split[2], 1);
-    // x twice (7840 each), a and delta for 30 and 10 rows (800), 900 partial sums.
-    EXPECT_EQ(s.scratch_elems, 2 * 7840 + 800 + 900);
+    // x twice (785 x 10 each: an odd leading dimension), a and delta for 30 and 10 rows (800),
+    // 300 x 25 partial sums, the labels of each x.
+    EXPECT_EQ(s.xld, 785);
+    EXPECT_EQ(s.scratch_elems, 2 * 7850 + 800 + 7500 + 2 * 10);
     EXPECT_TRUE(s.params_shared);
     EXPECT_TRUE(s.scratch_shared);
     EXPECT_EQ(s.shared_bytes, (23860 + s.scratch_elems) * 4);
@@ -41,7 +44,7 @@ TEST(FusedPlan, BookNetworkInFloatKeepsEverythingInSharedMemory) {
 TEST(FusedPlan, DoubleKeepsTheParametersSharedAndTheScratchGlobal) {
     const FusedShape s = plan_fused_step(ParamLayout({784, 30, 10}), 10, sizeof(double), kH200Shared);
     EXPECT_TRUE(s.params_shared);    // 190,880 bytes
-    EXPECT_FALSE(s.scratch_shared);  // 139,040 more do not fit
+    EXPECT_FALSE(s.scratch_shared);  // 192,160 more do not fit
     EXPECT_EQ(s.shared_bytes, 23860 * 8);
     EXPECT_TRUE(fused_step_preferred(s));
 }
@@ -63,7 +66,9 @@ TEST(FusedPlan, ScratchRegionsAreDisjointAndCoverTheScratch) {
         for (int m : {1, 3, 10, 33, 100}) {
             const FusedShape s = plan_fused_step(ParamLayout(sizes), m, 8, kH200Shared);
             SCOPED_TRACE(sizes_to_string(sizes) + " m " + std::to_string(m));
-            std::vector<std::pair<long long, long long>> regions{{s.x_off[0], s.n[0] * m}, {s.x_off[1], s.n[0] * m}};
+            EXPECT_GE(s.xld, s.n[0]);
+            EXPECT_EQ(s.xld % 2, 1);
+            std::vector<std::pair<long long, long long>> regions{{s.x_off[0], (long long)s.xld * m}, {s.x_off[1], (long long)s.xld * m}};
             long long partial = 0;
             for (int l = 1; l <= s.L; ++l) {
                 regions.push_back({s.a_off[l], s.n[l] * m});
@@ -73,6 +78,8 @@ TEST(FusedPlan, ScratchRegionsAreDisjointAndCoverTheScratch) {
                 if (s.split[l] > 1) partial = std::max(partial, (long long)s.n[l] * m * s.split[l]);
             }
             regions.push_back({s.p_off, partial});
+            regions.push_back({s.y_off[0], m});
+            regions.push_back({s.y_off[1], m});
             std::sort(regions.begin(), regions.end());
             long long end = 0;
             for (const auto& r : regions) {

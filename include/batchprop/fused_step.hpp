@@ -22,6 +22,15 @@ namespace batchprop {
 constexpr int kFusedMaxLayers = 8;   // L, layers with weights, that one plan can describe
 constexpr int kFusedThreads = 1024;  // threads of the one block
 
+// Register tiles of the two large products (fused_step_program.hpp). Each thread of the
+// forward sum computes a kFusedFwdRows x kFusedFwdCols block of z = w a, each thread of the
+// weight update a kFusedUpdRows x fused_upd_cols block of w: every value loaded from shared
+// memory then feeds several multiply-adds instead of one (shared-memory loads, not arithmetic,
+// bound a one-block step). Double uses narrower update tiles to stay within 64 registers.
+constexpr int kFusedFwdRows = 4, kFusedFwdCols = 2, kFusedUpdRows = 4;
+BP_HD constexpr int fused_upd_cols(std::size_t elem_size) { return elem_size == 4 ? 4 : 2; }
+BP_HD constexpr int fused_tiles(int n, int tile) { return (n + tile - 1) / tile; }
+
 // Where everything is and how the work is cut, for one network, one m and one scalar size.
 // Trivially copyable: it is the kernel's first argument. Offsets count elements of T.
 struct FusedShape {
@@ -29,16 +38,21 @@ struct FusedShape {
     int m = 0;                            // columns (examples) per mini-batch
     int n[kFusedMaxLayers + 1] = {};      // n_0 .. n_L
     // The forward product of layer l is cut into split[l] ranges of its n_{l-1} terms, each
-    // summed by its own thread, so that a layer of few outputs (30 x 10 = 300 sums of 784)
-    // still keeps the block's threads busy; a second pass adds the ranges in order.
+    // summed by its own thread (per tile), so that a layer of few outputs (30 x 10 = 300 sums
+    // of 784, 40 tiles) still keeps the block's threads busy; a second pass adds the ranges in
+    // order.
     int split[kFusedMaxLayers + 1] = {};
+    // Leading dimension of x: n_0 made odd, so that the columns a warp reads at once fall in
+    // different shared-memory banks (784 floats apart they would share one).
+    int xld = 0;
     long long w_off[kFusedMaxLayers + 1] = {};  // w[l] (n_l x n_{l-1}), ParamLayout's offsets
     long long b_off[kFusedMaxLayers + 1] = {};  // b[l] (n_l)
     long long n_params = 0;
-    // Scratch: two input buffers x (n_0 x m): step s reads x[s % 2] while its last phase
+    // Scratch: two input buffers x (n_0 x m, leading dimension xld): step s reads x[s % 2] while its last phase
     // gathers step s + 1's batch into the other; a[l] and delta[l] (n_l x m); the forward's
-    // partial sums (n_l x m x split[l], for the largest such layer).
+    // partial sums (n_l x m x split[l], for the largest such layer); the labels of each x.
     long long x_off[2] = {};
+    long long y_off[2] = {};  // the m labels of x[0], x[1] (as T)
     long long a_off[kFusedMaxLayers + 1] = {};
     long long d_off[kFusedMaxLayers + 1] = {};
     long long p_off = 0;
