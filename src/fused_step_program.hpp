@@ -170,7 +170,7 @@ BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& a, int first, in
     };
 
     ex.items(n_gather, [&](int t) {
-        Group g;
+        Group g{};  // zeroed: items without a gather leave it unused
         gather_load(0, t, g);
         gather_store(0, t, g);
     });
@@ -249,7 +249,7 @@ BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& a, int first, in
             const int n_bias = sh.n[1], n_w2 = L >= 2 ? update_tiles(2) : 0, n_w1 = update_tiles(1);
             const int n_update = n_bias + n_w2 + n_w1, n_next = s + 1 < steps ? n_gather : 0;
             ex.items(n_update > n_next ? n_update : n_next, [&](int t) {
-                Group g;
+                Group g{};  // zeroed: items without a gather leave it unused
                 if (t < n_next) gather_load(s + 1, t, g);
                 if (t < n_bias) update_bias(1, t);
                 else if (t < n_bias + n_w2) update_weight(2, x, t - n_bias);
