@@ -189,7 +189,7 @@ TEST(FusedStep, TrainsAsTheLibraryPathDoesInDouble) {
     for (const Case& c : kCases) {
         SCOPED_TRACE(describe(c));
         bptest::FusingCpuBackend<double> fusing;
-        const auto fused = train(fusing, c, Launch::automatic);
+        const auto fused = train(fusing, c, Launch::fused);
         EXPECT_GT(fusing.launches, 0) << "the fused step was not used";
         const auto cpu = make_cpu_backend<double>();
         const auto eager = train(*cpu, c, Launch::eager);

@@ -90,9 +90,11 @@ BATCHPROP_API FusedShape plan_fused_step(const ParamLayout& layout, int m, std::
                                          std::size_t shared_limit);
 
 // Whether Launch::automatic picks the fused step for this plan: the parameters live in shared
-// memory and the batch is narrow (m <= kFusedAutoMaxBatch), where one block's ~0.25 TFLOP/s
-// outruns launching the library path's kernels (measured: bench/RESULTS.md, "fused step").
-constexpr int kFusedAutoMaxBatch = 64;
+// memory and the batch is narrow. One block's time grows with m (~2 us per column of
+// [784,30,10] on an H200) while the library path's is mostly launches; measured there
+// (bench/RESULTS.md, "On a GPU"), fused wins at m = 1 (727 vs 1145 ms an epoch) and m = 10
+// (119 vs 139 ms) and loses at m = 32 (108 vs 61 ms): the lines cross near m = 12.
+constexpr int kFusedAutoMaxBatch = 12;
 BATCHPROP_API bool fused_step_preferred(const FusedShape& shape);
 
 }  // namespace batchprop

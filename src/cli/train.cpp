@@ -642,7 +642,7 @@ void register_train(CLI::App& app) {
                     "On a GPU: fused runs each segment of ~2,000 examples' steps in one kernel (matrix mode, small "
                     "networks: the parameters in shared memory); graph records the steps once as CUDA graphs and "
                     "replays them; eager launches every kernel every step; auto is fused where it fits "
-                    "(m <= 64, parameters in shared memory), else graph. No effect on the CPU")
+                    "(m <= 12, parameters in shared memory), else graph. No effect on the CPU")
         ->check(CLI::IsMember({"auto", "fused", "graph", "eager"}))
         ->capture_default_str();
     add_compute_options(*cmd, o->compute);
