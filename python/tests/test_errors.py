@@ -31,6 +31,10 @@ def test_hyper_parameters(data):
         net.SGD(data, 2**31 - 1, 10, 0.5)
     with pytest.raises(ValueError, match="mode must be 'matrix' or 'per-example'"):
         net.SGD(data, 1, 10, 0.5, mode="batch")
+    with pytest.raises(ValueError, match="launch must be 'auto', 'fused', 'graph' or 'eager', got 'fast'"):
+        net.SGD(data, 1, 10, 0.5, launch="fast")
+    for launch in ("auto", "fused", "graph", "eager"):  # on the CPU every launch runs the same calls
+        net.SGD(data, 1, 10, 0.5, launch=launch, verbose=False)
     with pytest.raises(ValueError, match="need evaluation_data"):
         net.SGD(data, 1, 10, 0.5, monitor_evaluation_accuracy=True)
     with pytest.raises(ValueError, match=r"eta \* lmbda / n = 10.0 \* 5.0 / 50 >= 1"):
