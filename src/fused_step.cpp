@@ -55,6 +55,9 @@ FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_si
     sh.scratch_elems = at;
     // Every item index of a phase counts distinct parameters or scratch elements (plus one
     // batch being gathered): within an int, as the program indexes them.
+    // The gather keeps each column's label as a T, exact below 2^24 in float; a label can
+    // only match an output neuron below n_L.
+    BP_REQUIRE(sh.n[L] < (1 << 24), "the fused step handles up to 2^24 - 1 output neurons, not " << sh.n[L]);
     BP_REQUIRE(sh.n_params + sh.scratch_elems < INT_MAX,
                "network " << sizes_to_string(layout.sizes()) << " at m = " << m << " is too large for the fused step");
 
