@@ -29,7 +29,8 @@
 #       cuda and cpu parameters within 1e-12; float, 3 epochs: test accuracy within 0.5 points;
 #       --launch graph vs eager bitwise, when train --help lists --launch; eval and predict on
 #       cuda vs cpu); the GPU rows of bench_train (key rows, then the rest) and bench_ops;
-#       compute-sanitizer memcheck and initcheck on the op-by-op tests; the PyTorch peer on cuda.
+#       compute-sanitizer memcheck and initcheck on the op-by-op tests; Nsight Compute on one
+#       fused-step launch (when ncu is there; never a failure); the PyTorch peer on cuda.
 #       Each step has a time limit and the run a budget (GPU_CHECK_BUDGET_S, 390 s): a benchmark,
 #       sanitizer or peer step cut by it reads "cut", not a failure. RESULTS gets the logs and
 #       summary.txt (steps, status, seconds, PASS/FAIL, key figures), printed last.
@@ -790,6 +791,36 @@ sanitizer_step() {
     fi
 }
 
+# Nsight Compute on one launch of the fused step (200 steps of [784,30,10], m = 10, float), when
+# the machine has ncu: what bounds the kernel (throughput vs peak, warp stalls, shared-memory
+# wavefronts), the figures the next optimisation starts from. Never a failure: profiling may be
+# refused (permissions on performance counters) or missing.
+find_ncu() {
+    command -v ncu 2>/dev/null && return
+    local p
+    for p in /usr/local/cuda/bin/ncu /usr/local/cuda*/bin/ncu /usr/local/cuda*/nsight-compute*/ncu /opt/nvidia/nsight-compute/*/ncu; do
+        [ -x "$p" ] && { echo "$p"; return; }
+    done
+}
+profile_step() {
+    gpu_ready profile-fused || return
+    [ "$SELFTEST" = 1 ] && [ "$HAVE_GPU" != 1 ] && { record profile-fused "skipped: self-test without a GPU" 0; return; }
+    [ "$FUSED" = 1 ] || { record profile-fused "skipped: this CLI has no --launch fused" 0; return; }
+    local ncu; ncu=$(find_ncu)
+    [ -n "$ncu" ] || { record profile-fused "skipped: ncu (Nsight Compute) not found (PATH, /usr/local/cuda*)" 0; return; }
+    local log="$R/profile-fused.log"
+    if ! run_step profile-fused 60 "$log" "${BPENV[@]}" "$ncu" --kernel-name regex:fused_steps_kernel --launch-count 1 \
+        --section SpeedOfLight --section WarpStateStats --section InstructionStats --section MemoryWorkloadAnalysis_Tables \
+        "$BIN/batchprop" train --launch fused --train-limit 2000 --epochs 1 --monitor none --device "$DEV" --data "$DATA"; then
+        record profile-fused "cut: not started, no time left in the budget" 0; return
+    fi
+    if [ "$STEP_RC" = 0 ] && grep -q 'fused_steps_kernel' "$log"; then
+        record profile-fused "ok: $(grep -m1 -E 'Compute \(SM\) Throughput' "$log" | tr -s ' ' | sed 's/^ //') (profile-fused.log)" "$STEP_T"
+    else
+        record profile-fused "skipped: ncu did not profile here (rc $STEP_RC): $(grep -m1 -E '==(ERROR|WARNING)==' "$log" || tail -1 "$log")" "$STEP_T"
+    fi
+}
+
 # The PyTorch peer of bench/compare on the GPU, when this Python has torch with CUDA.
 peer_step() {
     gpu_ready torch-peer || return
@@ -872,6 +903,7 @@ run_checks() {
     sanitizer_step initcheck
     bench_step bench-train-rest bench_train 90 '^(step|epoch)/'"$DEV"'/(784-100-10/|784-1024-1024-10/|784-30-10/m:(1|32|1000)/)'
     bench_step bench-ops bench_ops 40 "/$DEV/"
+    profile_step
     peer_step
     summary
     return "$FAILED"
