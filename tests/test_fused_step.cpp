@@ -251,25 +251,33 @@ TEST(FusedStep, FloatInputsAsWell) {
     EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 1e-12));
 }
 
+// A Trainer of [64,6,3] on 253 random examples on `be`, segments of 7 steps.
+struct SegmentedRun {
+    SegmentedRun(Backend<double>& be, TrainConfig cfg)
+        : data(random_data(64, 253, 3, 11)), net({64, 6, 3}), d(be, data),
+          trainer(be, net.layout(), d, nullptr, (cfg.chunk_steps = 7, cfg)) {
+        net.init(Init::scaled, 5);
+        trainer.backprop().set_params(net.params());
+    }
+    Dataset data;
+    Network<double> net;
+    DeviceData<double> d;
+    Trainer<double> trainer;
+};
+
 // One launch per segment, covering every step of the epoch, the partial batch included.
 TEST(FusedStep, OneLaunchPerSegment) {
-    const Dataset tr = random_data(64, 253, 3, 11);
     bptest::FusingCpuBackend<double> be;
-    Network<double> net({64, 6, 3});
-    net.init(Init::scaled, 5);
-    DeviceData<double> d(be, tr);
     TrainConfig cfg;
     cfg.epochs = 1;
     cfg.batch = 10;
-    cfg.chunk_steps = 7;
-    Trainer<double> trainer(be, net.layout(), d, nullptr, cfg);
-    EXPECT_EQ(trainer.launch(), Launch::fused);
-    EXPECT_FALSE(trainer.recording());
-    trainer.backprop().set_params(net.params());
+    SegmentedRun r(be, cfg);
+    EXPECT_EQ(r.trainer.launch(), Launch::fused);
+    EXPECT_FALSE(r.trainer.recording());
     std::vector<long long> progress;
     TrainCallbacks cb;
     cb.on_batch = [&](const BatchProgress& p) { progress.push_back(p.examples_done); };
-    trainer.run(cb);
+    r.trainer.run(cb);
     // 25 full batches in chunks of 7 (3 chunks and a tail of 4), then the partial batch of 3.
     EXPECT_EQ(be.launches, 5);
     EXPECT_EQ(be.fused_steps, 26);
@@ -277,23 +285,17 @@ TEST(FusedStep, OneLaunchPerSegment) {
 }
 
 TEST(FusedStep, TheStopFlagEndsTheEpochAtASegment) {
-    const Dataset tr = random_data(64, 253, 3, 11);
     bptest::FusingCpuBackend<double> be;
-    Network<double> net({64, 6, 3});
-    net.init(Init::scaled, 5);
-    DeviceData<double> d(be, tr);
     TrainConfig cfg;
     cfg.epochs = 3;
-    cfg.chunk_steps = 7;
-    Trainer<double> trainer(be, net.layout(), d, nullptr, cfg);
-    trainer.backprop().set_params(net.params());
+    SegmentedRun r(be, cfg);
     std::atomic<bool> stop{false};
     TrainCallbacks cb;
     cb.stop = &stop;
     cb.on_batch = [&](const BatchProgress& p) {
         if (p.examples_done >= 140) stop = true;
     };
-    EXPECT_EQ(trainer.run(cb), 1);
+    EXPECT_EQ(r.trainer.run(cb), 1);
     EXPECT_EQ(be.launches, 2);
 }
 
