@@ -4,6 +4,7 @@
 #include "batchprop/backprop.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace batchprop {
 
@@ -161,6 +162,13 @@ template <class T>
 double Backprop<T>::l2_term(double lambda, long long n_train) {
     if (lambda == 0.0) return 0.0;
     return 0.5 * lambda / double(n_train) * be_.sum_squares(params_.data(), layout_.n_weights());
+}
+
+template <class T>
+bool Backprop<T>::params_finite() {
+    // A sum of squares is finite exactly when every term is (an overflow to infinity would
+    // need values near 1e154 in double: SGD never gets there finitely).
+    return std::isfinite(be_.sum_squares(params_.data(), layout_.n_params()));
 }
 
 template class Backprop<float>;

@@ -297,6 +297,12 @@ int Trainer<T>::run(const TrainCallbacks& cb) {
         r.epoch = epoch + 1;
         r.train_seconds = train_epoch(epoch, cb, &r.examples);
         r.examples_per_second = r.train_seconds > 0 ? double(r.examples) / r.train_seconds : 0.0;
+        // Diverged parameters never recover; evaluating or training on would only print
+        // meaningless figures. (Identical on every rank: the replicas are checked below.)
+        if (!bp_.params_finite())
+            BP_THROW("training diverged in epoch " << epoch + 1
+                                                   << ": the parameters are no longer all finite numbers (infinity or "
+                                                      "NaN); try a smaller learning rate eta");
         if (comm_) check_replicas(epoch + 1);
         const bool stopped = comm_ ? any_rank_stops(cb) : cb.stop && cb.stop->load();
         if (cfg_.monitor_evaluation && eval_) r.evaluation = evaluate(*eval_);

@@ -3,6 +3,7 @@
 // load() and save() through Python when numpy is present, every malformed file rejected with a
 // message naming the file, and saves that never destroy an existing file.
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "batchprop/backprop.hpp"
@@ -213,6 +215,26 @@ TEST_F(ModelIo, SaveReplacesAtomicallyAndCleansUpOnFailure) {
     EXPECT_THROW(save_model(path("adir"), net, Cost::quadratic), Error);
     EXPECT_TRUE(fs::is_directory(path("adir")));
     EXPECT_TRUE(others({"model.json", "adir"}).empty());
+}
+
+// JSON has no NaN or infinity: a network holding one is refused, and an existing file kept.
+TEST_F(ModelIo, NonFiniteParametersAreNotSaved) {
+    for (double bad : {std::nan(""), HUGE_VAL}) {
+        Network<float> net({3, 2});
+        net.init(Init::gaussian, 1);
+        net.params()[4] = float(bad);
+        const std::string target = path("model.json");
+        std::ofstream(target) << "old contents";
+        try {
+            save_model(target, net, Cost::quadratic);
+            FAIL() << "saved a network holding " << bad;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("not saved: the network's parameters include"), std::string::npos)
+                << e.what();
+        }
+        std::ifstream in(target);
+        EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "old contents");
+    }
 }
 
 // A write that fails part-way (here: the file-size limit, as a full disk would) leaves the

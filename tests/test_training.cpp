@@ -141,6 +141,36 @@ TEST(Training, StopFlagEndsTheEpochAfterTheCurrentBatch) {
     ASSERT_TRUE(epochs[1].evaluation.has_value());  // the stopped epoch is still evaluated
 }
 
+// SGD that overflows to infinity and then NaN stops at the end of that epoch with one clear
+// error instead of evaluating (and reporting) a network of NaNs for the epochs left.
+TEST(Training, DivergenceStopsWithAnError) {
+    const Dataset tr = bptest::quadrants(300, 3), ev = bptest::quadrants(50, 4);
+    TrainConfig c = small_config();
+    c.epochs = 5;
+    c.eta = 3e38;  // float: the first updates overflow
+    int epochs_reported = 0;
+    auto be = make_cpu_backend<float>();
+    Network<float> net({2, 5, 4});
+    net.init(Init::gaussian, 9);
+    DeviceData<float> dtr(*be, tr), dev(*be, ev);
+    Trainer<float> trainer(*be, net.layout(), dtr, &dev, c);
+    trainer.backprop().set_params(net.params());
+    TrainCallbacks cb;
+    cb.on_epoch = [&](const EpochResult&) { return ++epochs_reported, true; };
+    try {
+        trainer.run(cb);
+        FAIL() << "training with eta = 3e38 did not diverge";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("training diverged in epoch 1: the parameters are no longer all finite"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(epochs_reported, 0);
+    // A healthy run is not stopped.
+    c.eta = 3.0;
+    EXPECT_EQ(train<float>(tr, ev, {2, 5, 4}, c, 9).evals.size(), 5u);
+}
+
 TEST(Training, RejectsImpossibleConfigurations) {
     const Dataset tr = bptest::quadrants(20, 8);
     auto be = make_cpu_backend<float>();

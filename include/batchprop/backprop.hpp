@@ -64,6 +64,10 @@ public:
     // (lambda / 2n) * sum of w^2: the regularisation term of the total cost.
     double l2_term(double lambda, long long n_train);
 
+    // Whether every parameter is a finite number (one reduction on the device): SGD that has
+    // diverged to infinity or NaN never comes back, since NaN propagates through every step.
+    bool params_finite();
+
 private:
     // The forward pass for the columns of x into a_[1..L] (views of `cols` columns).
     void forward(CView x, int cols);

@@ -86,12 +86,14 @@ public:
 
     // Mini-batch SGD on `train`, evaluating on `eval` (may be null) after each epoch as config
     // asks. config.cost is ignored: the session's cost() is used; config.launch and
-    // callbacks.on_notice work as for a Trainer (on a GPU, CUDA graphs or eager). Trains epochs
+    // callbacks.on_notice work as for a Trainer (on a GPU: fused, CUDA graphs or eager). Trains epochs
     // config.first_epoch .. config.epochs - 1 (0-based; the shuffle of epoch e depends only on
     // (seed, e), so a run continued from a saved network gives the same parameters as one
     // run straight through). Inside the callbacks, network() returns the current parameters.
     // callbacks.on_start, when set, is called once the trainer is set up. Returns the number of
-    // the last epoch trained (1-based; config.first_epoch when none was).
+    // the last epoch trained (1-based; config.first_epoch when none was). When it throws (a
+    // callback's exception, SGD diverged to infinity or NaN: "training diverged in epoch N"),
+    // the session keeps the network it had before the call.
     int train(const Dataset& train, const Dataset* eval, const TrainConfig& config,
               const TrainCallbacks& callbacks = {});
 

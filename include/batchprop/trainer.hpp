@@ -161,6 +161,8 @@ public:
     // Trains epochs config.first_epoch .. config.epochs - 1 (fewer if a callback or the stop
     // flag says so). Returns the number of the last epoch run, 1-based (an epoch the stop
     // flag cut short counts), or first_epoch when none was.
+    // Throws batchprop::Error ("training diverged in epoch N ...") after an epoch that left a
+    // parameter infinite or NaN, before evaluating it.
     int run(const TrainCallbacks& callbacks = {});
 
     // One epoch of SGD; returns seconds spent. epoch is 0-based (it seeds the shuffle).

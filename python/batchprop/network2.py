@@ -308,7 +308,10 @@ class Network:
                   else graph; the default)
 
         Training runs with the GIL released. Ctrl-C stops it after the current mini-batch and
-        raises KeyboardInterrupt; the network keeps the parameters it reached.
+        raises KeyboardInterrupt; the network keeps the parameters it reached. SGD that
+        diverges (a parameter infinite or NaN at the end of an epoch; eta far too large) raises
+        batchprop.Error "training diverged in epoch N", and the network keeps the parameters
+        it had before this call (where the book's code would go on printing nan).
         """
         epochs = _check_int(epochs, "epochs", 0, _INT_MAX - self._epochs_trained)  # epochs are counted in an int
         mini_batch_size = _check_int(mini_batch_size, "mini_batch_size", 1)
