@@ -749,8 +749,10 @@ TEST_F(Cli, ImpossibleHyperParameters) {
     expect_usage_error(train({"--epochs", "0"}), {"--epochs must be at least 1 (got 0)"});
     expect_failure(train({"--epochs", "-3"}), {"--epochs must be at least 1 (got -3)"});
     expect_failure(train({"--batch", "0"}), {"--batch must be at least 1 (got 0)"});
-    expect_failure(train({"--batch", "121"}), {"--batch 121 is larger than the training set (120 examples)"});
-    expect_failure(train({"--batch", "60", "--train-limit", "50"}), {"--batch 60 is larger than the training set (50 examples)"});
+    expect_usage_error(train({"--batch", "121"}), {"--batch 121 is larger than the training set (120 examples)"});
+    expect_usage_error(train({"--batch", "60", "--train-limit", "50"}), {"--batch 60 is larger than the training set (50 examples)"});
+    // Flags against the data are command-line mistakes too: 10 * 12.5 / 120 >= 1.
+    expect_usage_error(train({"--eta", "10", "--lambda", "12.5"}), {"weight decay would flip or zero every weight"});
     expect_usage_error(train({"--eta", "0"}), {"--eta must be a finite number > 0 (got 0)"});
     expect_failure(train({"--eta", "-1"}), {"--eta must be a finite number > 0"});
     expect_failure(train({"--eta", "nan"}), {"--eta must be a finite number > 0 (got nan)"});

@@ -269,7 +269,16 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     if (!data.note.empty()) note(progress, data.note);
     check_fits(data.train, sizes, sizes_from);
     check_fits(data.eval, sizes, sizes_from);
-    validate(cfg, data.train.n);
+    // The flags were checked on their own before the data was read; what is left (--batch
+    // larger than the training set, --eta * --lambda / n >= 1) is flags against the data: a
+    // mistake in the command line too.
+    try {
+        validate(cfg, data.train.n);
+    } catch (const UsageError&) {
+        throw;
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
     const std::vector<RunSetting> settings = run_settings(o);
     const nlohmann::json data_id = o.checkpoint.empty() ? nlohmann::json() : data_identity(data_files(o), data.train.n, data.eval.n);
     if (resume) check_same_data(*resume, data_id);
