@@ -120,6 +120,8 @@ BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& a, int first, in
         g.label = k0 == 0 ? a.labels[e] : 0;
     };
     auto gather_store = [&](int s, int t, const Group& g) {
+        // j, k0, count recomputed rather than carried in Group: fewer registers stay live
+        // across the update tile between load and store (the kernel sits at 64).
         const int j = t / groups, k0 = (t - j * groups) * kGroup;
         const int count = n0 - k0 < kGroup ? n0 - k0 : kGroup;
         T* x = sc + sh.x_off[s & 1] + k0 + std::size_t(j) * std::size_t(xld);

@@ -151,7 +151,6 @@ void Trainer<T>::choose_launch() {
         }
     }
     launch_ = resolve_launch(cfg_.launch, cfg_.mode, limit > 0, plan_error, preferred, be_.can_record());
-    recording_ = launch_ == Launch::graph;
     if (launch_ == Launch::fused && !fused_full_.scratch_shared)  // the partial plan needs less
         fused_scratch_ = Buffer<T>(be_, std::size_t(fused_full_.scratch_elems));
 }
@@ -178,7 +177,7 @@ void Trainer<T>::run_fused_segment(const Segment& s) {
 
 template <class T>
 void Trainer<T>::plan_segments() {
-    const bool grouped = recording_ || launch_ == Launch::fused;
+    const bool grouped = launch_ == Launch::graph || launch_ == Launch::fused;
     const int chunk = cfg_.chunk_steps > 0 ? cfg_.chunk_steps
                       : grouped           ? recorded_chunk_steps(cfg_.batch, cfg_.mode, bp_.layout().n_layers())
                                           : 1;
@@ -208,7 +207,7 @@ template <class T>
 void Trainer<T>::run_segment(const Segment& s, const TrainCallbacks& cb) {
     if (launch_ == Launch::fused) return run_fused_segment(s);
     Slot& slot = slots_[int(s.kind)];
-    const SegmentAction action = segment_action(recording_, slot.seen, slot.recording != nullptr);
+    const SegmentAction action = segment_action(recording(), slot.seen, slot.recording != nullptr);
     ++slot.seen;
     if (action == SegmentAction::record_then_replay) {
         try {
@@ -216,7 +215,6 @@ void Trainer<T>::run_segment(const Segment& s, const TrainCallbacks& cb) {
             // every later segment of the same kind, wherever it falls in whichever epoch.
             slot.recording = be_.record([this, s] { run_segment_body(s); });
         } catch (const RecordingFailed& e) {
-            recording_ = false;
             launch_ = Launch::eager;
             if (cb.on_notice)
                 cb.on_notice(std::string("recording the training steps as a CUDA graph failed (") + e.what() +
@@ -291,7 +289,7 @@ template <class T>
 int Trainer<T>::run(const TrainCallbacks& cb) {
     // Same settings and starting parameters on every rank (after first_epoch epochs on a resume).
     if (comm_) check_replicas(cfg_.first_epoch);
-    if (cb.on_start) cb.on_start(TrainStart{cfg_.first_epoch, cfg_.epochs, recording_, plan_.front().steps, launch_});
+    if (cb.on_start) cb.on_start(TrainStart{cfg_.first_epoch, cfg_.epochs, recording(), plan_.front().steps, launch_});
     for (int epoch = cfg_.first_epoch; epoch < cfg_.epochs; ++epoch) {
         EpochResult r;
         r.epoch = epoch + 1;

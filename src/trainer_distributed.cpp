@@ -18,7 +18,6 @@ void Trainer<T>::set_communicator(Communicator* comm, std::uint64_t data_fingerp
     // could not hold them (NCCL's could, but the replica check and the agreed stop are MPI).
     if (launch_ == Launch::fused && cfg_.launch == Launch::fused)
         BP_THROW("--launch fused runs in one process; distributed steps are launched one call at a time");
-    recording_ = false;
     launch_ = Launch::eager;
     plan_segments();
     const std::size_t n_params = bp_.layout().n_params();

@@ -855,7 +855,7 @@ GPU_VS_CPU_TEST(FusedStepPlacementAndAutomaticChoice) {
     const std::size_t limit = fx.gpu_->fused_shared_limit();
     ASSERT_GT(limit, 0u);
     std::vector<std::vector<T>> results;
-    for (std::size_t shared : {limit, std::size_t(sizeof(T) * 23860), std::size_t(1)}) {  // all, the parameters, none
+    for (std::size_t shared : {limit, sizeof(T) * layout.n_params(), std::size_t(1)}) {  // all, the parameters, none
         const FusedShape shape = plan_fused_step(layout, 10, sizeof(T), shared);
         Buffer<T> params(*fx.gpu_, layout.n_params()), scratch(*fx.gpu_, std::size_t(shape.scratch_elems));
         params.upload(net.params());

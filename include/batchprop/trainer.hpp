@@ -176,7 +176,7 @@ public:
 
     // Whether steps are being recorded and replayed (false on the CPU, with Launch::eager, or
     // after a recording failed), and the segments of an epoch.
-    bool recording() const { return recording_; }
+    bool recording() const { return launch_ == Launch::graph; }
     // The launch in use (resolve_launch's answer; eager once distributed or a recording failed).
     Launch launch() const { return launch_; }
     const std::vector<Segment>& plan() const { return plan_; }
@@ -198,8 +198,8 @@ public:
     double allreduce_wait_seconds() const { return allreduce_wait_seconds_; }
 
 private:
-    // plan_ from cfg_ and recording_: cfg_.chunk_steps steps a segment when given, else
-    // recorded_chunk_steps when recording, else one step a segment (eager, distributed).
+    // plan_ from cfg_ and launch_: cfg_.chunk_steps steps a segment when given, else
+    // recorded_chunk_steps when recording or fused, else one step a segment (eager, distributed).
     void plan_segments();
     // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
     void step(int m, int offset);
@@ -225,8 +225,7 @@ private:
     Buffer<T> x_;         // the gathered mini-batch X, (n_0 x m); also evaluation chunks, (n_0 x kEvalChunk)
     Buffer<T> y_;         // one-hot targets Y: (n_L x m)
     std::vector<Segment> plan_;
-    bool recording_ = false;
-    Launch launch_ = Launch::eager;
+    Launch launch_ = Launch::eager;  // resolve_launch's answer; graph means recording
     // Launch::fused: the plans for the full batches and for the partial last one (m = n mod m;
     // unused when m divides n), and their scratch in global memory when it is not in shared.
     FusedShape fused_full_, fused_partial_;

@@ -134,10 +134,11 @@ int train(Session& s, const Dataset& train_data, const Dataset* eval_data, const
     if (a.mode == "matrix") cfg.mode = Mode::matrix;
     else if (a.mode == "per-example") cfg.mode = Mode::per_example;
     else throw py::value_error("mode must be 'matrix' or 'per-example', got '" + a.mode + "'");
-    if (a.launch == "auto" || a.launch == "fused" || a.launch == "graph" || a.launch == "eager")
+    try {
         cfg.launch = parse_launch(a.launch);
-    else
+    } catch (const Error&) {  // the library's words for the names, the Python exception
         throw py::value_error("launch must be 'auto', 'fused', 'graph' or 'eager', got '" + a.launch + "'");
+    }
     cfg.shuffle = a.shuffle;
     cfg.seed = a.seed;
     cfg.monitor_training = a.monitor_training;
