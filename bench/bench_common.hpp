@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "batchprop/backend.hpp"
-#include "blas_core.hpp"
+#include "cpu/blas_core.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/math.hpp"
 

@@ -29,7 +29,7 @@
 #include <cblas.h>
 
 #include "bench_common.hpp"
-#include "cpu_small_gemm.hpp"
+#include "cpu/small_gemm.hpp"
 
 namespace bench {
 namespace {
@@ -435,7 +435,7 @@ void bm_op(benchmark::State& st, const Device& d, const Factory& make) {
 
 // ---- the CPU's small-product kernel against the BLAS ---------------------------------------
 
-// One GEMM of a matrix-mode step, as src/backprop.cpp makes it, for a layer w (n x k) and m
+// One GEMM of a matrix-mode step, as src/engine/backprop.cpp makes it, for a layer w (n x k) and m
 // columns:
 //   fwd  Z = W A                   (n x m) = (n x k)(k x m)      alpha 1, beta 0
 //   bwd  W^T delta                 (k x m) = (n x k)^T (n x m)   alpha 1, beta 0

@@ -13,7 +13,7 @@ out=${FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${1:-}
 mkdir -p "$out"
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc)
-lib=(src/dataset.cpp src/csv.cpp src/model_io.cpp src/network.cpp src/output_file.cpp)
+lib=(src/data/dataset.cpp src/data/csv.cpp src/data/model_io.cpp src/model/network.cpp src/data/output_file.cpp)
 pids=()
 for t in idx csv model_json; do
   echo "fuzz: building fuzz_$t" >&2

@@ -1,6 +1,6 @@
 // The CUDA backend: device memory, cuBLAS for the products, the kernels of elementwise.cu and
 // the Thrust reductions of reduce.cu for the rest; plus the GPU query (query_gpus) and the
-// factory (make_cuda_backend) declared in cuda_backend.hpp. Mirrors src/cpu_backend.cpp
+// factory (make_cuda_backend) declared in cuda_backend.hpp. Mirrors src/cpu/cpu_backend.cpp
 // function by function: CpuBackend::bias_sigmoid_impl <-> CudaBackend::bias_sigmoid_impl ->
 // bias_sigmoid_kernel. Shapes were checked by Backend<T>'s public functions before any _impl.
 //
@@ -22,7 +22,7 @@
 #include "cublas_loader.cuh"
 #include "cuda_check.cuh"
 #include "elementwise.cuh"
-#include "fused_step.cuh"
+#include "fused_kernel.cuh"
 #include "reduce.cuh"
 
 namespace batchprop {
@@ -176,7 +176,7 @@ public:
 
     std::string name() const override { return name_; }
     DeviceKind kind() const override { return DeviceKind::cuda; }
-    // For NCCL (kernels/nccl_comm.cu): its all-reduce is queued on this stream, in order with
+    // For NCCL (src/distributed/nccl_comm.cu): its all-reduce is queued on this stream, in order with
     // the backward pass before it and the update after it.
     void* native_stream() override { return stream_; }
 

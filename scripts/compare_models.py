@@ -9,7 +9,7 @@ both values; exits 0 when every parameter is within the tolerance, 1 when one is
 file cannot be read or the models differ in shape. Python's standard library only, so it also
 runs on a bare GPU machine.
 
-The tolerance is normwise per layer, as in tests/gpu_compare.hpp (floor = 1): element i of a
+The tolerance is normwise per layer, as in tests/support/gpu_compare.hpp (floor = 1): element i of a
 layer's weights (or biases) passes when |got_i - want_i| <= tol * max(|want_i|, max_j |want_j|).
 Sums taken in a different order (cuBLAS vs OpenBLAS) cancel differently element by element, so
 a small element may carry the rounding of the layer's large ones; the plain elementwise

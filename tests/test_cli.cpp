@@ -26,8 +26,8 @@
 #include "batchprop/backend.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/model_io.hpp"
-#include "cli_process.hpp"
-#include "test_util.hpp"
+#include "support/cli_process.hpp"
+#include "support/test_util.hpp"
 
 namespace fs = std::filesystem;
 using batchprop::Cost;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "batchprop/backend.hpp"
-#include "test_util.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 

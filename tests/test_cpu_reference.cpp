@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "batchprop/backprop.hpp"
-#include "cpu_subnormals.hpp"
+#include "cpu/subnormals.hpp"
 #include "batchprop/gradcheck.hpp"
-#include "test_util.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 

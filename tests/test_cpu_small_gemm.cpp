@@ -1,4 +1,4 @@
-// The small-product kernel (src/cpu_small_gemm.hpp) against the BLAS: every instruction set
+// The small-product kernel (src/cpu/small_gemm.hpp) against the BLAS: every instruction set
 // this CPU runs, float and double, the products of the algorithm at every m up to past the
 // dispatch limit, all four op combinations on odd shapes, sub-views (ld > rows), alpha/beta
 // variants, beta = 0 over a NaN-filled C, and guard values around C that must come back as they
@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "batchprop/backend.hpp"
-#include "cpu_small_gemm.hpp"
-#include "test_util.hpp"
+#include "cpu/small_gemm.hpp"
+#include "support/test_util.hpp"
 
 namespace {
 
@@ -139,7 +139,7 @@ protected:
 using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(SmallGemm, Scalars);
 
-// The three products of a matrix-mode step, as src/backprop.cpp makes them, for every layer of
+// The three products of a matrix-mode step, as src/engine/backprop.cpp makes them, for every layer of
 // the networks the other tests use and every m from 1 to past kSmallGemmMaxDim:
 //   forward   Z = W A_prev             (n x m) = (n x k)(k x m)         alpha 1, beta 0
 //   backward  W^T delta                (k x m) = (n x k)^T (n x m)      alpha 1, beta 0

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "batchprop/batchprop.hpp"
-#include "distributed_util.hpp"
+#include "support/distributed_util.hpp"
 
 using namespace batchprop;
 

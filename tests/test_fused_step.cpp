@@ -11,8 +11,8 @@
 
 #include "batchprop/fused_step.hpp"
 #include "batchprop/trainer.hpp"
-#include "fusing_backend.hpp"
-#include "test_util.hpp"
+#include "doubles/fusing_backend.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 

@@ -39,8 +39,8 @@
 #ifdef BATCHPROP_WITH_CUDA
 #include "cublas_loader.cuh"
 #endif
-#include "gpu_compare.hpp"
-#include "test_util.hpp"
+#include "support/gpu_compare.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 using gpucmp::compare;

@@ -13,8 +13,8 @@
 
 #include "batchprop/epoch_plan.hpp"
 #include "batchprop/trainer.hpp"
-#include "recording_backend.hpp"
-#include "test_util.hpp"
+#include "doubles/recording_backend.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 

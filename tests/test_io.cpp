@@ -9,7 +9,7 @@
 
 #include "batchprop/check.hpp"
 #include "batchprop/dataset.hpp"
-#include "test_util.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 namespace fs = std::filesystem;

@@ -14,7 +14,7 @@
 
 #include "batchprop/backend.hpp"
 #include "batchprop/math.hpp"
-#include "test_util.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 

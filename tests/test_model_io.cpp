@@ -20,8 +20,8 @@
 #include "batchprop/backprop.hpp"
 #include "batchprop/check.hpp"
 #include "batchprop/model_io.hpp"
-#include "output_file.hpp"
-#include "test_util.hpp"
+#include "data/output_file.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 namespace fs = std::filesystem;

@@ -19,8 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli_process.hpp"
-#include "test_util.hpp"
+#include "support/cli_process.hpp"
+#include "support/test_util.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "batchprop/trainer.hpp"
-#include "test_util.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 

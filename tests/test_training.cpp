@@ -5,7 +5,7 @@
 #include <atomic>
 
 #include "batchprop/trainer.hpp"
-#include "test_util.hpp"
+#include "support/test_util.hpp"
 
 using namespace batchprop;
 

@@ -76,7 +76,7 @@ public:
 // One process alone: every collective is the identity.
 BATCHPROP_API std::unique_ptr<Communicator> make_single_process_communicator();
 
-// ---- MPI (src/mpi_comm.cpp, or src/no_mpi.cpp when built without MPI) -------------------------
+// ---- MPI (src/distributed/mpi_comm.cpp, or src/distributed/no_mpi.cpp when built without MPI) -------------------------
 
 // Whether this build has MPI support, and what to install when it has not.
 BATCHPROP_API bool mpi_compiled();
@@ -87,7 +87,7 @@ BATCHPROP_API std::string mpi_missing_hint();
 // Throws batchprop::Error without MPI support.
 BATCHPROP_API std::unique_ptr<Communicator> make_mpi_communicator();
 
-// ---- NCCL (kernels/nccl_comm.cu; absent without CUDA or without nccl.h) ---------------------
+// ---- NCCL (src/distributed/nccl_comm.cu; absent without CUDA or without nccl.h) ---------------------
 
 BATCHPROP_API bool nccl_compiled();
 

@@ -6,7 +6,7 @@
 //
 // This header is the plan: where the kernel keeps each array and how it cuts the work. It is
 // plain data made by a pure function, so the decisions are tested on the CPU; the step itself
-// is written once (src/fused_step_program.hpp) and run by the CUDA kernel and by a serial
+// is written once (src/fused/fused_program.hpp) and run by the CUDA kernel and by a serial
 // host driver that the CPU tests compare with the library path.
 #pragma once
 

@@ -181,7 +181,7 @@ public:
     Launch launch() const { return launch_; }
     const std::vector<Segment>& plan() const { return plan_; }
 
-    // Data-parallel training (distributed.hpp; src/trainer_distributed.cpp): from now on each
+    // Data-parallel training (distributed.hpp; src/engine/trainer_distributed.cpp): from now on each
     // step takes this rank's slice of the global mini-batch, computes its gradient sum,
     // all-reduces it through comm and applies the update for the global m; evaluation splits
     // the examples across ranks and adds up the sums. Steps then run eagerly, one per segment
@@ -209,7 +209,7 @@ private:
     // The steps of a segment and the cursor's move past them: what a recording holds.
     void run_segment_body(const Segment& s);
     void run_segment(const Segment& s, const TrainCallbacks& cb);
-    // Distributed mode (src/trainer_distributed.cpp): the step; whether callbacks.stop is set
+    // Distributed mode (src/engine/trainer_distributed.cpp): the step; whether callbacks.stop is set
     // on any rank (every rank must stop at the same segment); the replica check.
     void distributed_step(int m, int offset);
     bool any_rank_stops(const TrainCallbacks& cb);

@@ -8,10 +8,10 @@
 #include <thread>
 
 #include "batchprop/backend.hpp"
-#include "blas_core.hpp"
+#include "cpu/blas_core.hpp"
 #include "batchprop/dataset.hpp"
 #include "cli/commands.hpp"
-#include "cpu_small_gemm.hpp"
+#include "cpu/small_gemm.hpp"
 
 namespace batchprop::cli {
 

@@ -29,7 +29,7 @@
 #include "cli/metrics.hpp"
 #include "cli/model_file.hpp"
 #include "cli/progress.hpp"
-#include "output_file.hpp"
+#include "data/output_file.hpp"
 
 namespace batchprop::cli {
 namespace {

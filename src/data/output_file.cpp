@@ -1,6 +1,6 @@
 // See output_file.hpp. POSIX calls rather than std::ofstream: fsync and a rename that either
 // happens completely or not at all are what make the replacement safe.
-#include "output_file.hpp"
+#include "data/output_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,7 +1,7 @@
 // The fused step's program (fused_step.hpp), written once: a sequence of phases, each a set
-// of independent items, with a barrier between phases. The CUDA kernel (kernels/fused_step.cu)
+// of independent items, with a barrier between phases. The CUDA kernel (kernels/fused_kernel.cu)
 // runs a phase's items across the threads of one block and the barrier is __syncthreads();
-// the host driver (src/fused_step.cpp) runs the items one after another, in either order, so
+// the host driver (src/fused/fused_host.cpp) runs the items one after another, in either order, so
 // the CPU tests check this very code against the library path, and a phase whose items
 // depended on each other would show up as a difference between the two orders.
 //

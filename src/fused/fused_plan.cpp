@@ -1,7 +1,6 @@
-// See fused_step.hpp (the plan) and fused_step_program.hpp (the step).
+// The fused step's plan (include/batchprop/fused_step.hpp): where each array lives and how the
+// work is cut, for one network, batch width and scalar type.
 #include "batchprop/fused_step.hpp"
-
-#include "fused_step.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -73,30 +72,5 @@ FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_si
 bool fused_step_preferred(const FusedShape& shape) {
     return shape.params_shared && shape.m <= kFusedAutoMaxBatch;
 }
-
-namespace {
-struct SerialExec {
-    bool reverse;
-    template <class F>
-    void items(int count, F&& f) const {
-        if (reverse)
-            for (int t = count - 1; t >= 0; --t) f(t);
-        else
-            for (int t = 0; t < count; ++t) f(t);
-    }
-    void barrier() const {}
-};
-}  // namespace
-
-template <class T, class S>
-void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& a, int first, int steps,
-                            bool reverse_items) {
-    fused::run_steps(shape, a, first, steps, SerialExec{reverse_items});
-}
-
-template void fused_train_steps_host(const FusedShape&, const fused::Args<float, std::uint8_t>&, int, int, bool);
-template void fused_train_steps_host(const FusedShape&, const fused::Args<double, std::uint8_t>&, int, int, bool);
-template void fused_train_steps_host(const FusedShape&, const fused::Args<float, float>&, int, int, bool);
-template void fused_train_steps_host(const FusedShape&, const fused::Args<double, float>&, int, int, bool);
 
 }  // namespace batchprop

@@ -1,5 +1,5 @@
 // Entry points of the CUDA backend. Defined in kernels/cuda_backend.cu when the project is
-// built with CUDA, and in src/no_cuda.cpp (reporting "built without CUDA") otherwise, so the
+// built with CUDA, and in kernels/no_cuda.cpp (reporting "built without CUDA") otherwise, so the
 // rest of the code never needs an #ifdef.
 #pragma once
 

@@ -1,12 +1,12 @@
 // The fused step on the GPU: one block of kFusedThreads threads runs a whole segment of SGD
-// steps, the program of src/fused_step_program.hpp with each phase's items spread over the
+// steps, the program of src/fused/fused_program.hpp with each phase's items spread over the
 // block's threads and __syncthreads() between phases. One launch per segment instead of ten
 // per step: for a small network the step is bound by its own length of dependent phases,
 // not by launches (fused_step.hpp says why).
 #include <cstdint>
 
 #include "cuda_check.cuh"
-#include "fused_step.cuh"
+#include "fused_kernel.cuh"
 
 namespace batchprop {
 namespace kernels {

@@ -1,5 +1,5 @@
 // See cpu_subnormals.hpp.
-#include "cpu_subnormals.hpp"
+#include "cpu/subnormals.hpp"
 
 #include <mutex>
 

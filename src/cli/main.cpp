@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "blas_core.hpp"
+#include "cpu/blas_core.hpp"
 #include "batchprop/check.hpp"
 #include "cli/commands.hpp"
 #include "cli/distributed_cli.hpp"

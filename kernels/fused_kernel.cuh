@@ -1,5 +1,5 @@
 // Host-side launcher of the fused step kernel (fused_step.cu; the plan in
-// include/batchprop/fused_step.hpp, the program in src/fused_step_program.hpp).
+// include/batchprop/fused_step.hpp, the program in src/fused/fused_program.hpp).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -7,7 +7,7 @@
 #include <cstddef>
 
 #include "batchprop/fused_step.hpp"
-#include "fused_step_program.hpp"
+#include "fused/fused_program.hpp"
 
 namespace batchprop {
 namespace kernels {

@@ -1,6 +1,6 @@
 // A CPU backend with a fused step, the test double for Launch::fused: it claims shared memory
 // as a GPU does (so the trainer plans and picks the fused step) and runs each fused launch
-// with the host driver of the very program the CUDA kernel runs (src/fused_step_program.hpp),
+// with the host driver of the very program the CUDA kernel runs (src/fused/fused_program.hpp),
 // the phase items in increasing or decreasing order. Every other call goes to a CPU backend.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "batchprop/backend.hpp"
-#include "fused_step.hpp"
+#include "fused/fused_host.hpp"
 
 namespace bptest {
 

@@ -1,5 +1,5 @@
 // See blas_core.hpp.
-#include "blas_core.hpp"
+#include "cpu/blas_core.hpp"
 
 #include <cblas.h>
 #include <strings.h>

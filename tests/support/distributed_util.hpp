@@ -6,7 +6,7 @@
 
 #include "batchprop/distributed.hpp"
 #include "batchprop/trainer.hpp"
-#include "test_util.hpp"
+#include "support/test_util.hpp"
 
 namespace bptest {
 

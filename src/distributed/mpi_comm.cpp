@@ -1,7 +1,7 @@
 // The MPI communicator: MPI_COMM_WORLD, host collectives with MPI_Allreduce(MPI_IN_PLACE, ...),
 // the node-local rank from MPI_Comm_split_type(SHARED). Compiled only when CMake found MPI.
 // MPI calls are host-side and blocking: a GPU buffer handed to allreduce_sum goes through the
-// host here (GPU ranks normally use NCCL instead, kernels/nccl_comm.cu).
+// host here (GPU ranks normally use NCCL instead, src/distributed/nccl_comm.cu).
 #include <mpi.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // See cpu_small_gemm.hpp. This file picks the instruction set at run time and maps the GEMM's op
 // flags onto the kernel (cpu_small_gemm_kernel.inc, compiled once per instruction set).
-#include "cpu_small_gemm.hpp"
+#include "cpu/small_gemm.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -11,7 +11,7 @@
 
 #include "batchprop/check.hpp"
 #include "batchprop/dataset.hpp"
-#include "output_file.hpp"
+#include "data/output_file.hpp"
 
 namespace batchprop {
 

@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "batchprop/backend.hpp"
-#include "cpu_small_gemm.hpp"
-#include "cpu_subnormals.hpp"
+#include "cpu/small_gemm.hpp"
+#include "cpu/subnormals.hpp"
 
 // glibc on x86-64 ships vector versions of exp and expf (libmvec, linked through libm) but its
 // math.h only announces them under -ffast-math. Announcing them here lets the sigmoid loops

@@ -3,7 +3,7 @@
 // CPU tests reach the arithmetic and the phase structure the CUDA kernel runs.
 #pragma once
 
-#include "fused_step_program.hpp"
+#include "fused/fused_program.hpp"
 
 namespace batchprop {
 
