@@ -760,8 +760,8 @@ TEST_F(Cli, ImpossibleHyperParameters) {
     expect_failure(train({"--lambda", "-0.1"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--lambda", "inf"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--eta", "1", "--lambda", "200"}), {"weight decay"});
-    expect_usage_error(train({"--sizes", "4"}), {"network sizes '4': need at least two layers"});
-    expect_failure(train({"--sizes", "4,0,3"}), {"network sizes '4,0,3': every layer needs at least one neuron"});
+    expect_usage_error(train({"--sizes", "4"}), {"--sizes 4: need at least two layers"});
+    expect_failure(train({"--sizes", "4,0,3"}), {"--sizes 4,0,3: every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "4,-2,3"}), {"every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "5,6,3"}),
                    {"the number of input neurons (5, from --sizes) does not equal the image size of " +
