@@ -201,7 +201,7 @@ DeviceSpec::DeviceSpec(const std::string& text) {
     }
     if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
         want = Want::cuda;
-        if (text.size() > 5) {
+        if (text != "cuda") {  // cuda:N
             const std::string num = text.substr(5);
             char* end = nullptr;
             const long v = std::strtol(num.c_str(), &end, 10);
