@@ -106,4 +106,26 @@ run2 "$bp" train --device cpu --epoch 2 >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && [ "$(grep -c -- "did you mean '--epochs'" "$tmp/err")" = 1 ] && ok "usage error under mpirun: status 2, said once" \
     || fail "usage error under mpirun: status $rc, $(head -3 "$tmp/err")"
 
+# 8. An error every rank finds alike in the data or settings (before training: each rank alone)
+# is said once, by rank 0, without a rank number; the ranks end cleanly with its status (2 for
+# settings that contradict the data, 1 for data that does not fit the network).
+run2 "$bp" train --device cpu --train-limit 100 --batch 500 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && [ "$(grep -c 'batchprop: error: --batch 500 is larger than the training set' "$tmp/err")" = 1 ] \
+    && ! grep -q "rank [0-9] of" "$tmp/err" && ok "a settings error every rank finds: status 2, said once" \
+    || fail "settings error under mpirun: status $rc, $(cat "$tmp/err")"
+run2 "$bp" train --device cpu --train-limit 100 --sizes 5,6,10 >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(grep -c 'does not equal the image size' "$tmp/err")" = 1 ] \
+    && ok "a data error every rank finds: status 1, said once" || fail "data error under mpirun: status $rc, $(cat "$tmp/err")"
+
+# 9. SIGTERM to every rank (as a scheduler or mpirun passes it on): the notice once, status 143.
+args=(train --device cpu --train-limit 20000 --epochs 500 --batch 10 --monitor none)
+timeout 60 "$mpiexec" $flags -n 2 "$bp" "${args[@]}" >"$tmp/out" 2>"$tmp/err" &
+launcher=$!
+for _ in $(seq 300); do grep -q '^Epoch 1/' "$tmp/out" 2>/dev/null && break; sleep 0.1; done
+ranks=$(pgrep -f "^$bp train --device cpu --train-limit 20000 --epochs 500 --batch 10 --monitor none\$")
+[ -n "$ranks" ] && kill -TERM $ranks
+wait "$launcher"; rc=$?
+[ "$(grep -c 'terminated (SIGTERM); stopping' "$tmp/err")" = 1 ] && [ $rc -eq 143 ] \
+    && ok "SIGTERM to every rank: the notice once, status 143" || fail "SIGTERM to every rank: status $rc, $(cat "$tmp/err")"
+
 exit $((fails > 0))

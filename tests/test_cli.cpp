@@ -816,6 +816,46 @@ TEST_F(Cli, BadInputLeavesOutputFilesAlone) {
     EXPECT_EQ(files, 3u);  // old.json, stdout, stderr: no temporary files left
 }
 
+// No output may be one of the run's inputs (the same path, or the same file through a link): it
+// is a usage error before anything is read, and every file stays as it was. --save onto the
+// --init-model is fine-tuning in place; a resumed run goes on checkpointing into its checkpoint.
+TEST_F(Cli, OutputsNeverReplaceInputs) {
+    const std::string model = trained_model();
+    fs::create_symlink(path("idx/t10k-images-idx3-ubyte"), path("link-to-test-images"));
+    const std::vector<std::string> inputs = {path("idx/train-images-idx3-ubyte"), path("idx/train-labels-idx1-ubyte"),
+                                             path("idx/t10k-images-idx3-ubyte"), path("idx/t10k-labels-idx1-ubyte"),
+                                             model};
+    std::vector<std::string> before;
+    for (const std::string& f : inputs) before.push_back(slurp(f));
+    expect_usage_error(train({"--save", path("idx/train-images-idx3-ubyte")}),
+                       {"--save " + path("idx/train-images-idx3-ubyte") + " is --data's training images, which the run reads"});
+    expect_usage_error(train({"--metrics", path("idx/train-labels-idx1-ubyte")}), {"is --data's training labels"});
+    expect_usage_error(train({"--checkpoint", path("link-to-test-images")}),
+                       {"--checkpoint " + path("link-to-test-images") + " is --data's test images " +
+                        path("idx/t10k-images-idx3-ubyte")});
+    expect_usage_error(train({"--metrics", path("idx/./t10k-labels-idx1-ubyte")}), {"is --data's test labels"});
+    expect_usage_error({"train", "--train-images", path("idx/train-images-idx3-ubyte"), "--train-labels",
+                        path("idx/train-labels-idx1-ubyte"), "--data", path("idx"), "--sizes", "4,6,3", "--device",
+                        "cpu", "--save", path("idx/train-labels-idx1-ubyte")},
+                       {"is --train-labels"});
+    expect_usage_error(train({"--init-model", model, "--sizes", "4,6,3", "--metrics", model}), {"is --init-model"});
+    expect_usage_error(train({"--save", path("a.json"), "--metrics", path("./a.json")}),
+                       {"--save and --metrics name the same file"});
+    for (std::size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(slurp(inputs[i]), before[i]) << inputs[i];
+    // Fine-tuning in place.
+    const Result tuned = run({"train", "--data", path("idx"), "--init-model", model, "--epochs", "1", "--device", "cpu",
+                              "--save", model});
+    EXPECT_EQ(tuned.code, 0) << tuned.err;
+    EXPECT_NE(slurp(model), before.back());
+    // --resume X goes on checkpointing into X; nothing else may write it.
+    ASSERT_EQ(run(train({"--epochs", "1", "--checkpoint", path("ck.json")})).code, 0);
+    EXPECT_EQ(run(train({"--epochs", "2", "--resume", path("ck.json")})).code, 0);
+    expect_usage_error(train({"--epochs", "3", "--resume", path("ck.json"), "--metrics", path("ck.json")}),
+                       {"--resume's checkpoint and --metrics name the same file"});
+    expect_usage_error(train({"--epochs", "3", "--resume", path("ck.json"), "--save", path("ck.json")}),
+                       {"--save " + path("ck.json") + " is --resume, which the run reads"});
+}
+
 // ---- signals and terminals -------------------------------------------------------------------
 
 // Ctrl-C stops after the current mini-batch; the model is still saved; exit status 130.

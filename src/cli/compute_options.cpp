@@ -50,12 +50,12 @@ auto with_device_errors(const ComputeOptions& o, F&& make) -> decltype(make()) {
     }
 }
 
-// The library's "no usable GPU; running on the CPU" notice, with how to silence it here.
+}  // namespace
+
 void print_device_notice(const std::string& notice) {
+    if (notice.empty()) return;
     std::fprintf(stderr, "batchprop: %s (--device cpu or BATCHPROP_DEVICE=cpu skips this notice)\n", notice.c_str());
 }
-
-}  // namespace
 
 DeviceSpec device_of(const ComputeOptions& o) {
     if (!from_env(o)) return o.device;
@@ -71,7 +71,7 @@ std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet
     std::string notice;
     const DeviceSpec device = device_of(o);
     auto backend = with_device_errors(o, [&] { return make_backend<T>(device, &notice); });
-    if (!notice.empty() && !quiet) print_device_notice(notice);
+    if (!quiet) print_device_notice(notice);
     return backend;
 }
 
@@ -79,7 +79,7 @@ Session make_session_for(const ComputeOptions& o, bool quiet, const std::functio
                          const DeviceSpec* device) {
     const SessionOptions where{device ? *device : device_of(o), o.dtype};
     Session session = with_device_errors(o, [&] { return make(where); });
-    if (!session.device_notice().empty() && !quiet) print_device_notice(session.device_notice());
+    if (!quiet) print_device_notice(session.device_notice());
     return session;
 }
 

@@ -42,6 +42,10 @@ std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet
 Session make_session_for(const ComputeOptions& o, bool quiet, const std::function<Session(const SessionOptions&)>& make,
                          const DeviceSpec* device = nullptr);
 
+// A Session's "no usable GPU; running on the CPU" notice (device_notice()) on stderr, with how
+// to silence it; nothing when the notice is empty.
+void print_device_notice(const std::string& notice);
+
 // Calls f(Scalar<float>{}) or f(Scalar<double>{}) for --dtype f32 / f64, so a command writes
 // its body once as a generic lambda: [&](auto s) { using T = typename decltype(s)::type; ... }.
 template <class T>

@@ -64,6 +64,24 @@ std::string DistributedSession::describe(const Communicator& training) const {
     return s + ")";
 }
 
+void DistributedSession::agree(const Failure& failure) {
+    // Fingerprints of the messages (0: no failure) with MIN and MAX: all alike exactly when equal.
+    const bool failed = !failure.message.empty();
+    std::uint64_t lo = failed ? fingerprint(failure.message.data(), failure.message.size()) | 1 : 0, hi = lo;
+    std::uint64_t code = failed ? std::uint64_t(failure.code) : 0;
+    host_->allreduce_host(&lo, 1, ReduceOp::min);
+    host_->allreduce_host(&hi, 1, ReduceOp::max);
+    host_->allreduce_host(&code, 1, ReduceOp::max);
+    if (hi == 0) return;
+    if (lo == hi) {
+        if (leader()) std::fprintf(stderr, "batchprop: error: %s\n", failure.message.c_str());
+    } else if (failed) {
+        std::fprintf(stderr, "batchprop: error: rank %d of %d: %s\n", rank(), size(), failure.message.c_str());
+    }
+    std::fflush(stderr);
+    throw ReportedFailure{int(code)};
+}
+
 void DistributedSession::fail(const std::string& what) {
     std::fprintf(stderr, "batchprop: error: rank %d of %d: %s\n", rank(), size(), what.c_str());
     host_->abort(1);

@@ -16,7 +16,7 @@
 #include "batchprop/backend.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/distributed.hpp"
-#include "flag_values.hpp"
+#include "failure.hpp"
 
 namespace batchprop::cli {
 
@@ -51,6 +51,13 @@ public:
     Communicator& connect(Memory& backend, std::unique_ptr<Communicator>& holder);
     std::string describe(const Communicator& training) const;  // "2 processes (MPI)"
 
+    // After a phase that every rank runs on its own (no collective in it), every rank calls
+    // this with its failure (empty message: none). When no rank failed it returns. Otherwise
+    // the failure is said once — by rank 0 when every rank failed alike (the same files, the
+    // same flags), else by each rank that failed, "rank R of P: ..." — and every rank throws
+    // ReportedFailure with the highest exit status among them, to end cleanly (no MPI_Abort).
+    void agree(const Failure& failure);
+
     // Ends the run on every rank after one line on stderr: "batchprop: error: rank R of P:
     // what" and MPI_Abort. Never returns.
     [[noreturn]] void fail(const std::string& what);
@@ -63,15 +70,24 @@ private:
 // null for a plain run. Throws, naming what to install, when MPI support is missing.
 std::unique_ptr<DistributedSession> start_distributed(const DistributedOptions& o);
 
-// Runs body; distributed, an error ends every rank: an error every rank found alike
-// (ReplicasDiffer) is printed by rank 0 while the others exit quietly with status 1; any
-// other error is printed by its rank, which then aborts the run (MPI_Abort), so no rank is
-// left waiting in a collective. Anything else (Interrupted) passes through.
+// A failure DistributedSession::agree has reported on every rank: exit with `code`.
+struct ReportedFailure {
+    int code = 1;
+};
+
+// Runs body; distributed, an error ends every rank: one the ranks agreed on (agree) ends
+// them all with its status; an error every rank found alike (ReplicasDiffer) is printed by
+// rank 0 while the others exit quietly with status 1; any other error is printed by its rank,
+// which then aborts the run (MPI_Abort), so no rank is left waiting in a collective. Anything
+// else (Interrupted) passes through.
 template <class F>
 void run_distributed(std::unique_ptr<DistributedSession>& session, F&& body) {
     if (!session) return body();
     try {
         body();
+    } catch (const ReportedFailure& f) {
+        session.reset();  // MPI_Finalize: every rank got here through agree()
+        std::exit(f.code);
     } catch (const ReplicasDiffer& e) {
         if (session->size() == 1) throw;
         // Printed before MPI_Finalize, whose fence keeps the other ranks from exiting (and
@@ -79,10 +95,9 @@ void run_distributed(std::unique_ptr<DistributedSession>& session, F&& body) {
         if (session->leader()) std::fprintf(stderr, "batchprop: error: %s\n", e.what());
         session.reset();  // MPI_Finalize: every rank got here through the same check
         std::exit(1);
-    } catch (const std::exception& e) {
+    } catch (const std::exception&) {
         if (session->size() == 1) throw;
-        const auto* setting = dynamic_cast<const SettingError*>(&e);
-        session->fail(setting ? flag_message(*setting) : e.what());
+        session->fail(failure_of(std::current_exception()).message);
     }
 }
 

@@ -12,6 +12,7 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};  // the first signal that set g_stop
+std::atomic<bool> g_quiet{false};  // set no message
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
@@ -22,6 +23,7 @@ extern "C" void on_stop_signal(int sig) {
         return;
     }
     g_signal.store(sig);
+    if (g_quiet.load()) return;
     static const char int_msg[] =
         "\nbatchprop: interrupted; stopping after this mini-batch (Ctrl-C again to quit at once)\n";
     static const char term_msg[] = "\nbatchprop: terminated (SIGTERM); stopping after this mini-batch\n";
@@ -46,7 +48,8 @@ bool install(int sig, struct sigaction& previous) {
 
 }  // namespace
 
-InterruptGuard::InterruptGuard() {
+InterruptGuard::InterruptGuard(bool quiet) {
+    g_quiet.store(quiet);
     g_stop.store(false);
     g_signal.store(0);
     installed_ = install(SIGINT, previous_);

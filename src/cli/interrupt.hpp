@@ -14,7 +14,9 @@ namespace batchprop::cli {
 // SIGINT (or SIGTERM) is ignored (a background job), it stays ignored.
 class InterruptGuard {
 public:
-    InterruptGuard();
+    // quiet: the handler sets the flag without a word (a distributed run's other ranks: the
+    // launcher passes the signal to every rank, and rank 0 alone says so).
+    explicit InterruptGuard(bool quiet = false);
     ~InterruptGuard();
     InterruptGuard(const InterruptGuard&) = delete;
     InterruptGuard& operator=(const InterruptGuard&) = delete;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <new>
 #include <sstream>
 #include <regex>
 #include <string>
@@ -16,7 +15,7 @@
 #include "batchprop/version.hpp"
 #include "commands.hpp"
 #include "distributed_cli.hpp"
-#include "flag_values.hpp"
+#include "failure.hpp"
 
 namespace {
 
@@ -146,24 +145,12 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : batchprop::cli::kUsageExitCode;
     } catch (const batchprop::cli::Interrupted& e) {
         return 128 + e.signal;  // 130 for Ctrl-C, 143 for SIGTERM
-    } catch (const batchprop::cli::UsageError& e) {
-        if (batchprop::cli::launcher_rank() == 0) std::fprintf(stderr, "batchprop: error: %s\n", e.what());
-        return batchprop::cli::kUsageExitCode;
-    } catch (const batchprop::SettingUnavailable& e) {
-        // A setting this machine cannot honour (no GPU for --device cuda): a failure.
-        std::fprintf(stderr, "batchprop: error: %s\n", batchprop::cli::flag_message(e).c_str());
-        return batchprop::cli::kFailureExitCode;
-    } catch (const batchprop::SettingError& e) {
-        // Settings that no run can use, or that contradict the data: the command line's mistake.
-        if (batchprop::cli::launcher_rank() == 0)
-            std::fprintf(stderr, "batchprop: error: %s\n", batchprop::cli::flag_message(e).c_str());
-        return batchprop::cli::kUsageExitCode;
-    } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "batchprop: error: out of memory\n");
-        return batchprop::cli::kFailureExitCode;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "batchprop: error: %s\n", e.what());
-        return batchprop::cli::kFailureExitCode;
+    } catch (...) {
+        const batchprop::cli::Failure f = batchprop::cli::failure_of(std::current_exception());
+        // A usage error (found before MPI starts) is every rank's under mpirun: rank 0 says it.
+        if (f.code != batchprop::cli::kUsageExitCode || batchprop::cli::launcher_rank() == 0)
+            std::fprintf(stderr, "batchprop: error: %s\n", f.message.c_str());
+        return f.code;
     }
     return 0;
 }

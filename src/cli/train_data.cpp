@@ -6,20 +6,24 @@
 #include <tuple>
 
 #include "batchprop/check.hpp"
+#include "commands.hpp"
 
 namespace batchprop::cli {
 
-TrainData load_train_data(const TrainOptions& o) {
-    // Locate every file first, so a missing test file is reported before the slow read.
-    const DataFiles train_files = locate(o.data, Split::train);
-    std::optional<DataFiles> test_files;
-    if (o.validation == 0) test_files = locate(o.data, Split::test);
+TrainFiles locate_train_files(const TrainOptions& o) {
+    TrainFiles f;
+    f.train = locate(o.data, Split::train);
+    if (o.validation == 0) f.test = locate(o.data, Split::test);
+    return f;
+}
+
+TrainData load_train_data(const TrainOptions& o, const TrainFiles& files) {
     TrainData d;
     Dataset all;
-    if (test_files)
-        std::tie(all, d.eval) = load_train_and_test(train_files, *test_files);
+    if (files.test)
+        std::tie(all, d.eval) = load_train_and_test(files.train, *files.test);
     else
-        all = load(train_files);
+        all = load(files.train);
     int available = all.n;
     if (o.validation > 0) {
         if (o.validation >= all.n)
@@ -53,15 +57,50 @@ TrainData load_train_data(const TrainOptions& o) {
     return d;
 }
 
-std::vector<std::string> train_data_files(const TrainOptions& o) {
-    std::vector<std::string> files;
-    for (Split split : {Split::train, Split::test}) {
-        if (split == Split::test && o.validation > 0) break;
-        const DataFiles f = locate(o.data, split);
-        files.push_back(f.images);
-        if (!f.csv) files.push_back(f.labels);
+std::vector<std::string> paths_of(const TrainFiles& files) {
+    std::vector<std::string> paths;
+    for (const DataFiles* f : {&files.train, files.test ? &*files.test : nullptr}) {
+        if (!f) continue;
+        paths.push_back(f->images);
+        if (!f->csv) paths.push_back(f->labels);
     }
-    return files;
+    return paths;
+}
+
+std::vector<NamedFile> named_inputs(const TrainOptions& o, const TrainFiles& files) {
+    std::vector<NamedFile> in;
+    // A file named by its own flag is called by it; one found in --data, by what it holds.
+    auto add = [&](const std::string& path, const std::string& flag_value, const char* flag, const char* what) {
+        in.push_back({path, flag_value.empty() ? std::string("--data's ") + what : std::string(flag)});
+    };
+    const DataOptions& d = o.data;
+    if (files.train.csv) {
+        add(files.train.images, d.train_csv, "--train-csv", "training CSV");
+        if (files.test) add(files.test->images, d.test_csv, "--test-csv", "test CSV");
+    } else {
+        add(files.train.images, d.train_images, "--train-images", "training images");
+        add(files.train.labels, d.train_labels, "--train-labels", "training labels");
+        if (files.test) {
+            add(files.test->images, d.test_images, "--test-images", "test images");
+            add(files.test->labels, d.test_labels, "--test-labels", "test labels");
+        }
+    }
+    if (!o.init_model.empty()) in.push_back({o.init_model, "--init-model"});
+    if (!o.resume.empty()) in.push_back({o.resume, "--resume"});
+    return in;
+}
+
+void check_train_outputs(const TrainOptions& o, const TrainFiles& files) {
+    std::vector<NamedFile> outputs;
+    if (!o.save.empty()) outputs.push_back({o.save, "--save"});
+    const std::string checkpoint = o.was_given("--checkpoint") ? "--checkpoint" : "--resume's checkpoint";
+    if (!o.checkpoint.empty()) outputs.push_back({o.checkpoint, checkpoint});
+    if (!o.metrics.empty() && o.metrics != "-") outputs.push_back({o.metrics, "--metrics"});
+    try {
+        check_outputs_apart(outputs, named_inputs(o, files), {{"--save", "--init-model"}, {checkpoint, "--resume"}});
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
 }
 
 }  // namespace batchprop::cli

@@ -15,6 +15,7 @@
 #include "batchprop/batchprop.hpp"
 #include "commands.hpp"
 #include "early_stop.hpp"
+#include "failure.hpp"
 #include "interrupt.hpp"
 #include "progress.hpp"
 #include "run_record.hpp"
@@ -32,8 +33,14 @@ public:
     void run();
 
 private:
+    // What each rank does on its own (no collective): the data's files found and the outputs
+    // checked against them, the network on its device, the data read and checked.
+    void prepare();
+    // Then, together: the ranks' communicator, the settings shown and early stopping's start.
+    void join();
     Session open_session();  // the network on its device
     void load_data();        // the data, checked against the network
+    Session& session() { return *session_; }
     TrainCallbacks callbacks(const InterruptGuard& interrupt);
     void on_start(const TrainStart& s);
     bool on_epoch(const EpochResult& r);
@@ -50,7 +57,8 @@ private:
     TrainConfig cfg_;
     std::vector<int> sizes_;
     Progress progress_;
-    Session session_;
+    TrainFiles files_;
+    std::optional<Session> session_;
     std::unique_ptr<Communicator> gpu_comm_;  // NCCL, when the ranks are on GPUs
     Communicator* comm_ = nullptr;
     TrainData data_;
@@ -75,10 +83,23 @@ TrainRun::TrainRun(TrainOptions& o, const TrainStartingPoint& from, DistributedS
       sizes_(from.start ? from.start->net.sizes() : o.sizes),
       // Summary lines go to stderr when stdout carries the metrics (--metrics -).
       progress_(o.quiet || !leader_, o.metrics == "-", o.cfg.epochs, /*allow_live=*/!dist),
-      session_(open_session()),
-      early_(o.early_stop, !o.save.empty() || !o.checkpoint.empty()) {
-    if (dist_) comm_ = &dist_->connect(session_.memory(), gpu_comm_);
+      early_(o.early_stop, !o.save.empty() || !o.checkpoint.empty()) {}
+
+void TrainRun::prepare() {
+    files_ = locate_train_files(o_);
+    check_train_outputs(o_, files_);
+    session_.emplace(open_session());
     load_data();
+    // Distributed, the data-dependent checks of the settings (--batch larger than the training
+    // set, ...) happen here, where every rank agrees on them, not inside the training.
+    if (dist_) validate(cfg_, data_.train.n);
+}
+
+void TrainRun::join() {
+    if (dist_) {
+        comm_ = &dist_->connect(session().memory(), gpu_comm_);
+        session().set_communicator(comm_, data_fingerprint(data_.train, data_fingerprint(data_.eval)));
+    }
     cfg_.monitor_evaluation = from_.monitor.evaluation() || o_.early_stop > 0;
     cfg_.monitor_training = from_.monitor.training();
     shown_ = from_.monitor;
@@ -86,8 +107,8 @@ TrainRun::TrainRun(TrainOptions& o, const TrainStartingPoint& from, DistributedS
     if (from_.resume) early_.restore(from_.resume->early_stop);
     if (from_.start && !from_.resume && early_.on()) {
         // The model we continue from is the baseline: epoch 0.
-        const Evaluation e0 = session_.evaluate(data_.eval);
-        early_.baseline(e0.correct, [&] { return session_.network(); });
+        const Evaluation e0 = session().evaluate(data_.eval);
+        early_.baseline(e0.correct, [&] { return session().network(); });
         epoch0_line_ = "Epoch 0 (the starting model): eval accuracy " + accuracy_text(e0);
     }
     tally_.epochs_done = last_checkpointed_ = cfg_.first_epoch;
@@ -105,8 +126,9 @@ Session TrainRun::open_session() {
     o_.sizes_text = sizes_to_string(sizes_);
     DeviceSpec device = device_of(o_.compute);
     if (dist_) device.local_rank = dist_->local_rank();  // each rank its own GPU
+    // Its "no usable GPU" notice waits for the start (on_start).
     Session s = make_session_for(
-        o_.compute, progress_.quiet(),
+        o_.compute, /*quiet=*/true,
         [&](const SessionOptions& where) {
             return from_.start ? Session::from_model(*from_.start, where)
                                : Session::create(sizes_, cfg_.cost, o_.init, cfg_.seed, where);
@@ -118,7 +140,7 @@ Session TrainRun::open_session() {
 
 void TrainRun::load_data() {
     progress_.status("batchprop: loading the data ...");
-    data_ = load_train_data(o_);
+    data_ = load_train_data(o_, files_);
     progress_.clear();
     if (!data_.note.empty()) progress_.note(data_.note);
     const std::string sizes_from = from_.resume                          ? "the run in " + o_.resume
@@ -130,9 +152,8 @@ void TrainRun::load_data() {
     // against the data (--batch larger than the training set, ...) where training starts,
     // before on_start: a SettingError, reported as the usage error it is.
     settings_ = run_settings(o_);
-    if (!o_.checkpoint.empty()) data_id_ = data_identity(train_data_files(o_), data_.train.n, data_.eval.n);
+    if (!o_.checkpoint.empty()) data_id_ = data_identity(paths_of(files_), data_.train.n, data_.eval.n);
     if (from_.resume) check_same_data(*from_.resume, data_id_);
-    if (comm_) session_.set_communicator(comm_, data_fingerprint(data_.train, data_fingerprint(data_.eval)));
 }
 
 nlohmann::json TrainRun::record(int epochs_done, bool interrupted) const {
@@ -142,19 +163,21 @@ nlohmann::json TrainRun::record(int epochs_done, bool interrupted) const {
 // Created only once the run is known to start: bad input never leaves a file behind.
 void TrainRun::open_metrics() {
     if (o_.metrics.empty() || !leader_) return;
-    metrics_.emplace(o_.metrics, shown_, metrics_fields(record(cfg_.first_epoch, false), session_.device(), sizes_),
+    metrics_.emplace(o_.metrics, shown_, metrics_fields(record(cfg_.first_epoch, false), session().device(), sizes_),
                      from_.resume.has_value());  // a resumed run adds its epochs
 }
 
 void TrainRun::on_start(const TrainStart& s) {
     open_metrics();
     progress_.clear();
+    // Only now that training starts: an error in the data or the settings comes alone.
+    if (!progress_.quiet()) print_device_notice(session().device_notice());
     RunFacts f;
     f.sizes = sizes_;
     f.n_train = data_.train.n;
     f.n_eval = data_.eval.n;
     f.eval_name = data_.eval_name;
-    f.device = session_.device();
+    f.device = session().device();
     if (dist_) f.distributed = dist_->describe(*comm_);
     if (from_.resume) f.resumed_from = o_.resume, f.resumed_after = from_.resume->epochs_done;
     else if (from_.start) f.started_from = o_.init_model;
@@ -172,18 +195,18 @@ bool TrainRun::on_epoch(const EpochResult& r) {
     std::string line = epoch_line(r, shown_, cfg_.epochs, data_.train.n);
     if (dist_) {
         // The all-reduce's share of the epoch.
-        const double s = session_.allreduce_seconds() - allreduce_before_;
-        const double w = session_.allreduce_wait_seconds() - wait_before_;
-        allreduce_before_ = session_.allreduce_seconds();
-        wait_before_ = session_.allreduce_wait_seconds();
+        const double s = session().allreduce_seconds() - allreduce_before_;
+        const double w = session().allreduce_wait_seconds() - wait_before_;
+        allreduce_before_ = session().allreduce_seconds();
+        wait_before_ = session().allreduce_wait_seconds();
         const double pct = r.train_seconds > 0 ? 100.0 / r.train_seconds : 0.0;
         line += fmt::format(", all-reduce {:.3f} s ({:.1f}%", s, pct * s);
-        line += session_.memory().kind() == DeviceKind::cpu ? fmt::format(", waiting for other ranks {:.1f}%)", pct * w)
+        line += session().memory().kind() == DeviceKind::cpu ? fmt::format(", waiting for other ranks {:.1f}%)", pct * w)
                                                              : ")";
     }
     progress_.line(line);
     if (metrics_) metrics_->write(r);
-    const bool go_on = early_.after_epoch(r, [&] { return session_.network(); });
+    const bool go_on = early_.after_epoch(r, [&] { return session().network(); });
     if (!go_on) progress_.line(early_.stop_line());
     // An epoch cut short by a signal is not checkpointed: the file keeps the last whole one.
     if (!o_.checkpoint.empty() && leader_ && r.examples == data_.train.n)
@@ -195,7 +218,7 @@ bool TrainRun::on_epoch(const EpochResult& r) {
 // distributed, by rank 0 alone (every rank holds the same parameters).
 void TrainRun::write_checkpoint(int epochs_done, bool finished) {
     last_checkpointed_ = epochs_done;
-    cli::write_checkpoint(o_.checkpoint, session_.network(), cfg_.cost, record(epochs_done, false), epochs_done,
+    cli::write_checkpoint(o_.checkpoint, session().network(), cfg_.cost, record(epochs_done, false), epochs_done,
                           finished, settings_, data_id_, early_.state());
 }
 
@@ -224,7 +247,7 @@ double TrainRun::train(const InterruptGuard& interrupt) {
         return 0.0;
     }
     progress_.status("batchprop: uploading the data ...");
-    session_.train(data_.train, &data_.eval, cfg_, callbacks(interrupt));
+    session().train(data_.train, &data_.eval, cfg_, callbacks(interrupt));
     return std::chrono::duration<double>(Clock::now() - t0_).count();
 }
 
@@ -248,7 +271,7 @@ void TrainRun::finish(const InterruptGuard& interrupt, double run_seconds) {
         if (early_.state().best)
             save_model(o_.save, *early_.state().best, cfg_.cost, rec);
         else
-            session_.save(o_.save, rec);
+            session().save(o_.save, rec);
         progress_.line(best_epoch == 0 ? "Saved the starting model, unchanged, to " + o_.save
                                        : "Saved the model " +
                                              std::string(best_epoch > 0 ? "of epoch " + std::to_string(best_epoch) + " " : "") +
@@ -273,7 +296,21 @@ void TrainRun::finish(const InterruptGuard& interrupt, double run_seconds) {
 }
 
 void TrainRun::run() {
-    InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
+    if (dist_) {
+        Failure failure;
+        try {
+            prepare();
+        } catch (...) {
+            failure = failure_of(std::current_exception());
+        }
+        dist_->agree(failure);
+    } else {
+        prepare();
+    }
+    join();
+    // Alive until the model is saved: one Ctrl-C cannot cut the save short. Distributed, rank 0
+    // alone says it was stopped (a launcher passes the signal to every rank).
+    InterruptGuard interrupt(/*quiet=*/!leader_);
     const double seconds = train(interrupt);
     finish(interrupt, seconds);
 }

@@ -11,6 +11,7 @@
 #include "checkpoint.hpp"
 #include "distributed_cli.hpp"
 #include "metrics.hpp"
+#include "train_data.hpp"
 #include "train_options.hpp"
 
 namespace batchprop::cli {

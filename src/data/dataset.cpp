@@ -206,6 +206,8 @@ std::vector<std::uint8_t> slurp(const std::string& path) {
     } closer{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0) BP_THROW(path << ": " << std::strerror(errno));
+    if (S_ISREG(st.st_mode) && std::size_t(st.st_size) > 2 * kMaxInflated)
+        BP_THROW(path << ": more than 2 GiB; not a data file this tool reads");
     std::vector<std::uint8_t> bytes = fresh_buffer(S_ISREG(st.st_mode) ? std::size_t(st.st_size) : std::size_t(1) << 16);
     std::size_t have = 0;
     for (;;) {
@@ -220,8 +222,15 @@ std::vector<std::uint8_t> slurp(const std::string& path) {
                 bytes.push_back(probe);
                 ++have;
             }
-            if (have > 2 * kMaxInflated) BP_THROW(path << ": more than 2 GiB; not a data file this tool reads");
-            bytes.resize(std::max(bytes.size() * 2, std::size_t(1) << 16));
+            // Never more than the limit and one byte: a device that never ends (/dev/zero) is
+            // refused at 2 GiB instead of growing until memory runs out.
+            constexpr std::size_t kMaxFile = 2 * kMaxInflated;
+            if (have > kMaxFile) BP_THROW(path << ": more than 2 GiB; not a data file this tool reads");
+            try {
+                bytes.resize(std::min(std::max(bytes.size() * 2, std::size_t(1) << 16), kMaxFile + 1));
+            } catch (const std::bad_alloc&) {
+                BP_THROW(path << ": out of memory after reading " << have << " bytes of it");
+            }
         }
         const ssize_t k = ::read(fd, bytes.data() + have, bytes.size() - have);
         if (k == 0) break;
