@@ -205,6 +205,7 @@ TEST_F(Cli, FlagMistakesSuggestTheFix) {
                        {"unexpected argument '6' after --sizes", "comma-separated", "(--sizes 4,6,3)"});
     expect_usage_error(train({"--epochs", "1.5"}), {"--epochs: '1.5' is not a whole number"});
     expect_usage_error(train({"--eta", "fast"}), {"--eta: 'fast' is not a number"});
+    expect_usage_error(train({"--seed", "-1"}), {"--seed: must be a whole number from 0 to 18446744073709551615 (got -1)"});
     // A mistyped value: the words the flag takes, and the nearest (the library's one table).
     expect_usage_error(train({"--cost", "crossentropy"}),
                        {"--cost: 'crossentropy' is not one of quadratic, cross-entropy (did you mean 'cross-entropy'?)"});
@@ -424,7 +425,7 @@ TEST_F(Cli, EarlyStopKeepsTheBestEpoch) {
     const std::string acc = r.out.substr(at + marker.size(), r.out.find(')', at) - at - marker.size() + 1);
     const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--split", "validation"});
     EXPECT_TRUE(contains(e.out, "accuracy " + acc)) << acc << "\n" << e.out;
-    EXPECT_TRUE(contains(e.out, "20 examples (validation set)")) << e.out;
+    EXPECT_TRUE(contains(e.out, "20 examples (validation set: the last 20 training images)")) << e.out;
 }
 
 // Early stopping on the test set is a choice made explicitly, never a silent default.
@@ -484,6 +485,11 @@ TEST_F(Cli, EarlyStopNeverSavesWorseThanTheStart) {
         EXPECT_EQ(saved.net.params(), start.net.params());
         EXPECT_TRUE(contains(r.out, "the best was epoch 0 (the starting model)")) << r.out;
         EXPECT_TRUE(contains(r.out, "Saved the starting model, unchanged, to " + path("better.json"))) << r.out;
+        // The summary's best is the starting model's accuracy, at epoch 0.
+        const std::size_t a0 = r.out.find(marker) + marker.size();
+        const std::string start_acc = r.out.substr(a0, r.out.find(')', a0) - a0 + 1);
+        EXPECT_TRUE(contains(r.out, "; best eval accuracy " + start_acc + " at epoch 0; no epoch beat the starting model"))
+            << r.out;
     } else {  // an epoch did beat it: its accuracy must be higher than the start's
         const std::size_t a0 = r.out.find(marker) + marker.size();
         const std::string eb = "Epoch " + std::to_string(best) + "/10: eval accuracy ";
@@ -499,7 +505,18 @@ TEST_F(Cli, EvalSplitsCostsAndJson) {
     ASSERT_EQ(t.code, 0) << t.err;
     const Result e = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--validation", "20"});
     ASSERT_EQ(e.code, 0) << e.err;
-    EXPECT_TRUE(contains(e.out, "20 examples (validation set)")) << e.out;
+    EXPECT_TRUE(contains(e.out, "20 examples (validation set: the last 20 training images)")) << e.out;
+    // --split train: what the model trained on, never its validation split; the report says so.
+    const Result fit = run({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--split", "train"});
+    ASSERT_EQ(fit.code, 0) << fit.err;
+    const std::string n_fit = std::to_string(n_train_ - 20);
+    EXPECT_TRUE(contains(fit.out, n_fit + " examples (training set: the first " + n_fit +
+                                     " training images (the last 20 are the validation set))"))
+        << fit.out;
+    // A validation split the data cannot hold: the flag against the data, a usage error.
+    expect_usage_error({"eval", "--model", path("m.json"), "--data", path("idx"), "--device", "cpu", "--validation", "100000"},
+                       {"--validation 100000: ", "has only " + std::to_string(n_train_) + " training images"});
+    expect_usage_error(train({"--validation", "100000"}), {"--validation 100000 leaves no training examples"});
     EXPECT_TRUE(contains(e.out, "(no regularisation term)")) << e.out;
     EXPECT_TRUE(contains(e.out, "cost with the L2 term")) << e.out;
     // train's last "eval cost" is eval's cost with the L2 term.
@@ -642,8 +659,7 @@ TEST_F(Cli, Info) {
 
 TEST_F(Cli, MissingAndUnreadableFiles) {
     const std::string model = trained_model();
-    expect_failure(train({"--data", path("nowhere")}), {"--data", "directory '" + path("nowhere") + "' does not exist",
-                                                        "apt-get install dataset-fashion-mnist"});
+    expect_failure(train({"--data", path("nowhere")}), {"--data", "directory '" + path("nowhere") + "' does not exist"});
     fs::remove(path("idx/t10k-labels-idx1-ubyte"));
     expect_failure(train(), {"has no t10k-labels-idx1-ubyte (or t10k-labels-idx1-ubyte.gz)"});
     expect_failure({"train", "--train-images", path("none"), "--train-labels", path("idx/train-labels-idx1-ubyte"),
@@ -664,9 +680,15 @@ TEST_F(Cli, MissingAndUnreadableFiles) {
 }
 
 TEST_F(Cli, MissingDataSaysHowToInstall) {
-    // A missing IDX directory, given or the default, points at the Debian package.
-    expect_failure({"train", "--device", "cpu", "--data", path("no-such-dir")},
-                   {"--data", "no-such-dir", "does not exist", "apt-get install dataset-fashion-mnist"});
+    // The package is the fix for its own directory only; a directory of the user's own is named
+    // and left at that.
+    const Result own = run({"train", "--device", "cpu", "--data", path("no-such-dir")});
+    EXPECT_TRUE(contains(own.err, "directory '" + path("no-such-dir") + "' does not exist")) << own.err;
+    EXPECT_FALSE(contains(own.err, "apt-get")) << own.err;
+    fs::create_directories(path("empty"));
+    const Result empty = run({"train", "--device", "cpu", "--data", path("empty")});
+    EXPECT_TRUE(contains(empty.err, "has no train-images-idx3-ubyte")) << empty.err;
+    EXPECT_FALSE(contains(empty.err, "apt-get")) << empty.err;
     if (!fs::exists(batchprop::default_data_dir()))
         expect_failure({"train", "--device", "cpu"}, {"apt-get install dataset-fashion-mnist"});
 }

@@ -9,7 +9,7 @@
 
 namespace batchprop::cli {
 
-void add_compute_options(CLI::App& cmd, ComputeOptions& o, DType default_dtype) {
+void add_compute_options(CLI::App& cmd, ComputeOptions& o, DType default_dtype, const std::string& dtype_note) {
     o.dtype = default_dtype;
     std::string shown = "auto";
     if (const char* env = std::getenv("BATCHPROP_DEVICE"); env && *env) shown = o.device_env = env;
@@ -29,7 +29,7 @@ void add_compute_options(CLI::App& cmd, ComputeOptions& o, DType default_dtype) 
                 "DEVICE"))
             ->type_name("TEXT")
             ->default_str(shown);
-    o.dtype_flag = add_choice_option(cmd, "--dtype", o.dtype, "Scalar type: f32 (float) or f64 (double)");
+    o.dtype_flag = add_choice_option(cmd, "--dtype", o.dtype, "Scalar type: f32 (float) or f64 (double)" + dtype_note);
 }
 
 namespace {

@@ -24,8 +24,9 @@ struct ComputeOptions {
 };
 
 // Adds --device (its default is $BATCHPROP_DEVICE when set, else auto) and --dtype with the
-// given default.
-void add_compute_options(CLI::App& cmd, ComputeOptions& o, DType default_dtype = DType::f32);
+// given default; dtype_note ends --dtype's help (train: where --init-model's value wins).
+void add_compute_options(CLI::App& cmd, ComputeOptions& o, DType default_dtype = DType::f32,
+                         const std::string& dtype_note = "");
 
 // The device to compute on: --device, or $BATCHPROP_DEVICE when that is the default (a value
 // there that is not a device is a UsageError naming it).

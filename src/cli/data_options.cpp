@@ -56,11 +56,12 @@ Dataset explained(F&& f, const std::vector<std::pair<std::string, std::string>>&
 
 // dir/base.gz or dir/base, whichever exists; a message that says what is missing otherwise.
 std::string find_in_dir(const DataOptions& o, const std::string& base) {
-    // Whatever directory was given, the likely fix for missing IDX files is the package.
-    bool is_default = o.dir == default_data_dir() || o.format == "idx";
+    // The package is the fix only for its own directory: a directory of the user's own needs
+    // the right files, or the right --format.
+    const bool package_dir = o.dir == default_data_dir();
     struct stat st {};
     if (::stat(o.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        BP_THROW("--data: directory '" << o.dir << "' does not exist" << (is_default ? std::string("; ") + kInstallHint : ""));
+        BP_THROW("--data: directory '" << o.dir << "' does not exist" << (package_dir ? std::string("; ") + kInstallHint : ""));
     for (const std::string& cand : {o.dir + "/" + base + ".gz", o.dir + "/" + base})
         if (::stat(cand.c_str(), &st) == 0) {
             require_file(cand, "--data");
@@ -71,19 +72,23 @@ std::string find_in_dir(const DataOptions& o, const std::string& base) {
         : "expected the four MNIST-format IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
           "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)";
     // The other format's files, there instead, are the likely story.
+    bool other_format = false;
     if (o.format != "csv") {
         for (const char* csv : {"mnist_train.csv", "mnist_test.csv"})
             for (const std::string& cand : {o.dir + "/" + csv, o.dir + "/" + csv + ".gz"})
-                if (exists(cand) && is_default) {
+                if (exists(cand) && !other_format) {
                     expected = "it has " + cand.substr(o.dir.size() + 1) + ": for MNIST-CSV files add --format csv";
-                    is_default = false;
+                    other_format = true;
                 }
     } else {
         for (const char* idx : {"train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"})
-            if (exists(o.dir + "/" + idx)) expected += "; it has " + std::string(idx) + ": IDX files need no --format (or --format idx)";
+            if (exists(o.dir + "/" + idx)) {
+                expected += "; it has " + std::string(idx) + ": IDX files need no --format (or --format idx)";
+                other_format = true;
+            }
     }
     BP_THROW("--data: directory '" << o.dir << "' has no " << base << " (or " << base << ".gz); " << expected
-                                   << (is_default ? std::string("; ") + kInstallHint : ""));
+                                   << (package_dir && !other_format ? std::string("; ") + kInstallHint : ""));
 }
 
 // An explicit file flag's value, or the standard file in --data.

@@ -79,11 +79,18 @@ Tally evaluate(const EvalOptions& o, const Model& model, const Dataset& d) {
     return t;
 }
 
-void print_report(const EvalOptions& o, const Model& model, const Dataset& d, Tally& t) {
+// The examples --split (and --validation) select, and in words what they are.
+struct SplitData {
+    Dataset data;
+    std::string covers;
+};
+
+void print_report(const EvalOptions& o, const Model& model, const SplitData& s, Tally& t) {
+    const Dataset& d = s.data;
     long long correct = 0;
     for (int c = 0; c < t.n; ++c) correct += t.at(c, c);
     fmt::print("model {}: sizes {}, {}\n", o.model, sizes_to_string(model.net.sizes()), cost_class_name(model.cost));
-    fmt::print("data  {}: {} examples ({} set)\n", d.source, d.n, o.split);
+    fmt::print("data  {}: {} examples ({})\n", d.source, d.n, s.covers);
     fmt::print("accuracy {} / {} ({:.2f}%), mean cost {:.4f} (no regularisation term)\n", correct, d.n,
                100.0 * double(correct) / double(d.n), t.cost / double(d.n));
     if (const auto l2 = l2_of(model))
@@ -148,21 +155,34 @@ void print_json(const EvalOptions& o, const Model& model, const Dataset& d, Tall
     if (std::fflush(stdout) != 0) BP_THROW("writing to stdout failed");
 }
 
-// The examples --split (and --validation) select.
-Dataset load_split(const EvalOptions& o, const Model& model) {
-    if (o.split == "test") return load(locate(o.data, Split::test));
+// A number the model's record holds (train --save wrote it), or 0.
+int recorded(const Model& model, const char* key) {
+    const nlohmann::json& b = model.batchprop;
+    return b.is_object() && b.contains(key) && b[key].is_number_integer() ? b[key].get<int>() : 0;
+}
+
+SplitData load_split(const EvalOptions& o, const Model& model) {
+    if (o.split == "test") return {load(locate(o.data, Split::test)), "test set"};
     Dataset all = load(locate(o.data, Split::train));
-    if (o.split == "train" && o.validation == 0) return all;
-    int n_val = o.validation;
-    if (n_val == 0) {  // --split validation: the model's own split, else the book's 10,000
-        const nlohmann::json& b = model.batchprop;
-        n_val = b.is_object() && b.contains("validation") && b["validation"].is_number_integer() ? b["validation"].get<int>()
-                                                                                              : 10000;
-    }
+    // --split validation: N from --validation, else the model's own split, else the book's 10,000;
+    // --split train: the training images before the model's validation split (never those it
+    // was chosen on), and only as many as it trained on (--train-limit).
+    const int model_val = recorded(model, "validation");
+    const int n_val = o.validation > 0 ? o.validation : o.split == "validation" && model_val == 0 ? 10000 : model_val;
     if (n_val >= all.n)
-        BP_THROW("--validation " << n_val << " leaves no training examples: " << all.source << " has " << all.n);
-    const int n_train = all.n - n_val;
-    return o.split == "train" ? all.slice(0, n_train) : all.slice(n_train, n_val);
+        throw UsageError("--validation " + std::to_string(n_val) + (o.validation > 0 ? "" : " (the model's)") + ": " +
+                         all.source + " has only " + std::to_string(all.n) + " training images");
+    if (o.split == "validation")
+        return {all.slice(all.n - n_val, n_val), "validation set: the last " + std::to_string(n_val) + " training images"};
+    int n_train = all.n - n_val;
+    std::string covers = "training set: the first " + std::to_string(n_train) + " training images";
+    if (n_val > 0) covers += " (the last " + std::to_string(n_val) + " are the validation set)";
+    if (const int trained = recorded(model, "training_examples"); o.validation == 0 && trained > 0 && trained < n_train) {
+        n_train = trained;
+        covers = "training set: the first " + std::to_string(n_train) + " training images, those the model trained on";
+    }
+    if (n_train == all.n) return {std::move(all), "training set: all " + std::to_string(n_train) + " training images"};
+    return {all.slice(0, n_train), covers};
 }
 
 void run_eval(EvalOptions& o) {
@@ -170,13 +190,13 @@ void run_eval(EvalOptions& o) {
     if (o.validation_given && o.split == "test")
         throw UsageError("--validation N selects part of the training images; it does not apply to --split test");
     const Model model = read_model(o.model, "--model");  // before the data: it is small
-    const Dataset d = load_split(o, model);
-    check_fits(d, model.net.sizes(), "the model " + o.model);
-    Tally t = evaluate(o, model, d);
+    const SplitData s = load_split(o, model);
+    check_fits(s.data, model.net.sizes(), "the model " + o.model);
+    Tally t = evaluate(o, model, s.data);
     if (o.json)
-        print_json(o, model, d, t);
+        print_json(o, model, s.data, t);
     else
-        print_report(o, model, d, t);
+        print_report(o, model, s, t);
 }
 
 }  // namespace

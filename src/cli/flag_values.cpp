@@ -2,6 +2,7 @@
 #include "flag_values.hpp"
 
 #include <charconv>
+#include <cstdint>
 #include <limits>
 
 #include "batchprop/check.hpp"
@@ -88,13 +89,26 @@ CLI::Validator list_validator(std::vector<std::string> allowed) {
     return validator_from([allowed](const std::string& s) { parse_list(s, allowed, ""); }, "");
 }
 
-CLI::Validator at_least_one() {
+CLI::Validator at_least(int least) {
     return CLI::Validator(
-        [](std::string& s) {
+        [least](std::string& s) {
             long long v = 0;
             const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-            if (r.ec != std::errc() || r.ptr != s.data() + s.size() || v < 1)
-                return "must be a whole number >= 1 (got " + s + ")";
+            if (r.ec != std::errc() || r.ptr != s.data() + s.size() || v < least)
+                return "must be a whole number >= " + std::to_string(least) + " (got " + s + ")";
+            return std::string();
+        },
+        "");
+}
+
+CLI::Validator seed_validator() {
+    // A 64-bit seed: CLI11 would otherwise read "-1" as 2^64 - 1.
+    return CLI::Validator(
+        [](std::string& s) {
+            std::uint64_t v = 0;
+            const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+            if (r.ec != std::errc() || r.ptr != s.data() + s.size())
+                return "must be a whole number from 0 to 18446744073709551615 (got " + s + ")";
             return std::string();
         },
         "");

@@ -55,7 +55,10 @@ std::vector<std::string> parse_list(const std::string& text, const std::vector<s
 // CLI11 validators for the two, so a bad value is a usage error reported while parsing.
 CLI::Validator sizes_validator();
 CLI::Validator list_validator(std::vector<std::string> allowed);
-// A whole number >= 1 (CLI11's PositiveNumber prints its range as a 300-digit double).
-CLI::Validator at_least_one();
+// A whole number >= least (CLI11's PositiveNumber prints its range as a 300-digit double).
+CLI::Validator at_least(int least);
+inline CLI::Validator at_least_one() { return at_least(1); }
+// A seed: a whole number in 0 .. 2^64 - 1 (not "-1", which CLI11 would wrap to 2^64 - 1).
+CLI::Validator seed_validator();
 
 }  // namespace batchprop::cli

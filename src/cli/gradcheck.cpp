@@ -133,7 +133,7 @@ void register_gradcheck(CLI::App& app) {
     add_choice_option(*cmd, "--init", o->init,
                       "Initialisation (scaled by default: N(0,1) weights saturate 784 inputs, leaving gradients "
                       "too small for differences to resolve)");
-    cmd->add_option("--seed", o->seed, "Random seed (network, inputs, labels)")->capture_default_str();
+    cmd->add_option("--seed", o->seed, "Random seed (network, inputs, labels)")->check(seed_validator())->capture_default_str();
     add_choice_option(*cmd, "--mode", o->mode, "Which backprop computes the gradient");
     add_compute_options(*cmd, o->compute, DType::f64);
     cmd->add_option("--step", o->step, "Finite-difference step h")->capture_default_str();

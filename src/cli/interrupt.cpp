@@ -13,6 +13,7 @@ namespace {
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};  // the first signal that set g_stop
 std::atomic<bool> g_quiet{false};  // set no message
+std::atomic<bool> g_tty{false};    // stderr is a terminal (a live line may be on it)
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
@@ -24,11 +25,17 @@ extern "C" void on_stop_signal(int sig) {
     }
     g_signal.store(sig);
     if (g_quiet.load()) return;
+    // On a terminal the live progress line (and the "^C" the terminal echoed after it) is
+    // erased first, so no half-drawn line is left above the message; elsewhere a line break.
+    static const char erase[] = "\r\033[K";
     static const char int_msg[] =
         "\nbatchprop: interrupted; stopping after this mini-batch (Ctrl-C again to quit at once)\n";
     static const char term_msg[] = "\nbatchprop: terminated (SIGTERM); stopping after this mini-batch\n";
-    const ssize_t ignored = sig == SIGTERM ? ::write(STDERR_FILENO, term_msg, sizeof term_msg - 1)
-                                           : ::write(STDERR_FILENO, int_msg, sizeof int_msg - 1);
+    const char* msg = sig == SIGTERM ? term_msg : int_msg;
+    const std::size_t len = sig == SIGTERM ? sizeof term_msg - 1 : sizeof int_msg - 1;
+    ssize_t ignored = 0;
+    if (g_tty.load()) ignored = ::write(STDERR_FILENO, erase, sizeof erase - 1);
+    ignored = g_tty.load() ? ::write(STDERR_FILENO, msg + 1, len - 1) : ::write(STDERR_FILENO, msg, len);
     (void)ignored;
 }
 
@@ -50,6 +57,7 @@ bool install(int sig, struct sigaction& previous) {
 
 InterruptGuard::InterruptGuard(bool quiet) {
     g_quiet.store(quiet);
+    g_tty.store(::isatty(STDERR_FILENO) != 0);
     g_stop.store(false);
     g_signal.store(0);
     installed_ = install(SIGINT, previous_);

@@ -123,7 +123,9 @@ void add_model_flags(CLI::App& cmd, TrainOptions& o) {
                    "dtype) are the defaults")
         ->type_name("FILE")
         ->excludes(init);
-    cmd.add_option("--seed", o.cfg.seed, "Random seed (initialisation and shuffling)")->capture_default_str();
+    cmd.add_option("--seed", o.cfg.seed, "Random seed (initialisation and shuffling)")
+        ->check(seed_validator())
+        ->capture_default_str();
     add_choice_option(cmd, "--mode", o.cfg.mode,
                       "Backprop per example (the book's loop) or per mini-batch matrix (with --init-model: the model's)");
     add_choice_option(cmd, "--launch", o.cfg.launch,
@@ -131,7 +133,7 @@ void add_model_flags(CLI::App& cmd, TrainOptions& o) {
                       "networks: the parameters in shared memory); graph records the steps once as CUDA graphs and "
                       "replays them; eager launches every kernel every step; auto is fused where it fits "
                       "(m <= 12, parameters in shared memory), else graph. No effect on the CPU");
-    add_compute_options(cmd, o.compute);
+    add_compute_options(cmd, o.compute, DType::f32, " (with --init-model: the model's)");
     cmd.add_flag("--no-shuffle", [&o](std::int64_t) { o.cfg.shuffle = false; },
                  "Keep the training order fixed (no per-epoch shuffle)");
 }
@@ -154,8 +156,8 @@ void add_run_flags(CLI::App& cmd, TrainOptions& o) {
                  "then overstates the model's");
     cmd.add_option("--save", o.save, "Save the trained model here (network2.py's JSON format)")->type_name("FILE");
     cmd.add_option("--metrics", o.metrics,
-                   "Write one JSON object per epoch to this file (JSON Lines); - for stdout (the summary lines "
-                   "then go to stderr)")
+                   "Write one JSON object per epoch to this file (JSON Lines; an existing file is replaced, a "
+                   "resumed run appends to it); - for stdout (the summary lines then go to stderr)")
         ->type_name("FILE");
     cmd.add_flag("--quiet,-q", o.quiet, "Print nothing but errors");
     add_distributed_options(cmd, o.dist);

@@ -26,9 +26,9 @@ TrainData load_train_data(const TrainOptions& o, const TrainFiles& files) {
         all = load(files.train);
     int available = all.n;
     if (o.validation > 0) {
-        if (o.validation >= all.n)
-            BP_THROW("--validation " << o.validation << " leaves no training examples: " << all.source << " has "
-                                     << all.n);
+        if (o.validation >= all.n)  // the flag against the data: a mistake in the command line
+            throw UsageError("--validation " + std::to_string(o.validation) + " leaves no training examples: " +
+                             all.source + " has " + std::to_string(all.n));
         available = all.n - o.validation;
         d.eval = all.slice(available, o.validation);
         d.eval_name = "the last " + std::to_string(o.validation) + " training images (--validation)";

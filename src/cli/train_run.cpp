@@ -109,6 +109,8 @@ void TrainRun::join() {
         // The model we continue from is the baseline: epoch 0.
         const Evaluation e0 = session().evaluate(data_.eval);
         early_.baseline(e0.correct, [&] { return session().network(); });
+        tally_.top = e0;  // the summary's best: epoch 0 until an epoch beats it
+        tally_.top_epoch = 0;
         epoch0_line_ = "Epoch 0 (the starting model): eval accuracy " + accuracy_text(e0);
     }
     tally_.epochs_done = last_checkpointed_ = cfg_.first_epoch;
@@ -246,7 +248,7 @@ double TrainRun::train(const InterruptGuard& interrupt) {
                                    stopped_early ? "stopped early" : "ended", from_.resume->epochs_done));
         return 0.0;
     }
-    progress_.status("batchprop: uploading the data ...");
+    if (!session().memory().is_host_memory()) progress_.status("batchprop: uploading the data ...");
     session().train(data_.train, &data_.eval, cfg_, callbacks(interrupt));
     return std::chrono::duration<double>(Clock::now() - t0_).count();
 }
