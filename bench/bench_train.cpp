@@ -53,7 +53,6 @@ std::string net_name(const std::vector<int>& sizes) {
     for (int n : sizes) s += (s.empty() ? "" : "-") + std::to_string(n);
     return s;
 }
-const char* mode_name(Mode m) { return m == Mode::matrix ? "matrix" : "per-example"; }
 
 // Napkin FLOP count of one SGD step on m examples, GEMMs only (the elementwise work is
 // O(n_l m), not O(n_l n_{l-1} m)):
@@ -159,14 +158,14 @@ const Validation& validate(const Device& d, const std::vector<int>& sizes, int m
         for (Mode mode : {Mode::per_example, Mode::matrix}) {
             if (d.name != "cpu") {
                 const CompareResult c = compare_normwise(gradient(backend<double>(d), p, mode), ref, kTolF64Device,
-                                                         d.name + " f64 " + mode_name(mode) + " vs cpu f64");
+                                                         d.name + " f64 " + to_string(mode) + " vs cpu f64");
                 if (!c.ok) {
                     v.error = c.message;
                     return v;
                 }
             }
             const CompareResult c = compare_normwise(gradient(backend<float>(d), p, mode), ref, kTolF32,
-                                                     d.name + " f32 " + mode_name(mode) + " vs cpu f64");
+                                                     d.name + " f32 " + to_string(mode) + " vs cpu f64");
             if (!c.ok) {
                 v.error = c.message;
                 return v;
@@ -459,7 +458,7 @@ void register_benchmarks() {
                             continue;
                         const Config c{d, sizes, m, mode, launch};
                         const std::string name = std::string(kind) + "/" + d.name + "/" + net_name(sizes) +
-                                                 "/m:" + std::to_string(m) + "/" + mode_name(mode) +
+                                                 "/m:" + std::to_string(m) + "/" + to_string(mode) +
                                                  (all ? std::string("/") + launch_name(launch) : "");
                         benchmark::internal::Benchmark* b =
                             std::string(kind) == "step"

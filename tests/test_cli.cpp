@@ -667,7 +667,7 @@ TEST_F(Cli, DeviceCudaWithoutAGpuIsAClearError) {
         return;
     }
     expect_failure(args, {"--device cuda: ", gpu.reason});
-    expect_failure({"eval", "--model", trained_model(), "--data", path("idx"), "--device", "cuda:1"}, {"--device cuda: ", gpu.reason});
+    expect_failure({"eval", "--model", trained_model(), "--data", path("idx"), "--device", "cuda:1"}, {"--device cuda:1: ", gpu.reason});
 }
 
 TEST_F(Cli, BadIdxFiles) {

@@ -120,15 +120,19 @@ TEST(ResolveLaunch, FusedThatCannotBeHadIsAnError) {
     try {
         resolve_launch(Launch::fused, Mode::per_example, true, "", true, true);
         FAIL() << "per-example mode was fused";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("--launch fused runs matrix mode only"), std::string::npos) << e.what();
+    } catch (const SettingError& e) {  // a contradiction in the settings, named in a front end's words
+        EXPECT_EQ(e.setting(), Setting::launch);
+        EXPECT_EQ(std::string(e.what()), "launch fused runs matrix mode only (not mode per-example)");
+        EXPECT_EQ(e.message([](Setting s) { return "--" + std::string(setting_name(s)); }),
+                  "--launch fused runs matrix mode only (not --mode per-example)");
     }
     try {
         resolve_launch(Launch::fused, Mode::matrix, true, "the fused step handles networks of 1..8 weight layers", false, true);
         FAIL() << "a refused plan was fused";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("--launch fused: the fused step handles"), std::string::npos) << e.what();
+    } catch (const SettingUnavailable& e) {  // possible in principle, not for this network here
+        EXPECT_EQ(std::string(e.what()), "launch fused: the fused step handles networks of 1..8 weight layers");
     }
+    EXPECT_THROW(resolve_launch(Launch::fused, Mode::matrix, false, "", false, true), SettingUnavailable);
 }
 
 TEST(ResolveLaunch, NamesRoundTrip) {
@@ -255,7 +259,7 @@ TEST(FusedStep, FloatInputsAsWell) {
 struct SegmentedRun {
     SegmentedRun(Backend<double>& be, TrainConfig cfg)
         : data(random_data(64, 253, 3, 11)), net({64, 6, 3}), d(be, data),
-          trainer(be, net.layout(), d, nullptr, (cfg.chunk_steps = 7, cfg)) {
+          trainer(be, net.layout(), d, nullptr, (cfg.segment_steps = 7, cfg)) {
         net.init(Init::scaled, 5);
         trainer.backprop().set_params(net.params());
     }

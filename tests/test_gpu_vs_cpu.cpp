@@ -106,8 +106,6 @@ struct Tol<double> {
 std::size_t count(const Layout& l) { return std::size_t(l.rows) * std::size_t(l.cols); }
 
 const char* op_name(Op op) { return op == Op::N ? "N" : "T"; }
-const char* cost_name(Cost c) { return c == Cost::quadratic ? "quadratic" : "cross-entropy"; }
-const char* mode_name(Mode m) { return m == Mode::matrix ? "matrix" : "per-example"; }
 
 // Pre-activations with some saturating extremes mixed in (|z| up to 700, where a naive
 // 1/(1+exp(-z)) would overflow): sigmoid must stay finite and agree there too.
@@ -309,9 +307,9 @@ GPU_VS_CPU_TEST(OutputDeltaBias) {
                         };
                         const auto want = run(*fx.cpu_), got = run(*fx.gpu_);
                         EXPECT_TRUE(compare(got.first, want.first, gpucmp::exact(), rows))
-                            << cost_name(cost) << ", delta, " << rows << "x" << m << " pad " << pad;
+                            << to_string(cost) << ", delta, " << rows << "x" << m << " pad " << pad;
                         EXPECT_TRUE(compare(got.second, want.second, gpucmp::exact()))
-                            << cost_name(cost) << ", b, alpha " << alpha << ", b_beta " << b_beta << ", " << rows
+                            << to_string(cost) << ", b, alpha " << alpha << ", b_beta " << b_beta << ", " << rows
                             << "x" << m << " pad " << pad;
                     }
 }
@@ -506,7 +504,7 @@ GPU_VS_CPU_TEST(Evaluate) {
                     };
                     const EvalSums want = run(*fx.cpu_), got = run(*fx.gpu_);
                     std::ostringstream what;
-                    what << cost_name(cost) << ", " << rows << "x" << cols << " pad " << pad;
+                    what << to_string(cost) << ", " << rows << "x" << cols << " pad " << pad;
                     EXPECT_EQ(got.correct, want.correct) << what.str();
                     EXPECT_GT(want.correct, 0) << what.str();
                     // The cost is summed in double from the same activations on both; only the
@@ -594,8 +592,8 @@ GPU_VS_CPU_TEST(MiniBatchGradient) {
                     };
                     const Result want = run(*fx.cpu_), got = run(*fx.gpu_);
                     std::ostringstream what;
-                    what << sizes_to_string(sizes) << ", m " << m << ", " << cost_name(cost) << ", "
-                         << mode_name(mode);
+                    what << sizes_to_string(sizes) << ", m " << m << ", " << to_string(cost) << ", "
+                         << to_string(mode);
                     EXPECT_TRUE(compare(got.out, want.out, Tol<T>::elementwise(), nL)) << what.str() << ": a[L]";
                     expect_close_by_layer(layout, got.nabla, want.nabla, Tol<T>::gradient(), what.str() + ": nabla");
                 }
@@ -675,7 +673,7 @@ GPU_VS_CPU_TEST(OneEpochSameParameters) {
         };
         const Result want = run(*fx.cpu_), got = run(*fx.gpu_);
         std::ostringstream what;
-        what << mode_name(v.mode) << ", " << cost_name(v.cost) << (v.shuffle ? ", shuffled" : ", in order");
+        what << to_string(v.mode) << ", " << to_string(v.cost) << (v.shuffle ? ", shuffled" : ", in order");
         expect_close_by_layer(net.layout(), got.params, want.params, Tol<T>::epoch(), what.str() + ": params");
         EXPECT_FALSE(compare(got.params, net.params(), gpucmp::exact()))
             << what.str() << ": the epoch changed no parameter";
@@ -753,7 +751,7 @@ GPU_VS_CPU_TEST(GraphReplayEqualsEager) {
             c.lambda = 1.0;
             c.mode = mode;
             c.seed = 44;
-            c.chunk_steps = 7;
+            c.segment_steps = 7;
             auto run = [&](Backend<T>& be, Launch launch, bool* recorded) {
                 c.launch = launch;
                 DeviceData<T> d(be, train);
@@ -767,7 +765,7 @@ GPU_VS_CPU_TEST(GraphReplayEqualsEager) {
                 if (recorded) *recorded = trainer.recording();
                 return trainer.backprop().params();
             };
-            const std::string what = std::string(mode_name(mode)) + ", m = " + std::to_string(m);
+            const std::string what = std::string(to_string(mode)) + ", m = " + std::to_string(m);
             bool recorded = false;
             const std::vector<T> graph = run(*fx.gpu_, Launch::graph, &recorded);
             const std::vector<T> eager = run(*fx.gpu_, Launch::eager, nullptr);

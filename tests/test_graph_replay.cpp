@@ -37,7 +37,7 @@ TEST(EpochPlan, CoversEveryExampleOnceInOrder) {
                     EXPECT_GE(s.steps, 1);
                     next += s.examples();
                     switch (s.kind) {
-                        case SegmentKind::chunk:
+                        case SegmentKind::full:
                             ++chunks;
                             EXPECT_EQ(s.steps, k);
                             EXPECT_EQ(s.m, m);
@@ -88,12 +88,12 @@ TEST(EpochPlan, RejectsImpossibleArguments) {
 TEST(EpochPlan, RecordedChunkSizes) {
     // [784,30,10] at m = 10: 10 launches a step, 200 steps (2,000 examples) a replay: 25
     // progress points in a 50,000-example epoch.
-    EXPECT_EQ(recorded_chunk_steps(10, Mode::matrix, 2), 200);
-    EXPECT_EQ(recorded_chunk_steps(100, Mode::matrix, 2), 20);
-    EXPECT_EQ(recorded_chunk_steps(1024, Mode::matrix, 3), 1);
+    EXPECT_EQ(recorded_segment_steps(10, Mode::matrix, 2), 200);
+    EXPECT_EQ(recorded_segment_steps(100, Mode::matrix, 2), 20);
+    EXPECT_EQ(recorded_segment_steps(1024, Mode::matrix, 3), 1);
     // Per-example mode launches per column: (5L - 1) m + 2 = 92 a step at m = 10.
-    EXPECT_EQ(recorded_chunk_steps(10, Mode::per_example, 2), 2000 / 92);
-    EXPECT_EQ(recorded_chunk_steps(1000, Mode::per_example, 3), 1);
+    EXPECT_EQ(recorded_segment_steps(10, Mode::per_example, 2), 2000 / 92);
+    EXPECT_EQ(recorded_segment_steps(1000, Mode::per_example, 3), 1);
 }
 
 TEST(EpochPlan, RunOnceThenRecordThenReplay) {
@@ -188,7 +188,7 @@ TYPED_TEST(GraphReplay, BitwiseEqualToEager) {
                 c.cost = cost;
                 c.shuffle = shuffle;
                 c.seed = 9;
-                c.chunk_steps = 7;
+                c.segment_steps = 7;
                 SCOPED_TRACE(std::string(mode == Mode::matrix ? "matrix" : "per-example") +
                              (shuffle ? ", shuffled, " : ", in order, ") +
                              (cost == Cost::quadratic ? "quadratic" : "cross-entropy"));
@@ -220,7 +220,7 @@ TYPED_TEST(GraphReplay, FailedRecordingFallsBackToEager) {
     c.epochs = 2;
     c.batch = 10;
     c.eta = 0.5;
-    c.chunk_steps = 3;
+    c.segment_steps = 3;
     auto cpu = make_cpu_backend<T>();
     c.launch = Launch::eager;
     const Outcome<T> eager = train_on(*cpu, data, c);
@@ -242,7 +242,7 @@ TYPED_TEST(GraphReplay, StopComesAtASegmentBoundary) {
     c.epochs = 3;
     c.batch = 10;
     c.eta = 0.5;
-    c.chunk_steps = 7;
+    c.segment_steps = 7;
     std::atomic<bool> stop{false};
     bptest::RecordingCpuBackend<T> rec;
     Network<T> net({784, 30, 10});
@@ -275,7 +275,7 @@ TYPED_TEST(GraphReplay, FloatInputsReplayBitwiseEqualToEager) {
     c.epochs = 2;
     c.batch = 10;
     c.eta = 0.5;
-    c.chunk_steps = 7;
+    c.segment_steps = 7;
     auto cpu = make_cpu_backend<T>();
     c.launch = Launch::eager;
     const Outcome<T> eager = train_on(*cpu, data, c);

@@ -176,31 +176,36 @@ TEST(Training, RejectsImpossibleConfigurations) {
     auto be = make_cpu_backend<float>();
     DeviceData<float> d(*be, tr);
     ParamLayout layout({2, 3, 4});
-    auto expect_error = [&](TrainConfig c, const char* needle) {
+    // Each is a SettingError naming the setting at fault, in the library's words.
+    auto expect_error = [&](TrainConfig c, Setting setting, const char* needle) {
         try {
             Trainer<float> t(*be, layout, d, nullptr, c);
             ADD_FAILURE() << "no error for " << needle;
-        } catch (const Error& e) {
+        } catch (const SettingError& e) {
+            EXPECT_EQ(e.setting(), setting) << e.what();
             EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
         }
     };
     TrainConfig c = small_config();
     c.batch = 21;
-    expect_error(c, "larger than the training set");
+    expect_error(c, Setting::batch, "batch 21 is larger than the training set (20 examples)");
     c = small_config();
     c.batch = 0;
-    expect_error(c, "--batch");
+    expect_error(c, Setting::batch, "batch must be at least 1");
     c = small_config();
     c.epochs = 0;
-    expect_error(c, "--epochs");
+    expect_error(c, Setting::epochs, "epochs must be at least 1");
     c = small_config();
     c.eta = -1;
-    expect_error(c, "--eta");
+    expect_error(c, Setting::eta, "eta must be a finite number > 0");
     c.eta = std::nan("");
-    expect_error(c, "--eta");
+    expect_error(c, Setting::eta, "eta must be a finite number > 0");
     c = small_config();
     c.lambda = -0.1;
-    expect_error(c, "--lambda");
+    expect_error(c, Setting::lambda, "lambda must be a finite number >= 0");
+    c = small_config();
+    c.lambda = 20 / c.eta;
+    expect_error(c, Setting::eta, "eta * lambda / n = 1 >= 1");
     EXPECT_THROW(ParamLayout({784}), Error);
     EXPECT_THROW(ParamLayout({784, 0, 10}), Error);
     EXPECT_THROW(Trainer<float>(*be, ParamLayout({3, 4}), d, nullptr, small_config()), Error);

@@ -17,6 +17,7 @@
 #include "batchprop/fused_step.hpp"
 #include "batchprop/math.hpp"
 #include "batchprop/matrix.hpp"
+#include "batchprop/settings.hpp"
 
 namespace batchprop {
 
@@ -327,13 +328,7 @@ struct GpuStatus {
 };
 BATCHPROP_API const GpuStatus& gpu_status();  // queried once, then cached
 
-struct DeviceSpec {
-    enum class Want { automatic, cpu, cuda } want = Want::automatic;
-    int index = 0;  // cuda:N
-};
-BATCHPROP_API DeviceSpec parse_device(const std::string& text);  // "auto", "cpu", "cuda", "cuda:N"
-
-// Makes the backend for spec. automatic falls back to the CPU when no GPU is usable and
+// Makes the backend for spec (settings.hpp). automatic falls back to the CPU when no GPU is usable and
 // stores the one-line reason in *notice (when given); cuda without a usable GPU throws.
 template <class T>
 BATCHPROP_API std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice = nullptr);

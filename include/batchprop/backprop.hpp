@@ -9,13 +9,9 @@
 
 #include "batchprop/backend.hpp"
 #include "batchprop/network.hpp"
+#include "batchprop/settings.hpp"  // Mode
 
 namespace batchprop {
-
-enum class Mode {
-    per_example,  // the book's update_mini_batch: one column at a time, nabla accumulated
-    matrix,       // the whole mini-batch X = [x_1 ... x_m] as one matrix
-};
 
 template <class T>
 class BATCHPROP_API Backprop {

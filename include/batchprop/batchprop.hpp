@@ -33,6 +33,7 @@
 #include "batchprop/export.hpp"
 #include "batchprop/model_io.hpp"
 #include "batchprop/network.hpp"
+#include "batchprop/settings.hpp"
 #include "batchprop/trainer.hpp"
 #include "batchprop/version.hpp"
 
@@ -41,14 +42,9 @@ namespace batchprop {
 class Communicator;  // distributed.hpp
 class Memory;        // backend.hpp
 
-// The scalar type of the arithmetic.
-enum class DType { f32, f64 };
-BATCHPROP_API DType parse_dtype(const std::string& text);  // "f32" or "f64"
-BATCHPROP_API const char* dtype_name(DType dtype);           // "f32" or "f64"
-
-// Where and in what type a Session computes.
+// Where and in what type a Session computes (settings.hpp: DeviceSpec, DType).
 struct SessionOptions {
-    std::string device = "auto";  // "auto" (a usable GPU, else the CPU), "cpu", "cuda", "cuda:N"
+    DeviceSpec device;  // "auto" (a usable GPU, else the CPU), "cpu", "cuda", "cuda:N"
     DType dtype = DType::f32;
 };
 

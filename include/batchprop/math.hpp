@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "batchprop/settings.hpp"  // Cost
+
 #ifdef __CUDACC__
 #define BP_HD __host__ __device__ __forceinline__
 #else
@@ -13,8 +15,6 @@
 #endif
 
 namespace batchprop {
-
-enum class Cost : int { quadratic = 0, cross_entropy = 1 };
 
 // sigma(z) = 1 / (1 + e^-z), written so that exp never overflows: with e = e^-|z| (in (0, 1]),
 // sigma = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0. It saturates to exactly 0 or 1 at

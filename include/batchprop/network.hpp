@@ -10,10 +10,9 @@
 #include <vector>
 
 #include "batchprop/matrix.hpp"
+#include "batchprop/settings.hpp"  // Init
 
 namespace batchprop {
-
-enum class Init { gaussian, scaled };
 
 // Where each layer's w and b live inside a flat buffer of n_params values. All weights come
 // first, then all biases, so weight decay is "the first n_weights entries". The same layout

@@ -18,6 +18,7 @@
 #include "batchprop/dataset.hpp"
 #include "batchprop/epoch_plan.hpp"
 #include "batchprop/fused_step.hpp"
+#include "batchprop/settings.hpp"
 
 namespace batchprop {
 
@@ -59,19 +60,6 @@ private:
     Buffer<int> labels_;
 };
 
-// How the steps of an epoch reach the device. On the CPU every choice runs each call as it
-// is made (eager): there is nothing to launch.
-enum class Launch {
-    automatic,  // fused where the network and batch suit it (fused_step_preferred), else graph
-    fused,      // each segment of steps in one kernel of one block (fused_step.hpp); matrix
-                // mode in one process only
-    graph,      // record segments of steps once (CUDA graphs) and replay them; eager if a
-                // recording fails
-    eager,      // every primitive call issued one by one, every step
-};
-BATCHPROP_API const char* launch_name(Launch launch);  // "auto", "fused", "graph", "eager"
-BATCHPROP_API Launch parse_launch(const std::string& name);  // launch_name's inverse; throws Error
-
 // The launch a trainer uses when `asked` for one: device_fuses = the device has a fused step
 // (Backend::fused_shared_limit() > 0), plan_error = why plan_fused_step refused this network
 // (empty when it did not), preferred = fused_step_preferred of the plan, can_record = the
@@ -79,32 +67,6 @@ BATCHPROP_API Launch parse_launch(const std::string& name);  // launch_name's in
 // cannot be had (per-example mode, a plan refused) on a device that has a fused step.
 BATCHPROP_API Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error,
                                     bool preferred, bool can_record);
-
-// Which n the L2 term of an evaluation's cost divides by: the training set's (default; today's
-// behaviour) or, as network2.py's total_cost(data, lmbda) does, the evaluated set's len(data).
-enum class L2Scale { training_set, evaluated_set };
-
-struct TrainConfig {
-    int epochs = 5;       // run() trains epochs first_epoch .. epochs - 1 (0-based)
-    // Epochs already done (resuming a run): epoch e's shuffle depends only on (seed, e), so
-    // continuing at first_epoch from the parameters after that many epochs gives, bit for bit,
-    // the parameters of a run that never stopped.
-    int first_epoch = 0;
-    int batch = 10;  // m
-    double eta = 3.0;
-    double lambda = 0.0;
-    Cost cost = Cost::quadratic;
-    Mode mode = Mode::matrix;
-    bool shuffle = true;
-    std::uint64_t seed = 1;
-    bool monitor_training = false;    // also evaluate on the training set after each epoch
-    bool monitor_evaluation = true;   // evaluate on the evaluation set after each epoch
-    Launch launch = Launch::automatic;
-    // Steps per segment (epoch_plan.hpp); 0 chooses: recorded_chunk_steps when recording,
-    // else 1 (progress and the stop flag after every mini-batch).
-    int chunk_steps = 0;
-    L2Scale l2_scale = L2Scale::training_set;  // the n of the reported cost's (lambda / 2n) sum w^2
-};
 
 struct Evaluation {
     long long correct = 0;
@@ -242,6 +204,5 @@ private:
     double allreduce_wait_seconds_ = 0.0;
 };
 
-BATCHPROP_API void validate(const TrainConfig& config, int n_train);
 
 }  // namespace batchprop

@@ -79,24 +79,14 @@ py::tuple load_idx_arrays(const std::string& images_path, const std::string& lab
 
 // ---- names shared with the Python layer ------------------------------------------------------
 
-Cost cost_from(const std::string& name) {
-    if (name == "quadratic") return Cost::quadratic;
-    if (name == "cross-entropy") return Cost::cross_entropy;
-    throw py::value_error("unknown cost '" + name + "' (quadratic or cross-entropy)");
-}
-const char* cost_name(Cost c) { return c == Cost::cross_entropy ? "cross-entropy" : "quadratic"; }
-
-Init init_from(const std::string& name) {
-    if (name == "gaussian") return Init::gaussian;
-    if (name == "scaled") return Init::scaled;
-    throw py::value_error("unknown initialisation '" + name + "' (gaussian or scaled)");
-}
+Cost cost_from(const std::string& name) { return parse<Cost>(name); }
+Init init_from(const std::string& name) { return parse<Init>(name); }
 
 SessionOptions options_from(const std::string& device, const std::string& dtype) {
     SessionOptions o;
     o.device = device;
     if (dtype != "f32" && dtype != "f64") throw py::value_error("dtype must be 'f32' or 'f64', got '" + dtype + "'");
-    o.dtype = parse_dtype(dtype);
+    o.dtype = parse<DType>(dtype);
     return o;
 }
 
@@ -328,9 +318,9 @@ PYBIND11_MODULE(_core, m) {
             py::arg("path"), py::arg("device"), py::arg("dtype"))
         .def_property_readonly("sizes", &Session::sizes)
         .def_property(
-            "cost", [](const Session& s) { return cost_name(s.cost()); },
+            "cost", [](const Session& s) { return to_string(s.cost()); },
             [](Session& s, const std::string& c) { s.set_cost(cost_from(c)); })
-        .def_property_readonly("dtype", [](const Session& s) { return dtype_name(s.dtype()); })
+        .def_property_readonly("dtype", [](const Session& s) { return to_string(s.dtype()); })
         .def_property_readonly("device", &Session::device)
         .def_property_readonly("device_notice", &Session::device_notice)
         .def("train", &train, py::arg("train_data"), py::arg("eval_data"), py::arg("args"), py::arg("on_epoch"),

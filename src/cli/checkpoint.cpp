@@ -85,6 +85,8 @@ void adopt_settings(const Checkpoint& c, std::vector<RunSetting>& settings, cons
                 s.set(*it);
             } catch (const json::exception&) {
                 BP_THROW(c.path << ": a damaged checkpoint: " << s.flag << " is " << it->dump());
+            } catch (const SettingError&) {
+                BP_THROW(c.path << ": a damaged checkpoint: " << s.flag << " is " << it->dump());
             }
             continue;
         }

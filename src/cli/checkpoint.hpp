@@ -14,12 +14,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "batchprop/model_io.hpp"
 #include "batchprop/network.hpp"
+#include "batchprop/settings.hpp"
 
 namespace batchprop::cli {
 
@@ -32,10 +34,20 @@ struct RunSetting {
     std::function<void(const nlohmann::json&)> set;
     bool check = true;
 };
+// Choices (settings.hpp's enums) and the device are recorded as the words a user types.
 template <class V>
 RunSetting bind_setting(std::string flag, V& value, bool check = true) {
-    return RunSetting{std::move(flag), [&value] { return nlohmann::json(value); },
-                      [&value](const nlohmann::json& j) { value = j.get<V>(); }, check};
+    if constexpr (std::is_enum_v<V> || std::is_same_v<V, DeviceSpec>) {
+        return RunSetting{std::move(flag), [&value] { return nlohmann::json(to_string(value)); },
+                          [&value](const nlohmann::json& j) {
+                              if constexpr (std::is_enum_v<V>) value = parse<V>(j.get<std::string>());
+                              else value = DeviceSpec(j.get<std::string>());
+                          },
+                          check};
+    } else {
+        return RunSetting{std::move(flag), [&value] { return nlohmann::json(value); },
+                          [&value](const nlohmann::json& j) { value = j.get<V>(); }, check};
+    }
 }
 
 // Early stopping's state after an epoch.

@@ -5,60 +5,48 @@
 #include <cstdlib>
 
 #include "cli/commands.hpp"
+#include "cli/flag_values.hpp"
 
 namespace batchprop::cli {
 
-void add_compute_options(CLI::App& cmd, ComputeOptions& o, const std::string& default_dtype) {
+void add_compute_options(CLI::App& cmd, ComputeOptions& o, DType default_dtype) {
     o.dtype = default_dtype;
-    if (const char* env = std::getenv("BATCHPROP_DEVICE"); env && *env) {
-        o.device = env;
-        o.device_from_env = true;
-    }
-    o.device_flag = cmd.add_option("--device", o.device,
-                                   "auto (a working GPU, else the CPU), cpu, cuda or cuda:N; the default is "
-                                   "$BATCHPROP_DEVICE when set")
-        ->check(CLI::Validator(
-            [](std::string& s) {
-                try {
-                    parse_device(s);
-                    return std::string();
-                } catch (const Error&) {
-                    return "'" + s + "' is not one of auto, cpu, cuda, cuda:N";
-                }
-            },
-            "DEVICE"))
-        ->capture_default_str();
-    cmd.add_option("--dtype", o.dtype, "Scalar type: f32 (float) or f64 (double)")
-        ->check(CLI::IsMember({"f32", "f64"}))
-        ->capture_default_str();
+    std::string shown = "auto";
+    if (const char* env = std::getenv("BATCHPROP_DEVICE"); env && *env) shown = o.device_env = env;
+    o.device_flag =
+        cmd.add_option_function<std::string>(
+               "--device", [&o](const std::string& s) { o.device = DeviceSpec(s); },
+               "auto (a working GPU, else the CPU), cpu, cuda or cuda:N; the default is $BATCHPROP_DEVICE when set")
+            ->check(CLI::Validator(
+                [](std::string& s) {
+                    try {
+                        DeviceSpec check(s);
+                        return std::string();
+                    } catch (const SettingError& e) {
+                        return without_separator(e.detail(flag_for));
+                    }
+                },
+                "DEVICE"))
+            ->type_name("TEXT")
+            ->default_str(shown);
+    o.dtype_flag = add_choice_option(cmd, "--dtype", o.dtype, "Scalar type: f32 (float) or f64 (double)");
 }
 
 namespace {
 
-// Makes what make() makes. The library words a device failure "device cuda: ..."; here the
-// device came from --device, whose name the message then takes, or from BATCHPROP_DEVICE (no
-// --device given), which the message then names, and a value that is no device name at all is
-// a UsageError.
+// The default came from BATCHPROP_DEVICE (no --device given): messages name the variable.
+bool from_env(const ComputeOptions& o) { return !o.device_env.empty() && !(o.device_flag && o.device_flag->count() > 0); }
+
+std::string env_phrase(const ComputeOptions& o) { return "BATCHPROP_DEVICE=" + o.device_env + " (the default --device)"; }
+
+// Makes what make() makes; a device that cannot be had is said in the words that chose it.
 template <class F>
 auto with_device_errors(const ComputeOptions& o, F&& make) -> decltype(make()) {
-    const bool from_env = o.device_from_env && !(o.device_flag && o.device_flag->count() > 0);
     try {
         return make();
-    } catch (const Error& e) {
-        std::string what = e.what();
-        const bool about_device = what.rfind("device", 0) == 0;
-        if (!from_env) {
-            if (about_device) throw Error("--" + what);
-            throw;
-        }
-        if (about_device) what = what.substr(what.find(':') + 1);
-        const std::string msg = "BATCHPROP_DEVICE=" + o.device + " (the default --device):" + what;
-        try {
-            parse_device(o.device);
-        } catch (const Error&) {
-            throw UsageError(msg);  // not a device name at all
-        }
-        throw Error(msg);
+    } catch (const SettingError& e) {
+        if (e.setting() != Setting::device || !from_env(o)) throw;
+        throw Error(env_phrase(o) + e.detail(flag_for));
     }
 }
 
@@ -69,16 +57,27 @@ void print_device_notice(const std::string& notice) {
 
 }  // namespace
 
+DeviceSpec device_of(const ComputeOptions& o) {
+    if (!from_env(o)) return o.device;
+    try {
+        return DeviceSpec(o.device_env);
+    } catch (const SettingError& e) {
+        throw UsageError(env_phrase(o) + e.detail(flag_for));  // not a device name at all
+    }
+}
+
 template <class T>
 std::unique_ptr<Backend<T>> make_backend_for(const ComputeOptions& o, bool quiet) {
     std::string notice;
-    auto backend = with_device_errors(o, [&] { return make_backend<T>(parse_device(o.device), &notice); });
+    const DeviceSpec device = device_of(o);
+    auto backend = with_device_errors(o, [&] { return make_backend<T>(device, &notice); });
     if (!notice.empty() && !quiet) print_device_notice(notice);
     return backend;
 }
 
-Session make_session_for(const ComputeOptions& o, bool quiet, const std::function<Session(const SessionOptions&)>& make) {
-    const SessionOptions where{o.device, parse_dtype(o.dtype)};
+Session make_session_for(const ComputeOptions& o, bool quiet, const std::function<Session(const SessionOptions&)>& make,
+                         const DeviceSpec* device) {
+    const SessionOptions where{device ? *device : device_of(o), o.dtype};
     Session session = with_device_errors(o, [&] { return make(where); });
     if (!session.device_notice().empty() && !quiet) print_device_notice(session.device_notice());
     return session;

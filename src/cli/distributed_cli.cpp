@@ -42,14 +42,6 @@ std::unique_ptr<DistributedSession> start_distributed(const DistributedOptions& 
     return std::make_unique<DistributedSession>(make_mpi_communicator());
 }
 
-std::string DistributedSession::device_for(const std::string& device) const {
-    const DeviceSpec spec = parse_device(device);
-    if (spec.want == DeviceSpec::Want::cpu || device.find(':') != std::string::npos) return device;
-    const GpuStatus& gpus = gpu_status();
-    if (!gpus.usable || gpus.count < 1) return device;  // auto falls back to the CPU; cuda says why not
-    return "cuda:" + std::to_string(host_->local_rank() % gpus.count);
-}
-
 Communicator& DistributedSession::connect(Memory& backend, std::unique_ptr<Communicator>& holder) {
     // Before any device collective: all ranks on GPUs, or all on CPUs (NCCL and MPI ranks
     // cannot sum with each other).

@@ -16,6 +16,7 @@
 #include "batchprop/backend.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/distributed.hpp"
+#include "cli/flag_values.hpp"
 
 namespace batchprop::cli {
 
@@ -40,9 +41,9 @@ public:
     bool leader() const { return rank() == 0; }  // rank 0 alone prints and writes files
     Communicator& host() { return *host_; }
 
-    // The --device this rank uses: "cuda" and "auto" become cuda:<node-local rank mod GPUs>
-    // when GPUs are usable; cpu and an explicit cuda:N stay as given.
-    std::string device_for(const std::string& device) const;
+    // This process's rank on its machine: DeviceSpec::local_rank, so that "cuda" and "auto"
+    // pick GPU local_rank mod the GPUs present (cpu and an explicit cuda:N stay as given).
+    int local_rank() const { return host_->local_rank(); }
 
     // The communicator for training on backend: NCCL for GPU ranks when built with it (made
     // into holder), MPI otherwise. Collective: every rank calls it. Checks first that all
@@ -80,7 +81,8 @@ void run_distributed(std::unique_ptr<DistributedSession>& session, F&& body) {
         std::exit(1);
     } catch (const std::exception& e) {
         if (session->size() == 1) throw;
-        session->fail(e.what());
+        const auto* setting = dynamic_cast<const SettingError*>(&e);
+        session->fail(setting ? flag_message(*setting) : e.what());
     }
 }
 

@@ -39,6 +39,21 @@ CLI::Validator validator_from(std::function<void(const std::string&)> check, con
 
 }  // namespace
 
+std::string flag_for(Setting setting) {
+    switch (setting) {
+        case Setting::batch: return "--batch";
+        case Setting::first_epoch: return "the first epoch";  // the checkpoint's (--resume)
+        case Setting::segment_steps: return "segment_steps";  // no flag: the library's own choice
+        default: return std::string("--") + setting_name(setting);
+    }
+}
+
+std::string flag_message(const SettingError& e) { return e.message(flag_for); }
+
+std::string without_separator(const std::string& detail) {
+    return detail.rfind(": ", 0) == 0 ? detail.substr(2) : detail;
+}
+
 std::vector<int> parse_sizes(const std::string& text) {
     std::vector<int> sizes;
     for (const std::string& p : split(text)) {

@@ -1,6 +1,6 @@
-// The spellings of enum-valued flags (--cost, --mode, --init) and their conversions, and the
-// list-valued flags (--sizes, --monitor), in one place so every command accepts and prints the
-// same words.
+// The values of flags: choices read through the library's one table of spellings
+// (settings.hpp), settings named by their flags in messages, and the list-valued flags
+// (--sizes, --monitor), in one place so every command accepts and prints the same words.
 #pragma once
 
 #include <string>
@@ -8,32 +8,38 @@
 
 #include <CLI/CLI.hpp>
 
-#include "batchprop/backprop.hpp"
-#include "batchprop/math.hpp"
-#include "batchprop/network.hpp"
+#include "batchprop/settings.hpp"
 
 namespace batchprop::cli {
 
-inline const std::vector<std::string>& cost_names() {
-    static const std::vector<std::string> names{"quadratic", "cross-entropy"};
-    return names;
-}
-inline Cost parse_cost(const std::string& s) { return s == "cross-entropy" ? Cost::cross_entropy : Cost::quadratic; }
-inline const char* cost_name(Cost c) { return c == Cost::cross_entropy ? "cross-entropy" : "quadratic"; }
+// How the CLI names a setting in a message: by its flag ("--eta"); settings.hpp's
+// SettingError renders through this, so the library's words never need rewriting here.
+std::string flag_for(Setting setting);
+std::string flag_message(const SettingError& e);  // e.message(flag_for)
+// A SettingError's detail without its leading ": " (CLI11 writes the flag and its own).
+std::string without_separator(const std::string& detail);
 
-inline const std::vector<std::string>& mode_names() {
-    static const std::vector<std::string> names{"matrix", "per-example"};
-    return names;
+// A flag whose value is one word of a choice's table (settings.hpp: cost, mode, init, launch,
+// dtype), read straight into `target`, whose value is the default shown in --help. A word not
+// in the table is a usage error naming the allowed words and the nearest one.
+template <class E>
+CLI::Option* add_choice_option(CLI::App& cmd, const std::string& flag, E& target, const std::string& help) {
+    std::string list;
+    for (const std::string& w : names<E>()) list += (list.empty() ? "" : ",") + w;
+    return cmd.add_option_function<std::string>(flag, [&target](const std::string& s) { target = parse<E>(s); }, help)
+        ->check(CLI::Validator(
+            [](std::string& s) {
+                try {
+                    parse<E>(s);
+                    return std::string();
+                } catch (const SettingError& e) {
+                    return without_separator(e.detail(flag_for));  // CLI11 puts "--flag: " in front
+                }
+            },
+            "{" + list + "}"))
+        ->type_name("TEXT")
+        ->default_str(to_string(target));
 }
-inline Mode parse_mode(const std::string& s) { return s == "per-example" ? Mode::per_example : Mode::matrix; }
-inline const char* mode_name(Mode m) { return m == Mode::per_example ? "per-example" : "matrix"; }
-
-inline const std::vector<std::string>& init_names() {
-    static const std::vector<std::string> names{"gaussian", "scaled"};
-    return names;
-}
-inline Init parse_init(const std::string& s) { return s == "scaled" ? Init::scaled : Init::gaussian; }
-
 // List flags are taken as one comma-separated word rather than as CLI11 vectors, so that a
 // repeated flag replaces the earlier value (as every other flag does) instead of appending.
 

@@ -22,9 +22,9 @@ namespace {
 struct GradcheckOptions {
     std::string sizes_text = "784,30,10";
     std::vector<int> sizes;  // parsed from sizes_text
-    std::string cost = "quadratic";
-    std::string init = "scaled";
-    std::string mode = "matrix";
+    Cost cost = Cost::quadratic;
+    Init init = Init::scaled;
+    Mode mode = Mode::matrix;
     double lambda = 0.0;
     int batch = 4;
     std::uint64_t seed = 1;
@@ -34,7 +34,7 @@ struct GradcheckOptions {
 };
 
 // float carries ~7 digits, and a gradient summed over a mini-batch loses a few of them.
-double default_tolerance(const std::string& dtype) { return dtype == "f64" ? 1e-6 : 1e-2; }
+double default_tolerance(DType dtype) { return dtype == DType::f64 ? 1e-6 : 1e-2; }
 
 // The objective's gradient as gradcheck.hpp defines it (nabla/m + (lambda/n) w), computed by
 // Backprop<T> on the chosen backend.
@@ -50,7 +50,7 @@ std::vector<double> gradient_on(const GradcheckOptions& o, const Network<double>
     Buffer<T> y(*be, std::size_t(nL) * std::size_t(p.m));
     const std::vector<double> targets = p.targets(nL);
     y.upload(std::vector<T>(targets.begin(), targets.end()));
-    bp.backprop(ConstView<T>(x.data(), n0, p.m), ConstView<T>(y.data(), nL, p.m), parse_mode(o.mode), p.cost);
+    bp.backprop(ConstView<T>(x.data(), n0, p.m), ConstView<T>(y.data(), nL, p.m), o.mode, p.cost);
     const std::vector<T> nabla = bp.nabla();
     std::vector<double> g(nabla.size());
     for (std::size_t i = 0; i < g.size(); ++i) {
@@ -76,9 +76,9 @@ void run_gradcheck(GradcheckOptions& o) {
         throw UsageError(e.what());
     }
     Network<double> net(o.sizes);
-    net.init(parse_init(o.init), o.seed);
-    GradcheckProblem p = random_problem(o.sizes, o.batch, parse_cost(o.cost), o.lambda, o.seed);
-    if (o.compute.dtype == "f32") {
+    net.init(o.init, o.seed);
+    GradcheckProblem p = random_problem(o.sizes, o.batch, o.cost, o.lambda, o.seed);
+    if (o.compute.dtype == DType::f32) {
         // Check the float gradient at the float point: round parameters and inputs first, so
         // the double differences and the float gradient describe the same function.
         net = net.cast<float>().cast<double>();
@@ -94,7 +94,8 @@ void run_gradcheck(GradcheckOptions& o) {
     const ParamLayout& lay = net.layout();
     fmt::print("gradcheck: sizes {}, {} cost, lambda {}, m = {}, {} init, seed {}: {} {} gradient vs. "
                "4th-order central differences in double (h = {})\n",
-               sizes_to_string(o.sizes), o.cost, o.lambda, o.batch, o.init, o.seed, o.compute.dtype, o.mode, o.step);
+               sizes_to_string(o.sizes), to_string(o.cost), o.lambda, o.batch, to_string(o.init), o.seed,
+               to_string(o.compute.dtype), to_string(o.mode), o.step);
     fmt::print("worst relative error |analytic - numeric| / max(|analytic|, |numeric|, s) per layer, "
                "s = 1e-8 C / h = {:.3g} (C = {:.4g}, the cost without the L2 term):\n",
                r.floor, r.data_cost);
@@ -125,20 +126,16 @@ void register_gradcheck(CLI::App& app) {
         ->check(sizes_validator())
         ->type_name("N,N,...")
         ->capture_default_str();
-    cmd->add_option("--cost", o->cost, "Cost function")->check(CLI::IsMember(cost_names()))->capture_default_str();
+    add_choice_option(*cmd, "--cost", o->cost, "Cost function");
     cmd->add_option("--lambda", o->lambda, "L2 regularisation lambda (its term is part of the checked cost)")
         ->capture_default_str();
     cmd->add_option("--batch,-m", o->batch, "Examples in the mini-batch")->type_name("M")->capture_default_str();
-    cmd->add_option("--init", o->init,
-                    "Initialisation (scaled by default: N(0,1) weights saturate 784 inputs, leaving gradients "
-                    "too small for differences to resolve)")
-        ->check(CLI::IsMember(init_names()))
-        ->capture_default_str();
+    add_choice_option(*cmd, "--init", o->init,
+                      "Initialisation (scaled by default: N(0,1) weights saturate 784 inputs, leaving gradients "
+                      "too small for differences to resolve)");
     cmd->add_option("--seed", o->seed, "Random seed (network, inputs, labels)")->capture_default_str();
-    cmd->add_option("--mode", o->mode, "Which backprop computes the gradient")
-        ->check(CLI::IsMember(mode_names()))
-        ->capture_default_str();
-    add_compute_options(*cmd, o->compute, "f64");
+    add_choice_option(*cmd, "--mode", o->mode, "Which backprop computes the gradient");
+    add_compute_options(*cmd, o->compute, DType::f64);
     cmd->add_option("--step", o->step,
                     "Finite-difference step h of the 4th-order central differences (steps h and 2h, "
                     "Richardson-extrapolated: truncation error O(h^4)). A smaller step leaves more rounding in the "

@@ -15,37 +15,11 @@
 #include "batchprop/check.hpp"
 #include "cli/commands.hpp"
 #include "cli/distributed_cli.hpp"
+#include "cli/flag_values.hpp"
 
 namespace {
 
 std::vector<std::string> g_args;  // argv[1..], to say where an unexpected word came from
-
-// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i)
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-        }
-    return d[a.size()][b.size()];
-}
-
-// The candidate nearest to `word`, or "" when none is close (as git and cargo suggest: a
-// prefix of a name, or a few edits away).
-std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
-    std::string best;
-    std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
-    for (const std::string& c : candidates) {
-        std::size_t d = edit_distance(word, c);
-        if (word.size() >= 4 && c.rfind(word, 0) == 0) d = std::min<std::size_t>(d, 1);  // --epoch -> --epochs
-        if (d < best_d) best_d = d, best = c;
-    }
-    return best;
-}
 
 std::vector<std::string> option_names(const CLI::App* app) {
     std::vector<std::string> names{"--help"};
@@ -68,7 +42,7 @@ std::string explain_extra(const CLI::App* app, const std::string& word) {
     if (word.size() > 1 && word[0] == '-') {
         const std::string name = word.substr(0, word.find('='));
         std::string what = "unknown option '" + name + "'";
-        const std::string near = nearest(name, option_names(app));
+        const std::string near = batchprop::nearest_word(name, option_names(app));
         if (!near.empty()) what += " (did you mean '" + near + "'?)";
         return what;
     }
@@ -118,7 +92,7 @@ std::string usage_error(const CLI::App* app, const CLI::Error& e) {
         if (word.rfind('-', 0) == 0) {
             what = "unknown option '" + word + "' (options come after the command: batchprop train " + word + " ...)";
         } else {
-            const std::string near = nearest(word, {"train", "eval", "predict", "gradcheck", "info"});
+            const std::string near = batchprop::nearest_word(word, {"train", "eval", "predict", "gradcheck", "info"});
             what = "unknown command '" + word + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
                    "; the commands are train, eval, predict, gradcheck, info";
         }
@@ -173,6 +147,15 @@ int main(int argc, char** argv) {
         return 128 + e.signal;  // 130 for Ctrl-C, 143 for SIGTERM
     } catch (const batchprop::cli::UsageError& e) {
         if (batchprop::cli::launcher_rank() == 0) std::fprintf(stderr, "batchprop: error: %s\n", e.what());
+        return batchprop::cli::kUsageExitCode;
+    } catch (const batchprop::SettingUnavailable& e) {
+        // A setting this machine cannot honour (no GPU for --device cuda): a failure.
+        std::fprintf(stderr, "batchprop: error: %s\n", batchprop::cli::flag_message(e).c_str());
+        return batchprop::cli::kFailureExitCode;
+    } catch (const batchprop::SettingError& e) {
+        // Settings that no run can use, or that contradict the data: the command line's mistake.
+        if (batchprop::cli::launcher_rank() == 0)
+            std::fprintf(stderr, "batchprop: error: %s\n", batchprop::cli::flag_message(e).c_str());
         return batchprop::cli::kUsageExitCode;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "batchprop: error: out of memory\n");

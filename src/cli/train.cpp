@@ -40,10 +40,7 @@ struct TrainOptions {
     std::string sizes_text = "784,30,10";
     std::vector<int> sizes;  // parsed from sizes_text
     TrainConfig cfg;
-    std::string cost = "quadratic";
-    std::string init = "gaussian";
-    std::string mode = "matrix";
-    std::string launch = "auto";
+    Init init = Init::gaussian;
     int train_limit = 50000;  // the book's split: the first 50,000 training images
     int validation = 0;       // > 0: the last N training images are the evaluation set
     std::string monitor = "eval-acc,eval-cost";
@@ -174,12 +171,12 @@ nlohmann::json run_record(const TrainOptions& o, const TrainConfig& cfg, const D
     j["eta"] = cfg.eta;
     j["lambda"] = cfg.lambda;
     j["batch"] = cfg.batch;
-    j["cost"] = cost_name(cfg.cost);
-    j["mode"] = mode_name(cfg.mode);
-    j["launch"] = launch_name(cfg.launch);
-    j["dtype"] = o.compute.dtype;
+    j["cost"] = to_string(cfg.cost);
+    j["mode"] = to_string(cfg.mode);
+    j["launch"] = to_string(cfg.launch);
+    j["dtype"] = to_string(o.compute.dtype);
     if (o.init_model.empty())
-        j["init"] = o.init;
+        j["init"] = to_string(o.init);
     else
         j["init_model"] = o.init_model;
     j["seed"] = cfg.seed;
@@ -198,8 +195,8 @@ std::vector<RunSetting> run_settings(TrainOptions& o) {
                    [&o](const nlohmann::json& j) { o.sizes_text = j.get<std::string>(); }},
         bind_setting("--epochs", o.cfg.epochs),
         bind_setting("--batch", o.cfg.batch), bind_setting("--eta", o.cfg.eta), bind_setting("--lambda", o.cfg.lambda),
-        bind_setting("--cost", o.cost), bind_setting("--init", o.init), bind_setting("--init-model", o.init_model),
-        bind_setting("--seed", o.cfg.seed), bind_setting("--mode", o.mode), bind_setting("--launch", o.launch),
+        bind_setting("--cost", o.cfg.cost), bind_setting("--init", o.init), bind_setting("--init-model", o.init_model),
+        bind_setting("--seed", o.cfg.seed), bind_setting("--mode", o.cfg.mode), bind_setting("--launch", o.cfg.launch),
         bind_setting("--dtype", o.compute.dtype), bind_setting("--train-limit", o.train_limit),
         bind_setting("--validation", o.validation), bind_setting("--early-stop", o.early_stop),
         bind_setting("--early-stop-on-test", o.early_stop_on_test),
@@ -237,8 +234,8 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     TrainConfig cfg = o.cfg;
     const bool leader = !dist || dist->leader();
     const bool quiet = o.quiet || !leader;
-    ComputeOptions compute = o.compute;
-    if (dist) compute.device = dist->device_for(compute.device);  // each rank its own GPU
+    DeviceSpec device = device_of(o.compute);
+    if (dist) device.local_rank = dist->local_rank();  // each rank its own GPU
     std::vector<int> sizes = start ? start->net.sizes() : o.sizes;
     const std::string sizes_from = resume                    ? "the run in " + o.resume
                                    : start && !o.sizes_given ? "the model " + o.init_model
@@ -255,11 +252,12 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     }
     // The sizes and cost the run really uses (--init-model may bring them), as a checkpoint records them.
     o.sizes_text = sizes_to_string(sizes);
-    o.cost = cost_name(cfg.cost);
-    Session session = make_session_for(compute, quiet, [&](const SessionOptions& where) {
-        return start ? Session::from_model(*start, where)
-                     : Session::create(sizes, cfg.cost, parse_init(o.init), cfg.seed, where);
-    });
+    Session session = make_session_for(
+        o.compute, quiet,
+        [&](const SessionOptions& where) {
+            return start ? Session::from_model(*start, where) : Session::create(sizes, cfg.cost, o.init, cfg.seed, where);
+        },
+        &device);
     session.set_cost(cfg.cost);
     std::unique_ptr<Communicator> gpu_comm;  // NCCL, when the ranks are on GPUs
     Communicator* comm = dist ? &dist->connect(session.memory(), gpu_comm) : nullptr;
@@ -269,16 +267,9 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     if (!data.note.empty()) note(progress, data.note);
     check_fits(data.train, sizes, sizes_from);
     check_fits(data.eval, sizes, sizes_from);
-    // The flags were checked on their own before the data was read; what is left (--batch
-    // larger than the training set, --eta * --lambda / n >= 1) is flags against the data: a
-    // mistake in the command line too.
-    try {
-        validate(cfg, data.train.n);
-    } catch (const UsageError&) {
-        throw;
-    } catch (const Error& e) {
-        throw UsageError(e.what());
-    }
+    // The flags were checked on their own before the data was read; the library checks them
+    // against the data (--batch larger than the training set, ...) where training starts,
+    // before on_start: a SettingError, reported as the usage error it is.
     const std::vector<RunSetting> settings = run_settings(o);
     const nlohmann::json data_id = o.checkpoint.empty() ? nlohmann::json() : data_identity(data_files(o), data.train.n, data.eval.n);
     if (resume) check_same_data(*resume, data_id);
@@ -295,7 +286,7 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
             "batchprop: sizes {}, {} training examples, {} evaluation examples ({}), m = {}, eta = {}, lambda = {}, "
             "{} cost, {} mode, {}, {}{}{}{}{}",
             sizes_to_string(sizes), data.train.n, data.eval.n, data.eval_name, cfg.batch, cfg.eta, cfg.lambda,
-            cost_name(cfg.cost), mode_name(cfg.mode), o.compute.dtype, session.device(),
+            to_string(cfg.cost), to_string(cfg.mode), to_string(o.compute.dtype), session.device(),
             s.recording                    ? fmt::format(", CUDA graphs of {} steps", s.segment_steps)
             : s.launch == Launch::fused ? fmt::format(", fused: one kernel per {} steps", s.segment_steps)
                                         : "",
@@ -312,25 +303,26 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
         t0 = std::chrono::steady_clock::now();
     };
 
-    // Created only now that the run is known to start: bad input never leaves a file behind.
+    // Created only once the run is known to start (on_start): bad input never leaves a file behind.
     std::optional<MetricsLog> metrics;
-    if (!o.metrics.empty() && leader) {
+    auto open_metrics = [&] {
+        if (o.metrics.empty() || !leader) return;
         RunSettings rs;
         rs.monitor = monitor;
         if (o.early_stop > 0) rs.monitor.eval_acc = true;
         rs.device = session.device();
-        rs.mode = mode_name(cfg.mode);
-        rs.dtype = o.compute.dtype;
-        rs.cost = cost_name(cfg.cost);
+        rs.mode = to_string(cfg.mode);
+        rs.dtype = to_string(o.compute.dtype);
+        rs.cost = to_string(cfg.cost);
         rs.batch = cfg.batch;
         rs.sizes = sizes;
         rs.eta = cfg.eta;
         rs.lambda = cfg.lambda;
         rs.seed = cfg.seed;
-        rs.init = o.init_model.empty() ? o.init : "model";
+        rs.init = o.init_model.empty() ? to_string(o.init) : "model";
         rs.init_model = o.init_model;
         metrics.emplace(o.metrics, std::move(rs), resume.has_value());  // a resumed run adds its epochs
-    }
+    };
 
     // Early stopping keeps the parameters of the best epoch (by evaluation accuracy). A model
     // we continue from is the baseline (epoch 0): a run that never beats it saves it unchanged.
@@ -364,7 +356,10 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
 
     InterruptGuard interrupt;  // alive until the model is saved: one Ctrl-C cannot cut the save short
     TrainCallbacks cb;
-    cb.on_start = header;
+    cb.on_start = [&](const TrainStart& s) {
+        open_metrics();
+        header(s);
+    };
     cb.stop = interrupt.flag();
     cb.on_notice = [leader](const std::string& why) {
         if (leader) fmt::print(stderr, "batchprop: {}\n", why);
@@ -433,6 +428,7 @@ void train_session(TrainOptions& o, const Monitor& monitor, const std::optional<
     const bool stopped_early = resume && resume->finished && o.early_stop > 0 && since_best >= o.early_stop;
     double run_seconds = 0.0;
     if (stopped_early || cfg.first_epoch >= cfg.epochs) {
+        open_metrics();
         header(TrainStart{cfg.first_epoch, cfg.epochs, false, 0});
         progress.line(fmt::format("The run in {} {} after epoch {}: no epochs left to train", o.resume,
                                   stopped_early ? "stopped early" : "ended", resume->epochs_done));
@@ -503,8 +499,7 @@ std::string apply_model_settings(TrainOptions& o, const Model& model) {
     std::vector<std::string> taken;
     if (!o.cost_given) {
         o.cfg.cost = model.cost;  // network2.py's own "cost" key
-        o.cost = cost_name(model.cost);
-        taken.push_back(std::string(cost_name(model.cost)) + " cost");
+        taken.push_back(std::string(to_string(model.cost)) + " cost");
     }
     const nlohmann::json& b = model.batchprop;
     if (!b.is_object()) {
@@ -522,17 +517,17 @@ std::string apply_model_settings(TrainOptions& o, const Model& model) {
     number("eta", o.eta_given, o.cfg.eta, [](double v) { return std::isfinite(v) && v > 0; });
     number("lambda", o.lambda_given, o.cfg.lambda, [](double v) { return std::isfinite(v) && v >= 0; });
     number("batch", o.batch_given, o.cfg.batch, [](int v) { return v >= 1; });
-    auto word = [&](const char* key, bool given, std::string& value, const std::vector<std::string>& allowed) {
+    auto word = [&](const char* key, bool given, auto& value) {
         const auto it = b.find(key);
         if (given || it == b.end() || !it->is_string()) return;
-        const std::string v = it->get<std::string>();
+        const std::string v = it->template get<std::string>();
+        const std::vector<std::string>& allowed = names<std::decay_t<decltype(value)>>();
         if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) return;
-        value = v;
+        value = parse<std::decay_t<decltype(value)>>(v);
         taken.push_back(std::string(key) + " " + v);
     };
-    word("mode", o.mode_given, o.mode, mode_names());
-    word("dtype", o.dtype_given, o.compute.dtype, {"f32", "f64"});
-    o.cfg.mode = parse_mode(o.mode);
+    word("mode", o.mode_given, o.cfg.mode);
+    word("dtype", o.dtype_given, o.compute.dtype);
     std::string list;
     for (const std::string& t : taken) list += (list.empty() ? "" : ", ") + t;
     return "batchprop: continuing with the settings " + o.init_model + " was trained with: " + list +
@@ -555,11 +550,8 @@ void run_train(TrainOptions& o) {
     Monitor monitor;
     try {
         o.sizes = parse_sizes(o.sizes_text);
-        o.cfg.cost = parse_cost(o.cost);
-        o.cfg.mode = parse_mode(o.mode);
-        o.cfg.launch = parse_launch(o.launch);
         monitor = parse_monitor(o.monitor);
-        validate(o.cfg, std::numeric_limits<int>::max());  // epochs, batch, eta, lambda; batch vs n comes later
+        validate(o.cfg);  // the flags alone; the library checks them against the data
         if (o.sizes_given || o.init_model.empty()) ParamLayout check(o.sizes);
         if (o.early_stop > 0 && o.validation == 0 && !o.early_stop_on_test)
             BP_THROW("--early-stop without --validation would choose the epoch on the test set, which then no "
@@ -581,6 +573,8 @@ void run_train(TrainOptions& o) {
         }
     } catch (const UsageError&) {
         throw;
+    } catch (const SettingError&) {
+        throw;  // main names the flags
     } catch (const Error& e) {
         throw UsageError(e.what());
     }
@@ -592,8 +586,7 @@ void run_train(TrainOptions& o) {
     } else if (!o.init_model.empty()) {
         start = read_model(o.init_model, "--init-model");
         if (o.sizes_given) check_model_sizes(*start, o.init_model, o.sizes);
-        from_model = apply_model_settings(o, *start);
-        validate(o.cfg, std::numeric_limits<int>::max());
+        from_model = apply_model_settings(o, *start);  // takes only values validate() accepts
     }
     // Distributed (mpirun, srun, --distributed): MPI starts here, after the flags, the
     // checkpoint and the model are checked (every rank reads the same files); an error on one
@@ -631,29 +624,22 @@ void register_train(CLI::App& app) {
     auto* lambda = cmd->add_option("--lambda", o->cfg.lambda, "L2 regularisation lambda (with --init-model: the model's)")
                        ->type_name("FLOAT")
                        ->capture_default_str();
-    auto* cost = cmd->add_option("--cost", o->cost, "Cost function (with --init-model: the model's)")
-                     ->check(CLI::IsMember(cost_names()))
-                     ->capture_default_str();
-    auto* init = cmd->add_option("--init", o->init, "Initialisation: gaussian N(0,1) or scaled N(0,1/n_in)")
-                     ->check(CLI::IsMember(init_names()))
-                     ->capture_default_str();
+    auto* cost = add_choice_option(*cmd, "--cost", o->cfg.cost, "Cost function (with --init-model: the model's)");
+    auto* init = add_choice_option(*cmd, "--init", o->init, "Initialisation: gaussian N(0,1) or scaled N(0,1/n_in)");
     cmd->add_option("--init-model", o->init_model,
                     "Start from this saved model instead of a random initialisation (its sizes must fit the "
                     "data, and --sizes if given); the settings it was trained with (eta, lambda, m, cost, mode, "
                     "dtype) are the defaults")->type_name("FILE")
         ->excludes(init);
     cmd->add_option("--seed", o->cfg.seed, "Random seed (initialisation and shuffling)")->capture_default_str();
-    auto* mode = cmd->add_option("--mode", o->mode,
-                                 "Backprop per example (the book's loop) or per mini-batch matrix (with --init-model: the model's)")
-        ->check(CLI::IsMember(mode_names()))
-        ->capture_default_str();
-    cmd->add_option("--launch", o->launch,
+    auto* mode = add_choice_option(
+        *cmd, "--mode", o->cfg.mode,
+        "Backprop per example (the book's loop) or per mini-batch matrix (with --init-model: the model's)");
+    add_choice_option(*cmd, "--launch", o->cfg.launch,
                     "On a GPU: fused runs each segment of ~2,000 examples' steps in one kernel (matrix mode, small "
                     "networks: the parameters in shared memory); graph records the steps once as CUDA graphs and "
                     "replays them; eager launches every kernel every step; auto is fused where it fits "
-                    "(m <= 12, parameters in shared memory), else graph. No effect on the CPU")
-        ->check(CLI::IsMember({"auto", "fused", "graph", "eager"}))
-        ->capture_default_str();
+                    "(m <= 12, parameters in shared memory), else graph. No effect on the CPU");
     add_compute_options(*cmd, o->compute);
     cmd->add_flag("--no-shuffle", [o](std::int64_t) { o->cfg.shuffle = false; },
                   "Keep the training order fixed (no per-epoch shuffle)");

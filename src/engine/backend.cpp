@@ -1,4 +1,4 @@
-// Device selection: parsing --device, the cached GPU query, and the backend factory.
+// Device selection: the cached GPU query and the backend factory (DeviceSpec: settings.hpp).
 #include "batchprop/backend.hpp"
 
 #include <glob.h>
@@ -69,42 +69,23 @@ const GpuStatus& gpu_status() {
     return status;
 }
 
-DeviceSpec parse_device(const std::string& text) {
-    DeviceSpec spec;
-    if (text == "auto") return spec;
-    if (text == "cpu") {
-        spec.want = DeviceSpec::Want::cpu;
-        return spec;
-    }
-    if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
-        spec.want = DeviceSpec::Want::cuda;
-        if (text.size() > 5) {
-            const std::string num = text.substr(5);
-            char* end = nullptr;
-            const long v = std::strtol(num.c_str(), &end, 10);
-            if (num.empty() || *end != '\0' || v < 0 || v > 1024)
-                BP_THROW("device: '" << text << "' is not cuda:N with N a GPU index");
-            spec.index = int(v);
-        }
-        return spec;
-    }
-    BP_THROW("device: '" << text << "' is not one of auto, cpu, cuda, cuda:N");
-}
-
 template <class T>
 std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice) {
     if (spec.want == DeviceSpec::Want::cpu) return make_cpu_backend<T>();
     const GpuStatus& gpu = gpu_status();
+    // A GPU the spec does not name is the process's own: one per rank on a machine.
+    const int index = spec.index >= 0 ? spec.index : gpu.count > 0 ? spec.local_rank % gpu.count : 0;
     if (spec.want == DeviceSpec::Want::cuda) {
         if (!gpu.usable) {
-            if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) BP_THROW("device cuda: " << gpu.reason);
-            BP_THROW("device cuda: no usable GPU: " << gpu.reason);
+            if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) throw SettingUnavailable(Setting::device, to_string(spec), ": " + gpu.reason);
+            throw SettingUnavailable(Setting::device, to_string(spec), ": no usable GPU: " + gpu.reason);
         }
-        if (spec.index >= gpu.count)
-            BP_THROW("device cuda:" << spec.index << ": only " << gpu.count << " GPU(s) present");
-        return make_cuda_backend<T>(spec.index);
+        if (index >= gpu.count)
+            throw SettingUnavailable(Setting::device, to_string(spec),
+                               ": only " + std::to_string(gpu.count) + " GPU(s) present");
+        return make_cuda_backend<T>(index);
     }
-    if (gpu.usable) return make_cuda_backend<T>(spec.index);
+    if (gpu.usable) return make_cuda_backend<T>(index);
     if (notice) {
         // The reason whole: "no NVIDIA GPU found (...)" says it all; others need the lead-in.
         const bool absent = gpu.reason.rfind(kNoNvidiaGpu, 0) == 0;

@@ -125,9 +125,8 @@ void Backprop<T>::backprop(CView x, CView y, Mode mode, Cost cost) {
 template <class T>
 void Backprop<T>::update(double eta, double lambda, long long n_train, int m) {
     // w <- (1 - eta lambda / n) w - (eta / m) nabla_w;  b <- b - (eta / m) nabla_b.
-    const T decay = T(1.0 - eta * lambda / double(n_train));
-    const T scale = T(eta / double(m));
-    be_.sgd_step(params_.data(), nabla_.data(), layout_.n_params(), layout_.n_weights(), decay, scale);
+    const SgdScalars sgd = sgd_scalars(eta, lambda, n_train, m);
+    be_.sgd_step(params_.data(), nabla_.data(), layout_.n_params(), layout_.n_weights(), T(sgd.decay), T(-sgd.alpha));
 }
 
 template <class T>
@@ -142,8 +141,8 @@ void Backprop<T>::train_step(CView x, CView y, Mode mode, Cost cost, double eta,
     forward(x, x.cols);
     // out = the parameters: b[l] = b[l] - (eta/m) sum_j delta[l](:, j) (in the delta kernels,
     // b_beta 1), w[l] = decay w[l] - (eta/m) delta[l] a[l-1]^T (one GEMM with beta = decay).
-    backward(x, y, x.cols, cost, params_.data(), T(-eta / double(x.cols)), T(1.0 - eta * lambda / double(n_train)),
-             T(1));
+    const SgdScalars sgd = sgd_scalars(eta, lambda, n_train, x.cols);
+    backward(x, y, x.cols, cost, params_.data(), T(sgd.alpha), T(sgd.decay), T(1));
 }
 
 template <class T>

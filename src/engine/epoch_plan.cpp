@@ -8,15 +8,15 @@
 
 namespace batchprop {
 
-std::vector<Segment> plan_epoch(int n, int m, int chunk_steps) {
-    BP_REQUIRE(n >= 1 && m >= 1 && m <= n && chunk_steps >= 1,
-               "plan_epoch: n = " << n << ", m = " << m << ", chunk_steps = " << chunk_steps);
+std::vector<Segment> plan_epoch(int n, int m, int segment_steps) {
+    BP_REQUIRE(n >= 1 && m >= 1 && m <= n && segment_steps >= 1,
+               "plan_epoch: n = " << n << ", m = " << m << ", segment_steps = " << segment_steps);
     std::vector<Segment> plan;
     const int full = n / m, rest = n % m;
     int first = 0;
     for (int left = full; left > 0;) {
-        const int steps = std::min(left, chunk_steps);
-        plan.push_back({steps == chunk_steps ? SegmentKind::chunk : SegmentKind::tail, first, steps, m});
+        const int steps = std::min(left, segment_steps);
+        plan.push_back({steps == segment_steps ? SegmentKind::full : SegmentKind::tail, first, steps, m});
         first += steps * m;
         left -= steps;
     }
@@ -24,7 +24,7 @@ std::vector<Segment> plan_epoch(int n, int m, int chunk_steps) {
     return plan;
 }
 
-int recorded_chunk_steps(int m, Mode mode, int n_layers) {
+int recorded_segment_steps(int m, Mode mode, int n_layers) {
     // Kernel launches per step: matrix mode 5L (gather; per layer a product and bias+sigma;
     // the output delta; per layer the weight product; per hidden layer W^T delta and its
     // delta kernel); per-example mode does the per-column part m times, plus the update.

@@ -10,14 +10,6 @@
 
 namespace batchprop {
 
-DType parse_dtype(const std::string& text) {
-    if (text == "f32") return DType::f32;
-    if (text == "f64") return DType::f64;
-    BP_THROW("unknown dtype '" << text << "' (f32 or f64)");
-}
-
-const char* dtype_name(DType dtype) { return dtype == DType::f64 ? "f64" : "f32"; }
-
 Dataset make_dataset(int n_inputs, std::vector<std::uint8_t> pixels, std::vector<int> labels, std::string source) {
     if (n_inputs < 1) BP_THROW(source << ": images need at least one pixel (got " << n_inputs << ")");
     if (pixels.size() % std::size_t(n_inputs) != 0)
@@ -81,8 +73,7 @@ struct ImplT final : Session::Impl {
         if (active) BP_THROW("train: not while training (called from a training callback)");
         check_fits(train, sizes, true);
         if (eval) check_fits(*eval, sizes, true);
-        cfg.cost = cost;
-        validate(cfg, train.n);
+        cfg.cost = cost;  // the session's (config.cost is ignored: set_cost chooses)
         DeviceData<T> dtrain(*be, train);
         std::optional<DeviceData<T>> deval;
         if (eval) deval.emplace(*be, *eval);
@@ -203,7 +194,7 @@ struct ImplT final : Session::Impl {
 template <class T>
 std::unique_ptr<Session::Impl> make_impl(const Network<double>& net, Cost cost, const SessionOptions& o) {
     std::string notice;
-    auto backend = make_backend<T>(parse_device(o.device), &notice);
+    auto backend = make_backend<T>(o.device, &notice);
     auto impl = std::make_unique<ImplT<T>>(std::move(backend), net.template cast<T>());
     impl->cost = cost;
     impl->notice = std::move(notice);

@@ -54,24 +54,6 @@ ConstView<float> DeviceData<T>::inputs() const {
     return ConstView<float>(static_cast<const float*>(images_), n_inputs, n);
 }
 
-void validate(const TrainConfig& c, int n_train) {
-    if (c.epochs < 1) BP_THROW("--epochs must be at least 1 (got " << c.epochs << ")");
-    if (c.first_epoch < 0 || c.first_epoch > c.epochs)
-        BP_THROW("the first epoch (" << c.first_epoch << ") must be in 0.." << c.epochs << " (--epochs)");
-    if (c.batch < 1) BP_THROW("--batch must be at least 1 (got " << c.batch << ")");
-    if (n_train < 1) BP_THROW("the training set is empty");
-    if (c.chunk_steps < 0) BP_THROW("chunk_steps must be 0 (automatic) or more (got " << c.chunk_steps << ")");
-    if (c.batch > n_train)
-        BP_THROW("--batch " << c.batch << " is larger than the training set (" << n_train << " examples)");
-    if (!(c.eta > 0.0) || !std::isfinite(c.eta))
-        BP_THROW("--eta must be a finite number > 0 (got " << c.eta << ")");
-    if (!(c.lambda >= 0.0) || !std::isfinite(c.lambda))
-        BP_THROW("--lambda must be a finite number >= 0 (got " << c.lambda << ")");
-    if (c.eta * c.lambda / n_train >= 1.0)
-        BP_THROW("--eta * --lambda / n = " << c.eta * c.lambda / n_train
-                                           << " >= 1: weight decay would flip or zero every weight");
-}
-
 template <class T>
 Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const DeviceData<T>& train,
                     const DeviceData<T>* eval, const TrainConfig& config)
@@ -101,31 +83,16 @@ Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const Device
     plan_segments();
 }
 
-const char* launch_name(Launch launch) {
-    switch (launch) {
-        case Launch::automatic: return "auto";
-        case Launch::fused: return "fused";
-        case Launch::graph: return "graph";
-        case Launch::eager: return "eager";
-    }
-    return "?";
-}
-
-Launch parse_launch(const std::string& name) {
-    for (Launch l : {Launch::automatic, Launch::fused, Launch::graph, Launch::eager})
-        if (name == launch_name(l)) return l;
-    BP_THROW("launch must be auto, fused, graph or eager, not '" << name << "'");
-}
-
 Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error, bool preferred,
                       bool can_record) {
     if (!device_fuses && !can_record) return Launch::eager;  // the CPU: calls run as they are made
     const Launch replayed = can_record ? Launch::graph : Launch::eager;
     switch (asked) {
         case Launch::fused:
-            if (mode != Mode::matrix) BP_THROW("--launch fused runs matrix mode only (not --mode per-example)");
-            if (!device_fuses) BP_THROW("--launch fused: this device has no fused step");
-            if (!plan_error.empty()) BP_THROW("--launch fused: " << plan_error);
+            if (mode != Mode::matrix)
+                throw SettingError(Setting::launch, "fused", " runs matrix mode only (not {mode} per-example)");
+            if (!device_fuses) throw SettingUnavailable(Setting::launch, "fused", ": this device has no fused step");
+            if (!plan_error.empty()) throw SettingUnavailable(Setting::launch, "fused", ": " + plan_error);
             return Launch::fused;
         case Launch::automatic:
             return mode == Mode::matrix && device_fuses && plan_error.empty() && preferred ? Launch::fused : replayed;
@@ -166,8 +133,9 @@ void Trainer<T>::run_fused_segment(const Segment& s) {
     f.cursor = cursor_.data();
     f.steps = s.steps;
     f.cost = cfg_.cost;
-    f.alpha = T(-cfg_.eta / double(s.m));  // as Backprop::train_step
-    f.decay = T(1.0 - cfg_.eta * cfg_.lambda / double(train_.n));
+    const SgdScalars sgd = sgd_scalars(cfg_.eta, cfg_.lambda, train_.n, s.m);  // as Backprop::train_step
+    f.alpha = T(sgd.alpha);
+    f.decay = T(sgd.decay);
     train_.with_images([&](auto images) { be_.fused_train_steps(shape, images, f); });
     be_.advance_cursor(cursor_.data(), s.examples());
     // As after a replay: the host stays one segment ahead at most, so progress and the stop
@@ -178,8 +146,8 @@ void Trainer<T>::run_fused_segment(const Segment& s) {
 template <class T>
 void Trainer<T>::plan_segments() {
     const bool grouped = launch_ == Launch::graph || launch_ == Launch::fused;
-    const int chunk = cfg_.chunk_steps > 0 ? cfg_.chunk_steps
-                      : grouped           ? recorded_chunk_steps(cfg_.batch, cfg_.mode, bp_.layout().n_layers())
+    const int chunk = cfg_.segment_steps > 0 ? cfg_.segment_steps
+                      : grouped           ? recorded_segment_steps(cfg_.batch, cfg_.mode, bp_.layout().n_layers())
                                           : 1;
     plan_ = plan_epoch(train_.n, cfg_.batch, chunk);
 }

@@ -17,7 +17,8 @@ void Trainer<T>::set_communicator(Communicator* comm, std::uint64_t data_fingerp
     // Eager, one step per segment: the MPI calls of a step are host-side, so a CUDA graph
     // could not hold them (NCCL's could, but the replica check and the agreed stop are MPI).
     if (launch_ == Launch::fused && cfg_.launch == Launch::fused)
-        BP_THROW("--launch fused runs in one process; distributed steps are launched one call at a time");
+        throw SettingError(Setting::launch, "fused",
+                           " runs in one process; distributed steps are launched one call at a time");
     launch_ = Launch::eager;
     plan_segments();
     const std::size_t n_params = bp_.layout().n_params();
