@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "batchprop/backend.hpp"
-#include "cpu/blas_core.hpp"
+#include "batchprop/build_info.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/math.hpp"
 
@@ -177,10 +177,10 @@ CompareResult compare_normwise(const std::vector<A>& got, const std::vector<B>& 
 void register_benchmarks();
 
 inline int run_main(int argc, char** argv) {
-    prefer_fast_blas_core(argv);
+    prefer_fast_blas_kernels(argv);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::AddCustomContext("openblas_core", blas_core_name());
+    benchmark::AddCustomContext("openblas_core", build_info().blas_kernels);
     const GpuStatus& gpu = gpu_status();
     benchmark::AddCustomContext("gpu", gpu.usable ? gpu.names.at(0) : "none (" + gpu.reason + ")");
     try {

@@ -777,6 +777,7 @@ TEST_F(Cli, BadInputLeavesOutputFilesAlone) {
     expect_failure(train({"--save", path("no/dir/m.json")}), {"--save " + path("no/dir/m.json"), "does not exist"});
     expect_failure(train({"--metrics", path("no/dir/m.jsonl")}), {"--metrics " + path("no/dir/m.jsonl"), "does not exist"});
     expect_failure(train({"--save", path("idx")}), {"--save " + path("idx") + ": is a directory"});
+    expect_failure(train({"--save", path("idx") + "/"}), {"--save " + path("idx") + "/: names a directory, not a file"});
     expect_failure(train({"--save", path("same"), "--metrics", path("same")}), {"same file"});
     EXPECT_FALSE(fs::exists(path("no")));
 

@@ -20,7 +20,6 @@
 #include "batchprop/backprop.hpp"
 #include "batchprop/check.hpp"
 #include "batchprop/model_io.hpp"
-#include "data/output_file.hpp"
 #include "support/test_util.hpp"
 
 using namespace batchprop;
@@ -262,19 +261,6 @@ TEST_F(ModelIo, FailedWriteKeepsTheExistingFile) {
     EXPECT_NE(error.find("not changed"), std::string::npos) << error;
     EXPECT_EQ(read(target), "the old model");
     EXPECT_TRUE(others({"model.json"}).empty());
-}
-
-TEST_F(ModelIo, CheckOutputPath) {
-    EXPECT_NO_THROW(check_output_path(path("new.json"), "--save"));
-    try {
-        check_output_path(path("no/such/dir/m.json"), "--save");
-        ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("--save"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
-    }
-    EXPECT_THROW(check_output_path(dir_.string(), "--save"), Error);
-    EXPECT_THROW(check_output_path(dir_.string() + "/", "--save"), Error);
 }
 
 // ---- interoperability with network2.py (needs python3 with numpy) ----------------------------

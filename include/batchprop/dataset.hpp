@@ -96,6 +96,12 @@ BATCHPROP_API Dataset load_idx(const std::string& images_path, const std::string
 // Reads an images file alone (`batchprop predict`): labels stays empty.
 BATCHPROP_API Dataset load_idx_images(const std::string& images_path);
 
+// What a data file holds, told from its first bytes (gunzipped when gzip): IDX images, IDX
+// labels, CSV text ("label,1x1,..." or numbers), or none of those. For messages about a file of
+// the wrong kind.
+enum class DataFileKind { unknown, idx_images, idx_labels, csv };
+BATCHPROP_API DataFileKind sniff_data_file(const std::string& path);
+
 // The standard MNIST file names inside a directory, each with or without ".gz".
 struct IdxFiles {
     std::string train_images, train_labels, test_images, test_labels;

@@ -1,10 +1,10 @@
 // See checkpoint.hpp.
-#include "cli/checkpoint.hpp"
+#include "checkpoint.hpp"
 
 #include <sys/stat.h>
 
 #include "batchprop/check.hpp"
-#include "cli/data_options.hpp"
+#include "data_options.hpp"
 
 namespace batchprop::cli {
 

@@ -22,6 +22,7 @@
 #include "batchprop/model_io.hpp"
 #include "batchprop/network.hpp"
 #include "batchprop/settings.hpp"
+#include "early_stop.hpp"
 
 namespace batchprop::cli {
 
@@ -49,14 +50,6 @@ RunSetting bind_setting(std::string flag, V& value, bool check = true) {
                           [&value](const nlohmann::json& j) { value = j.get<V>(); }, check};
     }
 }
-
-// Early stopping's state after an epoch.
-struct EarlyStopState {
-    long long best_correct = -1;
-    int best_epoch = -1;  // -1: none yet; 0: the --init-model the run started from
-    int since_best = 0;
-    std::optional<Network<double>> best;  // the best epoch's parameters, when --save keeps them
-};
 
 // A checkpoint as read back.
 struct Checkpoint {

@@ -1,11 +1,11 @@
 // See compute_options.hpp.
-#include "cli/compute_options.hpp"
+#include "compute_options.hpp"
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "cli/commands.hpp"
-#include "cli/flag_values.hpp"
+#include "commands.hpp"
+#include "flag_values.hpp"
 
 namespace batchprop::cli {
 

@@ -1,9 +1,8 @@
 // See data_options.hpp.
-#include "cli/data_options.hpp"
+#include "data_options.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,7 +10,7 @@
 
 #include "batchprop/check.hpp"
 #include "batchprop/csv.hpp"
-#include "cli/commands.hpp"
+#include "commands.hpp"
 
 namespace batchprop::cli {
 
@@ -24,31 +23,17 @@ bool exists(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0;
 }
 
-// The first bytes of a file's content (gunzipped when it is gzip; zlib reads either).
-std::string head_of(const std::string& path, int n) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) return "";
-    std::string s(std::size_t(n), '\0');
-    const int got = gzread(f, s.data(), unsigned(n));
-    gzclose(f);
-    s.resize(got > 0 ? std::size_t(got) : 0);
-    return s;
-}
-
 // What a file that failed to read as IDX `want` ("images" or "labels") really is, when that
 // can be told: "" otherwise.
 std::string wrong_kind(const std::string& path, const std::string& want) {
-    const std::string h = head_of(path, 256);
-    if (h.size() >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 8) {
-        if (want == "images" && h[3] == 1) return "this is an IDX labels file, not images (the images are the *-images-idx3-ubyte file)";
-        if (want == "labels" && h[3] == 3) return "this is an IDX images file, not labels (the labels are the *-labels-idx1-ubyte file)";
-        return "";
+    switch (sniff_data_file(path)) {
+        case DataFileKind::idx_labels:
+            return want == "images" ? "this is an IDX labels file, not images (the images are the *-images-idx3-ubyte file)" : "";
+        case DataFileKind::idx_images:
+            return want == "labels" ? "this is an IDX images file, not labels (the labels are the *-labels-idx1-ubyte file)" : "";
+        case DataFileKind::csv: return "it looks like a CSV file: add --format csv";
+        case DataFileKind::unknown: return "";
     }
-    const std::size_t eol = h.find('\n');
-    const std::string first = h.substr(0, eol);
-    if (!first.empty() && first.find(',') != std::string::npos &&
-        first.find_first_not_of("0123456789,.xlabe \r\t") == std::string::npos)  // "label,1x1,..." or numbers
-        return "it looks like a CSV file: add --format csv";
     return "";
 }
 

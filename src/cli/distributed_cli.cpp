@@ -1,5 +1,5 @@
 // See distributed_cli.hpp.
-#include "cli/distributed_cli.hpp"
+#include "distributed_cli.hpp"
 
 #include <cstdio>
 #include <cstdlib>

@@ -16,7 +16,7 @@
 #include "batchprop/backend.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/distributed.hpp"
-#include "cli/flag_values.hpp"
+#include "flag_values.hpp"
 
 namespace batchprop::cli {
 

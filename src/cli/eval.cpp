@@ -14,11 +14,11 @@
 
 #include "batchprop/batchprop.hpp"
 #include "batchprop/math.hpp"
-#include "cli/commands.hpp"
-#include "cli/compute_options.hpp"
-#include "cli/data_options.hpp"
-#include "cli/flag_values.hpp"
-#include "cli/model_file.hpp"
+#include "commands.hpp"
+#include "compute_options.hpp"
+#include "data_options.hpp"
+#include "flag_values.hpp"
+#include "model_file.hpp"
 
 namespace batchprop::cli {
 namespace {

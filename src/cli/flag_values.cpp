@@ -1,5 +1,5 @@
 // See flag_values.hpp.
-#include "cli/flag_values.hpp"
+#include "flag_values.hpp"
 
 #include <charconv>
 #include <limits>

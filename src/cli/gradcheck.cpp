@@ -12,9 +12,9 @@
 
 #include "batchprop/backprop.hpp"
 #include "batchprop/gradcheck.hpp"
-#include "cli/commands.hpp"
-#include "cli/compute_options.hpp"
-#include "cli/flag_values.hpp"
+#include "commands.hpp"
+#include "compute_options.hpp"
+#include "flag_values.hpp"
 
 namespace batchprop::cli {
 namespace {

@@ -1,6 +1,6 @@
 // See interrupt.hpp. The handler does only async-signal-safe things: lock-free atomic
 // operations, write(2), and signal(2) + raise(2) to die the default way on a second signal.
-#include "cli/interrupt.hpp"
+#include "interrupt.hpp"
 
 #include <unistd.h>
 

@@ -11,11 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "cpu/blas_core.hpp"
+#include "batchprop/build_info.hpp"
 #include "batchprop/check.hpp"
-#include "cli/commands.hpp"
-#include "cli/distributed_cli.hpp"
-#include "cli/flag_values.hpp"
+#include "batchprop/version.hpp"
+#include "commands.hpp"
+#include "distributed_cli.hpp"
+#include "flag_values.hpp"
 
 namespace {
 
@@ -111,11 +112,11 @@ std::string usage_error(const CLI::App* app, const CLI::Error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    batchprop::prefer_fast_blas_core(argv);
+    batchprop::prefer_fast_blas_kernels(argv);
     g_args.assign(argv + 1, argv + argc);
     CLI::App app{"batchprop: fully matrix-based backpropagation for sigmoid networks (CPU and CUDA)",
                  "batchprop"};
-    const std::string version = std::string("batchprop ") + BATCHPROP_VERSION;
+    const std::string version = std::string("batchprop ") + BATCHPROP_VERSION_STRING;
     app.set_version_flag("--version", version);
     app.require_subcommand(1);
     app.failure_message(usage_error);

@@ -1,7 +1,5 @@
 // See metrics.hpp.
-#include "cli/metrics.hpp"
-
-#include <nlohmann/json.hpp>
+#include "metrics.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -11,9 +9,10 @@
 
 namespace batchprop::cli {
 
-MetricsLog::MetricsLog(const std::string& path, RunSettings settings, bool append)
+MetricsLog::MetricsLog(const std::string& path, const Monitor& monitor, nlohmann::ordered_json run, bool append)
     : path_(path),
-      settings_(std::move(settings)),
+      monitor_(monitor),
+      run_(std::move(run)),
       file_(path == "-" ? stdout : std::fopen(path.c_str(), append ? "a" : "w")) {
     if (!file_) BP_THROW("--metrics " << path << ": cannot create (" << std::strerror(errno) << ")");
 }
@@ -39,7 +38,7 @@ void MetricsLog::write(const EpochResult& r) {
     j["seconds"] = r.train_seconds;
     j["examples"] = r.examples;  // fewer than the training set when Ctrl-C stopped the epoch
     j["examples_per_s"] = r.examples_per_second;
-    const Monitor& m = settings_.monitor;
+    const Monitor& m = monitor_;
     auto value = [](bool monitored, const std::optional<Evaluation>& e, bool accuracy) {
         if (!monitored || !e) return nlohmann::ordered_json(nullptr);
         return nlohmann::ordered_json(accuracy ? e->accuracy() : e->cost);
@@ -48,17 +47,7 @@ void MetricsLog::write(const EpochResult& r) {
     j["eval_cost"] = value(m.eval_cost, r.evaluation, false);
     j["train_accuracy"] = value(m.train_acc, r.training, true);
     j["train_cost"] = value(m.train_cost, r.training, false);
-    j["device"] = settings_.device;
-    j["mode"] = settings_.mode;
-    j["dtype"] = settings_.dtype;
-    j["batch"] = settings_.batch;
-    j["sizes"] = settings_.sizes;
-    j["eta"] = settings_.eta;
-    j["lambda"] = settings_.lambda;
-    j["cost"] = settings_.cost;
-    j["seed"] = settings_.seed;
-    j["init"] = settings_.init;
-    j["init_model"] = settings_.init == "model" ? nlohmann::ordered_json(settings_.init_model) : nlohmann::ordered_json(nullptr);
+    for (const auto& [key, value] : run_.items()) j[key] = value;
     j["time"] = utc_now();
     const std::string line = j.dump() + "\n";
     if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)

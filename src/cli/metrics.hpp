@@ -6,10 +6,10 @@
 // PATH "-" is stdout.
 #pragma once
 
-#include <cstdint>
 #include <cstdio>
 #include <string>
-#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "batchprop/trainer.hpp"
 
@@ -22,24 +22,14 @@ struct Monitor {
     bool training() const { return train_acc || train_cost; }
 };
 
-// The settings repeated on every line, so each line stands alone.
-struct RunSettings {
-    Monitor monitor;
-    std::string device, mode, dtype, cost;
-    int batch = 0;
-    std::vector<int> sizes;
-    double eta = 0.0, lambda = 0.0;
-    std::uint64_t seed = 0;
-    std::string init;        // gaussian | scaled | model
-    std::string init_model;  // the --init-model file, when init == "model"
-};
-
 class MetricsLog {
 public:
     // Creates (or truncates) the file, or uses stdout for "-"; call it only once the run is
     // known to start. append: add to an existing file (a resumed run) instead of starting it
     // afresh.
-    MetricsLog(const std::string& path, RunSettings settings, bool append = false);
+    // run: the run's settings every line repeats, so each line stands alone (run_record.hpp's
+    // metrics_fields); monitor: which evaluations the line reports (null for the others).
+    MetricsLog(const std::string& path, const Monitor& monitor, nlohmann::ordered_json run, bool append = false);
     ~MetricsLog();
     MetricsLog(const MetricsLog&) = delete;
     MetricsLog& operator=(const MetricsLog&) = delete;
@@ -49,7 +39,8 @@ public:
 
 private:
     std::string path_;
-    RunSettings settings_;
+    Monitor monitor_;
+    nlohmann::ordered_json run_;
     std::FILE* file_ = nullptr;
 };
 

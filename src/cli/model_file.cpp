@@ -1,8 +1,8 @@
 // See model_file.hpp.
-#include "cli/model_file.hpp"
+#include "model_file.hpp"
 
 #include "batchprop/check.hpp"
-#include "cli/data_options.hpp"
+#include "data_options.hpp"
 
 namespace batchprop::cli {
 

@@ -7,10 +7,10 @@
 
 #include "batchprop/batchprop.hpp"
 #include "batchprop/math.hpp"
-#include "cli/commands.hpp"
-#include "cli/compute_options.hpp"
-#include "cli/data_options.hpp"
-#include "cli/model_file.hpp"
+#include "commands.hpp"
+#include "compute_options.hpp"
+#include "data_options.hpp"
+#include "model_file.hpp"
 
 namespace batchprop::cli {
 namespace {

@@ -1,5 +1,5 @@
 // See progress.hpp.
-#include "cli/progress.hpp"
+#include "progress.hpp"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -99,6 +99,13 @@ void Progress::draw(const char* text) {
 
 void Progress::status(const std::string& text) {
     if (live_) draw(text.c_str());
+}
+
+void Progress::note(const std::string& text) {
+    if (quiet()) return;
+    clear();
+    std::fprintf(stderr, "batchprop: note: %s\n", text.c_str());
+    std::fflush(stderr);
 }
 
 void Progress::batch(const BatchProgress& p) {

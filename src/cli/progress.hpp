@@ -35,6 +35,10 @@ public:
     // A short status on the live line ("loading the data ..."); nothing unless live.
     void status(const std::string& text);
 
+    // A note on stderr that does not stop the run (a setting adjusted, a choice made for the
+    // user): "batchprop: note: ..."; nothing when quiet.
+    void note(const std::string& text);
+
     // Called after every mini-batch (live only), so it must cost next to nothing: it compares
     // the trainer's own elapsed time (BatchProgress::seconds; no clock read here) with the next
     // redraw time, and redraws at most 10 times a second into a fixed buffer.

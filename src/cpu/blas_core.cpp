@@ -1,6 +1,8 @@
 // See blas_core.hpp.
 #include "cpu/blas_core.hpp"
 
+#include "batchprop/build_info.hpp"
+
 #include <cblas.h>
 #include <strings.h>
 #include <unistd.h>
@@ -11,7 +13,7 @@ namespace batchprop {
 
 const char* blas_core_name() { return openblas_get_corename(); }
 
-void prefer_fast_blas_core(char** argv) {
+void prefer_fast_blas_kernels(char** argv) {
 #if defined(__x86_64__)
     if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's (or a prior exec's) choice
     if (strcasecmp(openblas_get_corename(), "prescott") != 0) return;  // detected fine

@@ -339,4 +339,20 @@ IdxFiles find_idx_files(const std::string& dir) {
     return f;
 }
 
+DataFileKind sniff_data_file(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");  // zlib reads plain files too
+    if (!f) return DataFileKind::unknown;
+    std::string h(256, '\0');
+    const int got = gzread(f, h.data(), unsigned(h.size()));
+    gzclose(f);
+    h.resize(got > 0 ? std::size_t(got) : 0);
+    if (h.size() >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 8)  // IDX of unsigned bytes
+        return h[3] == 1 ? DataFileKind::idx_labels : h[3] == 3 ? DataFileKind::idx_images : DataFileKind::unknown;
+    const std::string first = h.substr(0, h.find('\n'));
+    if (!first.empty() && first.find(',') != std::string::npos &&
+        first.find_first_not_of("0123456789,.xlabe \r\t") == std::string::npos)  // "label,1x1,..." or numbers
+        return DataFileKind::csv;
+    return DataFileKind::unknown;
+}
+
 }  // namespace batchprop

@@ -29,19 +29,6 @@ std::string name_of(const std::string& path) {
 
 }  // namespace
 
-void check_output_path(const std::string& path, const std::string& flag) {
-    if (path.empty()) BP_THROW(flag << ": empty file name");
-    if (name_of(path).empty()) BP_THROW(flag << " " << path << ": names a directory, not a file");
-    const std::string dir = dir_of(path);
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0)
-        BP_THROW(flag << " " << path << ": directory " << dir << " does not exist (" << std::strerror(errno) << ")");
-    if (!S_ISDIR(st.st_mode)) BP_THROW(flag << " " << path << ": " << dir << " is not a directory");
-    if (::access(dir.c_str(), W_OK | X_OK) != 0)
-        BP_THROW(flag << " " << path << ": cannot write into directory " << dir << " (" << std::strerror(errno) << ")");
-    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-        BP_THROW(flag << " " << path << ": is a directory, not a file");
-}
 
 void write_file_atomically(const std::string& path, const std::string& text) {
     if (name_of(path).empty()) BP_THROW(path << ": names a directory, not a file");
