@@ -105,8 +105,8 @@ GradcheckResult gradcheck(const Network<double>& net, const GradcheckProblem& p,
     r.numeric.resize(w.size());
     for (std::size_t i = 0; i < w.size(); ++i) {
         // Fourth-order central difference: two central differences (steps h and 2h) combined by
-        // Richardson extrapolation, truncation error O(h^4), so h can be large enough that
-        // rounding in J stays ~1e-13 of the difference.
+        // Richardson extrapolation, truncation error O(h^4), so h can be large enough that the
+        // rounding in the cost (~1e-16 of it) stays small against the difference it makes.
         auto diff = [h](double f1, double f_1, double f2, double f_2) {
             return (8.0 * (f1 - f_1) - (f2 - f_2)) / (12.0 * h);
         };
