@@ -205,6 +205,15 @@ TEST_F(Cli, FlagMistakesSuggestTheFix) {
                        {"unexpected argument '6' after --sizes", "comma-separated", "(--sizes 4,6,3)"});
     expect_usage_error(train({"--epochs", "1.5"}), {"--epochs: '1.5' is not a whole number"});
     expect_usage_error(train({"--eta", "fast"}), {"--eta: 'fast' is not a number"});
+    // A mistyped value: the words the flag takes, and the nearest (the library's one table).
+    expect_usage_error(train({"--cost", "crossentropy"}),
+                       {"--cost: 'crossentropy' is not one of quadratic, cross-entropy (did you mean 'cross-entropy'?)"});
+    expect_usage_error(train({"--launch", "fussed"}), {"--launch: 'fussed' is not one of auto, fused, graph, eager",
+                                                       "did you mean 'fused'?"});
+    expect_usage_error(train({"--device", "cdua"}), {"--device: 'cdua' is not one of auto, cpu, cuda, cuda:N",
+                                                     "did you mean 'cuda'?"});
+    // A setting that contradicts the data: named by its flag, a usage error.
+    expect_usage_error(train({"--batch", "500"}), {"--batch 500 is larger than the training set"});
     expect_usage_error({"--epochs", "3"}, {"unknown option '--epochs'", "after the command"});
     const Result r = run(train({"--epoch", "1"}));
     EXPECT_TRUE(contains(r.err, "Run 'batchprop train --help' for the options.")) << r.err;
@@ -573,8 +582,15 @@ TEST_F(Cli, DeviceFromTheEnvironment) {
     {
         ScopedEnv env("BATCHPROP_DEVICE", "gpu");
         expect_usage_error({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"},
-                           {"BATCHPROP_DEVICE=gpu", "not one of auto, cpu, cuda"});
+                           {"BATCHPROP_DEVICE=gpu (the default --device): 'gpu' is not one of auto, cpu, cuda"});
         EXPECT_EQ(run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1", "--device", "cpu"}).code, 0);
+    }
+    if (!batchprop::gpu_status().usable) {
+        // A device that is not there: a failure (exit 1), said in the words that asked for it.
+        ScopedEnv env("BATCHPROP_DEVICE", "cuda:1");
+        expect_failure({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"},
+                       {"BATCHPROP_DEVICE=cuda:1 (the default --device): ", batchprop::gpu_status().reason});
+        EXPECT_EQ(run({"train", "--data", path("idx"), "--sizes", "4,6,3", "--epochs", "1"}).code, 1);
     }
 }
 
@@ -761,8 +777,8 @@ TEST_F(Cli, ImpossibleHyperParameters) {
     expect_failure(train({"--lambda", "-0.1"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--lambda", "inf"}), {"--lambda must be a finite number >= 0"});
     expect_failure(train({"--eta", "1", "--lambda", "200"}), {"weight decay"});
-    expect_usage_error(train({"--sizes", "4"}), {"network sizes '4': need at least two layers"});
-    expect_failure(train({"--sizes", "4,0,3"}), {"network sizes '4,0,3': every layer needs at least one neuron"});
+    expect_usage_error(train({"--sizes", "4"}), {"--sizes 4: need at least two layers"});
+    expect_failure(train({"--sizes", "4,0,3"}), {"--sizes 4,0,3: every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "4,-2,3"}), {"every layer needs at least one neuron"});
     expect_failure(train({"--sizes", "5,6,3"}),
                    {"the number of input neurons (5, from --sizes) does not equal the image size of " +

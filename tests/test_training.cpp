@@ -204,8 +204,8 @@ TEST(Training, RejectsImpossibleConfigurations) {
     c.lambda = -0.1;
     expect_error(c, Setting::lambda, "lambda must be a finite number >= 0");
     c = small_config();
-    c.lambda = 20 / c.eta;
-    expect_error(c, Setting::eta, "eta * lambda / n = 1 >= 1");
+    c.lambda = 10;
+    expect_error(c, Setting::eta, "eta * lambda / n = 3 * 10 / 20 = 1.5 >= 1");
     EXPECT_THROW(ParamLayout({784}), Error);
     EXPECT_THROW(ParamLayout({784, 0, 10}), Error);
     EXPECT_THROW(Trainer<float>(*be, ParamLayout({3, 4}), d, nullptr, small_config()), Error);

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
                                                             batchprop::Init::scaled, /*seed=*/1,
                                                             {device, batchprop::parse_dtype(dtype)});
         std::printf("batchprop %s, %s, %s\n", BATCHPROP_VERSION_STRING, net.device().c_str(),
-                    batchprop::dtype_name(net.dtype()));
+                    batchprop::to_string(net.dtype()));
         batchprop::TrainConfig cfg;
         cfg.epochs = epochs;
         cfg.eta = 0.5;

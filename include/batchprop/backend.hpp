@@ -328,6 +328,10 @@ struct GpuStatus {
 };
 BATCHPROP_API const GpuStatus& gpu_status();  // queried once, then cached
 
+// The GPU a spec names on a machine with gpu_count GPUs: its index N when it names one
+// (cuda:N), else local_rank mod gpu_count (one GPU per rank of a data-parallel run), else 0.
+BATCHPROP_API int gpu_index(const DeviceSpec& spec, int gpu_count);
+
 // Makes the backend for spec (settings.hpp). automatic falls back to the CPU when no GPU is usable and
 // stores the one-line reason in *notice (when given); cuda without a usable GPU throws.
 template <class T>

@@ -160,8 +160,8 @@ public:
     double allreduce_wait_seconds() const { return allreduce_wait_seconds_; }
 
 private:
-    // plan_ from cfg_ and launch_: cfg_.chunk_steps steps a segment when given, else
-    // recorded_chunk_steps when recording or fused, else one step a segment (eager, distributed).
+    // plan_ from cfg_ and launch_: cfg_.segment_steps steps a segment when given, else
+    // recorded_segment_steps when recording or fused, else one step a segment (eager, distributed).
     void plan_segments();
     // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
     void step(int m, int offset);

@@ -85,11 +85,14 @@ def _cost_name(cost):
     raise ValueError(f"cost must be QuadraticCost or CrossEntropyCost, got {cost!r}")
 
 
-_INT_MAX = 2**31 - 1   # batchprop's counts (layer sizes, epochs, m) are C ints
-_SEED_MAX = 2**64 - 1  # seeds are 64-bit
+_INT_MIN, _INT_MAX = -2**31, 2**31 - 1  # batchprop's counts (layer sizes, epochs, m) are C ints
+_SEED_MAX = 2**64 - 1                   # seeds are 64-bit
 
 
-def _check_int(value, name, least, most=_INT_MAX):
+# Python's numbers into batchprop's C types. Which values make sense is the library's to say:
+# its checks (settings.hpp's validate, the network's sizes) raise batchprop.Error naming the
+# argument as the book does (mini_batch_size, lmbda), so they are not repeated here.
+def _as_int(value, name, least=_INT_MIN, most=_INT_MAX):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < least:
@@ -99,13 +102,10 @@ def _check_int(value, name, least, most=_INT_MAX):
     return int(value)
 
 
-def _check_number(value, name, positive):
+def _as_float(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value) or (value <= 0 if positive else value < 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
-    return value
+    return float(value)
 
 
 def _check_file(path):
@@ -175,10 +175,8 @@ class Network:
                  dtype: str = "f32", seed: int = 1) -> None:
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a list of ints, got {type(sizes).__name__}")
-        sizes = [_check_int(s, "every layer size", 1) for s in sizes]
-        if len(sizes) < 2:
-            raise ValueError(f"a network needs at least 2 layers (input and output), got sizes {sizes}")
-        self._seed = _check_int(seed, "seed", 0, _SEED_MAX)
+        sizes = [_as_int(s, "every layer size") for s in sizes]
+        self._seed = _as_int(seed, "seed", 0, _SEED_MAX)
         self._attach(_core.Session(sizes, _cost_name(cost), self._default_init, self._seed, device, dtype))
 
     def _attach(self, session):
@@ -313,37 +311,30 @@ class Network:
         batchprop.Error "training diverged in epoch N", and the network keeps the parameters
         it had before this call (where the book's code would go on printing nan).
         """
-        epochs = _check_int(epochs, "epochs", 0, _INT_MAX - self._epochs_trained)  # epochs are counted in an int
-        mini_batch_size = _check_int(mini_batch_size, "mini_batch_size", 1)
-        eta = _check_number(eta, "eta", positive=True)
-        lmbda = _check_number(lmbda, "lmbda", positive=False)
+        # epochs of this call, counted on from those trained before (an int in batchprop)
+        epochs = _as_int(epochs, "epochs", 0, _INT_MAX - self._epochs_trained)
         train = as_data(training_data, "training_data")
         monitor_evaluation = bool(monitor_evaluation_cost or monitor_evaluation_accuracy)
         if monitor_evaluation and evaluation_data is None:
             raise ValueError("monitor_evaluation_cost/accuracy need evaluation_data")
-        # converted only when a monitor reads it (the book passes it along either way)
-        evaluation = as_data(evaluation_data, "evaluation_data") if monitor_evaluation else None
-        if mini_batch_size > train.n:
-            raise ValueError(f"mini_batch_size ({mini_batch_size}) is larger than training_data ({train.n} examples)")
-        if eta * lmbda / train.n >= 1:  # network2.py's factor (1 - eta*(lmbda/n)) would be <= 0
-            raise ValueError(f"eta * lmbda / n = {eta} * {lmbda} / {train.n} >= 1: the weight decay factor "
-                             f"1 - eta*lmbda/n would flip or zero every weight")
-
+        config = _core.TrainConfig()
+        config.first_epoch = self._epochs_trained
+        config.epochs = self._epochs_trained + epochs
+        config.batch = _as_int(mini_batch_size, "mini_batch_size")
+        config.eta = _as_float(eta, "eta")
+        config.lmbda = _as_float(lmbda, "lmbda")
+        config.mode = mode
+        config.launch = launch
+        config.shuffle = bool(shuffle)
+        config.seed = self._seed if seed is None else _as_int(seed, "seed", 0, _SEED_MAX)
+        config.monitor_training = bool(monitor_training_cost or monitor_training_accuracy)
+        config.monitor_evaluation = monitor_evaluation
+        config.l2_over_evaluated_set = True  # network2.py's total_cost: lambda / (2 len(data))
         if epochs == 0:  # as the book's loop over range(0): nothing trained, nothing monitored
             return [], [], [], []
-        args = _core.TrainArgs()
-        args.first_epoch = self._epochs_trained
-        args.epochs = self._epochs_trained + epochs
-        args.batch = mini_batch_size
-        args.eta = eta
-        args.lmbda = lmbda
-        args.mode = mode
-        args.shuffle = bool(shuffle)
-        args.seed = self._seed if seed is None else _check_int(seed, "seed", 0, _SEED_MAX)
-        args.monitor_training = bool(monitor_training_cost or monitor_training_accuracy)
-        args.monitor_evaluation = monitor_evaluation
-        args.l2_over_evaluated_set = True
-        args.launch = launch
+        _core.validate(config, train.n)  # before the evaluation data is converted
+        # converted only when a monitor reads it (the book passes it along either way)
+        evaluation = as_data(evaluation_data, "evaluation_data") if monitor_evaluation else None
 
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
@@ -376,7 +367,7 @@ class Network:
         def on_progress(epoch, done, total):
             progress(epoch - first, done, total)
 
-        self._session.train(train, evaluation, args, on_epoch, None if progress is None else on_progress)
+        self._session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     @staticmethod
@@ -404,7 +395,9 @@ class Network:
         """The mean cost over data plus the L2 term 0.5 * (lmbda / len(data)) * sum ||w||^2, as
         network2.py's total_cost (convert is accepted; the label form is recognised)."""
         d = as_data(data, "data")
-        lmbda = _check_number(lmbda, "lmbda", positive=False)
+        lmbda = _as_float(lmbda, "lmbda")
+        if not lmbda >= 0 or lmbda == float("inf"):  # the formula's own domain (no TrainConfig here)
+            raise ValueError(f"lmbda must be a finite number >= 0, got {lmbda}")
         _, _, cost = self._session.evaluate(d)
         if lmbda and d.n:
             cost += 0.5 * (lmbda / d.n) * sum(float(np.sum(w * w)) for w in self.weights)

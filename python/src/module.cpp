@@ -77,17 +77,20 @@ py::tuple load_idx_arrays(const std::string& images_path, const std::string& lab
     return py::make_tuple(images, labels);
 }
 
-// ---- names shared with the Python layer ------------------------------------------------------
+// ---- settings: the library's config, in Python's words ---------------------------------------
 
-Cost cost_from(const std::string& name) { return parse<Cost>(name); }
-Init init_from(const std::string& name) { return parse<Init>(name); }
+// How the book's API names a setting (network2.py's SGD arguments), for the library's messages.
+std::string python_word(Setting s) {
+    switch (s) {
+        case Setting::batch: return "mini_batch_size";
+        case Setting::lambda: return "lmbda";
+        case Setting::first_epoch: return "the epochs trained before";
+        default: return setting_name(s);
+    }
+}
 
 SessionOptions options_from(const std::string& device, const std::string& dtype) {
-    SessionOptions o;
-    o.device = device;
-    if (dtype != "f32" && dtype != "f64") throw py::value_error("dtype must be 'f32' or 'f64', got '" + dtype + "'");
-    o.dtype = parse<DType>(dtype);
-    return o;
+    return SessionOptions{DeviceSpec(device), parse<DType>(dtype)};
 }
 
 py::object evaluation_tuple(const std::optional<Evaluation>& e) {
@@ -97,43 +100,14 @@ py::object evaluation_tuple(const std::optional<Evaluation>& e) {
 
 // ---- training with the GIL released ----------------------------------------------------------
 
-struct TrainArgs {
-    int epochs = 1, first_epoch = 0, batch = 10;
-    double eta = 3.0, lmbda = 0.0;
-    std::string mode = "matrix";
-    bool shuffle = true;
-    std::uint64_t seed = 1;
-    bool monitor_training = false, monitor_evaluation = false;
-    bool l2_over_evaluated_set = true;  // network2.py's total_cost: lambda / (2 len(data))
-    std::string launch = "auto";
-};
-
 // Runs Session::train without the GIL. Python is re-entered only to call back and, at most
 // every 50 ms, to let a pending signal run its handler: Ctrl-C then raises KeyboardInterrupt
 // there, the trainer stops after the current mini-batch (segment on a GPU), and the session
 // keeps the parameters it reached. An exception in a callback stops training the same way and
 // is raised once train returns.
-int train(Session& s, const Dataset& train_data, const Dataset* eval_data, const TrainArgs& a,
+int train(Session& s, const Dataset& train_data, const Dataset* eval_data, TrainConfig cfg,
           const py::object& on_epoch, const py::object& progress) {
-    TrainConfig cfg;
-    cfg.epochs = a.epochs;
-    cfg.first_epoch = a.first_epoch;
-    cfg.batch = a.batch;
-    cfg.eta = a.eta;
-    cfg.lambda = a.lmbda;
-    if (a.mode == "matrix") cfg.mode = Mode::matrix;
-    else if (a.mode == "per-example") cfg.mode = Mode::per_example;
-    else throw py::value_error("mode must be 'matrix' or 'per-example', got '" + a.mode + "'");
-    try {
-        cfg.launch = parse_launch(a.launch);
-    } catch (const Error&) {  // the library's words for the names, the Python exception
-        throw py::value_error("launch must be 'auto', 'fused', 'graph' or 'eager', got '" + a.launch + "'");
-    }
-    cfg.shuffle = a.shuffle;
-    cfg.seed = a.seed;
-    cfg.monitor_training = a.monitor_training;
-    cfg.monitor_evaluation = a.monitor_evaluation && eval_data;
-    cfg.l2_scale = a.l2_over_evaluated_set ? L2Scale::evaluated_set : L2Scale::training_set;
+    cfg.monitor_evaluation = cfg.monitor_evaluation && eval_data;
 
     std::atomic<bool> stop{false};
     std::optional<py::error_already_set> raised;  // created and destroyed with the GIL held
@@ -257,6 +231,8 @@ PYBIND11_MODULE(_core, m) {
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
+        } catch (const SettingError& e) {
+            error(e.message(python_word).c_str());  // the settings in the book's names
         } catch (const Error& e) {
             error(e.what());
         }
@@ -289,25 +265,35 @@ PYBIND11_MODULE(_core, m) {
     m.def("load_idx", &load_idx_arrays, py::arg("images"), py::arg("labels"),
           "An IDX images file and its labels file (gzipped or not) as (X uint8 (n, pixels), y int32 (n,)).");
 
-    py::class_<TrainArgs>(m, "TrainArgs")
+    // The library's TrainConfig, its choices read and written as their words (settings.hpp);
+    // a bad word or value is the library's SettingError, in the book's names.
+    py::class_<TrainConfig>(m, "TrainConfig", "batchprop::TrainConfig: the settings of one SGD call.")
         .def(py::init<>())
-        .def_readwrite("epochs", &TrainArgs::epochs)
-        .def_readwrite("first_epoch", &TrainArgs::first_epoch)
-        .def_readwrite("batch", &TrainArgs::batch)
-        .def_readwrite("eta", &TrainArgs::eta)
-        .def_readwrite("lmbda", &TrainArgs::lmbda)
-        .def_readwrite("mode", &TrainArgs::mode)
-        .def_readwrite("shuffle", &TrainArgs::shuffle)
-        .def_readwrite("seed", &TrainArgs::seed)
-        .def_readwrite("monitor_training", &TrainArgs::monitor_training)
-        .def_readwrite("monitor_evaluation", &TrainArgs::monitor_evaluation)
-        .def_readwrite("l2_over_evaluated_set", &TrainArgs::l2_over_evaluated_set)
-        .def_readwrite("launch", &TrainArgs::launch);
+        .def_readwrite("epochs", &TrainConfig::epochs)
+        .def_readwrite("first_epoch", &TrainConfig::first_epoch)
+        .def_readwrite("batch", &TrainConfig::batch)
+        .def_readwrite("eta", &TrainConfig::eta)
+        .def_readwrite("lmbda", &TrainConfig::lambda)
+        .def_readwrite("shuffle", &TrainConfig::shuffle)
+        .def_readwrite("seed", &TrainConfig::seed)
+        .def_readwrite("monitor_training", &TrainConfig::monitor_training)
+        .def_readwrite("monitor_evaluation", &TrainConfig::monitor_evaluation)
+        .def_property(
+            "mode", [](const TrainConfig& c) { return to_string(c.mode); },
+            [](TrainConfig& c, const std::string& w) { c.mode = parse<Mode>(w); })
+        .def_property(
+            "launch", [](const TrainConfig& c) { return to_string(c.launch); },
+            [](TrainConfig& c, const std::string& w) { c.launch = parse<Launch>(w); })
+        .def_property(
+            "l2_over_evaluated_set", [](const TrainConfig& c) { return c.l2_scale == L2Scale::evaluated_set; },
+            [](TrainConfig& c, bool v) { c.l2_scale = v ? L2Scale::evaluated_set : L2Scale::training_set; });
+    m.def("validate", [](const TrainConfig& c, int n_train) { validate(c, n_train); }, py::arg("config"),
+          py::arg("n_train"), "The library's checks of a TrainConfig against a training set of n_train examples.");
 
     py::class_<Session>(m, "Session", "A network on a device (batchprop::Session).")
         .def(py::init([](const std::vector<int>& sizes, const std::string& cost, const std::string& init,
                          std::uint64_t seed, const std::string& device, const std::string& dtype) {
-                 return Session::create(sizes, cost_from(cost), init_from(init), seed, options_from(device, dtype));
+                 return Session::create(sizes, parse<Cost>(cost), parse<Init>(init), seed, options_from(device, dtype));
              }),
              py::arg("sizes"), py::arg("cost"), py::arg("init"), py::arg("seed"), py::arg("device"), py::arg("dtype"))
         .def_static(
@@ -319,11 +305,11 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("sizes", &Session::sizes)
         .def_property(
             "cost", [](const Session& s) { return to_string(s.cost()); },
-            [](Session& s, const std::string& c) { s.set_cost(cost_from(c)); })
+            [](Session& s, const std::string& c) { s.set_cost(parse<Cost>(c)); })
         .def_property_readonly("dtype", [](const Session& s) { return to_string(s.dtype()); })
         .def_property_readonly("device", &Session::device)
         .def_property_readonly("device_notice", &Session::device_notice)
-        .def("train", &train, py::arg("train_data"), py::arg("eval_data"), py::arg("args"), py::arg("on_epoch"),
+        .def("train", &train, py::arg("train_data"), py::arg("eval_data"), py::arg("config"), py::arg("on_epoch"),
              py::arg("progress"))
         .def(
             "evaluate",
@@ -367,7 +353,7 @@ PYBIND11_MODULE(_core, m) {
             "initialise",
             [](Session& s, const std::string& how, std::uint64_t seed) {
                 Network<double> net(s.sizes());
-                net.init(init_from(how), seed);
+                net.init(parse<Init>(how), seed);
                 s.set_network(net);
             },
             py::arg("how"), py::arg("seed"))

@@ -72,6 +72,8 @@ void run_gradcheck(GradcheckOptions& o) {
             BP_THROW("--tolerance must be a finite number > 0 (got " << o.tolerance << ")");
 
         ParamLayout check(o.sizes);  // validates the sizes
+    } catch (const SettingError&) {
+        throw;  // main names the flags
     } catch (const Error& e) {
         throw UsageError(e.what());
     }

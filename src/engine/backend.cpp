@@ -69,12 +69,17 @@ const GpuStatus& gpu_status() {
     return status;
 }
 
+int gpu_index(const DeviceSpec& spec, int gpu_count) {
+    if (spec.index >= 0) return spec.index;
+    // A GPU the spec does not name is the process's own: one per rank on a machine.
+    return gpu_count > 0 ? spec.local_rank % gpu_count : 0;
+}
+
 template <class T>
 std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice) {
     if (spec.want == DeviceSpec::Want::cpu) return make_cpu_backend<T>();
     const GpuStatus& gpu = gpu_status();
-    // A GPU the spec does not name is the process's own: one per rank on a machine.
-    const int index = spec.index >= 0 ? spec.index : gpu.count > 0 ? spec.local_rank % gpu.count : 0;
+    const int index = gpu_index(spec, gpu.count);
     if (spec.want == DeviceSpec::Want::cuda) {
         if (!gpu.usable) {
             if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) throw SettingUnavailable(Setting::device, to_string(spec), ": " + gpu.reason);

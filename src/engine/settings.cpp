@@ -201,7 +201,7 @@ DeviceSpec::DeviceSpec(const std::string& text) {
     }
     if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
         want = Want::cuda;
-        if (text.size() > 5) {
+        if (text != "cuda") {  // cuda:N
             const std::string num = text.substr(5);
             char* end = nullptr;
             const long v = std::strtol(num.c_str(), &end, 10);
@@ -237,7 +237,8 @@ std::string got(V v) {
 void check_decay(const TrainConfig& c, int n_train) {
     if (c.eta * c.lambda / n_train < 1.0) return;
     std::ostringstream os;
-    os << " * {lambda} / n = " << c.eta * c.lambda / n_train << " >= 1: weight decay would flip or zero every weight";
+    os << " * {lambda} / n = " << c.eta << " * " << c.lambda << " / " << n_train << " = " << c.eta * c.lambda / n_train
+       << " >= 1: weight decay would flip or zero every weight";
     throw SettingError(Setting::eta, "", os.str());
 }
 }  // namespace
@@ -254,7 +255,13 @@ void validate(const TrainConfig& c) {
         throw SettingError(Setting::eta, "", " must be a finite number > 0" + got(c.eta));
     if (!(c.lambda >= 0.0) || !std::isfinite(c.lambda))
         throw SettingError(Setting::lambda, "", " must be a finite number >= 0" + got(c.lambda));
-    check_decay(c, std::numeric_limits<int>::max());  // no training set is larger
+    // Without the data: weight decay 1 - eta lambda / n cannot stay above 0 for any n.
+    if (constexpr int most = std::numeric_limits<int>::max(); c.eta * c.lambda >= most) {
+        std::ostringstream os;
+        os << " * {lambda} = " << c.eta * c.lambda << " >= " << most
+           << " (the most examples a training set can have): weight decay would flip or zero every weight";
+        throw SettingError(Setting::eta, "", os.str());
+    }
 }
 
 void validate(const TrainConfig& c, int n_train) {

@@ -12,10 +12,9 @@ namespace batchprop {
 
 ParamLayout::ParamLayout(std::vector<int> sizes) : sizes_(std::move(sizes)) {
     if (sizes_.size() < 2)
-        BP_THROW("network sizes '" << sizes_to_string(sizes_)
-                                   << "': need at least two layers (inputs and outputs)");
+        throw SettingError(Setting::sizes, sizes_to_string(sizes_), ": need at least two layers (inputs and outputs)");
     for (int s : sizes_)
-        if (s < 1) BP_THROW("network sizes '" << sizes_to_string(sizes_) << "': every layer needs at least one neuron");
+        if (s < 1) throw SettingError(Setting::sizes, sizes_to_string(sizes_), ": every layer needs at least one neuron");
     const int L = n_layers();
     w_off_.assign(std::size_t(L) + 1, 0);
     b_off_.assign(std::size_t(L) + 1, 0);
