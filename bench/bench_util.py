@@ -86,6 +86,7 @@ def machine(cli=None, info_text=None):
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
+        "vector": vector_width(),
         "gpu": ", ".join(gpus) if gpus else "none",
         "openblas_core": blas_core(info_text),
         "load": load,
@@ -317,7 +318,9 @@ def no_gpu_reason(info_text):
 
 
 def device_label(dev, mach, gpus):
-    """A legend entry that says what the device was: 'cpu: Xeon ... × 2 cores, OpenBLAS SkylakeX'."""
+    """A legend entry that says what the device was: 'cpu: Xeon ... × 2 cores, AVX-512, OpenBLAS SkylakeX'
+    (the vector width when mach records it)."""
     if dev == "cuda":
         return f"cuda: {gpus[0] if gpus else 'GPU'}".replace("'", "")
-    return f"cpu: {mach['cpu']} × {mach['cores']} cores, OpenBLAS {mach['openblas_core']}".replace("'", "")
+    vector = f", {mach['vector']}" if mach.get("vector") else ""
+    return f"cpu: {mach['cpu']} × {mach['cores']} cores{vector}, OpenBLAS {mach['openblas_core']}".replace("'", "")

@@ -11,8 +11,11 @@ table and two plots. Standard library plus gnuplot (Debian: gnuplot-nox) for the
   bench/speedup.py --replot bench/speedup.tsv --out-dir /tmp/sp   # redraw the plots from a TSV, run nothing
 
 By default it only prints the table: nothing under version control changes. --out-dir DIR
-writes speedup.tsv (the numbers), speedup.png (speedup vs m, one line per device) and
-epoch_seconds.png (seconds/epoch vs m, log scales) into DIR. --save-results writes them into
+writes speedup.tsv (the numbers, headed by the machine and the settings they were measured
+with), speedup.png (speedup vs m, one line per device) and epoch_seconds.png (seconds/epoch vs
+m, log scales) into DIR. --replot labels its plots with the machine and settings the TSV
+records (a TSV written before they were recorded: those of the bench/RESULTS.md section that
+holds its numbers, else "not recorded"). --save-results writes them into
 bench/ and rewrites the "speedup" section of bench/RESULTS.md (it needs gnuplot, so that the
 plots and the table never disagree). Other --sizes get their own file names
 (speedup-784-100-10.png ...). Exit status: 0 done, 1 a run failed, 2 bad arguments.
@@ -35,6 +38,7 @@ def speedup_plots(results, devices, labels, title, png_speedup, png_seconds):
     """The gnuplot script for both plots: one line per device, a 1x reference line, and
     offsets so that the markers at the smallest and largest m are not cut in half."""
     term = bu.png_terminal()
+    title = title.replace('"', "'").replace("\\", "/")  # it sits in a double-quoted gnuplot string
     # One gnuplot data block per device (index i), so each device is one line.
     blocks = "\n\n\n".join("\n".join(f"{m} {row['per-example'][0]} {row['matrix'][0]} "
                                        f"{row['per-example'][0] / row['matrix'][0]}"
@@ -69,13 +73,56 @@ plot {seconds_plot}
 """
 
 
+DEFAULT_TRAIN_IMAGES = 50000  # the CLI's --train-limit default
+SETTING_KEYS = ("sizes", "dtype", "epochs", "train_images")
+MACHINE_KEYS = ("date", "cpu", "cores", "vector", "gpu", "openblas_core", "load")
+TSV_COLUMNS = "# device\tm\tper_example_s\tmatrix_s\tspeedup\n"
+
+
+def title_of(settings, source=None):
+    """The plots' subtitle: network, dtype, data and how the epochs were summarised, each from
+    the settings (None: not recorded)."""
+    def known(key, fmt):
+        return fmt(settings[key]) if settings.get(key) is not None else None
+    parts = [known("sizes", lambda v: f"[{v}]"), known("dtype", str)]
+    images = known("train_images", lambda v: f"Fashion-MNIST, the first {v:,} training images")
+    parts.append(images or "Fashion-MNIST")
+    parts.append(known("epochs", lambda v: f"median of {v} epochs" if v > 1 else "1 epoch"))
+    missing = [k.replace("_", " ") for k in SETTING_KEYS if settings.get(k) is None]
+    text = ", ".join(p for p in parts if p)
+    if missing:
+        text += f" ({', '.join(missing)} not recorded{' in ' + source if source else ''})"
+    return text
+
+
+def write_tsv(path, results, mach, settings):
+    """The numbers, headed by '# key: value' lines: the machine and the settings they were
+    measured with, which --replot reads back."""
+    with open(path, "w") as f:
+        f.write("# bench/speedup.py: seconds per epoch, per-example vs matrix\n")
+        for k in MACHINE_KEYS:
+            f.write(f"# {k}: {mach[k]:.2f}\n" if k == "load" else f"# {k}: {mach[k]}\n")
+        for k in SETTING_KEYS:
+            f.write(f"# {k}: {settings[k]}\n")
+        f.write(TSV_COLUMNS)
+        for dev, m, row in results:
+            f.write(f"{dev}\t{m}\t{row['per-example'][0]:.6f}\t{row['matrix'][0]:.6f}\t"
+                    f"{row['per-example'][0] / row['matrix'][0]:.4f}\n")
+
+
 def read_tsv(ap, path):
-    """[(device, m, {mode: (seconds, None)})] and the devices in order, from a speedup TSV."""
-    results, devices = [], []
+    """[(device, m, {mode: (seconds, None)})], the devices in order, and the '# key: value'
+    header (the machine and settings; {} in a TSV written before they were recorded)."""
+    results, devices, meta = [], [], {}
     try:
         with open(path) as f:
             for n, line in enumerate(f, 1):
-                if not line.strip() or line.startswith("#"):
+                if line.startswith("#"):
+                    m = re.match(r"^# ([a-z_]+): (.*)$", line.rstrip("\n"))
+                    if m:
+                        meta[m.group(1)] = m.group(2)
+                    continue
+                if not line.strip():
                     continue
                 parts = line.split("\t")
                 try:
@@ -89,28 +136,91 @@ def read_tsv(ap, path):
         ap.error(f"argument --replot: cannot read {path} ({e.strerror})")
     if not results:
         ap.error(f"argument --replot: {path} has no rows")
-    return results, devices
+    return results, devices, meta
+
+
+def recorded(ap, path, meta):
+    """The machine and settings a TSV's header records (None where a key is missing)."""
+    def num(key, conv):
+        if meta.get(key) is None:
+            return None
+        try:
+            return conv(meta[key])
+        except ValueError:
+            ap.error(f"argument --replot: {path}: '# {key}: {meta[key]}' is not a number")
+    mach = {k: meta.get(k) for k in MACHINE_KEYS}
+    mach["cores"], mach["load"] = num("cores", int), num("load", float)
+    settings = {"sizes": meta.get("sizes"), "dtype": meta.get("dtype"), "epochs": num("epochs", int),
+                "train_images": num("train_images", int)}
+    return mach, settings
+
+
+def from_results_md(results, section_name):
+    """For a TSV that records nothing: the machine and settings of the bench/RESULTS.md section
+    whose table holds exactly its numbers (as the table rounds them), else (None, None)."""
+    section = bu.read_section(section_name)
+    rows = set(re.findall(r"^\| (\w+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \|", section, re.M))
+    mine = {(d, str(m), f"{row['per-example'][0]:.3f}", f"{row['matrix'][0]:.3f}") for d, m, row in results}
+    mm = re.search(r"on (\d{4}-\d\d-\d\d) \(UTC\), CPU (.*?) × (\d+) cores, GPU (.*?), OpenBLAS kernels (\w+), "
+                   r"load average ([\d.]+)", section)
+    if not rows or rows != mine or not mm:
+        return None, None
+    mach = {"date": mm.group(1), "cpu": mm.group(2), "cores": int(mm.group(3)), "vector": None,
+            "gpu": mm.group(4), "openblas_core": mm.group(5), "load": float(mm.group(6))}
+
+    def find(pattern, conv):
+        m = re.search(pattern, section)
+        return conv(m.group(1)) if m else None
+    settings = {"sizes": find(r"end to end \(\[([\d,]+)\]\)", str),
+                "dtype": find(r"--dtype (f32|f64)", str),
+                "epochs": find(r"--epochs (\d+)", int),
+                "train_images": find(r"\(([\d,]+) training images", lambda t: int(t.replace(",", "")))}
+    return mach, settings
 
 
 def replot(ap, args, out_dir):
-    """--replot: the plots again from a TSV, labelled with the machine its RESULTS.md section
-    names (else this one)."""
+    """--replot: the plots again from a TSV, labelled with the machine and settings it records."""
     if out_dir is None:
         ap.error("--replot needs --out-dir DIR or --save-results (where the plots go)")
-    results, devices = read_tsv(ap, args.replot)
-    if not bu.have_gnuplot():
-        bu.fail("gnuplot not found (Debian: apt-get install gnuplot-nox); nothing written")
-    suffix = "" if args.sizes == DEFAULT_SIZES else "-" + args.sizes.replace(",", "-")
-    mach, gpus = bu.machine(info_text=""), []
-    section = bu.read_section("speedup" + suffix)
-    m = re.search(r"CPU (.*?) × (\d+) cores, GPU (.*?), OpenBLAS kernels (\w+)", section)
-    if m:
-        mach.update(cpu=m.group(1), cores=int(m.group(2)), openblas_core=m.group(4))
-        gpus = [] if m.group(3) == "none" else [m.group(3)]
+    results, devices, meta = read_tsv(ap, args.replot)
+    name = os.path.basename(args.replot)
+    if meta:
+        mach, settings = recorded(ap, args.replot, meta)
+        origin = f"recorded in {name}"
+    else:
+        suffix = "" if (args.sizes or DEFAULT_SIZES) == DEFAULT_SIZES else "-" + args.sizes.replace(",", "-")
+        mach, settings = from_results_md(results, "speedup" + suffix)
+        origin = f"from bench/RESULTS.md, whose speedup{suffix} section holds {name}'s numbers"
+        if mach is None:
+            mach = {k: None for k in MACHINE_KEYS}
+            settings = {k: None for k in SETTING_KEYS}
+            origin = f"not recorded in {name}"
+            print(f"note: {args.replot} records no machine or settings (written before speedup.py recorded "
+                  "them) and no bench/RESULTS.md section holds its numbers: the plots say so", file=sys.stderr)
+    # Flags given with --replot may fill in what the file does not record, never contradict it.
+    given = {"sizes": args.sizes, "dtype": args.dtype, "epochs": args.epochs, "train_images": args.train_limit}
+    flag = {"sizes": "--sizes", "dtype": "--dtype", "epochs": "--epochs", "train_images": "--train-limit"}
+    for k, v in given.items():
+        if v is None:
+            continue
+        if settings[k] is not None and str(settings[k]) != str(v):
+            ap.error(f"argument {flag[k]}: {v} contradicts {args.replot}, which was measured with "
+                     f"{flag[k]} {settings[k]} ({origin})")
+        settings[k] = v
+    sizes = settings["sizes"] or DEFAULT_SIZES
+    suffix = "" if sizes == DEFAULT_SIZES else "-" + sizes.replace(",", "-")
     png_speedup = os.path.join(out_dir, f"speedup{suffix}.png")
     png_seconds = os.path.join(out_dir, f"epoch_seconds{suffix}.png")
-    title = f"[{args.sizes}], {args.dtype}, Fashion-MNIST, median of {args.epochs} epochs"
-    labels = {dev: bu.device_label(dev, mach, gpus) for dev in devices}
+    title = title_of(settings, name)
+    if mach.get("cpu") is None:
+        labels = {dev: f"{dev}: machine not recorded" for dev in devices}
+    else:
+        gpus = [] if mach.get("gpu") in (None, "none") else [mach["gpu"]]
+        labels = {dev: bu.device_label(dev, mach, gpus) for dev in devices}
+    # Said before gnuplot is looked for, so that what the plots would say can be read without it.
+    print(f"replot {args.replot}: {title}; machine {origin}; legend: {'; '.join(labels[d] for d in devices)}")
+    if not bu.have_gnuplot():
+        bu.fail("gnuplot not found (Debian: apt-get install gnuplot-nox); nothing written")
     os.makedirs(out_dir, exist_ok=True)
     if not bu.gnuplot(speedup_plots(results, devices, labels, title, png_speedup, png_seconds)):
         bu.fail("the plots could not be drawn")
@@ -122,22 +232,24 @@ def main():
                                  usage="%(prog)s [options]  (--help lists them)",
                                  epilog="Nothing is written unless --out-dir or --save-results is given.")
     ap.add_argument("--cli", help="batchprop executable (default: $BATCHPROP_CLI or build/batchprop)")
-    ap.add_argument("--sizes", default=DEFAULT_SIZES, type=bu.arg_sizes, help="network, input first (%(default)s)")
+    ap.add_argument("--sizes", type=bu.arg_sizes, help=f"network, input first ({DEFAULT_SIZES})")
     ap.add_argument("--batches", default="1,10,32,100,1000", type=bu.arg_int_list,
                     help="mini-batch sizes m, comma-separated (%(default)s)")
-    ap.add_argument("--epochs", type=bu.arg_positive_int, default=5,
-                    help="epochs per run; the median is used (%(default)s)")
+    ap.add_argument("--epochs", type=bu.arg_positive_int, help="epochs per run; the median is used (5)")
     ap.add_argument("--devices", default="auto", type=bu.arg_devices,
                     help="comma-separated cpu,cuda; auto = cpu, and cuda when `batchprop info` lists a GPU (%(default)s)")
-    ap.add_argument("--dtype", default="f32", choices=["f32", "f64"])
-    ap.add_argument("--train-limit", type=bu.arg_positive_int, help="train on the first N images (quick checks)")
+    ap.add_argument("--dtype", choices=["f32", "f64"], help="scalar type (f32)")
+    ap.add_argument("--train-limit", type=bu.arg_positive_int,
+                    help=f"train on the first N images (quick checks; the CLI's default is {DEFAULT_TRAIN_IMAGES})")
     ap.add_argument("--out-dir", help="write the TSV and the two PNGs into this directory")
     ap.add_argument("--save-results", action="store_true",
                     help="write the TSV and PNGs into bench/ (or --out-dir) and rewrite the speedup section of "
                          "bench/RESULTS.md: the committed figures")
     ap.add_argument("--replot", metavar="TSV",
                     help="redraw the two plots from a TSV this script wrote, running nothing (with --save-results: "
-                         "into bench/, leaving RESULTS.md alone); --sizes, --dtype and --epochs label them")
+                         "into bench/, leaving RESULTS.md alone), labelled with the machine and settings the TSV "
+                         "records; --sizes, --dtype, --epochs and --train-limit may fill in what an older TSV does "
+                         "not record, and must not contradict what it does")
     ap.add_argument("--no-results", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     args = ap.parse_args()
     if args.save_results and args.no_results:
@@ -152,6 +264,11 @@ def main():
     if args.replot:
         replot(ap, args, out_dir)
         return
+    args.sizes = args.sizes or DEFAULT_SIZES
+    args.epochs = args.epochs or 5
+    args.dtype = args.dtype or "f32"
+    settings = {"sizes": args.sizes, "dtype": args.dtype, "epochs": args.epochs,
+                "train_images": args.train_limit or DEFAULT_TRAIN_IMAGES}
 
     cli = bu.find_cli(args.cli)
     info = bu.cli_info(cli)
@@ -166,8 +283,9 @@ def main():
     batches = args.batches
     use_metrics = bu.has_metrics_flag(cli)
     print(f"speedup: {cli}; sizes {args.sizes}; m = {batches}; devices {devices}; {args.epochs} epochs; "
+          f"{settings['train_images']:,} training images; "
           f"timings from {'--metrics' if use_metrics else 'the progress lines'}", flush=True)
-    print(f"machine: {bu.machine_line(mach)}", flush=True)
+    print(f"machine: {bu.machine_line(mach)}; {mach['vector']}", flush=True)
     bu.warn_if_loaded(mach)
 
     started = time.time()
@@ -212,14 +330,10 @@ def main():
     suffix = "" if args.sizes == DEFAULT_SIZES else "-" + args.sizes.replace(",", "-")
     os.makedirs(out_dir, exist_ok=True)
     tsv = os.path.join(out_dir, f"speedup{suffix}.tsv")
-    with open(tsv, "w") as f:
-        f.write("# device\tm\tper_example_s\tmatrix_s\tspeedup\n")
-        for dev, m, row in results:
-            f.write(f"{dev}\t{m}\t{row['per-example'][0]:.6f}\t{row['matrix'][0]:.6f}\t"
-                    f"{row['per-example'][0] / row['matrix'][0]:.4f}\n")
+    write_tsv(tsv, results, mach, settings)
     png_speedup = os.path.join(out_dir, f"speedup{suffix}.png")
     png_seconds = os.path.join(out_dir, f"epoch_seconds{suffix}.png")
-    title = f"[{args.sizes}], {args.dtype}, Fashion-MNIST, median of {args.epochs} epochs"
+    title = title_of(settings)
     labels = {dev: bu.device_label(dev, mach, gpus) for dev in devices}
     ok = bu.gnuplot(speedup_plots(results, devices, labels, title, png_speedup, png_seconds))
     if args.save_results and not ok:
@@ -228,12 +342,17 @@ def main():
 
     if args.save_results:
         rel = lambda p: os.path.relpath(p, os.path.dirname(bu.RESULTS))  # noqa: E731
-        cmd = "bench/speedup.py --save-results" + ("" if args.sizes == DEFAULT_SIZES else f" --sizes {args.sizes}")
+        cmd = "bench/speedup.py --save-results" + "".join(
+            f" {flag} {value}" for flag, value, default in (
+                ("--sizes", args.sizes, DEFAULT_SIZES), ("--batches", ",".join(map(str, batches)), "1,10,32,100,1000"),
+                ("--epochs", args.epochs, 5), ("--dtype", args.dtype, "f32"), ("--train-limit", args.train_limit, None))
+            if value is not None and str(value) != str(default))
+        limit = f" --train-limit {args.train_limit}" if args.train_limit else ""
         body = f"""## Per-example vs matrix-based, end to end ([{args.sizes}])
 
-Generated by `{cmd}` ({elapsed:.0f} s) on {bu.machine_line(mach)}.
-`batchprop train --epochs {args.epochs} --mode per-example|matrix --batch m --device D --dtype {args.dtype}`
-on Fashion-MNIST (50,000 training images; accuracy on the 10,000 test images after the last
+Generated by `{cmd}` ({elapsed:.0f} s) on {bu.machine_line(mach)}; {mach['vector']}.
+`batchprop train --epochs {args.epochs} --mode per-example|matrix --batch m --device D --dtype {args.dtype}{limit}`
+on Fashion-MNIST ({settings['train_images']:,} training images; accuracy on the 10,000 test images after the last
 epoch); seconds per epoch are the median over the {args.epochs} epochs of the SGD time the CLI
 reports (shuffle, gather, backprop and update; evaluation excluded). Devices: {', '.join(devices)}.
 

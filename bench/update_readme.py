@@ -56,7 +56,9 @@ def main():
         images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", sp_body)
         imgs = " ".join(f"![{os.path.splitext(os.path.basename(p))[0]}](bench/{p})" for p in images)
         n = re.search(r"median over the (\d+) epochs", sp_body)
-        parts.append(f"**Per-example vs matrix-based**, [784,30,10], seconds per epoch (median of "
+        trained = re.search(r"\(([\d,]+) training images", sp_body)
+        subset = f", the first {trained.group(1)} training images" if trained and trained.group(1) != "50,000" else ""
+        parts.append(f"**Per-example vs matrix-based**, [784,30,10]{subset}, seconds per epoch (median of "
                      f"{n.group(1) if n else '?'}) by mini-batch size "
                      f"(`bench/speedup.py`; {generated_on(sp_body)}):\n\n" + bu.md_table(h, rows, "lrrrrrr")
                      + ("\n\n" + imgs if imgs else ""))

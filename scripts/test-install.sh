@@ -3,7 +3,8 @@
 # package must be relocatable), checks that no path of the source or build tree is baked into
 # it, then builds examples/train_fashion and examples/predict_idx against the moved tree with
 # find_package(batchprop) and runs them: a short training run on Fashion-MNIST (seconds), then
-# predictions from the saved model. pkg-config's view of the package is checked too, and the
+# predictions from the saved model. pkg-config's view of the package is checked too (predict_idx
+# built from its plain line and from its --static line, and both run), and the
 # Python module (when the build has it) is imported from the moved tree and trains there.
 #   scripts/test-install.sh [BUILD_DIR]      (default: build, or $BUILD_DIR)
 set -euo pipefail
@@ -29,14 +30,21 @@ fi
 echo "== pkg-config"
 if command -v pkg-config >/dev/null; then
   pcdir=$(dirname "$(find "$prefix" -name batchprop.pc)")
-  for what in --modversion --cflags --libs; do PKG_CONFIG_PATH=$pcdir pkg-config "$what" batchprop; done
-  # A build without CMake: predict_idx from pkg-config's flags (--static for libbatchprop.a).
-  static=()
-  [ -n "$(find "$prefix" -name libbatchprop.a)" ] && static=(--static)
-  # shellcheck disable=SC2046
-  ${CXX:-c++} -std=c++17 -O1 examples/predict_idx/predict_idx.cpp -o "$tmp/predict_idx_pc" \
-      $(PKG_CONFIG_PATH=$pcdir pkg-config "${static[@]}" --cflags --libs batchprop) -Wl,-rpath,"$prefix/lib"
-  echo "built examples/predict_idx with pkg-config"
+  PKG_CONFIG_PATH=$pcdir pkg-config --modversion batchprop
+  # A build without CMake: predict_idx from pkg-config's flags, once with the plain line a user
+  # types (it must link whether the library is static, the default, or shared) and once with
+  # --static's. Both are run below.
+  for line in plain static; do
+    opts=()
+    [ "$line" = static ] && opts=(--static)
+    flags=$(PKG_CONFIG_PATH=$pcdir pkg-config "${opts[@]}" --cflags --libs batchprop)
+    echo "pkg-config ${opts[*]:+${opts[*]} }--cflags --libs batchprop: $flags"
+    # shellcheck disable=SC2086
+    ${CXX:-c++} -std=c++17 -O1 examples/predict_idx/predict_idx.cpp -o "$tmp/predict_idx_pc_$line" \
+        $flags -Wl,-rpath,"$prefix/lib" \
+      || { echo "test-install: examples/predict_idx does not link with 'pkg-config ${opts[*]:+${opts[*]} }--cflags --libs batchprop'" >&2; exit 1; }
+  done
+  echo "built examples/predict_idx with pkg-config's plain and --static lines"
 fi
 
 echo "== build the examples against the installed package"
@@ -52,8 +60,13 @@ if [ ! -e "$data/train-images-idx3-ubyte.gz" ] && [ ! -e "$data/train-images-idx
 fi
 "$tmp/train_fashion/train_fashion" --data "$data" --epochs 2 --train-limit 2000 --device cpu --save "$tmp/model.json"
 "$tmp/predict_idx/predict_idx" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz"
-if [ -x "$tmp/predict_idx_pc" ]; then
-  "$tmp/predict_idx_pc" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz"
+if [ -x "$tmp/predict_idx_pc_plain" ]; then
+  for line in plain static; do
+    "$tmp/predict_idx_pc_$line" "$tmp/model.json" "$data/t10k-images-idx3-ubyte.gz" >"$tmp/pc_$line.out"
+  done
+  cmp -s "$tmp/pc_plain.out" "$tmp/pc_static.out" \
+    || { echo "test-install: the plain and --static pkg-config builds predict differently" >&2; exit 1; }
+  cat "$tmp/pc_plain.out"
 fi
 pymod=$(find "$prefix" -path '*-packages/batchprop/__init__.py' | head -n 1)
 if [ -n "$pymod" ]; then

@@ -195,6 +195,59 @@ class Speedup(ScriptTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.exists(self.path("sp/speedup.tsv")))
         self.assertEqual(snapshot(), before)
+        # The TSV carries the machine and the settings it was measured with, and a replot says them.
+        with open(self.path("sp/speedup.tsv")) as f:
+            header = [l for l in f if l.startswith("# ")]
+        sys.path.insert(0, BENCH)
+        import bench_util
+        for line in ("# epochs: 1\n", "# train_images: 500\n", "# sizes: 784,30,10\n", "# dtype: f32\n",
+                     f"# cpu: {bench_util.cpu_model()}\n", f"# vector: {bench_util.vector_width()}\n"):
+            self.assertIn(line, header)
+        r = self.speedup("--replot", self.path("sp/speedup.tsv"), "--out-dir", self.path("re"))
+        self.assertIn("the first 500 training images, 1 epoch;", r.stdout)
+
+    def replot_labels(self, tsv, *args):
+        """What a replot of tsv says its plots show (printed before gnuplot is looked for)."""
+        r = self.speedup("--replot", tsv, "--out-dir", self.path("re"), *args)
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        if r.returncode == 1:
+            self.assertIn("gnuplot not found", r.stderr)
+        return r.stdout
+
+    def test_replot_labels_come_from_the_tsv(self):
+        tsv = self.write("other.tsv", "# bench/speedup.py: seconds per epoch, per-example vs matrix\n"
+                         "# date: 2031-01-02\n# cpu: Test CPU 9000\n# cores: 64\n# vector: AVX2\n# gpu: none\n"
+                         "# openblas_core: Haswell\n# load: 0.10\n# sizes: 784,30,10\n# dtype: f64\n"
+                         "# epochs: 1\n# train_images: 1000\n"
+                         "# device\tm\tper_example_s\tmatrix_s\tspeedup\ncpu\t10\t1.5\t0.5\t3.0\n")
+        out = self.replot_labels(tsv)
+        self.assertIn("[784,30,10], f64, Fashion-MNIST, the first 1,000 training images, 1 epoch;", out)
+        self.assertIn("legend: cpu: Test CPU 9000 × 64 cores, AVX2, OpenBLAS Haswell", out)
+        self.assertNotIn("median of", out)
+        # Flags may not relabel what the file records.
+        self.expect_error(self.speedup("--replot", tsv, "--out-dir", self.path("re"), "--epochs", "5"), 2,
+                          "--epochs", "contradicts", "--epochs 1")
+        self.expect_error(self.speedup("--replot", tsv, "--out-dir", self.path("re"), "--train-limit", "50000"), 2,
+                          "--train-limit", "contradicts")
+
+    def test_replot_of_a_tsv_that_records_nothing_says_so(self):
+        tsv = self.write("bare.tsv", "# device\tm\tper_example_s\tmatrix_s\tspeedup\ncpu\t10\t1.234567\t0.5\t2.4\n")
+        out = self.replot_labels(tsv)
+        self.assertIn("not recorded in bare.tsv", out)
+        self.assertIn("legend: cpu: machine not recorded", out)
+        self.assertNotIn("median of 5", out)
+        self.assertIn("[784,30,10], f64, Fashion-MNIST, the first 2,000 training images, median of 3 epochs",
+                      self.replot_labels(tsv, "--sizes", "784,30,10", "--dtype", "f64", "--train-limit", "2000",
+                                         "--epochs", "3"))
+
+    def test_replot_of_the_committed_tsv_names_the_results_section_machine(self):
+        # bench/speedup.tsv predates the header; its numbers are those of RESULTS.md's section.
+        with open(os.path.join(BENCH, "RESULTS.md")) as f:
+            section = f.read().split("<!-- speedup:begin -->")[1]
+        cpu = section.split(", CPU ", 1)[1].split(" × ", 1)[0]
+        out = self.replot_labels(os.path.join(BENCH, "speedup.tsv"))
+        self.assertIn("machine from bench/RESULTS.md", out)
+        self.assertIn(f"legend: cpu: {cpu} ×", out)
 
 
 class OtherScripts(ScriptTest):

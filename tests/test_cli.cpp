@@ -633,6 +633,7 @@ TEST_F(Cli, GradcheckPassesAndFailsOnTolerance) {
     EXPECT_TRUE(contains(ok.out, "layer 1 (4x5):")) << ok.out;
     EXPECT_TRUE(contains(ok.out, "layer 2 (3x4):")) << ok.out;
     EXPECT_TRUE(contains(ok.out, ": ok (tolerance 1e-06)")) << ok.out;
+    EXPECT_TRUE(contains(ok.out, "max(|analytic|, |numeric|, s) per layer, s = 1e-8 C / h = ")) << ok.out;
     const Result f32 = run({"gradcheck", "--sizes", "5,4,3", "--dtype", "f32", "--device", "cpu", "--mode", "per-example"});
     EXPECT_EQ(f32.code, 0) << f32.out << f32.err;
     // A tolerance no floating-point gradient can meet: exit 1 with the reason.

@@ -204,6 +204,31 @@ TEST_F(Resume, FromAnInitModelWithEarlyStopping) {
     }
 }
 
+// A finished run's checkpoint resumed with --epochs equal to the epochs it has done (the bound
+// from above; BadCheckpointsAreOneErrorAndChangeNoFile has it from below): accepted, nothing
+// left to train, and said so; --save writes the finished run's model byte for byte; the
+// checkpoint and the --metrics file stay as they were. Also for a run that early stopping
+// ended before its --epochs.
+TEST_F(Resume, AFinishedRunResumedToItsOwnEpochsTrainsNothing) {
+    for (const Args& v : {kVariants[0], kVariants[3]}) {
+        const std::string ck = path("ck.json"), m = path("m.jsonl");
+        Args a = train(v);
+        a.insert(a.end(), {"--epochs", "8", "--checkpoint", ck, "--save", path("full.json"), "--metrics", m});
+        ASSERT_EQ(run(a).code, 0) << describe(v);
+        const int done = epochs_done(ck);
+        const std::string ck_before = slurp(ck), metrics_before = slurp(m);
+        const Result r = run({"train", "--resume", ck, "--epochs", std::to_string(done), "--save", path("again.json"),
+                              "--metrics", m});
+        EXPECT_EQ(r.code, 0) << describe(v) << r.err;
+        EXPECT_TRUE(contains(r.out, "after epoch " + std::to_string(done) + ": no epochs left to train"))
+            << describe(v) << r.out;
+        EXPECT_FALSE(contains(r.out, "Epoch ")) << r.out;
+        EXPECT_TRUE(slurp(path("again.json")) == slurp(path("full.json"))) << describe(v);
+        EXPECT_TRUE(slurp(ck) == ck_before) << describe(v);
+        EXPECT_EQ(slurp(m), metrics_before) << describe(v);
+    }
+}
+
 // A resumed run adds its epochs to --metrics instead of starting the file afresh.
 TEST_F(Resume, MetricsAreAppended) {
     const std::string ck = path("ck.json"), m = path("m.jsonl");

@@ -38,11 +38,21 @@ struct GradcheckResult {
     double worst = 0.0;                  // over every parameter
     std::size_t n_checked = 0;
     std::vector<double> analytic, numeric;  // per parameter, in the flat layout
+    double data_cost = 0.0;  // (1/m) sum_x C_x at the checked point (J without the L2 term)
+    double floor = 0.0;      // gradcheck_floor(data_cost, h): the scale of the smallest gradients
 };
 
 // |a - n| / max(|a|, |n|, floor): relative, except that gradients smaller than `floor` are
-// measured on that scale (finite differences cannot resolve them better than ~1e-13).
-BATCHPROP_API double gradcheck_rel_error(double analytic, double numeric, double floor = 1e-6);
+// measured on that scale.
+BATCHPROP_API double gradcheck_rel_error(double analytic, double numeric, double floor);
+
+// The floor of the error measure for a step h at a point where the data term of J is `cost`:
+// 1e-8 * |cost| / h, the gradient whose step h changes the cost by 1e-8 of itself. J is
+// computed with a rounding error of a few units of 1e-16 of it, so a difference of J resolves
+// a gradient g to ~4e-16 |cost| / h absolute: ~4e-8 of g at the floor and better above it.
+// A relative error would otherwise call noise in a gradient that is near zero (terms of
+// opposite sign cancelling over the mini-batch) an error.
+BATCHPROP_API double gradcheck_floor(double cost, double h);
 
 // The backprop gradient of J (see above) at net's parameters, on the CPU in double.
 BATCHPROP_API std::vector<double> backprop_gradient(const Network<double>& net, const GradcheckProblem& p);
@@ -52,6 +62,9 @@ BATCHPROP_API double objective(const Network<double>& net, const GradcheckProble
 
 // Checks every parameter. h is the finite-difference step. `analytic` may be given to check
 // a gradient computed elsewhere (tests use this to prove a wrong gradient is caught).
+// Moving w_i changes the L2 term (lambda/2n) sum w^2 only in w_i^2, so that part of each
+// difference is taken from w_i^2 alone (exactly), and the data term's from (1/m) sum_x C_x:
+// differencing J whole would bury both in the rounding of a sum over every weight.
 BATCHPROP_API GradcheckResult gradcheck(const Network<double>& net, const GradcheckProblem& p, double h = 1e-3,
                           const std::vector<double>* analytic = nullptr);
 

@@ -98,7 +98,9 @@ void run_gradcheck(GradcheckOptions& o) {
                "4th-order central differences in double (h = {})\n",
                sizes_to_string(o.sizes), to_string(o.cost), o.lambda, o.batch, to_string(o.init), o.seed,
                to_string(o.compute.dtype), to_string(o.mode), o.step);
-    fmt::print("worst relative error |analytic - numeric| / max(|analytic|, |numeric|, 1e-6) per layer:\n");
+    fmt::print("worst relative error |analytic - numeric| / max(|analytic|, |numeric|, s) per layer, "
+               "s = 1e-8 C / h = {:.3g} (C = {:.4g}, the cost without the L2 term):\n",
+               r.floor, r.data_cost);
     for (int l = 1; l <= lay.n_layers(); ++l) {
         const GradcheckLayer& L = r.layers[std::size_t(l)];
         const int rows = lay.n(l);
@@ -136,9 +138,18 @@ void register_gradcheck(CLI::App& app) {
     cmd->add_option("--seed", o->seed, "Random seed (network, inputs, labels)")->check(seed_validator())->capture_default_str();
     add_choice_option(*cmd, "--mode", o->mode, "Which backprop computes the gradient");
     add_compute_options(*cmd, o->compute, DType::f64);
-    cmd->add_option("--step", o->step, "Finite-difference step h")->capture_default_str();
+    cmd->add_option("--step", o->step,
+                    "Finite-difference step h of the 4th-order central differences (steps h and 2h, "
+                    "Richardson-extrapolated: truncation error O(h^4)). A smaller step leaves more rounding in the "
+                    "differences, and the error measure's floor s (see --tolerance) grows with it as 1/h")
+        ->capture_default_str();
     cmd->add_option("--tolerance", o->tolerance,
-                    "Fail (exit 1) when the worst relative error exceeds this (default 1e-6 for f64, 1e-2 for f32)");
+                    "Fail (exit 1) when the worst error exceeds this (default 1e-6 for f64, 1e-2 for f32). The "
+                    "error is |analytic - numeric| / max(|analytic|, |numeric|, s) with s = 1e-8 C / h (C: the "
+                    "cost without the L2 term): relative, except for gradients so small that a step of h moves "
+                    "the cost by less than 1e-8 of it, which are measured on that scale. Rounding in C "
+                    "(~1e-16 of it) then costs at most ~4e-8; the L2 term's share of each difference is "
+                    "taken from the moved weight's own square, exactly");
     cmd->callback([o] { run_gradcheck(*o); });
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "batchprop/backprop.hpp"
 
@@ -10,6 +11,11 @@ namespace batchprop {
 
 double gradcheck_rel_error(double a, double n, double floor) {
     return std::abs(a - n) / std::max({std::abs(a), std::abs(n), floor});
+}
+
+double gradcheck_floor(double cost, double h) {
+    // Never 0, so that a zero gradient checked against zero is an error of 0, not 0/0.
+    return std::max(1e-8 * std::abs(cost) / h, std::numeric_limits<double>::min());
 }
 
 namespace {
@@ -44,10 +50,9 @@ struct Objective {
     }
     ConstView<double> xv() const { return ConstView<double>(x.data(), n0, prob.m); }
 
-    double value() {
-        const EvalSums s = bp.evaluate(xv(), labels.data(), prob.cost);
-        return s.cost / prob.m + bp.l2_term(prob.lambda, prob.n_train);
-    }
+    // (1/m) sum_x C_x: J without the L2 term.
+    double data_cost() { return bp.evaluate(xv(), labels.data(), prob.cost).cost / prob.m; }
+    double value() { return data_cost() + bp.l2_term(prob.lambda, prob.n_train); }
     void set(std::size_t i, double v) { be->copy(bp.params_device() + i, &v, sizeof v, CopyKind::host_to_device); }
 
     std::unique_ptr<Backend<double>> be;
@@ -96,19 +101,31 @@ GradcheckResult gradcheck(const Network<double>& net, const GradcheckProblem& p,
     BP_REQUIRE(r.analytic.size() == net.params().size(), "gradient has the wrong length");
     Objective o(net, p);
     const std::vector<double>& w = net.params();
+    const double l2_coef = 0.5 * p.lambda / double(p.n_train);
     r.numeric.resize(w.size());
     for (std::size_t i = 0; i < w.size(); ++i) {
         // Fourth-order central difference: two central differences (steps h and 2h) combined by
-        // Richardson extrapolation, truncation error O(h^4), so h can be large enough that
-        // rounding in J stays ~1e-13.
-        auto at = [&](double dx) {
-            o.set(i, w[i] + dx);
-            return o.value();
+        // Richardson extrapolation, truncation error O(h^4), so h can be large enough that the
+        // rounding in the cost (~1e-16 of it) stays small against the difference it makes.
+        auto diff = [h](double f1, double f_1, double f2, double f_2) {
+            return (8.0 * (f1 - f_1) - (f2 - f_2)) / (12.0 * h);
         };
-        const double f1 = at(h), f_1 = at(-h), f2 = at(2 * h), f_2 = at(-2 * h);
+        auto cost_at = [&](double dx) {
+            o.set(i, w[i] + dx);
+            return o.data_cost();
+        };
+        const double c1 = cost_at(h), c_1 = cost_at(-h), c2 = cost_at(2 * h), c_2 = cost_at(-2 * h);
         o.set(i, w[i]);
-        r.numeric[i] = (8.0 * (f1 - f_1) - (f2 - f_2)) / (12.0 * h);
+        r.numeric[i] = diff(c1, c_1, c2, c_2);
+        if (i < o.n_weights && p.lambda != 0.0) {
+            // The L2 term's share: the same differences of (lambda/2n) w_i^2, the only term of
+            // the sum that moves (see gradcheck.hpp).
+            auto l2_at = [&](double dx) { return l2_coef * (w[i] + dx) * (w[i] + dx); };
+            r.numeric[i] += diff(l2_at(h), l2_at(-h), l2_at(2 * h), l2_at(-2 * h));
+        }
     }
+    r.data_cost = o.data_cost();
+    r.floor = gradcheck_floor(r.data_cost, h);
     const ParamLayout& lay = net.layout();
     r.layers.assign(std::size_t(lay.n_layers()) + 1, GradcheckLayer{});
     for (int l = 1; l <= lay.n_layers(); ++l) {
@@ -116,12 +133,12 @@ GradcheckResult gradcheck(const Network<double>& net, const GradcheckProblem& p,
         const std::size_t nw = std::size_t(lay.n(l)) * std::size_t(lay.n(l - 1));
         for (std::size_t k = 0; k < nw; ++k) {
             const std::size_t i = lay.w_offset(l) + k;
-            const double e = gradcheck_rel_error(r.analytic[i], r.numeric[i]);
+            const double e = gradcheck_rel_error(r.analytic[i], r.numeric[i], r.floor);
             if (keep_worst(L.worst_w, e)) L.worst_w_index = k;
         }
         for (std::size_t k = 0; k < std::size_t(lay.n(l)); ++k) {
             const std::size_t i = lay.b_offset(l) + k;
-            const double e = gradcheck_rel_error(r.analytic[i], r.numeric[i]);
+            const double e = gradcheck_rel_error(r.analytic[i], r.numeric[i], r.floor);
             if (keep_worst(L.worst_b, e)) L.worst_b_index = k;
         }
         keep_worst(r.worst, L.worst_w);
