@@ -89,6 +89,18 @@ std::string python_word(Setting s) {
     }
 }
 
+// ---- errors ----------------------------------------------------------------------------------
+
+// Raises `type` with the library's message. Messages are UTF-8, but one may quote bytes that
+// are not (a file name given as bytes); decoded strictly, such a message would leave the
+// exception empty, so each undecodable byte becomes \xNN, as Python's backslashreplace writes it.
+void raise_with(PyObject* type, const std::string& message) {
+    PyObject* text = PyUnicode_DecodeUTF8(message.data(), py::ssize_t(message.size()), "backslashreplace");
+    if (!text) return;  // only when out of memory: that error stands
+    PyErr_SetObject(type, text);
+    Py_DECREF(text);
+}
+
 SessionOptions options_from(const std::string& device, const std::string& dtype) {
     return SessionOptions{DeviceSpec(device), parse<DType>(dtype)};
 }
@@ -232,9 +244,9 @@ PYBIND11_MODULE(_core, m) {
         try {
             if (p) std::rethrow_exception(p);
         } catch (const SettingError& e) {
-            error(e.message(python_word).c_str());  // the settings in the book's names
+            raise_with(error.ptr(), e.message(python_word));  // the settings in the book's names
         } catch (const Error& e) {
-            error(e.what());
+            raise_with(error.ptr(), e.what());
         }
     });
 

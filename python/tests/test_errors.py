@@ -1,6 +1,8 @@
 """Bad arguments raise the Python exception that fits, with batchprop's message."""
 
+import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -112,6 +114,43 @@ def test_files(tmp_path):
         batchprop.load_idx(tmp_path / "images.gz", tmp_path / "labels.gz")
     with pytest.raises(FileNotFoundError, match="no data directory"):
         batchprop.mnist_loader.load_data(tmp_path / "nowhere")
+
+
+@pytest.fixture
+def unreadable_models(tmp_path):
+    """A file of bytes that are not text, and a model whose cost is a long non-ASCII name."""
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\xff\xfe\x80 not a model")
+    cost = tmp_path / "cost.json"
+    cost.write_text(json.dumps({"sizes": [1, 1], "weights": [[[1.0]]], "biases": [[[1.0]]], "cost": "\u00e9" * 30},
+                               ensure_ascii=False), encoding="utf-8")
+    return junk, cost
+
+
+def test_messages_quoting_bytes_that_are_not_utf8_arrive_whole(tmp_path, unreadable_models):
+    junk, cost = unreadable_models
+    # The JSON parser quotes the byte it stopped at: escaped, not dropped with the whole message.
+    with pytest.raises(batchprop.Error, match=r"junk\.bin: not valid JSON: .* last read: '\\xff'$"):
+        batchprop.load(junk)
+    # A quoted value is shortened between characters, never inside one.
+    with pytest.raises(batchprop.Error, match='"cost" is "\u00e9{20}\\.\\.\\.; expected "QuadraticCost"'):
+        batchprop.load(cost)
+    # A file name given as bytes that are not UTF-8 reaches Python as the library quotes it:
+    # the module escapes what it cannot decode.
+    name = os.path.join(os.fsencode(tmp_path), b"\xff-net.json")
+    with open(name, "wb") as f:
+        f.write(b'{"sizes": ')
+    with pytest.raises(batchprop.Error, match=r"/\\xff-net\.json: not valid JSON: .* unexpected end of input"):
+        batchprop.load(name)
+
+
+def test_the_cli_prints_those_messages_readably(cli, unreadable_models):
+    junk, cost = unreadable_models
+    for model, tail in ((junk, "last read: '\\xff'\n"), (cost, '"' + "\u00e9" * 20 + '...; expected')):
+        run = subprocess.run([cli, "eval", "--model", str(model), "--device", "cpu"], capture_output=True)
+        assert run.returncode == 1
+        err = run.stderr.decode("utf-8")  # strict: a raw byte would raise here
+        assert err.startswith(f"batchprop: error: {model}: ") and tail in err, err
 
 
 def test_saving_never_leaves_half_a_file(tmp_path):
