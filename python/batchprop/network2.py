@@ -11,7 +11,9 @@ Beyond the book: keyword arguments device, dtype, seed (Network) and mode, progr
 may also come as numpy arrays (X, y), which are used in place without a copy.
 """
 
+import copy
 import errno
+import operator
 import os
 import sys
 import threading
@@ -153,6 +155,52 @@ class _OneThreadAtATime:
             self._lock.release()
 
 
+class _Layers(list):
+    """net.weights or net.biases: the network's own float64 arrays, one per layer. Writing into
+    one (net.weights[0][j, k] += eps) or replacing one (net.weights[0] = w) changes the network
+    from its next computation on; the number of layers is fixed."""
+
+    def __init__(self, arrays, name):
+        super().__init__(arrays)
+        self._name = name
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            indices = range(len(self))[index]
+            values = list(value)
+            if len(values) != len(indices):
+                raise ValueError(f"{len(indices)} layers of {self._name} need {len(indices)} arrays, got {len(values)}")
+            for i, v in zip(indices, values):
+                self[i] = v
+            return
+        target = list.__getitem__(self, index)  # an IndexError as a list raises it
+        i = operator.index(index) % len(self)
+        new = np.asarray(value, dtype=np.float64)
+        if self._name == "biases" and new.shape == target.shape[:1]:
+            new = new.reshape(target.shape)  # (n_l,) for (n_l, 1), as assigning the whole list takes it
+        if new.shape != target.shape:
+            raise ValueError(f"{self._name}[{i}] must have shape {target.shape}, got {new.shape}")
+        if not np.all(np.isfinite(new)):
+            raise ValueError(f"{self._name}[{i}] holds a value that is not finite")
+        target[...] = new  # into the array the network reads, so references to it stay live
+
+    def _fixed(self, *args, **kwargs):
+        raise TypeError(f"a network has one array of {self._name} per layer; set one with "
+                        f"net.{self._name}[l] = array, or assign a whole list")
+
+    append = extend = insert = pop = remove = clear = sort = reverse = __delitem__ = __iadd__ = __imul__ = _fixed
+
+    # A copy is a snapshot: a plain list, no longer tied to the network.
+    def __copy__(self):
+        return list(self)
+
+    def __deepcopy__(self, memo):
+        return [copy.deepcopy(a, memo) for a in self]
+
+    def __reduce__(self):
+        return list, (list(self),)
+
+
 class Network:
     """A fully-connected sigmoid network, as network2.py's Network.
 
@@ -181,6 +229,8 @@ class Network:
 
     def _attach(self, session):
         self._session = _OneThreadAtATime(session)
+        self._forget_parameters()
+        self._training = False    # inside SGD: callbacks read parameters that are still moving
         self._epochs_trained = 0  # epochs trained since the initialisation: the next SGD goes on from there
         self.epoch_stats = []     # per epoch of the last SGD: seconds, examples/s (batchprop's)
 
@@ -204,22 +254,65 @@ class Network:
 
     @property
     def weights(self) -> List[np.ndarray]:
-        """[w^2, ..., w^L], w^l of shape (n_l, n_{l-1}), float64 copies of the parameters.
-        Assign a whole list to change them (changing a copy in place does not)."""
-        return self._session.parameters()[0]
+        """[w^2, ..., w^L], w^l of shape (n_l, n_{l-1}), float64: the network's parameters.
+
+        They write through, as network2.py's arrays do: a change in place
+        (net.weights[0][j, k] += eps), a layer replaced (net.weights[0] = w) or a whole list
+        assigned (net.weights = [...]) is what the next feedforward, accuracy, total_cost, SGD
+        or save computes with (a value that is not finite is refused there). With dtype="f32"
+        a value is rounded to float when it reaches the network, and the array then shows the
+        rounded value: take dtype="f64" for finite differences. SGD and the initialisers
+        leave fresh arrays, as the book's update does: arrays taken before them no longer
+        belong to the network. Inside a progress callback they are read-only snapshots."""
+        return self._parameters()[0]
 
     @weights.setter
     def weights(self, weights):
-        self._session.set_parameters(weights, self._session.parameters()[1])
+        self._session.set_parameters(weights, self._parameters()[1])
+        self._forget_parameters()
 
     @property
     def biases(self) -> List[np.ndarray]:
-        """[b^2, ..., b^L], b^l of shape (n_l, 1), float64 copies (assign a list to change them)."""
-        return self._session.parameters()[1]
+        """[b^2, ..., b^L], b^l of shape (n_l, 1), float64; they write through as weights do."""
+        return self._parameters()[1]
 
     @biases.setter
     def biases(self, biases):
-        self._session.set_parameters(self._session.parameters()[0], biases)
+        self._session.set_parameters(self._parameters()[0], biases)
+        self._forget_parameters()
+
+    # The arrays net.weights and net.biases hand out are kept, with a copy of what the network
+    # held when they were made; every call that computes with the parameters first hands
+    # changed arrays back to the network (_synced). The network computes in its own type, on
+    # its own device, so the arrays cannot be its memory.
+    def _parameters(self):
+        if self._training:  # the parameters move on while SGD runs: a snapshot for the callback
+            weights, biases = self._session.parameters()
+            for a in weights + biases:
+                a.flags.writeable = False
+            return weights, biases
+        if self._arrays is None:
+            weights, biases = self._session.parameters()
+            self._arrays = (_Layers(weights, "weights"), _Layers(biases, "biases"))
+            self._held = [a.copy() for a in weights + biases]
+        return self._arrays
+
+    def _synced(self):
+        """The session, holding whatever was written into net.weights and net.biases."""
+        if self._arrays is not None:
+            arrays = list(self._arrays[0]) + list(self._arrays[1])
+            if not all(np.array_equal(a, h) for a, h in zip(arrays, self._held)):
+                self._session.set_parameters(*self._arrays)
+                held = self._session.parameters()  # in f32, rounded to float
+                for a, h in zip(arrays, held[0] + held[1]):
+                    a[...] = h
+                self._held = [a.copy() for a in arrays]
+        return self._session
+
+    def _forget_parameters(self):
+        """After the network changed its parameters itself: the next read makes fresh arrays."""
+        self._arrays = None  # (weights, biases) as _Layers, once read
+        self._held = None    # what the network held when they were made or last handed back
 
     # ---- batchprop's own -----------------------------------------------------------------------
 
@@ -250,11 +343,13 @@ class Network:
     def default_weight_initializer(self) -> None:
         """w ~ N(0, 1/n_in), b ~ N(0, 1), drawn from the network's seed (network2.py's default)."""
         self._session.initialise("scaled", self._seed)
+        self._forget_parameters()
         self._epochs_trained = 0
 
     def large_weight_initializer(self) -> None:
         """w, b ~ N(0, 1), drawn from the network's seed (network.py's initialisation)."""
         self._session.initialise("gaussian", self._seed)
+        self._forget_parameters()
         self._epochs_trained = 0
 
     def feedforward(self, a: np.ndarray) -> np.ndarray:
@@ -266,7 +361,7 @@ class Network:
         if a.ndim != 2 or a.shape[0] != self.sizes[0]:
             raise ValueError(f"feedforward: an input must have {self.sizes[0]} rows, got shape {a.shape}")
         data = as_data(np.ascontiguousarray(a.T), "feedforward", labels=False)
-        return self._session.outputs(data).T
+        return self._synced().outputs(data).T
 
     def SGD(self, training_data: DataLike, epochs: int, mini_batch_size: int, eta: float, lmbda: float = 0.0,
             evaluation_data: Optional[DataLike] = None,
@@ -367,7 +462,13 @@ class Network:
         def on_progress(epoch, done, total):
             progress(epoch - first, done, total)
 
-        self._session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
+        session = self._synced()
+        self._forget_parameters()
+        self._training = True
+        try:
+            session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
+        finally:
+            self._training = False
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     @staticmethod
@@ -388,7 +489,7 @@ class Network:
     def accuracy(self, data: DataLike, convert: bool = False) -> int:
         """How many examples of data the network classifies right (the most activated output is
         the label). convert is accepted for the book's calls; the label form is recognised."""
-        correct, _, _ = self._session.evaluate(as_data(data, "data"))
+        correct, _, _ = self._synced().evaluate(as_data(data, "data"))
         return int(correct)
 
     def total_cost(self, data: DataLike, lmbda: float, convert: bool = False) -> float:
@@ -398,14 +499,14 @@ class Network:
         lmbda = _as_float(lmbda, "lmbda")
         if not lmbda >= 0 or lmbda == float("inf"):  # the formula's own domain (no TrainConfig here)
             raise ValueError(f"lmbda must be a finite number >= 0, got {lmbda}")
-        _, _, cost = self._session.evaluate(d)
+        _, _, cost = self._synced().evaluate(d)
         if lmbda and d.n:
             cost += 0.5 * (lmbda / d.n) * sum(float(np.sum(w * w)) for w in self.weights)
         return cost
 
     def predict(self, data: Union[DataLike, np.ndarray]) -> np.ndarray:
         """The class of every example (images alone, or labelled data) as an int array."""
-        return self._session.predict(as_data(data, "data", labels=False))
+        return self._synced().predict(as_data(data, "data", labels=False))
 
     def save(self, filename: Union[str, os.PathLike]) -> None:
         """Writes the network to filename in network2.py's JSON format (readable by network2.py's
@@ -414,7 +515,7 @@ class Network:
         folder = os.path.dirname(filename) or "."
         if not os.path.isdir(folder):  # as open() would say it, before the C++ writer does
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), folder)
-        self._session.save(filename)
+        self._synced().save(filename)
 
 
 def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32") -> Network:
