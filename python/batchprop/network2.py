@@ -13,6 +13,7 @@ may also come as numpy arrays (X, y), which are used in place without a copy.
 
 import copy
 import errno
+import json
 import operator
 import os
 import sys
@@ -232,6 +233,7 @@ class Network:
         self._forget_parameters()
         self._training = False    # inside SGD: callbacks read parameters that are still moving
         self._epochs_trained = 0  # epochs trained since the initialisation: the next SGD goes on from there
+        self._run = None          # the settings of the SGD that trained the parameters last (save records them)
         self.epoch_stats = []     # per epoch of the last SGD: seconds, examples/s (batchprop's)
 
     # ---- what the book's code reads -----------------------------------------------------------
@@ -345,12 +347,14 @@ class Network:
         self._session.initialise("scaled", self._seed)
         self._forget_parameters()
         self._epochs_trained = 0
+        self._run = None
 
     def large_weight_initializer(self) -> None:
         """w, b ~ N(0, 1), drawn from the network's seed (network.py's initialisation)."""
         self._session.initialise("gaussian", self._seed)
         self._forget_parameters()
         self._epochs_trained = 0
+        self._run = None
 
     def feedforward(self, a: np.ndarray) -> np.ndarray:
         """The output for input a: a column (n_0, 1) gives (n_L, 1); a matrix (n_0, k) whose
@@ -464,11 +468,20 @@ class Network:
 
         session = self._synced()
         self._forget_parameters()
+        # The record save() writes (the CLI's run record); "interrupted" until the call returns.
+        previous_run = self._run
+        self._run = {"interrupted": True, "eta": config.eta, "lambda": config.lmbda, "batch": config.batch,
+                     "mode": config.mode, "launch": config.launch, "seed": config.seed, "shuffle": config.shuffle,
+                     "training_examples": train.n}
         self._training = True
         try:
             session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
+        except _core.Error:
+            self._run = previous_run  # the library's errors leave the network as it was before the call
+            raise
         finally:
             self._training = False
+        self._run["interrupted"] = False
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     @staticmethod
@@ -510,12 +523,21 @@ class Network:
 
     def save(self, filename: Union[str, os.PathLike]) -> None:
         """Writes the network to filename in network2.py's JSON format (readable by network2.py's
-        load and by `batchprop eval --model`). The file is replaced only once fully written."""
+        load and by `batchprop eval --model`). The file is replaced only once fully written.
+
+        As `batchprop train --save` does, the file also records under "batchprop" how the
+        network was trained: the epochs since it was made, loaded or initialised, and the
+        settings of the SGD call that trained it last (eta, lmbda as "lambda",
+        mini_batch_size as "batch", mode, launch, seed, shuffle), with its dtype and
+        "front_end": "python". `batchprop train --init-model` continues with them."""
         filename = os.fspath(filename)
         folder = os.path.dirname(filename) or "."
         if not os.path.isdir(folder):  # as open() would say it, before the C++ writer does
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), folder)
-        self._synced().save(filename)
+        record = {"version": _core.__version__, "front_end": "python", "epochs": self._epochs_trained,
+                  "cost": self._session.cost, "dtype": self.dtype, "seed": self._seed}
+        record.update(self._run or {})  # nothing more before the first SGD
+        self._synced().save(filename, json.dumps(record))
 
 
 def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32") -> Network:

@@ -370,5 +370,11 @@ PYBIND11_MODULE(_core, m) {
             },
             py::arg("how"), py::arg("seed"))
         .def(
-            "save", [](const Session& s, const std::string& path) { s.save(path); }, py::arg("path"));
+            "save",
+            [](const Session& s, const std::string& path, const std::string& record) {
+                // The record (how the model was trained: the CLI's --init-model reads it) comes
+                // as JSON text that network2.py made with json.dumps.
+                s.save(path, record.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(record));
+            },
+            py::arg("path"), py::arg("record") = "");
 }

@@ -152,6 +152,50 @@ def test_models_travel_between_the_module_and_the_cli(small, fashion, cli, tmp_p
     assert report["correct"] == loaded.accuracy((X_test, y_test))
 
 
+def test_a_model_saved_here_continues_in_the_cli_with_its_settings(small, cli, tmp_path):
+    (X, y), _ = small
+    net = batchprop.Network([784, 30, 10], device="cpu", dtype="f64", seed=5)
+    net.SGD((X, y), 2, 20, 0.25, lmbda=2.0, mode="per-example", shuffle=False, verbose=False)
+    path = tmp_path / "net.json"
+    net.save(path)
+    assert json.loads(path.read_text())["batchprop"] == {
+        "version": batchprop.__version__, "front_end": "python", "epochs": 2, "interrupted": False, "eta": 0.25,
+        "lambda": 2.0, "batch": 20, "cost": "cross-entropy", "mode": "per-example", "launch": "auto", "dtype": "f64",
+        "seed": 5, "shuffle": False, "training_examples": 2000}
+    run = subprocess.run([cli, "train", "--init-model", str(path), "--device", "cpu", "--train-limit", "2000",
+                          "--epochs", "1", "--monitor", "none"], check=True, capture_output=True, text=True)
+    assert (f"batchprop: continuing with the settings {path} was trained with: cross-entropy cost, eta 0.25, "
+            "lambda 2, batch 20, mode per-example, dtype f64 (flags given override them)") in run.stdout + run.stderr
+
+
+def test_the_record_follows_the_last_sgd_that_trained(tmp_path):
+    rng = np.random.default_rng(8)
+    X, y = rng.integers(1, 256, size=(50, 12), dtype=np.uint8), rng.integers(0, 3, size=50)
+    net = batchprop.Network([12, 4, 3], device="cpu", seed=3)
+
+    def record():
+        net.save(tmp_path / "net.json")
+        return json.loads((tmp_path / "net.json").read_text())["batchprop"]
+
+    assert record() == {"version": batchprop.__version__, "front_end": "python", "epochs": 0,
+                        "cost": "cross-entropy", "dtype": "f32", "seed": 3}  # nothing trained yet
+    net.SGD((X, y), 1, 10, 0.5, verbose=False)
+    with pytest.raises(batchprop.Error, match="training diverged"):
+        net.SGD((X, y), 1, 5, 1e300, seed=9, verbose=False)  # the network stays as it was: so does its record
+    assert record()["eta"] == 0.5 and record()["batch"] == 10 and record()["epochs"] == 1
+
+    def stop(epoch, done, total):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 3, 5, 0.25, seed=9, verbose=False, progress=stop)  # it keeps what it reached
+    assert {k: record()[k] for k in ("epochs", "interrupted", "eta", "batch", "seed")} == {
+        "epochs": 2, "interrupted": True, "eta": 0.25, "batch": 5, "seed": 9}
+    net.large_weight_initializer()
+    assert "eta" not in record() and record()["epochs"] == 0
+
+
 def test_progress_is_reported_and_its_exception_stops_training(small):
     (X, y), _ = small
     seen = []
