@@ -8,7 +8,8 @@ done as matrices on batchprop's CPU or GPU backend instead of a per-example Pyth
             monitor_evaluation_accuracy=True)
 
 Beyond the book: keyword arguments device, dtype, seed (Network) and mode, progress (SGD); data
-may also come as numpy arrays (X, y), which are used in place without a copy.
+may also come as numpy arrays (X, y), which are used in place without a copy. Without seed=, a
+network's seed is drawn from numpy's global generator, so np.random.seed(k) reproduces a run.
 """
 
 import copy
@@ -23,7 +24,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._data import as_data
+from ._data import _warn, as_data
 
 # What SGD, accuracy and total_cost accept (see as_data): (X, y) arrays, the book's list of
 # (x, y) tuples, or a prepared batchprop.Data.
@@ -90,6 +91,24 @@ def _cost_name(cost):
 
 _INT_MIN, _INT_MAX = -2**31, 2**31 - 1  # batchprop's counts (layer sizes, epochs, m) are C ints
 _SEED_MAX = 2**64 - 1                   # seeds are 64-bit
+
+
+def _seed_of(seed):
+    """The seed given, or one drawn from numpy's global generator: as the book's np.random
+    calls, unseeded networks differ and np.random.seed(k) before makes them the same."""
+    if seed is None:
+        return int(np.random.randint(2**32, dtype=np.int64))
+    return _as_int(seed, "seed", 0, _SEED_MAX)
+
+
+_device_notice_given = False  # the CPU-fallback warning, once per process as the CLI's notice per run
+
+
+def _say_device_notice(session):
+    global _device_notice_given
+    if session.device_notice and not _device_notice_given:
+        _device_notice_given = True
+        _warn(f"batchprop: {session.device_notice} (device=\"cpu\" skips this warning)")
 
 
 # Python's numbers into batchprop's C types. Which values make sense is the library's to say:
@@ -205,14 +224,16 @@ class _Layers(list):
 class Network:
     """A fully-connected sigmoid network, as network2.py's Network.
 
-    Network(sizes, cost=CrossEntropyCost, *, device="auto", dtype="f32", seed=1)
+    Network(sizes, cost=CrossEntropyCost, *, device="auto", dtype="f32", seed=None)
 
     sizes   neurons per layer, input layer first, e.g. [784, 30, 10]
     cost    CrossEntropyCost (network2.py's default) or QuadraticCost (network.py's)
-    device  "auto" (a usable GPU, else the CPU), "cpu", "cuda" or "cuda:N"
+    device  "auto" (a usable GPU, else the CPU, with a warning once), "cpu", "cuda" or "cuda:N"
     dtype   "f32" or "f64": the type batchprop computes in
     seed    seeds the initial weights and every epoch's shuffle; the same seed gives the same
-            parameters as `batchprop train --seed` with the same settings, bit for bit
+            parameters as `batchprop train --seed` with the same settings, bit for bit.
+            None (the default): drawn from numpy's global generator, so runs differ unless
+            np.random.seed(k) came first, as with the book's code; net.seed tells which it was
 
     The weights start as network2.py's default_weight_initializer draws them (w ~ N(0, 1/n_in),
     b ~ N(0, 1)); large_weight_initializer() gives network.py's N(0, 1) instead.
@@ -221,14 +242,15 @@ class Network:
     _default_init = "scaled"
 
     def __init__(self, sizes: Sequence[int], cost: type = CrossEntropyCost, *, device: str = "auto",
-                 dtype: str = "f32", seed: int = 1) -> None:
+                 dtype: str = "f32", seed: Optional[int] = None) -> None:
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a list of ints, got {type(sizes).__name__}")
         sizes = [_as_int(s, "every layer size") for s in sizes]
-        self._seed = _as_int(seed, "seed", 0, _SEED_MAX)
+        self._seed = _seed_of(seed)
         self._attach(_core.Session(sizes, _cost_name(cost), self._default_init, self._seed, device, dtype))
 
     def _attach(self, session):
+        _say_device_notice(session)
         self._session = _OneThreadAtATime(session)
         self._forget_parameters()
         self._training = False    # inside SGD: callbacks read parameters that are still moving
@@ -337,7 +359,9 @@ class Network:
         return self._seed
 
     def __repr__(self):
-        return (f"Network({self.sizes}, cost={self.cost.__name__}, device={self.device!r}, "
+        # device as it is given ("cpu", "cuda:0"), not the backend's name: the text can be run
+        device = self.device.split(" ")[0]
+        return (f"Network({self.sizes}, cost={self.cost.__name__}, device={device!r}, "
                 f"dtype={self.dtype!r}, seed={self._seed})")
 
     # ---- the book's methods -----------------------------------------------------------------------
@@ -540,9 +564,11 @@ class Network:
         self._synced().save(filename, json.dumps(record))
 
 
-def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32") -> Network:
-    """A Network from a file written by save() (here, network2.py's or `batchprop train --save`)."""
+def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32",
+         seed: Optional[int] = None) -> Network:
+    """A Network from a file written by save() (here, network2.py's or `batchprop train --save`).
+    seed: for its SGD's shuffle and its initialisers, as Network's (None: from numpy's)."""
     net = Network.__new__(Network)
-    net._seed = 1
+    net._seed = _seed_of(seed)
     net._attach(_core.Session.load(_check_file(filename), device, dtype))
     return net

@@ -259,7 +259,15 @@ PYBIND11_MODULE(_core, m) {
                                [](const Dataset& d) { return d.pixel_type() == PixelType::u8 ? "uint8" : "float32"; })
         .def_property_readonly("borrowed", &Dataset::borrowed)
         .def_property_readonly("address", [](const Dataset& d) { return reinterpret_cast<std::uintptr_t>(d.image_data()); })
-        .def_property_readonly("has_labels", [](const Dataset& d) { return !d.labels.empty(); });
+        .def_property_readonly("has_labels", [](const Dataset& d) { return !d.labels.empty(); })
+        .def("__repr__", [](const Dataset& d) {
+            // Not a constructor call (the images are not in it): what the data is, in brackets.
+            return "<batchprop.Data " + py::repr(py::str(d.source)).cast<std::string>() + ": " + std::to_string(d.n) +
+                   " examples of " + std::to_string(d.n_inputs) + " " +
+                   (d.pixel_type() == PixelType::u8 ? "uint8 pixels (inputs k/255)" : "float32 inputs") +
+                   (d.labels.empty() ? ", no labels" : ", labelled") +
+                   (d.borrowed() ? ", borrowed from a numpy array>" : ", held by batchprop>");
+        });
 
     m.def(
         "find_idx_files",

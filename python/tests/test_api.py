@@ -2,6 +2,8 @@
 
 import copy
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -117,7 +119,7 @@ def test_parameters_written_in_place_or_by_layer_are_what_the_network_uses(tiny,
     np.testing.assert_allclose(a.feedforward(x), numpy_feedforward(w, bias, x / 255.0), rtol=1e-13)
     assert np.array_equal(a.predict(X), b.predict(X)) and a.accuracy((X, y)) == b.accuracy((X, y))
     a.save(tmp_path / "a.json")
-    assert all(np.array_equal(p, q) for p, q in zip(batchprop.load(tmp_path / "a.json", dtype="f64").weights, w))
+    assert all(np.array_equal(p, q) for p, q in zip(batchprop.load(tmp_path / "a.json", device="cpu", dtype="f64").weights, w))
     held = a.weights
     a.SGD((X, y), 2, 10, 0.5, verbose=False)
     b.SGD((X, y), 2, 10, 0.5, verbose=False, seed=3)  # a's shuffle
@@ -164,6 +166,46 @@ def test_writes_the_network_cannot_take_fail_loudly(tiny):
     seen = []
     net.SGD((X, y), 2, 10, 0.5, verbose=False, progress=progress)
     assert len(seen) >= 2 and seen[-1] == net.weights[0][0, 0]
+
+
+def test_unseeded_networks_follow_numpys_global_generator(tmp_path):
+    np.random.seed(4)
+    a = batchprop.Network([6, 5, 3], device="cpu")
+    np.random.seed(4)
+    b = batchprop.Network([6, 5, 3], device="cpu")
+    c = batchprop.Network([6, 5, 3], device="cpu")  # the generator has moved on
+    assert a.seed == b.seed != c.seed
+    assert np.array_equal(a.weights[0], b.weights[0]) and not np.array_equal(a.weights[0], c.weights[0])
+    assert np.array_equal(batchprop.Network([6, 5, 3], device="cpu", seed=a.seed).weights[0], a.weights[0])
+    np.random.seed(4)
+    assert batchprop.network.Network([6, 5, 3], device="cpu").seed == a.seed
+    a.save(tmp_path / "a.json")
+    np.random.seed(4)
+    assert batchprop.load(tmp_path / "a.json", device="cpu").seed == a.seed
+    assert batchprop.load(tmp_path / "a.json", device="cpu", seed=7).seed == 7
+    # Without np.random.seed, every process draws its own.
+    code = "import batchprop; print(batchprop.Network([3, 2], device='cpu').seed)"
+    seeds = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+             for _ in range(2)}
+    assert len(seeds) == 2
+
+
+def test_a_networks_repr_makes_the_same_network():
+    for module in (batchprop.network2, batchprop.network):
+        net = module.Network([5, 4, 3], device="cpu", dtype="f64", seed=11)
+        again = eval(repr(net), vars(module))
+        assert type(again) is type(net) and repr(again) == repr(net)
+        assert all(np.array_equal(p, q) for p, q in zip(again.weights + again.biases, net.weights + net.biases))
+    assert repr(net) == "Network([5, 4, 3], device='cpu', dtype='f64', seed=11)"
+
+
+def test_data_says_what_it_is(tiny):
+    X, y = tiny
+    assert repr(batchprop.as_data((X, y), "training_data")) == (
+        "<batchprop.Data 'training_data': 30 examples of 4 uint8 pixels (inputs k/255), labelled, "
+        "borrowed from a numpy array>")
+    assert repr(batchprop.as_data(X[:2] / 255.0, labels=False)) == (
+        "<batchprop.Data 'data': 2 examples of 4 float32 inputs, no labels, borrowed from a numpy array>")
 
 
 def test_total_cost_is_network2s_formula(small):

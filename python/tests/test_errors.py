@@ -3,6 +3,8 @@
 import json
 import os
 import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -99,6 +101,49 @@ def test_data_that_does_not_fit(data):
         net.SGD(42, 1, 10, 0.5)
     with pytest.raises(ValueError, match="no examples"):
         net.SGD([], 1, 10, 0.5)
+    with pytest.raises(batchprop.Error, match="^the training set is empty$"):
+        net.SGD((X[:0], y[:0]), 1, 10, 0.5)
+
+
+def test_images_that_look_meant_the_other_way_warn(data):
+    # Integers are pixels 0..255 (an input is k/255); floats are the inputs as they are.
+    X, y = data
+    net = batchprop.Network([12, 4, 3], device="cpu")
+    with pytest.warns(UserWarning, match="training_data: float images are used as the network's inputs as they "
+                                         "are, and these reach 255; pixels 0..255 should come as integers") as seen:
+        net.SGD((X.astype(np.float64), y), 1, 10, 0.5, verbose=False)
+    assert seen[0].filename == __file__  # the caller's line, not the package's
+    with pytest.warns(UserWarning, match="data: integer images are pixels 0..255 .* reach only 1"):
+        net.accuracy(((X > 128).astype(np.uint8), y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inputs = X / 255.0
+        inputs[0, 0] = 1.0
+        net.accuracy((inputs, y))
+        net.accuracy((X, y))
+        net.accuracy((np.zeros_like(X), y))
+
+
+def test_the_cpu_fallback_warns_once(monkeypatch, tmp_path):
+    if not batchprop.Network([4, 2], device="auto").device_notice:
+        pytest.skip("device='auto' found a GPU here")
+    monkeypatch.setattr(batchprop.network2, "_device_notice_given", False)
+    with pytest.warns(UserWarning, match=r"^batchprop: .*; running on the CPU \(device=\"cpu\" skips this warning\)$"):
+        net = batchprop.Network([4, 2])
+    net.save(tmp_path / "net.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batchprop.Network([4, 2])
+        batchprop.load(tmp_path / "net.json")
+
+
+def test_another_interpreter_is_told_which_one_the_module_is_for():
+    from batchprop._build import python
+    code = "import sys; sys.modules['numpy'] = None; import batchprop"  # as where numpy is missing
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert (f"it was built for {python} (Python " in run.stderr and f"this is {sys.executable} (Python " in run.stderr
+            and f"run it with {python}" in run.stderr), run.stderr
 
 
 def test_files(tmp_path):

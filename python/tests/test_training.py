@@ -73,7 +73,7 @@ def test_numpy_arrays_are_used_in_place(small):
     # what cannot be read in place is converted once: a strided view, float64
     d = batchprop.as_data((X[::2], y[::2]))
     assert d.address != X.ctypes.data and d.n == 1000
-    assert batchprop.as_data((X.astype(np.float64), y)).pixel_type == "float32"
+    assert batchprop.as_data((X.astype(np.float64) / 255, y)).pixel_type == "float32"
     # the borrowed array stays alive with the data set, even when the caller lets go of it
     Z = np.ascontiguousarray(X[:100])
     d = batchprop.as_data((Z, y[:100]))
@@ -278,7 +278,7 @@ def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion):
 def test_labels_as_a_column_are_labels():
     rng = np.random.default_rng(3)
     X, y = rng.integers(1, 256, size=(60, 12), dtype=np.uint8), rng.integers(0, 3, size=60)
-    a, b = (batchprop.Network([12, 4, 3], device="cpu", dtype="f64") for _ in range(2))
+    a, b = (batchprop.Network([12, 4, 3], device="cpu", dtype="f64", seed=1) for _ in range(2))
     a.SGD((X, y), 1, 10, 0.5, verbose=False)
     b.SGD((X, y.reshape(-1, 1)), 1, 10, 0.5, verbose=False)  # (n, 1): not one-hot rows of one class
     assert all(np.array_equal(p, q) for p, q in zip(a.weights, b.weights))
