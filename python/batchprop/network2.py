@@ -497,6 +497,7 @@ class Network:
         self._run = {"interrupted": True, "eta": config.eta, "lambda": config.lmbda, "batch": config.batch,
                      "mode": config.mode, "launch": config.launch, "seed": config.seed, "shuffle": config.shuffle,
                      "training_examples": train.n}
+        outer = self._training  # an SGD called from a callback of another (the library refuses it)
         self._training = True
         try:
             session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
@@ -504,7 +505,7 @@ class Network:
             self._run = previous_run  # the library's errors leave the network as it was before the call
             raise
         finally:
-            self._training = False
+            self._training = outer
         self._run["interrupted"] = False
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 

@@ -159,6 +159,8 @@ def test_writes_the_network_cannot_take_fail_loudly(tiny):
     assert net.weights[0][0, 0] != 7.0
 
     def progress(epoch, done, total):  # the parameters are moving: a snapshot, read-only
+        with pytest.raises(batchprop.Error, match="not while training"):
+            net.SGD((X, y), 1, 10, 0.5, verbose=False)  # refused, and the outer SGD still trains
         with pytest.raises(ValueError, match="read-only"):
             net.weights[0][0, 0] += 1.0
         seen.append(net.weights[0][0, 0])
