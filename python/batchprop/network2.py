@@ -140,6 +140,10 @@ def _check_file(path):
     return path
 
 
+class _InUse(RuntimeError):
+    """Another thread is in the network's session: this call did nothing."""
+
+
 class _OneThreadAtATime:
     """The compiled session behind a Network, entered by one thread at a time. Training releases
     the GIL, so without this another thread could call into the session mid-epoch (read the
@@ -152,7 +156,7 @@ class _OneThreadAtATime:
 
     def _enter(self):
         if not self._lock.acquire(blocking=False):
-            raise RuntimeError("this network is in use by another thread (training?); wait for it to finish")
+            raise _InUse("this network is in use by another thread (training?); wait for it to finish")
 
     def __getattr__(self, name):
         attr = getattr(self._session, name)
@@ -494,19 +498,19 @@ class Network:
         self._forget_parameters()
         # The record save() writes (the CLI's run record); "interrupted" until the call returns.
         previous_run = self._run
-        self._run = {"interrupted": True, "eta": config.eta, "lambda": config.lmbda, "batch": config.batch,
-                     "mode": config.mode, "launch": config.launch, "seed": config.seed, "shuffle": config.shuffle,
-                     "training_examples": train.n}
+        run = self._run = {"interrupted": True, "eta": config.eta, "lambda": config.lmbda, "batch": config.batch,
+                           "mode": config.mode, "launch": config.launch, "seed": config.seed,
+                           "shuffle": config.shuffle, "training_examples": train.n}
         outer = self._training  # an SGD called from a callback of another (the library refuses it)
         self._training = True
         try:
             session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
-        except _core.Error:
-            self._run = previous_run  # the library's errors leave the network as it was before the call
+        except (_core.Error, _InUse):
+            self._run = previous_run  # refused, or the library's errors: the network is as it was before
             raise
         finally:
             self._training = outer
-        self._run["interrupted"] = False
+        run["interrupted"] = False
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     @staticmethod

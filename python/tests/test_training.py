@@ -250,7 +250,7 @@ def test_the_book_prints_its_lines(small, capsys):
     assert lines[2].startswith("Accuracy on evaluation data: ") and lines[2].endswith(" / 1000")
 
 
-def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion):
+def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion, tmp_path):
     (X, y), _ = fashion
     net = batchprop.Network([784, 30, 10], device="cpu", seed=1)
     seen, started, errors = [], threading.Event(), []
@@ -270,9 +270,14 @@ def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion):
     assert started.wait(30)
     with pytest.raises(RuntimeError, match="in use by another thread"):
         net.accuracy((X[:100], y[:100]))
+    with pytest.raises(RuntimeError, match="in use by another thread"):
+        net.SGD((X, y), 1, 20, 0.1, verbose=False)  # refused: the training thread's settings stay on record
     t.join()
     assert not errors and len(seen) > 1
     assert net.accuracy((X[:100], y[:100])) >= 0  # free again
+    net.save(tmp_path / "net.json")
+    record = json.loads((tmp_path / "net.json").read_text())["batchprop"]
+    assert (record["epochs"], record["eta"], record["batch"], record["interrupted"]) == (6, 0.5, 10, False)
 
 
 def test_labels_as_a_column_are_labels():
