@@ -7,7 +7,21 @@ Errors batchprop itself reports are batchprop.Error (a ValueError) with its one-
 missing files raise FileNotFoundError, wrong argument types TypeError.
 """
 
-from . import _core, mnist_loader, network, network2
+import sys
+
+try:
+    import numpy  # noqa: F401
+    from . import _core
+except ImportError as e:  # another interpreter than the one the module was built for, most often
+    try:
+        from ._build import python as _built_for, python_version as _built_version
+    except ImportError:
+        _built_for, _built_version = "the python3 that built it", "?"
+    raise ImportError(f"batchprop cannot be imported here ({e}): it was built for {_built_for} (Python "
+                      f"{_built_version}, with numpy), and this is {sys.executable} (Python "
+                      f"{sys.version.split()[0]}); run it with {_built_for}") from e
+
+from . import mnist_loader, network, network2
 from ._core import Data, Error
 from ._data import as_data
 from .network2 import (CrossEntropyCost, Network, QuadraticCost, load, sigmoid, sigmoid_prime,

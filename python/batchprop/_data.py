@@ -1,5 +1,11 @@
 """Turning the data a caller hands us into batchprop.Data: numpy arrays borrowed in place where
-their type and layout allow, the book's lists of (x, y) tuples gathered into one array."""
+their type and layout allow, the book's lists of (x, y) tuples gathered into one array.
+
+The rule for images: integers are pixels 0..255, and the input a network sees is k/255; floats
+are the inputs as they are. Data that looks meant the other way gets a warning."""
+
+import sys
+import warnings
 
 import numpy as np
 
@@ -28,6 +34,29 @@ def _labels(y, n, what):
     return y.astype(np.int32, copy=False)
 
 
+def _warn(message):
+    """A UserWarning attributed to the caller's line outside this package. Python shows it once
+    per line and message unless told otherwise (warnings.simplefilter)."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("batchprop"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _check_range(X, what):
+    """Warns where the data looks meant the other way round from the rule (module text)."""
+    if not X.size or not np.issubdtype(X.dtype, np.number):
+        return
+    top = X.max()
+    if np.issubdtype(X.dtype, np.floating) and top > 1:
+        _warn(f"{what}: float images are used as the network's inputs as they are, and these reach {top:g}; "
+              "pixels 0..255 should come as integers (an input is then k/255) or be divided by 255 "
+              "(inputs beyond 1 on purpose: ignore this warning)")
+    elif np.issubdtype(X.dtype, np.integer) and top == 1:
+        _warn(f"{what}: integer images are pixels 0..255 (an input is k/255), and these reach only 1, so every "
+              "input is at most 1/255; inputs 0 and 1 should come as floats (used as they are)")
+
+
 def _images(X, what):
     """(n, pixels) in a type batchprop reads in place: uint8 bytes 0..255 or float32 inputs."""
     X = np.asarray(X)
@@ -35,6 +64,7 @@ def _images(X, what):
         X = X.reshape(X.shape[0], -1)
     if X.ndim != 2:
         raise ValueError(f"{what}: images must be a 2-d array (examples, pixels), got shape {X.shape}")
+    _check_range(X, what)
     if X.dtype == np.uint8 or (X.dtype == np.float32 and X.flags.aligned):
         return np.ascontiguousarray(X)  # no copy when already C-contiguous
     if np.issubdtype(X.dtype, np.integer):
@@ -57,8 +87,9 @@ def as_data(data, what="data", labels=True):
     """batchprop.Data from any of the forms the module accepts.
 
     - a batchprop.Data: returned as it is;
-    - (X, y) numpy arrays: X of shape (n, pixels) (or (n, rows, cols)), uint8 0..255 (an input is
-      k/255, exact in f64) or float (used as float32), y n int labels or n one-hot rows (or None
+    - (X, y) numpy arrays: X of shape (n, pixels) (or (n, rows, cols)), integers 0..255 (an input
+      is k/255, exact in f64) or floats (the inputs as they are, used as float32; a warning when
+      they exceed 1, and when integers reach only 1), y n int labels or n one-hot rows (or None
       for images to predict). C-contiguous uint8 and float32 arrays are used in place, not copied;
     - the book's form, as mnist_loader gives it: a list (or any iterable) of (x, y) tuples, x a
       (pixels, 1) column, y a one-hot (classes, 1) column or an int.

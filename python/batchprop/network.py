@@ -18,7 +18,7 @@ class Network(network2.Network):
 
     _default_init = "gaussian"
 
-    def __init__(self, sizes, *, device="auto", dtype="f32", seed=1):
+    def __init__(self, sizes, *, device="auto", dtype="f32", seed=None):
         super().__init__(sizes, QuadraticCost, device=device, dtype=dtype, seed=seed)
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, **batchprop_options):
@@ -27,6 +27,9 @@ class Network(network2.Network):
         shuffle, progress, verbose, launch (see batchprop.Network.SGD)."""
         super().SGD(training_data, epochs, mini_batch_size, eta, evaluation_data=test_data,
                     monitor_evaluation_accuracy=test_data is not None, **batchprop_options)
+
+    def __repr__(self):  # network.py's Network has no cost argument
+        return super().__repr__().replace(f", cost={self.cost.__name__}", "")
 
     @staticmethod
     def _report_epoch(j, r, monitors):

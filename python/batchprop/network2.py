@@ -8,10 +8,14 @@ done as matrices on batchprop's CPU or GPU backend instead of a per-example Pyth
             monitor_evaluation_accuracy=True)
 
 Beyond the book: keyword arguments device, dtype, seed (Network) and mode, progress (SGD); data
-may also come as numpy arrays (X, y), which are used in place without a copy.
+may also come as numpy arrays (X, y), which are used in place without a copy. Without seed=, a
+network's seed is drawn from numpy's global generator, so np.random.seed(k) reproduces a run.
 """
 
+import copy
 import errno
+import json
+import operator
 import os
 import sys
 import threading
@@ -20,7 +24,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._data import as_data
+from ._data import _warn, as_data
 
 # What SGD, accuracy and total_cost accept (see as_data): (X, y) arrays, the book's list of
 # (x, y) tuples, or a prepared batchprop.Data.
@@ -89,6 +93,24 @@ _INT_MIN, _INT_MAX = -2**31, 2**31 - 1  # batchprop's counts (layer sizes, epoch
 _SEED_MAX = 2**64 - 1                   # seeds are 64-bit
 
 
+def _seed_of(seed):
+    """The seed given, or one drawn from numpy's global generator: as the book's np.random
+    calls, unseeded networks differ and np.random.seed(k) before makes them the same."""
+    if seed is None:
+        return int(np.random.randint(2**32, dtype=np.int64))
+    return _as_int(seed, "seed", 0, _SEED_MAX)
+
+
+_device_notice_given = False  # the CPU-fallback warning, once per process as the CLI's notice per run
+
+
+def _say_device_notice(session):
+    global _device_notice_given
+    if session.device_notice and not _device_notice_given:
+        _device_notice_given = True
+        _warn(f"batchprop: {session.device_notice} (device=\"cpu\" skips this warning)")
+
+
 # Python's numbers into batchprop's C types. Which values make sense is the library's to say:
 # its checks (settings.hpp's validate, the network's sizes) raise batchprop.Error naming the
 # argument as the book does (mini_batch_size, lmbda), so they are not repeated here.
@@ -118,6 +140,10 @@ def _check_file(path):
     return path
 
 
+class _InUse(RuntimeError):
+    """Another thread is in the network's session: this call did nothing."""
+
+
 class _OneThreadAtATime:
     """The compiled session behind a Network, entered by one thread at a time. Training releases
     the GIL, so without this another thread could call into the session mid-epoch (read the
@@ -130,7 +156,7 @@ class _OneThreadAtATime:
 
     def _enter(self):
         if not self._lock.acquire(blocking=False):
-            raise RuntimeError("this network is in use by another thread (training?); wait for it to finish")
+            raise _InUse("this network is in use by another thread (training?); wait for it to finish")
 
     def __getattr__(self, name):
         attr = getattr(self._session, name)
@@ -153,17 +179,65 @@ class _OneThreadAtATime:
             self._lock.release()
 
 
+class _Layers(list):
+    """net.weights or net.biases: the network's own float64 arrays, one per layer. Writing into
+    one (net.weights[0][j, k] += eps) or replacing one (net.weights[0] = w) changes the network
+    from its next computation on; the number of layers is fixed."""
+
+    def __init__(self, arrays, name):
+        super().__init__(arrays)
+        self._name = name
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            indices = range(len(self))[index]
+            values = list(value)
+            if len(values) != len(indices):
+                raise ValueError(f"{len(indices)} layers of {self._name} need {len(indices)} arrays, got {len(values)}")
+            for i, v in zip(indices, values):
+                self[i] = v
+            return
+        target = list.__getitem__(self, index)  # an IndexError as a list raises it
+        i = operator.index(index) % len(self)
+        new = np.asarray(value, dtype=np.float64)
+        if self._name == "biases" and new.shape == target.shape[:1]:
+            new = new.reshape(target.shape)  # (n_l,) for (n_l, 1), as assigning the whole list takes it
+        if new.shape != target.shape:
+            raise ValueError(f"{self._name}[{i}] must have shape {target.shape}, got {new.shape}")
+        if not np.all(np.isfinite(new)):
+            raise ValueError(f"{self._name}[{i}] holds a value that is not finite")
+        target[...] = new  # into the array the network reads, so references to it stay live
+
+    def _fixed(self, *args, **kwargs):
+        raise TypeError(f"a network has one array of {self._name} per layer; set one with "
+                        f"net.{self._name}[l] = array, or assign a whole list")
+
+    append = extend = insert = pop = remove = clear = sort = reverse = __delitem__ = __iadd__ = __imul__ = _fixed
+
+    # A copy is a snapshot: a plain list, no longer tied to the network.
+    def __copy__(self):
+        return list(self)
+
+    def __deepcopy__(self, memo):
+        return [copy.deepcopy(a, memo) for a in self]
+
+    def __reduce__(self):
+        return list, (list(self),)
+
+
 class Network:
     """A fully-connected sigmoid network, as network2.py's Network.
 
-    Network(sizes, cost=CrossEntropyCost, *, device="auto", dtype="f32", seed=1)
+    Network(sizes, cost=CrossEntropyCost, *, device="auto", dtype="f32", seed=None)
 
     sizes   neurons per layer, input layer first, e.g. [784, 30, 10]
     cost    CrossEntropyCost (network2.py's default) or QuadraticCost (network.py's)
-    device  "auto" (a usable GPU, else the CPU), "cpu", "cuda" or "cuda:N"
+    device  "auto" (a usable GPU, else the CPU, with a warning once), "cpu", "cuda" or "cuda:N"
     dtype   "f32" or "f64": the type batchprop computes in
     seed    seeds the initial weights and every epoch's shuffle; the same seed gives the same
-            parameters as `batchprop train --seed` with the same settings, bit for bit
+            parameters as `batchprop train --seed` with the same settings, bit for bit.
+            None (the default): drawn from numpy's global generator, so runs differ unless
+            np.random.seed(k) came first, as with the book's code; net.seed tells which it was
 
     The weights start as network2.py's default_weight_initializer draws them (w ~ N(0, 1/n_in),
     b ~ N(0, 1)); large_weight_initializer() gives network.py's N(0, 1) instead.
@@ -172,16 +246,20 @@ class Network:
     _default_init = "scaled"
 
     def __init__(self, sizes: Sequence[int], cost: type = CrossEntropyCost, *, device: str = "auto",
-                 dtype: str = "f32", seed: int = 1) -> None:
+                 dtype: str = "f32", seed: Optional[int] = None) -> None:
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a list of ints, got {type(sizes).__name__}")
         sizes = [_as_int(s, "every layer size") for s in sizes]
-        self._seed = _as_int(seed, "seed", 0, _SEED_MAX)
+        self._seed = _seed_of(seed)
         self._attach(_core.Session(sizes, _cost_name(cost), self._default_init, self._seed, device, dtype))
 
     def _attach(self, session):
+        _say_device_notice(session)
         self._session = _OneThreadAtATime(session)
+        self._forget_parameters()
+        self._training = False    # inside SGD: callbacks read parameters that are still moving
         self._epochs_trained = 0  # epochs trained since the initialisation: the next SGD goes on from there
+        self._run = None          # the settings of the SGD that trained the parameters last (save records them)
         self.epoch_stats = []     # per epoch of the last SGD: seconds, examples/s (batchprop's)
 
     # ---- what the book's code reads -----------------------------------------------------------
@@ -204,22 +282,65 @@ class Network:
 
     @property
     def weights(self) -> List[np.ndarray]:
-        """[w^2, ..., w^L], w^l of shape (n_l, n_{l-1}), float64 copies of the parameters.
-        Assign a whole list to change them (changing a copy in place does not)."""
-        return self._session.parameters()[0]
+        """[w^2, ..., w^L], w^l of shape (n_l, n_{l-1}), float64: the network's parameters.
+
+        They write through, as network2.py's arrays do: a change in place
+        (net.weights[0][j, k] += eps), a layer replaced (net.weights[0] = w) or a whole list
+        assigned (net.weights = [...]) is what the next feedforward, accuracy, total_cost, SGD
+        or save computes with (a value that is not finite is refused there). With dtype="f32"
+        a value is rounded to float when it reaches the network, and the array then shows the
+        rounded value: take dtype="f64" for finite differences. SGD and the initialisers
+        leave fresh arrays, as the book's update does: arrays taken before them no longer
+        belong to the network. Inside a progress callback they are read-only snapshots."""
+        return self._parameters()[0]
 
     @weights.setter
     def weights(self, weights):
-        self._session.set_parameters(weights, self._session.parameters()[1])
+        self._session.set_parameters(weights, self._parameters()[1])
+        self._forget_parameters()
 
     @property
     def biases(self) -> List[np.ndarray]:
-        """[b^2, ..., b^L], b^l of shape (n_l, 1), float64 copies (assign a list to change them)."""
-        return self._session.parameters()[1]
+        """[b^2, ..., b^L], b^l of shape (n_l, 1), float64; they write through as weights do."""
+        return self._parameters()[1]
 
     @biases.setter
     def biases(self, biases):
-        self._session.set_parameters(self._session.parameters()[0], biases)
+        self._session.set_parameters(self._parameters()[0], biases)
+        self._forget_parameters()
+
+    # The arrays net.weights and net.biases hand out are kept, with a copy of what the network
+    # held when they were made; every call that computes with the parameters first hands
+    # changed arrays back to the network (_synced). The network computes in its own type, on
+    # its own device, so the arrays cannot be its memory.
+    def _parameters(self):
+        if self._training:  # the parameters move on while SGD runs: a snapshot for the callback
+            weights, biases = self._session.parameters()
+            for a in weights + biases:
+                a.flags.writeable = False
+            return weights, biases
+        if self._arrays is None:
+            weights, biases = self._session.parameters()
+            self._arrays = (_Layers(weights, "weights"), _Layers(biases, "biases"))
+            self._held = [a.copy() for a in weights + biases]
+        return self._arrays
+
+    def _synced(self):
+        """The session, holding whatever was written into net.weights and net.biases."""
+        if self._arrays is not None:
+            arrays = list(self._arrays[0]) + list(self._arrays[1])
+            if not all(np.array_equal(a, h) for a, h in zip(arrays, self._held)):
+                self._session.set_parameters(*self._arrays)
+                held = self._session.parameters()  # in f32, rounded to float
+                for a, h in zip(arrays, held[0] + held[1]):
+                    a[...] = h
+                self._held = [a.copy() for a in arrays]
+        return self._session
+
+    def _forget_parameters(self):
+        """After the network changed its parameters itself: the next read makes fresh arrays."""
+        self._arrays = None  # (weights, biases) as _Layers, once read
+        self._held = None    # what the network held when they were made or last handed back
 
     # ---- batchprop's own -----------------------------------------------------------------------
 
@@ -242,7 +363,9 @@ class Network:
         return self._seed
 
     def __repr__(self):
-        return (f"Network({self.sizes}, cost={self.cost.__name__}, device={self.device!r}, "
+        # device as it is given ("cpu", "cuda:0"), not the backend's name: the text can be run
+        device = self.device.split(" ")[0]
+        return (f"Network({self.sizes}, cost={self.cost.__name__}, device={device!r}, "
                 f"dtype={self.dtype!r}, seed={self._seed})")
 
     # ---- the book's methods -----------------------------------------------------------------------
@@ -250,12 +373,16 @@ class Network:
     def default_weight_initializer(self) -> None:
         """w ~ N(0, 1/n_in), b ~ N(0, 1), drawn from the network's seed (network2.py's default)."""
         self._session.initialise("scaled", self._seed)
+        self._forget_parameters()
         self._epochs_trained = 0
+        self._run = None
 
     def large_weight_initializer(self) -> None:
         """w, b ~ N(0, 1), drawn from the network's seed (network.py's initialisation)."""
         self._session.initialise("gaussian", self._seed)
+        self._forget_parameters()
         self._epochs_trained = 0
+        self._run = None
 
     def feedforward(self, a: np.ndarray) -> np.ndarray:
         """The output for input a: a column (n_0, 1) gives (n_L, 1); a matrix (n_0, k) whose
@@ -266,7 +393,7 @@ class Network:
         if a.ndim != 2 or a.shape[0] != self.sizes[0]:
             raise ValueError(f"feedforward: an input must have {self.sizes[0]} rows, got shape {a.shape}")
         data = as_data(np.ascontiguousarray(a.T), "feedforward", labels=False)
-        return self._session.outputs(data).T
+        return self._synced().outputs(data).T
 
     def SGD(self, training_data: DataLike, epochs: int, mini_batch_size: int, eta: float, lmbda: float = 0.0,
             evaluation_data: Optional[DataLike] = None,
@@ -367,7 +494,23 @@ class Network:
         def on_progress(epoch, done, total):
             progress(epoch - first, done, total)
 
-        self._session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
+        session = self._synced()
+        self._forget_parameters()
+        # The record save() writes (the CLI's run record); "interrupted" until the call returns.
+        previous_run = self._run
+        run = self._run = {"interrupted": True, "eta": config.eta, "lambda": config.lmbda, "batch": config.batch,
+                           "mode": config.mode, "launch": config.launch, "seed": config.seed,
+                           "shuffle": config.shuffle, "training_examples": train.n}
+        outer = self._training  # an SGD called from a callback of another (the library refuses it)
+        self._training = True
+        try:
+            session.train(train, evaluation, config, on_epoch, None if progress is None else on_progress)
+        except (_core.Error, _InUse):
+            self._run = previous_run  # refused, or the library's errors: the network is as it was before
+            raise
+        finally:
+            self._training = outer
+        run["interrupted"] = False
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
     @staticmethod
@@ -388,7 +531,7 @@ class Network:
     def accuracy(self, data: DataLike, convert: bool = False) -> int:
         """How many examples of data the network classifies right (the most activated output is
         the label). convert is accepted for the book's calls; the label form is recognised."""
-        correct, _, _ = self._session.evaluate(as_data(data, "data"))
+        correct, _, _ = self._synced().evaluate(as_data(data, "data"))
         return int(correct)
 
     def total_cost(self, data: DataLike, lmbda: float, convert: bool = False) -> float:
@@ -398,28 +541,39 @@ class Network:
         lmbda = _as_float(lmbda, "lmbda")
         if not lmbda >= 0 or lmbda == float("inf"):  # the formula's own domain (no TrainConfig here)
             raise ValueError(f"lmbda must be a finite number >= 0, got {lmbda}")
-        _, _, cost = self._session.evaluate(d)
+        _, _, cost = self._synced().evaluate(d)
         if lmbda and d.n:
             cost += 0.5 * (lmbda / d.n) * sum(float(np.sum(w * w)) for w in self.weights)
         return cost
 
     def predict(self, data: Union[DataLike, np.ndarray]) -> np.ndarray:
         """The class of every example (images alone, or labelled data) as an int array."""
-        return self._session.predict(as_data(data, "data", labels=False))
+        return self._synced().predict(as_data(data, "data", labels=False))
 
     def save(self, filename: Union[str, os.PathLike]) -> None:
         """Writes the network to filename in network2.py's JSON format (readable by network2.py's
-        load and by `batchprop eval --model`). The file is replaced only once fully written."""
+        load and by `batchprop eval --model`). The file is replaced only once fully written.
+
+        As `batchprop train --save` does, the file also records under "batchprop" how the
+        network was trained: the epochs since it was made, loaded or initialised, and the
+        settings of the SGD call that trained it last (eta, lmbda as "lambda",
+        mini_batch_size as "batch", mode, launch, seed, shuffle), with its dtype and
+        "front_end": "python". `batchprop train --init-model` continues with them."""
         filename = os.fspath(filename)
         folder = os.path.dirname(filename) or "."
         if not os.path.isdir(folder):  # as open() would say it, before the C++ writer does
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), folder)
-        self._session.save(filename)
+        record = {"version": _core.__version__, "front_end": "python", "epochs": self._epochs_trained,
+                  "cost": self._session.cost, "dtype": self.dtype, "seed": self._seed}
+        record.update(self._run or {})  # nothing more before the first SGD
+        self._synced().save(filename, json.dumps(record))
 
 
-def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32") -> Network:
-    """A Network from a file written by save() (here, network2.py's or `batchprop train --save`)."""
+def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str = "f32",
+         seed: Optional[int] = None) -> Network:
+    """A Network from a file written by save() (here, network2.py's or `batchprop train --save`).
+    seed: for its SGD's shuffle and its initialisers, as Network's (None: from numpy's)."""
     net = Network.__new__(Network)
-    net._seed = 1
+    net._seed = _seed_of(seed)
     net._attach(_core.Session.load(_check_file(filename), device, dtype))
     return net

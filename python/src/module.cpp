@@ -89,6 +89,18 @@ std::string python_word(Setting s) {
     }
 }
 
+// ---- errors ----------------------------------------------------------------------------------
+
+// Raises `type` with the library's message. Messages are UTF-8, but one may quote bytes that
+// are not (a file name given as bytes); decoded strictly, such a message would leave the
+// exception empty, so each undecodable byte becomes \xNN, as Python's backslashreplace writes it.
+void raise_with(PyObject* type, const std::string& message) {
+    PyObject* text = PyUnicode_DecodeUTF8(message.data(), py::ssize_t(message.size()), "backslashreplace");
+    if (!text) return;  // only when out of memory: that error stands
+    PyErr_SetObject(type, text);
+    Py_DECREF(text);
+}
+
 SessionOptions options_from(const std::string& device, const std::string& dtype) {
     return SessionOptions{DeviceSpec(device), parse<DType>(dtype)};
 }
@@ -232,9 +244,9 @@ PYBIND11_MODULE(_core, m) {
         try {
             if (p) std::rethrow_exception(p);
         } catch (const SettingError& e) {
-            error(e.message(python_word).c_str());  // the settings in the book's names
+            raise_with(error.ptr(), e.message(python_word));  // the settings in the book's names
         } catch (const Error& e) {
-            error(e.what());
+            raise_with(error.ptr(), e.what());
         }
     });
 
@@ -247,7 +259,15 @@ PYBIND11_MODULE(_core, m) {
                                [](const Dataset& d) { return d.pixel_type() == PixelType::u8 ? "uint8" : "float32"; })
         .def_property_readonly("borrowed", &Dataset::borrowed)
         .def_property_readonly("address", [](const Dataset& d) { return reinterpret_cast<std::uintptr_t>(d.image_data()); })
-        .def_property_readonly("has_labels", [](const Dataset& d) { return !d.labels.empty(); });
+        .def_property_readonly("has_labels", [](const Dataset& d) { return !d.labels.empty(); })
+        .def("__repr__", [](const Dataset& d) {
+            // Not a constructor call (the images are not in it): what the data is, in brackets.
+            return "<batchprop.Data " + py::repr(py::str(d.source)).cast<std::string>() + ": " + std::to_string(d.n) +
+                   " examples of " + std::to_string(d.n_inputs) + " " +
+                   (d.pixel_type() == PixelType::u8 ? "uint8 pixels (inputs k/255)" : "float32 inputs") +
+                   (d.labels.empty() ? ", no labels" : ", labelled") +
+                   (d.borrowed() ? ", borrowed from a numpy array>" : ", held by batchprop>");
+        });
 
     m.def(
         "find_idx_files",
@@ -358,5 +378,11 @@ PYBIND11_MODULE(_core, m) {
             },
             py::arg("how"), py::arg("seed"))
         .def(
-            "save", [](const Session& s, const std::string& path) { s.save(path); }, py::arg("path"));
+            "save",
+            [](const Session& s, const std::string& path, const std::string& record) {
+                // The record (how the model was trained: the CLI's --init-model reads it) comes
+                // as JSON text that network2.py made with json.dumps.
+                s.save(path, record.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(record));
+            },
+            py::arg("path"), py::arg("record") = "");
 }

@@ -1,6 +1,9 @@
 """The book's network2.py API: attributes, initialisers, feedforward, costs, save and load."""
 
+import copy
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -61,6 +64,150 @@ def test_weights_can_be_assigned_whole():
         net.weights = [np.zeros((3, 2)), w[1]]
     with pytest.raises(ValueError, match="not finite"):
         net.weights = [np.full((2, 3), np.nan), w[1]]
+
+
+def numpy_cost(weights, biases, X, y):
+    """Mean cross-entropy over the examples (rows of X, k/255 inputs), in double."""
+    a = numpy_feedforward(weights, biases, X.T / 255.0)
+    onehot = np.eye(a.shape[0])[y].T
+    return np.mean(np.sum(np.nan_to_num(-onehot * np.log(a) - (1 - onehot) * np.log(1 - a)), axis=0))
+
+
+@pytest.fixture
+def tiny():
+    rng = np.random.default_rng(6)
+    return rng.integers(1, 256, size=(30, 4), dtype=np.uint8), rng.integers(0, 3, size=30)
+
+
+def test_a_hand_made_gradient_check_sees_its_changes(tiny):
+    # Chapter 2's check by finite differences, as a reader writes it: in place, on net.weights.
+    X, y = tiny
+    net = batchprop.Network([4, 5, 3], device="cpu", dtype="f64", seed=2)
+    w, b = [x.copy() for x in net.weights], [x.copy() for x in net.biases]
+    eps = 1e-6
+    for params, copies, at in ((net.weights, w, (0, 1, 2)), (net.biases, b, (1, 2, 0))):
+        l, j, k = at
+        params[l][j, k] += eps
+        plus = net.total_cost((X, y), 0.0)
+        params[l][j, k] -= 2 * eps
+        minus = net.total_cost((X, y), 0.0)
+        params[l][j, k] += eps
+        numeric = (plus - minus) / (2 * eps)
+        copies[l][j, k] += eps
+        want_plus = numpy_cost(w, b, X, y)
+        copies[l][j, k] -= 2 * eps
+        want_minus = numpy_cost(w, b, X, y)
+        copies[l][j, k] += eps
+        assert plus == pytest.approx(want_plus, rel=1e-12) and minus == pytest.approx(want_minus, rel=1e-12)
+        assert numeric != 0 and numeric == pytest.approx((want_plus - want_minus) / (2 * eps), rel=1e-5)
+    assert net.total_cost((X, y), 0.0) == pytest.approx(numpy_cost(w, b, X, y), rel=1e-12)
+
+
+def test_parameters_written_in_place_or_by_layer_are_what_the_network_uses(tiny, tmp_path):
+    X, y = tiny
+    a = batchprop.Network([4, 5, 3], device="cpu", dtype="f64", seed=3)
+    b = batchprop.Network([4, 5, 3], device="cpu", dtype="f64", seed=4)
+    w = [np.full((5, 4), 0.3), np.linspace(-1, 1, 15).reshape(3, 5)]
+    bias = [np.linspace(0, 1, 5).reshape(5, 1), np.array([[0.5], [-0.5], [0.25]])]
+    a.weights[0][...] = w[0]   # in place
+    a.weights[1] = w[1]        # one layer
+    a.biases[0] *= 0
+    a.biases[0] += bias[0]
+    a.biases[1] = bias[1].ravel()  # (n,) for (n, 1), as for a whole list
+    b.weights, b.biases = w, bias  # whole lists
+    x = X[:3].T
+    np.testing.assert_allclose(a.feedforward(x), numpy_feedforward(w, bias, x / 255.0), rtol=1e-13)
+    assert np.array_equal(a.predict(X), b.predict(X)) and a.accuracy((X, y)) == b.accuracy((X, y))
+    a.save(tmp_path / "a.json")
+    assert all(np.array_equal(p, q) for p, q in zip(batchprop.load(tmp_path / "a.json", device="cpu", dtype="f64").weights, w))
+    held = a.weights
+    a.SGD((X, y), 2, 10, 0.5, verbose=False)
+    b.SGD((X, y), 2, 10, 0.5, verbose=False, seed=3)  # a's shuffle
+    assert all(np.array_equal(p, q) for p, q in zip(a.weights + a.biases, b.weights + b.biases))
+    # After SGD the network has fresh arrays, as the book's update makes them.
+    assert np.array_equal(held[0], w[0])
+    held[0][0, 0] = 9.0
+    assert a.weights[0][0, 0] != 9.0
+
+
+def test_a_float_network_shows_the_values_it_holds():
+    net = batchprop.Network([3, 2], device="cpu", dtype="f32")
+    net.weights[0][0, 0] = 0.1
+    net.feedforward(np.ones((3, 1), np.float32))
+    assert net.weights[0][0, 0] == np.float32(0.1) != 0.1
+
+
+def test_writes_the_network_cannot_take_fail_loudly(tiny):
+    X, y = tiny
+    net = batchprop.Network([4, 5, 3], device="cpu", dtype="f64")
+    with pytest.raises(ValueError, match=r"weights\[1\] must have shape \(3, 5\), got \(5, 3\)"):
+        net.weights[1] = np.zeros((5, 3))
+    with pytest.raises(ValueError, match=r"biases\[1\] holds a value that is not finite"):
+        net.biases[-1] = [np.inf, 0, 0]
+    with pytest.raises(TypeError, match="one array of weights per layer"):
+        net.weights.append(np.zeros((3, 5)))
+    with pytest.raises(IndexError):
+        net.weights[2] = np.zeros((3, 5))
+    net.weights[0][2, 1] = np.nan  # in place: refused where the network would compute with it
+    with pytest.raises(ValueError, match=r"weights\[0\] holds a value that is not finite"):
+        net.accuracy((X, y))
+    net.weights[0][2, 1] = 0.5
+    net.accuracy((X, y))
+    snapshot = copy.deepcopy(net.weights)
+    assert type(snapshot) is list
+    snapshot[0][0, 0] = 7.0
+    assert net.weights[0][0, 0] != 7.0
+
+    def progress(epoch, done, total):  # the parameters are moving: a snapshot, read-only
+        with pytest.raises(batchprop.Error, match="not while training"):
+            net.SGD((X, y), 1, 10, 0.5, verbose=False)  # refused, and the outer SGD still trains
+        with pytest.raises(ValueError, match="read-only"):
+            net.weights[0][0, 0] += 1.0
+        seen.append(net.weights[0][0, 0])
+
+    seen = []
+    net.SGD((X, y), 2, 10, 0.5, verbose=False, progress=progress)
+    assert len(seen) >= 2 and seen[-1] == net.weights[0][0, 0]
+
+
+def test_unseeded_networks_follow_numpys_global_generator(tmp_path):
+    np.random.seed(4)
+    a = batchprop.Network([6, 5, 3], device="cpu")
+    np.random.seed(4)
+    b = batchprop.Network([6, 5, 3], device="cpu")
+    c = batchprop.Network([6, 5, 3], device="cpu")  # the generator has moved on
+    assert a.seed == b.seed != c.seed
+    assert np.array_equal(a.weights[0], b.weights[0]) and not np.array_equal(a.weights[0], c.weights[0])
+    assert np.array_equal(batchprop.Network([6, 5, 3], device="cpu", seed=a.seed).weights[0], a.weights[0])
+    np.random.seed(4)
+    assert batchprop.network.Network([6, 5, 3], device="cpu").seed == a.seed
+    a.save(tmp_path / "a.json")
+    np.random.seed(4)
+    assert batchprop.load(tmp_path / "a.json", device="cpu").seed == a.seed
+    assert batchprop.load(tmp_path / "a.json", device="cpu", seed=7).seed == 7
+    # Without np.random.seed, every process draws its own.
+    code = "import batchprop; print(batchprop.Network([3, 2], device='cpu').seed)"
+    seeds = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+             for _ in range(2)}
+    assert len(seeds) == 2
+
+
+def test_a_networks_repr_makes_the_same_network():
+    for module in (batchprop.network2, batchprop.network):
+        net = module.Network([5, 4, 3], device="cpu", dtype="f64", seed=11)
+        again = eval(repr(net), vars(module))
+        assert type(again) is type(net) and repr(again) == repr(net)
+        assert all(np.array_equal(p, q) for p, q in zip(again.weights + again.biases, net.weights + net.biases))
+    assert repr(net) == "Network([5, 4, 3], device='cpu', dtype='f64', seed=11)"
+
+
+def test_data_says_what_it_is(tiny):
+    X, y = tiny
+    assert repr(batchprop.as_data((X, y), "training_data")) == (
+        "<batchprop.Data 'training_data': 30 examples of 4 uint8 pixels (inputs k/255), labelled, "
+        "borrowed from a numpy array>")
+    assert repr(batchprop.as_data(X[:2] / 255.0, labels=False)) == (
+        "<batchprop.Data 'data': 2 examples of 4 float32 inputs, no labels, borrowed from a numpy array>")
 
 
 def test_total_cost_is_network2s_formula(small):

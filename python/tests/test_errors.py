@@ -1,6 +1,10 @@
 """Bad arguments raise the Python exception that fits, with batchprop's message."""
 
+import json
 import os
+import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -97,6 +101,49 @@ def test_data_that_does_not_fit(data):
         net.SGD(42, 1, 10, 0.5)
     with pytest.raises(ValueError, match="no examples"):
         net.SGD([], 1, 10, 0.5)
+    with pytest.raises(batchprop.Error, match="^the training set is empty$"):
+        net.SGD((X[:0], y[:0]), 1, 10, 0.5)
+
+
+def test_images_that_look_meant_the_other_way_warn(data):
+    # Integers are pixels 0..255 (an input is k/255); floats are the inputs as they are.
+    X, y = data
+    net = batchprop.Network([12, 4, 3], device="cpu")
+    with pytest.warns(UserWarning, match="training_data: float images are used as the network's inputs as they "
+                                         "are, and these reach 255; pixels 0..255 should come as integers") as seen:
+        net.SGD((X.astype(np.float64), y), 1, 10, 0.5, verbose=False)
+    assert seen[0].filename == __file__  # the caller's line, not the package's
+    with pytest.warns(UserWarning, match="data: integer images are pixels 0..255 .* reach only 1"):
+        net.accuracy(((X > 128).astype(np.uint8), y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inputs = X / 255.0
+        inputs[0, 0] = 1.0
+        net.accuracy((inputs, y))
+        net.accuracy((X, y))
+        net.accuracy((np.zeros_like(X), y))
+
+
+def test_the_cpu_fallback_warns_once(monkeypatch, tmp_path):
+    if not batchprop.Network([4, 2], device="auto").device_notice:
+        pytest.skip("device='auto' found a GPU here")
+    monkeypatch.setattr(batchprop.network2, "_device_notice_given", False)
+    with pytest.warns(UserWarning, match=r"^batchprop: .*; running on the CPU \(device=\"cpu\" skips this warning\)$"):
+        net = batchprop.Network([4, 2])
+    net.save(tmp_path / "net.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batchprop.Network([4, 2])
+        batchprop.load(tmp_path / "net.json")
+
+
+def test_another_interpreter_is_told_which_one_the_module_is_for():
+    from batchprop._build import python
+    code = "import sys; sys.modules['numpy'] = None; import batchprop"  # as where numpy is missing
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert (f"it was built for {python} (Python " in run.stderr and f"this is {sys.executable} (Python " in run.stderr
+            and f"run it with {python}" in run.stderr), run.stderr
 
 
 def test_files(tmp_path):
@@ -112,6 +159,43 @@ def test_files(tmp_path):
         batchprop.load_idx(tmp_path / "images.gz", tmp_path / "labels.gz")
     with pytest.raises(FileNotFoundError, match="no data directory"):
         batchprop.mnist_loader.load_data(tmp_path / "nowhere")
+
+
+@pytest.fixture
+def unreadable_models(tmp_path):
+    """A file of bytes that are not text, and a model whose cost is a long non-ASCII name."""
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\xff\xfe\x80 not a model")
+    cost = tmp_path / "cost.json"
+    cost.write_text(json.dumps({"sizes": [1, 1], "weights": [[[1.0]]], "biases": [[[1.0]]], "cost": "\u00e9" * 30},
+                               ensure_ascii=False), encoding="utf-8")
+    return junk, cost
+
+
+def test_messages_quoting_bytes_that_are_not_utf8_arrive_whole(tmp_path, unreadable_models):
+    junk, cost = unreadable_models
+    # The JSON parser quotes the byte it stopped at: escaped, not dropped with the whole message.
+    with pytest.raises(batchprop.Error, match=r"junk\.bin: not valid JSON: .* last read: '\\xff'$"):
+        batchprop.load(junk)
+    # A quoted value is shortened between characters, never inside one.
+    with pytest.raises(batchprop.Error, match='"cost" is "\u00e9{20}\\.\\.\\.; expected "QuadraticCost"'):
+        batchprop.load(cost)
+    # A file name given as bytes that are not UTF-8 reaches Python as the library quotes it:
+    # the module escapes what it cannot decode.
+    name = os.path.join(os.fsencode(tmp_path), b"\xff-net.json")
+    with open(name, "wb") as f:
+        f.write(b'{"sizes": ')
+    with pytest.raises(batchprop.Error, match=r"/\\xff-net\.json: not valid JSON: .* unexpected end of input"):
+        batchprop.load(name)
+
+
+def test_the_cli_prints_those_messages_readably(cli, unreadable_models):
+    junk, cost = unreadable_models
+    for model, tail in ((junk, "last read: '\\xff'\n"), (cost, '"' + "\u00e9" * 20 + '...; expected')):
+        run = subprocess.run([cli, "eval", "--model", str(model), "--device", "cpu"], capture_output=True)
+        assert run.returncode == 1
+        err = run.stderr.decode("utf-8")  # strict: a raw byte would raise here
+        assert err.startswith(f"batchprop: error: {model}: ") and tail in err, err
 
 
 def test_saving_never_leaves_half_a_file(tmp_path):

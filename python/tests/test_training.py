@@ -73,7 +73,7 @@ def test_numpy_arrays_are_used_in_place(small):
     # what cannot be read in place is converted once: a strided view, float64
     d = batchprop.as_data((X[::2], y[::2]))
     assert d.address != X.ctypes.data and d.n == 1000
-    assert batchprop.as_data((X.astype(np.float64), y)).pixel_type == "float32"
+    assert batchprop.as_data((X.astype(np.float64) / 255, y)).pixel_type == "float32"
     # the borrowed array stays alive with the data set, even when the caller lets go of it
     Z = np.ascontiguousarray(X[:100])
     d = batchprop.as_data((Z, y[:100]))
@@ -152,6 +152,50 @@ def test_models_travel_between_the_module_and_the_cli(small, fashion, cli, tmp_p
     assert report["correct"] == loaded.accuracy((X_test, y_test))
 
 
+def test_a_model_saved_here_continues_in_the_cli_with_its_settings(small, cli, tmp_path):
+    (X, y), _ = small
+    net = batchprop.Network([784, 30, 10], device="cpu", dtype="f64", seed=5)
+    net.SGD((X, y), 2, 20, 0.25, lmbda=2.0, mode="per-example", shuffle=False, verbose=False)
+    path = tmp_path / "net.json"
+    net.save(path)
+    assert json.loads(path.read_text())["batchprop"] == {
+        "version": batchprop.__version__, "front_end": "python", "epochs": 2, "interrupted": False, "eta": 0.25,
+        "lambda": 2.0, "batch": 20, "cost": "cross-entropy", "mode": "per-example", "launch": "auto", "dtype": "f64",
+        "seed": 5, "shuffle": False, "training_examples": 2000}
+    run = subprocess.run([cli, "train", "--init-model", str(path), "--device", "cpu", "--train-limit", "2000",
+                          "--epochs", "1", "--monitor", "none"], check=True, capture_output=True, text=True)
+    assert (f"batchprop: continuing with the settings {path} was trained with: cross-entropy cost, eta 0.25, "
+            "lambda 2, batch 20, mode per-example, dtype f64 (flags given override them)") in run.stdout + run.stderr
+
+
+def test_the_record_follows_the_last_sgd_that_trained(tmp_path):
+    rng = np.random.default_rng(8)
+    X, y = rng.integers(1, 256, size=(50, 12), dtype=np.uint8), rng.integers(0, 3, size=50)
+    net = batchprop.Network([12, 4, 3], device="cpu", seed=3)
+
+    def record():
+        net.save(tmp_path / "net.json")
+        return json.loads((tmp_path / "net.json").read_text())["batchprop"]
+
+    assert record() == {"version": batchprop.__version__, "front_end": "python", "epochs": 0,
+                        "cost": "cross-entropy", "dtype": "f32", "seed": 3}  # nothing trained yet
+    net.SGD((X, y), 1, 10, 0.5, verbose=False)
+    with pytest.raises(batchprop.Error, match="training diverged"):
+        net.SGD((X, y), 1, 5, 1e300, seed=9, verbose=False)  # the network stays as it was: so does its record
+    assert record()["eta"] == 0.5 and record()["batch"] == 10 and record()["epochs"] == 1
+
+    def stop(epoch, done, total):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD((X, y), 3, 5, 0.25, seed=9, verbose=False, progress=stop)  # it keeps what it reached
+    assert {k: record()[k] for k in ("epochs", "interrupted", "eta", "batch", "seed")} == {
+        "epochs": 2, "interrupted": True, "eta": 0.25, "batch": 5, "seed": 9}
+    net.large_weight_initializer()
+    assert "eta" not in record() and record()["epochs"] == 0
+
+
 def test_progress_is_reported_and_its_exception_stops_training(small):
     (X, y), _ = small
     seen = []
@@ -206,7 +250,7 @@ def test_the_book_prints_its_lines(small, capsys):
     assert lines[2].startswith("Accuracy on evaluation data: ") and lines[2].endswith(" / 1000")
 
 
-def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion):
+def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion, tmp_path):
     (X, y), _ = fashion
     net = batchprop.Network([784, 30, 10], device="cpu", seed=1)
     seen, started, errors = [], threading.Event(), []
@@ -226,15 +270,20 @@ def test_another_thread_waits_its_turn_but_callbacks_may_read(fashion):
     assert started.wait(30)
     with pytest.raises(RuntimeError, match="in use by another thread"):
         net.accuracy((X[:100], y[:100]))
+    with pytest.raises(RuntimeError, match="in use by another thread"):
+        net.SGD((X, y), 1, 20, 0.1, verbose=False)  # refused: the training thread's settings stay on record
     t.join()
     assert not errors and len(seen) > 1
     assert net.accuracy((X[:100], y[:100])) >= 0  # free again
+    net.save(tmp_path / "net.json")
+    record = json.loads((tmp_path / "net.json").read_text())["batchprop"]
+    assert (record["epochs"], record["eta"], record["batch"], record["interrupted"]) == (6, 0.5, 10, False)
 
 
 def test_labels_as_a_column_are_labels():
     rng = np.random.default_rng(3)
     X, y = rng.integers(1, 256, size=(60, 12), dtype=np.uint8), rng.integers(0, 3, size=60)
-    a, b = (batchprop.Network([12, 4, 3], device="cpu", dtype="f64") for _ in range(2))
+    a, b = (batchprop.Network([12, 4, 3], device="cpu", dtype="f64", seed=1) for _ in range(2))
     a.SGD((X, y), 1, 10, 0.5, verbose=False)
     b.SGD((X, y.reshape(-1, 1)), 1, 10, 0.5, verbose=False)  # (n, 1): not one-hot rows of one class
     assert all(np.array_equal(p, q) for p, q in zip(a.weights, b.weights))

@@ -6,8 +6,10 @@
 #include "batchprop/model_io.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
+#include <string_view>
 
 #include "batchprop/check.hpp"
 #include "batchprop/dataset.hpp"
@@ -63,6 +65,46 @@ void save_model(const std::string& path, const Network<T>& net, Cost cost, const
 }
 
 namespace {
+
+// Bytes at s[i] that form one printable UTF-8 character beyond ASCII: their count, or 0 for a
+// byte that starts none (a stray byte, an overlong form, a surrogate, a C1 control).
+std::size_t utf8_char_length(std::string_view s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+    const auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
+        return byte(k) >= lo && byte(k) <= hi;
+    };
+    const unsigned c = byte(0);
+    if (c == 0xC2) return cont(1, 0xA0) ? 2 : 0;  // U+0080..U+009F are controls
+    if (c > 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF)
+        return cont(1, c == 0xE0 ? 0xA0 : 0x80, c == 0xED ? 0x9F : 0xBF) && cont(2) ? 3 : 0;
+    if (c >= 0xF0 && c <= 0xF4)
+        return cont(1, c == 0xF0 ? 0x90 : 0x80, c == 0xF4 ? 0x8F : 0xBF) && cont(2) && cont(3) ? 4 : 0;
+    return 0;
+}
+
+// Text quoted from a file, fit for a one-line message: printable ASCII and valid UTF-8 as they
+// are, any other byte as \xNN. The JSON parser quotes the bytes it stopped at, and a file of
+// random bytes would otherwise put raw bytes on the terminal and make a message that Python
+// cannot turn into a str. At most about `limit` bytes, cut between characters ("..." after).
+std::string printable(std::string_view s, std::size_t limit = std::string_view::npos) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        if (out.size() >= limit) return out + "...";
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t n = c >= 0x20 && c < 0x7F ? 1 : utf8_char_length(s, i);
+        if (n > 0) {
+            out.append(s.substr(i, n));
+            i += n;
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+            ++i;
+        }
+    }
+    return out;
+}
 
 // The JSON type of a value, in words, for messages.
 const char* kind(const json& v) {
@@ -123,7 +165,7 @@ Model parse_model(const std::string& text, const std::string& what) {
         const std::size_t last = msg.rfind("last read: '");
         const char c = last != std::string::npos && msg.size() >= 2 ? msg[msg.size() - 2] : ' ';
         const bool nan_like = (c == 'N' || c == 'I') && msg.back() == '\'';
-        BP_THROW(what << ": not valid JSON: " << msg
+        BP_THROW(what << ": not valid JSON: " << printable(msg)
                       << (nan_like ? " (NaN and Infinity are not numbers in JSON)" : ""));
     }
     if (!doc.is_object()) BP_THROW(what << ": not a model file: expected a JSON object, found " << kind(doc));
@@ -168,7 +210,7 @@ Model parse_model(const std::string& text, const std::string& what) {
     else if (jc == "CrossEntropyCost")
         m.cost = Cost::cross_entropy;
     else
-        BP_THROW(what << ": \"cost\" is " << jc.dump().substr(0, 40)
+        BP_THROW(what << ": \"cost\" is " << printable(jc.dump(), 40)
                       << "; expected \"QuadraticCost\" or \"CrossEntropyCost\"");
 
     // The shapes are now known to match the data in the file, so this allocation is bounded
