@@ -129,8 +129,11 @@ TEST(Settings, ValidateWithoutAndWithData) {
     EXPECT_NO_THROW(validate(l));
     EXPECT_EQ(setting_error([&] { validate(l, 3); }).setting(), Setting::eta);  // 3 * 1 / 3 >= 1
     EXPECT_NO_THROW(validate(l, 4));
-    l.lambda = std::numeric_limits<int>::max();  // no data set is large enough
+    l.eta = 1.0;
+    l.lambda = std::numeric_limits<int>::max();  // no data set is large enough: exactly at the bound
     EXPECT_EQ(setting_error([&] { validate(l); }).setting(), Setting::eta);
+    l.lambda = std::numeric_limits<int>::max() - 1.0;  // one training set of 2^31 - 1 examples could
+    EXPECT_NO_THROW(validate(l));
     TrainConfig inf = c;
     inf.eta = std::numeric_limits<double>::infinity();
     EXPECT_EQ(setting_error([&] { validate(inf); }).setting(), Setting::eta);
