@@ -90,6 +90,43 @@ TEST(FusedPlan, ScratchRegionsAreDisjointAndCoverTheScratch) {
         }
 }
 
+// A partial last batch has fewer column tiles than a full one, so more threads for each tile
+// and its forward sums cut into more ranges: its scratch can be the larger (issue 20, D1).
+// Whatever the layout, the batch, the partial size and the placement, the global scratch of an
+// epoch covers the plan of every batch whose scratch is not in shared memory.
+TEST(FusedPlan, TheEpochsGlobalScratchServesTheFullAndThePartialBatch) {
+    const std::vector<std::vector<int>> layouts = {{784, 30, 10}, {128, 128, 20}, {8, 200, 200}, {100, 64, 64, 10}, {64, 6, 3}};
+    long long partial_needs_more = 0, partial_only_global = 0;
+    for (const std::vector<int>& sizes : layouts)
+        for (std::size_t elem : {std::size_t(4), std::size_t(8)})
+            for (std::size_t limit : {kH200Shared, std::size_t(100000), std::size_t(1)})
+                for (int m = 2; m <= 64; ++m) {
+                    const FusedEpochPlan whole = plan_fused_epoch(ParamLayout(sizes), 5 * m, m, elem, limit);
+                    ASSERT_EQ(whole.partial.L, 0) << "m divides n: no partial batch";
+                    ASSERT_EQ(whole.global_scratch_elems, whole.full.scratch_shared ? 0 : whole.full.scratch_elems);
+                    for (int rest = 1; rest < m; ++rest) {
+                        const FusedEpochPlan p = plan_fused_epoch(ParamLayout(sizes), 5 * m + rest, m, elem, limit);
+                        const std::string what = sizes_to_string(sizes) + " elem " + std::to_string(elem) + " limit " +
+                                                 std::to_string(limit) + " m " + std::to_string(m) + " partial " +
+                                                 std::to_string(rest);
+                        ASSERT_EQ(p.full.m, m) << what;
+                        ASSERT_EQ(p.partial.m, rest) << what;
+                        long long need = 0;
+                        for (const FusedShape* s : {&p.full, &p.partial})
+                            if (!s->scratch_shared) {
+                                ASSERT_GE(p.global_scratch_elems, s->scratch_elems) << what << ", m = " << s->m;
+                                need = std::max(need, s->scratch_elems);
+                            }
+                        EXPECT_EQ(p.global_scratch_elems, need) << what << ": no larger than the plans need";
+                        partial_needs_more += p.partial.scratch_elems > p.full.scratch_elems;
+                        partial_only_global += !p.partial.scratch_shared && p.full.scratch_shared;
+                    }
+                }
+    // The sweep reaches both ways the full plan alone falls short.
+    EXPECT_GT(partial_needs_more, 0);
+    EXPECT_GT(partial_only_global, 0);
+}
+
 TEST(FusedPlan, RefusesWhatItCannotDescribe) {
     EXPECT_THROW(plan_fused_step(ParamLayout({4, 4, 4, 4, 4, 4, 4, 4, 4, 4}), 10, 4, kH200Shared), Error);  // L = 9
     EXPECT_THROW(plan_fused_step(ParamLayout({4, 3}), 0, 4, kH200Shared), Error);
@@ -212,6 +249,33 @@ TEST(FusedStep, TrainsAsTheLibraryPathDoesInFloat) {
         const auto cpu = make_cpu_backend<float>();
         const auto eager = train(*cpu, c, Launch::eager, 1);
         EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 2e-5));
+    }
+}
+
+// The last, partial batch has fewer columns, so fewer tiles, so more threads for each and its
+// forward sums cut into more ranges: its scratch can outgrow the full batch's (issue 20, D1).
+// [128,128,20] in double at m = 9 with a partial batch of 8: both scratches in global memory,
+// the partial one 724 elements larger. [8,200,200] in float at m = 11, partial 10: the full
+// plan's scratch fits in shared memory, the partial plan's does not. Both train as the library
+// path does (under ASan, a scratch too small for the partial batch is a heap overflow).
+TEST(FusedStep, APartialBatchThatNeedsMoreScratchThanAFullOne) {
+    {
+        const Case c{{128, 128, 20}, 9, Cost::quadratic, 0.5, 0.0};
+        SCOPED_TRACE(describe(c));
+        bptest::FusingCpuBackend<double> fusing;
+        const auto fused = train(fusing, c, Launch::fused, 1, 9 * 5 + 8);
+        const auto cpu = make_cpu_backend<double>();
+        EXPECT_TRUE(bptest::close_normwise(fused.params, train(*cpu, c, Launch::eager, 1, 9 * 5 + 8).params, 1e-12));
+        EXPECT_EQ(fusing.fused_steps, 6);
+    }
+    {
+        const Case c{{8, 200, 200}, 11, Cost::cross_entropy, 0.5, 1.0};
+        SCOPED_TRACE(describe(c));
+        bptest::FusingCpuBackend<float> fusing;
+        const auto fused = train(fusing, c, Launch::fused, 1, 11 * 4 + 10);
+        const auto cpu = make_cpu_backend<float>();
+        EXPECT_TRUE(bptest::close_normwise(fused.params, train(*cpu, c, Launch::eager, 1, 11 * 4 + 10).params, 2e-5));
+        EXPECT_EQ(fusing.fused_steps, 5);
     }
 }
 

@@ -89,6 +89,17 @@ struct FusedStepArgs {
 BATCHPROP_API FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_size,
                                          std::size_t shared_limit);
 
+// The plans for an epoch of n examples in mini-batches of m: the full batches' and, when m
+// does not divide n, the last, partial batch's (n mod m columns; its L is 0 when there is
+// none), and the scratch in global memory that serves both.
+struct FusedEpochPlan {
+    FusedShape full;
+    FusedShape partial;
+    long long global_scratch_elems = 0;  // elements of T; 0 when neither plan needs global scratch
+};
+BATCHPROP_API FusedEpochPlan plan_fused_epoch(const ParamLayout& layout, int n, int m, std::size_t elem_size,
+                                              std::size_t shared_limit);
+
 // Whether Launch::automatic picks the fused step for this plan: the parameters live in shared
 // memory and the batch is narrow. One block's time grows with m (~2 us per column of
 // [784,30,10] on an H200) while the library path's is mostly launches; measured there

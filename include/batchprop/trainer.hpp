@@ -188,9 +188,9 @@ private:
     Buffer<T> y_;         // one-hot targets Y: (n_L x m)
     std::vector<Segment> plan_;
     Launch launch_ = Launch::eager;  // resolve_launch's answer; graph means recording
-    // Launch::fused: the plans for the full batches and for the partial last one (m = n mod m;
-    // unused when m divides n), and their scratch in global memory when it is not in shared.
-    FusedShape fused_full_, fused_partial_;
+    // Launch::fused: the plans for the full batches and for the partial last one, and the
+    // scratch in global memory that either needs when its own is not in shared memory.
+    FusedEpochPlan fused_;
     Buffer<T> fused_scratch_;
     struct Slot {
         int seen = 0;                          // segments of this kind met so far in the run

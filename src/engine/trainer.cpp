@@ -109,22 +109,20 @@ void Trainer<T>::choose_launch() {
     bool preferred = false;
     if (limit > 0 && cfg_.mode == Mode::matrix) {
         try {
-            fused_full_ = plan_fused_step(bp_.layout(), cfg_.batch, sizeof(T), limit);
-            preferred = fused_step_preferred(fused_full_);
-            if (const int rest = train_.n % cfg_.batch; rest > 0)
-                fused_partial_ = plan_fused_step(bp_.layout(), rest, sizeof(T), limit);
+            fused_ = plan_fused_epoch(bp_.layout(), train_.n, cfg_.batch, sizeof(T), limit);
+            preferred = fused_step_preferred(fused_.full);
         } catch (const Error& e) {
             plan_error = e.what();
         }
     }
     launch_ = resolve_launch(cfg_.launch, cfg_.mode, limit > 0, plan_error, preferred, be_.can_record());
-    if (launch_ == Launch::fused && !fused_full_.scratch_shared)  // the partial plan needs less
-        fused_scratch_ = Buffer<T>(be_, std::size_t(fused_full_.scratch_elems));
+    if (launch_ == Launch::fused && fused_.global_scratch_elems > 0)
+        fused_scratch_ = Buffer<T>(be_, std::size_t(fused_.global_scratch_elems));
 }
 
 template <class T>
 void Trainer<T>::run_fused_segment(const Segment& s) {
-    const FusedShape& shape = s.m == cfg_.batch ? fused_full_ : fused_partial_;
+    const FusedShape& shape = s.m == cfg_.batch ? fused_.full : fused_.partial;
     FusedStepArgs<T> f;
     f.params = bp_.params_device();
     f.scratch = shape.scratch_shared ? nullptr : fused_scratch_.data();
