@@ -144,7 +144,7 @@ public:
         cudaDeviceProp prop{};
         CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
         name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
-        fused_shared_limit_ = kernels::fused_shared_limit(device_);
+        fused_shared_limit_ = kernels::prepare_fused_kernel(device_);
         try {
             // Non-blocking: our stream never waits on work other code puts on the legacy
             // default stream, nor that code on ours.

@@ -1,4 +1,4 @@
-// Host-side launcher of the fused step kernel (fused_step.cu; the plan in
+// Host-side launcher of the fused step kernel (fused_kernel.cu; the plan in
 // include/batchprop/fused_step.hpp, the program in src/fused/fused_program.hpp).
 #pragma once
 
@@ -12,8 +12,15 @@
 namespace batchprop {
 namespace kernels {
 
-// Bytes of dynamic shared memory one block may have on `device` (the opt-in maximum).
-std::size_t fused_shared_limit(int device);
+// Opts every instantiation of the kernel in to the most dynamic shared memory a block may
+// have on `device`, once per device (later calls only return it), and returns that limit:
+// what every plan for the device is made with. `device` must be the current device (the
+// attributes are set for it).
+std::size_t prepare_fused_kernel(int device);
+// The maximum dynamic shared memory attribute of one instantiation on the current device
+// (tests: it stays prepare_fused_kernel's limit, whatever is launched).
+template <class T, class S>
+int fused_kernel_shared_attribute();
 
 // `steps` fused SGD steps in one launch of one block of kFusedThreads threads, from position
 // *cursor + offset of a.order. a.params and a.scratch are device memory (a.scratch may be null

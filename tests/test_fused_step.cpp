@@ -279,6 +279,44 @@ TEST(FusedStep, APartialBatchThatNeedsMoreScratchThanAFullOne) {
     }
 }
 
+// A launch never asks for more shared memory than the device allows: the kernel is opted in
+// to that limit once, when the backend is made, and no launch changes it (issue 20, D2), so
+// the host refuses a plan made for a larger one before it reaches the device.
+TEST(FusedStep, ALaunchAsksForNoMoreSharedMemoryThanTheDeviceAllows) {
+    const ParamLayout layout({64, 200, 3});  // 13,603 parameters: 108,824 bytes in double
+    bptest::FusingCpuBackend<double> be(50000);
+    const Dataset tr = random_data(64, 40, 3, 11);
+    DeviceData<double> d(be, tr);
+    Buffer<double> params(be, layout.n_params());
+    params.upload(std::vector<double>(layout.n_params(), 0.01));
+    Buffer<int> order(be, 40), cursor(be, 1);
+    order.upload(std::vector<int>(40, 0));
+    cursor.upload(std::vector<int>{0});
+    auto launch = [&](std::size_t planned_for) {
+        const FusedShape shape = plan_fused_step(layout, 4, sizeof(double), planned_for);
+        Buffer<double> scratch(be, std::size_t(shape.scratch_elems));
+        FusedStepArgs<double> f;
+        f.params = params.data();
+        f.scratch = scratch.data();
+        f.labels = d.labels();
+        f.order = order.data();
+        f.cursor = cursor.data();
+        f.steps = 1;
+        f.alpha = -0.1;
+        be.fused_train_steps(shape, d.pixels(), f);
+    };
+    try {
+        launch(kH200Shared);
+        FAIL() << "a launch asked for more shared memory than the device allows";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("bytes of shared memory, cpu (fusing) allows 50000"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(be.launches, 0);
+    launch(50000);
+    EXPECT_EQ(be.launches, 1);
+}
+
 // On a GPU a phase's items run at once: no item may read what another item of its phase
 // writes. Run in the opposite order, such a dependency would change the result.
 TEST(FusedStep, ThePhaseItemsAreIndependent) {
