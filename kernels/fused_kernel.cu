@@ -2,7 +2,7 @@
 // steps, the program of src/fused/fused_program.hpp with each phase's items spread over the
 // block's threads and __syncthreads() between phases. One launch per segment instead of ten
 // per step: for a small network the step is bound by its own length of dependent phases,
-// not by launches (fused_step.hpp says why).
+// not by launches (src/fused/fused_plan.hpp says why).
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -29,7 +29,7 @@ extern __shared__ __align__(16) unsigned char fused_shared[];
 
 template <class T, class S>
 __global__ void __launch_bounds__(kFusedThreads)
-    fused_steps_kernel(FusedShape sh, fused::Args<T, S> a, const int* cursor, int offset, int steps) {
+    fused_steps_kernel(FusedShape sh, fused::Args<T, S> a) {
     T* const shared = reinterpret_cast<T*>(fused_shared);
     T* const global_params = a.params;
     if (sh.params_shared) {
@@ -37,9 +37,9 @@ __global__ void __launch_bounds__(kFusedThreads)
         a.params = shared;
     }
     if (sh.scratch_shared) a.scratch = shared + (sh.params_shared ? sh.n_params : 0);
-    const int first = *cursor + offset;
+    const int first = *a.cursor + a.offset;
     __syncthreads();
-    fused::run_steps(sh, a, first, steps, BlockExec{});  // ends with a barrier
+    fused::run_steps(sh, a, first, a.steps, BlockExec{});  // ends with a barrier
     if (sh.params_shared)
         for (long long i = threadIdx.x; i < sh.n_params; i += blockDim.x) global_params[i] = shared[i];
 }
@@ -91,19 +91,18 @@ int fused_kernel_shared_attribute() {
 }
 
 template <class T, class S>
-void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a,
-                       const int* cursor, int offset, int steps) {
-    if (steps <= 0) return;
-    // shape.shared_bytes is within the limit the kernel was opted in to once (Backend checks
-    // it): nothing process-wide changes here.
-    fused_steps_kernel<T, S><<<1, kFusedThreads, std::size_t(shape.shared_bytes), stream>>>(shape, a, cursor, offset, steps);
+void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a) {
+    if (a.steps <= 0) return;
+    // shape.shared_bytes is within the limit the kernel was opted in to once (FusedDevice
+    // checks it): nothing process-wide changes here.
+    fused_steps_kernel<T, S><<<1, kFusedThreads, std::size_t(shape.shared_bytes), stream>>>(shape, a);
     CUDA_CHECK_LAUNCH("fused_steps_kernel");
 }
 
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, std::uint8_t>&, const int*, int, int);
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, std::uint8_t>&, const int*, int, int);
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, float>&, const int*, int, int);
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, float>&, const int*, int, int);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, std::uint8_t>&);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, std::uint8_t>&);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, float>&);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, float>&);
 template int fused_kernel_shared_attribute<float, std::uint8_t>();
 template int fused_kernel_shared_attribute<double, std::uint8_t>();
 template int fused_kernel_shared_attribute<float, float>();

@@ -1,12 +1,12 @@
 // Host-side launcher of the fused step kernel (fused_kernel.cu; the plan in
-// include/batchprop/fused_step.hpp, the program in src/fused/fused_program.hpp).
+// src/fused/fused_plan.hpp, the program in src/fused/fused_program.hpp).
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstddef>
 
-#include "batchprop/fused_step.hpp"
+#include "fused/fused_plan.hpp"
 #include "fused/fused_program.hpp"
 
 namespace batchprop {
@@ -22,13 +22,11 @@ std::size_t prepare_fused_kernel(int device);
 template <class T, class S>
 int fused_kernel_shared_attribute();
 
-// `steps` fused SGD steps in one launch of one block of kFusedThreads threads, from position
-// *cursor + offset of a.order. a.params and a.scratch are device memory (a.scratch may be null
-// when shape.scratch_shared); the kernel moves the parameters into shared memory and back
-// when shape.params_shared.
+// The launch `a` (a.steps fused SGD steps) as one block of kFusedThreads threads on `stream`.
+// a.params and a.scratch are device memory (a.scratch may be null when shape.scratch_shared);
+// the kernel moves the parameters into shared memory and back when shape.params_shared.
 template <class T, class S>
-void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a,
-                       const int* cursor, int offset, int steps);
+void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a);
 
 }  // namespace kernels
 }  // namespace batchprop

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "batchprop/fused_step.hpp"
 #include "batchprop/trainer.hpp"
 #include "doubles/fusing_backend.hpp"
+#include "fused/fused_plan.hpp"
 #include "support/test_util.hpp"
 
 using namespace batchprop;
@@ -279,12 +279,14 @@ TEST(FusedStep, APartialBatchThatNeedsMoreScratchThanAFullOne) {
     }
 }
 
-// A launch never asks for more shared memory than the device allows: the kernel is opted in
-// to that limit once, when the backend is made, and no launch changes it (issue 20, D2), so
-// the host refuses a plan made for a larger one before it reaches the device.
-TEST(FusedStep, ALaunchAsksForNoMoreSharedMemoryThanTheDeviceAllows) {
+// A launch is checked on the host before it reaches the device: it never asks for more shared
+// memory than the device allows (the limit its kernel was opted in to once, when the backend
+// was made: issue 20, D2), and its global scratch holds what the plan lays out there.
+TEST(FusedDevice, RefusesALaunchThePlanDoesNotFit) {
     const ParamLayout layout({64, 200, 3});  // 13,603 parameters: 108,824 bytes in double
     bptest::FusingCpuBackend<double> be(50000);
+    FusedDevice<double>* device = fused_device<double>(be);
+    ASSERT_EQ(device, &be);
     const Dataset tr = random_data(64, 40, 3, 11);
     DeviceData<double> d(be, tr);
     Buffer<double> params(be, layout.n_params());
@@ -292,29 +294,40 @@ TEST(FusedStep, ALaunchAsksForNoMoreSharedMemoryThanTheDeviceAllows) {
     Buffer<int> order(be, 40), cursor(be, 1);
     order.upload(std::vector<int>(40, 0));
     cursor.upload(std::vector<int>{0});
-    auto launch = [&](std::size_t planned_for) {
+    // One step of 4 examples as planned for `planned_for` bytes, with `spare` elements of
+    // global scratch more than the plan lays out.
+    auto launch = [&](std::size_t planned_for, long long spare) {
         const FusedShape shape = plan_fused_step(layout, 4, sizeof(double), planned_for);
-        Buffer<double> scratch(be, std::size_t(shape.scratch_elems));
-        FusedStepArgs<double> f;
-        f.params = params.data();
-        f.scratch = scratch.data();
-        f.labels = d.labels();
-        f.order = order.data();
-        f.cursor = cursor.data();
-        f.steps = 1;
-        f.alpha = -0.1;
-        be.fused_train_steps(shape, d.pixels(), f);
+        Buffer<double> scratch(be, std::size_t(shape.scratch_elems + std::max(spare, 0LL)));
+        fused::Args<double, std::uint8_t> a;
+        a.params = params.data();
+        a.scratch = scratch.data();
+        a.scratch_elems = shape.scratch_elems + spare;
+        a.images = d.pixels().data;
+        a.labels = d.labels();
+        a.order = order.data();
+        a.cursor = cursor.data();
+        a.steps = 1;
+        a.alpha = -0.1;
+        device->fused_train_steps(shape, a);
     };
-    try {
-        launch(kH200Shared);
-        FAIL() << "a launch asked for more shared memory than the device allows";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("bytes of shared memory, cpu (fusing) allows 50000"), std::string::npos)
-            << e.what();
-    }
+    const auto refused = [&](std::size_t planned_for, long long spare, const std::string& why) {
+        try {
+            launch(planned_for, spare);
+            ADD_FAILURE() << "launched: " << why;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+        }
+    };
+    refused(kH200Shared, 0, "bytes of shared memory, the device allows 50000");
+    const FusedShape global = plan_fused_step(layout, 4, sizeof(double), 1);  // nothing in shared memory
+    ASSERT_FALSE(global.scratch_shared);
+    refused(1, -1, "the plan needs " + std::to_string(global.scratch_elems) +
+                       " elements of scratch in global memory, the launch has " + std::to_string(global.scratch_elems - 1));
     EXPECT_EQ(be.launches, 0);
-    launch(50000);
-    EXPECT_EQ(be.launches, 1);
+    launch(1, 0);
+    launch(50000, 0);  // the scratch in shared memory, the parameters not
+    EXPECT_EQ(be.launches, 2);
 }
 
 // On a GPU a phase's items run at once: no item may read what another item of its phase

@@ -37,6 +37,8 @@
 #include "cuda_backend.hpp"
 #include "batchprop/network.hpp"
 #include "batchprop/trainer.hpp"
+#include "fused/fused_device.hpp"
+#include "fused/fused_plan.hpp"
 #ifdef BATCHPROP_WITH_CUDA
 #include "cublas_loader.cuh"
 #include "fused_kernel.cuh"
@@ -852,23 +854,27 @@ GPU_VS_CPU_TEST(FusedStepPlacementAndAutomaticChoice) {
     order.upload(identity);
     const int zero = 0;
     cursor.upload(&zero, 1);
-    const std::size_t limit = fx.gpu_->fused_shared_limit();
+    FusedDevice<T>* const device = fused_device(*fx.gpu_);
+    ASSERT_NE(device, nullptr);
+    const std::size_t limit = device->fused_shared_limit();
     ASSERT_GT(limit, 0u);
     std::vector<std::vector<T>> results;
     for (std::size_t shared : {limit, sizeof(T) * layout.n_params(), std::size_t(1)}) {  // all, the parameters, none
         const FusedShape shape = plan_fused_step(layout, 10, sizeof(T), shared);
         Buffer<T> params(*fx.gpu_, layout.n_params()), scratch(*fx.gpu_, std::size_t(shape.scratch_elems));
         params.upload(net.params());
-        FusedStepArgs<T> f;
-        f.params = params.data();
-        f.scratch = scratch.data();
-        f.labels = d.labels();
-        f.order = order.data();
-        f.cursor = cursor.data();
-        f.steps = 20;
-        f.alpha = T(-3.0 / 10);
-        f.decay = T(1);
-        fx.gpu_->fused_train_steps(shape, d.pixels(), f);
+        fused::Args<T, std::uint8_t> a;
+        a.params = params.data();
+        a.scratch = scratch.data();
+        a.scratch_elems = shape.scratch_elems;
+        a.images = d.pixels().data;
+        a.labels = d.labels();
+        a.order = order.data();
+        a.cursor = cursor.data();
+        a.steps = 20;
+        a.alpha = T(-3.0 / 10);
+        a.decay = T(1);
+        device->fused_train_steps(shape, a);
         results.push_back(params.to_host());
     }
     EXPECT_TRUE(compare(results[1], results[0], gpucmp::exact())) << "parameters shared, scratch global";
@@ -909,7 +915,7 @@ std::vector<T> train_fused_on_a_gpu(const std::vector<int>& sizes, int m) {
 TEST(FusedKernel, LaunchesLeaveTheSharedMemoryAttributeAlone) {
     REQUIRE_GPU();
     const auto be = make_cuda_backend<float>(0);
-    const int limit = int(be->fused_shared_limit());
+    const int limit = int(fused_device(*be)->fused_shared_limit());
     ASSERT_GT(limit, 48 * 1024);
     const auto attributes = [] {
         return std::vector<int>{kernels::fused_kernel_shared_attribute<float, std::uint8_t>(),

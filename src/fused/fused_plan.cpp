@@ -1,6 +1,6 @@
-// The fused step's plan (include/batchprop/fused_step.hpp): where each array lives and how the
-// work is cut, for one network, batch width and scalar type.
-#include "batchprop/fused_step.hpp"
+// The fused step's plan (fused_plan.hpp): where each array lives and how the work is cut, for
+// one network, batch width and scalar type.
+#include "fused/fused_plan.hpp"
 
 #include <algorithm>
 #include <climits>
