@@ -127,6 +127,75 @@ TEST(FusedPlan, TheEpochsGlobalScratchServesTheFullAndThePartialBatch) {
     EXPECT_GT(partial_only_global, 0);
 }
 
+// The plan's properties over random layouts, many of them with several layers whose forward
+// sums are cut into ranges (wide layers at m <= 12, as --launch auto picks): for full and
+// partial batches and both placements, every array the program writes has a region of its
+// own inside the scratch, the partial-sum region holds the sums of *every* splitting layer
+// (not only the largest's or the last's), a layer's items never outnumber the block's threads
+// by more than its tiles do, and the placement follows the limit.
+TEST(FusedPlan, PropertiesOverRandomLayouts) {
+    std::uint64_t rng = splitmix64(2026);
+    const auto draw = [&](int lo, int hi) { return lo + int(splitmix64(rng++) % std::uint64_t(hi - lo + 1)); };
+    int several_split = 0, checked = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+        std::vector<int> sizes{draw(1, 800)};
+        const int L = draw(1, 5);
+        for (int l = 1; l <= L; ++l) sizes.push_back(draw(0, 1) ? draw(1, 24) : draw(40, 300));  // narrow or wide
+        const ParamLayout layout(sizes);
+        const int m = draw(1, 12), rest = draw(1, 12);
+        for (std::size_t elem : {std::size_t(4), std::size_t(8)})
+            for (std::size_t limit : {kH200Shared, std::size_t(1)})
+                for (const int cols : {m, rest}) {  // a full batch, and a partial one of another width
+                    const FusedShape s = plan_fused_step(layout, cols, elem, limit);
+                    const std::string what = sizes_to_string(sizes) + " m " + std::to_string(cols) + " elem " +
+                                             std::to_string(elem) + " limit " + std::to_string(limit);
+                    ++checked;
+                    // The regions the program writes besides the partial sums.
+                    std::vector<std::pair<long long, long long>> own{{s.x_off[0], (long long)s.xld * cols},
+                                                                    {s.x_off[1], (long long)s.xld * cols},
+                                                                    {s.y_off[0], cols},
+                                                                    {s.y_off[1], cols}};
+                    int splitting = 0;
+                    for (int l = 1; l <= s.L; ++l) {
+                        own.push_back({s.a_off[l], (long long)s.n[l] * cols});
+                        own.push_back({s.d_off[l], (long long)s.n[l] * cols});
+                        const long long tiles = (long long)fused_tiles(s.n[l], kFusedFwdRows) * fused_tiles(cols, kFusedFwdCols);
+                        ASSERT_GE(s.split[l], 1) << what;
+                        ASSERT_LE(s.split[l], std::max(1, s.n[l - 1] / 16)) << what << ", layer " << l;
+                        ASSERT_LE(tiles * s.split[l], std::max<long long>(tiles, kFusedThreads)) << what << ", layer " << l;
+                        if (s.split[l] > 1) ++splitting;
+                    }
+                    std::sort(own.begin(), own.end());
+                    for (std::size_t i = 0; i + 1 < own.size(); ++i)
+                        ASSERT_LE(own[i].first + own[i].second, own[i + 1].first) << what << ": regions overlap";
+                    ASSERT_GE(own.front().first, 0) << what;
+                    ASSERT_LE(own.back().first + own.back().second, s.scratch_elems) << what;
+                    // Each splitting layer's sums, (n_l x m) times split[l], from p_off: inside the
+                    // scratch and clear of every other region.
+                    for (int l = 1; l <= s.L; ++l) {
+                        if (s.split[l] == 1) continue;
+                        const long long begin = s.p_off, end = s.p_off + (long long)s.n[l] * cols * s.split[l];
+                        ASSERT_LE(end, s.scratch_elems) << what << ", layer " << l;
+                        for (const auto& r : own)
+                            ASSERT_TRUE(end <= r.first || r.first + r.second <= begin)
+                                << what << ": layer " << l << "'s partial sums overlap the region at " << r.first;
+                    }
+                    several_split += splitting >= 2;
+                    // The placement: the parameters in shared memory when they fit, then the scratch
+                    // when what is left holds it.
+                    const long long es = (long long)elem, lim = (long long)limit;
+                    ASSERT_EQ(s.params_shared, s.n_params * es <= lim) << what;
+                    ASSERT_EQ(s.scratch_shared, s.scratch_elems * es <= lim - (s.params_shared ? s.n_params * es : 0)) << what;
+                    ASSERT_EQ(s.shared_bytes,
+                              (s.params_shared ? s.n_params * es : 0) + (s.scratch_shared ? s.scratch_elems * es : 0))
+                        << what;
+                    ASSERT_LE(s.shared_bytes, lim) << what;
+                }
+    }
+    EXPECT_EQ(checked, 300 * 8);
+    EXPECT_GT(several_split, 300) << "too few plans with more than one splitting layer to say much";
+}
+
 TEST(FusedPlan, RefusesWhatItCannotDescribe) {
     EXPECT_THROW(plan_fused_step(ParamLayout({4, 4, 4, 4, 4, 4, 4, 4, 4, 4}), 10, 4, kH200Shared), Error);  // L = 9
     EXPECT_THROW(plan_fused_step(ParamLayout({4, 3}), 0, 4, kH200Shared), Error);
@@ -276,6 +345,28 @@ TEST(FusedStep, APartialBatchThatNeedsMoreScratchThanAFullOne) {
         const auto cpu = make_cpu_backend<float>();
         EXPECT_TRUE(bptest::close_normwise(fused.params, train(*cpu, c, Launch::eager, 1, 11 * 4 + 10).params, 2e-5));
         EXPECT_EQ(fusing.fused_steps, 5);
+    }
+}
+
+// More than one layer cuts its forward sum into ranges: [100,64,64,10] at m = 10 cuts all
+// three (6, 4 and 4 ranges), and --launch auto picks the fused step for it. The partial sums
+// of each share one region, sized for the largest. The host driver (under ASan in the
+// sanitizer build) trains it as the library path does, full and partial batches, with the
+// scratch in shared and in global memory.
+TEST(FusedStep, SeveralLayersCutTheirSumsIntoRanges) {
+    const Case c{{100, 64, 64, 10}, 10, Cost::cross_entropy, 0.5, 1.0};
+    for (int m : {10, 253 % 10}) {
+        const FusedShape s = plan_fused_step(ParamLayout(c.sizes), m, sizeof(double), kH200Shared);
+        EXPECT_EQ(std::count_if(s.split + 1, s.split + s.L + 1, [](int q) { return q > 1; }), 3) << "m " << m;
+    }
+    const auto cpu = make_cpu_backend<double>();
+    const auto eager = train(*cpu, c, Launch::eager);
+    for (std::size_t limit : {kH200Shared, std::size_t(1)}) {
+        SCOPED_TRACE("shared memory " + std::to_string(limit));
+        bptest::FusingCpuBackend<double> fusing(limit);
+        const auto fused = train(fusing, c, limit == kH200Shared ? Launch::automatic : Launch::fused);
+        EXPECT_EQ(fusing.fused_steps, 2 * 26) << "every step fused, the partial batch's too";
+        EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 1e-12));
     }
 }
 
