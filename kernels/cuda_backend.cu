@@ -22,6 +22,7 @@
 #include "cublas_loader.cuh"
 #include "cuda_check.cuh"
 #include "elementwise.cuh"
+#include "fused/fused_device.hpp"
 #include "fused_kernel.cuh"
 #include "reduce.cuh"
 
@@ -133,8 +134,9 @@ std::string runtime_reason(cudaError_t e) {
     return os.str();
 }
 
+// The primitives (Backend) and the fused step in one launch (FusedDevice).
 template <class T>
-class CudaBackend final : public Backend<T> {
+class CudaBackend final : public Backend<T>, public FusedDevice<T> {
     using View = MatrixView<T>;
     using CView = ConstView<T>;
 
@@ -144,7 +146,7 @@ public:
         cudaDeviceProp prop{};
         CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
         name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
-        fused_shared_limit_ = kernels::fused_shared_limit(device_);
+        fused_shared_limit_ = kernels::prepare_fused_kernel(device_);
         try {
             // Non-blocking: our stream never waits on work other code puts on the legacy
             // default stream, nor that code on ours.
@@ -344,24 +346,22 @@ protected:
         kernels::permutation(stream_, scratch_, idx, n, seed, epoch);
     }
 
+    // ---- the fused step (FusedDevice) ---------------------------------------------------
+
+public:
     std::size_t fused_shared_limit() const override { return fused_shared_limit_; }
 
-    void fused_train_steps_impl(const FusedShape& shape, ConstView<std::uint8_t> pixels,
-                                const FusedStepArgs<T>& args) override {
-        fused(shape, pixels, args);
+protected:
+    void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, std::uint8_t>& a) override {
+        activate();
+        kernels::fused_train_steps(stream_, shape, a);
     }
-    void fused_train_steps_impl(const FusedShape& shape, ConstView<float> inputs,
-                                const FusedStepArgs<T>& args) override {
-        fused(shape, inputs, args);
+    void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, float>& a) override {
+        activate();
+        kernels::fused_train_steps(stream_, shape, a);
     }
 
 private:
-    template <class S>
-    void fused(const FusedShape& shape, ConstView<S> images, const FusedStepArgs<T>& f) {
-        activate();
-        const fused::Args<T, S> a{f.params, f.scratch, images.data, f.labels, f.order, f.cost, f.alpha, f.decay};
-        kernels::fused_train_steps(stream_, shape, a, f.cursor, f.offset, f.steps);
-    }
 
     // Makes our GPU current for this thread. A no-op when it already is (the usual case: one
     // GPU); needed when backends of several GPUs are used from one thread.
@@ -423,7 +423,7 @@ private:
 
     int device_;
     std::string name_;              // "cuda:0 (NVIDIA H200)"
-    std::size_t fused_shared_limit_ = 0;  // bytes of shared memory a block may opt in to
+    std::size_t fused_shared_limit_ = 0;  // bytes of shared memory the fused kernel was opted in to
     cudaStream_t stream_ = nullptr;  // every kernel, copy, cuBLAS and Thrust call goes here
     cublasHandle_t blas_ = nullptr;
     static constexpr std::size_t kCublasWorkspace = std::size_t(32) << 20;  // NVIDIA's advice for Hopper

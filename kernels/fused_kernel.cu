@@ -2,8 +2,11 @@
 // steps, the program of src/fused/fused_program.hpp with each phase's items spread over the
 // block's threads and __syncthreads() between phases. One launch per segment instead of ten
 // per step: for a small network the step is bound by its own length of dependent phases,
-// not by launches (fused_step.hpp says why).
+// not by launches (src/fused/fused_plan.hpp says why).
+#include <algorithm>
 #include <cstdint>
+#include <map>
+#include <mutex>
 
 #include "cuda_check.cuh"
 #include "fused_kernel.cuh"
@@ -26,7 +29,7 @@ extern __shared__ __align__(16) unsigned char fused_shared[];
 
 template <class T, class S>
 __global__ void __launch_bounds__(kFusedThreads)
-    fused_steps_kernel(FusedShape sh, fused::Args<T, S> a, const int* cursor, int offset, int steps) {
+    fused_steps_kernel(FusedShape sh, fused::Args<T, S> a) {
     T* const shared = reinterpret_cast<T*>(fused_shared);
     T* const global_params = a.params;
     if (sh.params_shared) {
@@ -34,36 +37,76 @@ __global__ void __launch_bounds__(kFusedThreads)
         a.params = shared;
     }
     if (sh.scratch_shared) a.scratch = shared + (sh.params_shared ? sh.n_params : 0);
-    const int first = *cursor + offset;
+    const int first = *a.cursor + a.offset;
     __syncthreads();
-    fused::run_steps(sh, a, first, steps, BlockExec{});  // ends with a barrier
+    fused::run_steps(sh, a, first, a.steps, BlockExec{});  // ends with a barrier
     if (sh.params_shared)
         for (long long i = threadIdx.x; i < sh.n_params; i += blockDim.x) global_params[i] = shared[i];
 }
 
+// The four instantiations, as the runtime API names a kernel.
+const void* const kFusedKernels[] = {
+    reinterpret_cast<const void*>(&fused_steps_kernel<float, std::uint8_t>),
+    reinterpret_cast<const void*>(&fused_steps_kernel<double, std::uint8_t>),
+    reinterpret_cast<const void*>(&fused_steps_kernel<float, float>),
+    reinterpret_cast<const void*>(&fused_steps_kernel<double, float>),
+};
+
 }  // namespace
 
-std::size_t fused_shared_limit(int device) {
-    int bytes = 0;
-    CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-    return bytes > 0 ? std::size_t(bytes) : 0;
+std::size_t prepare_fused_kernel(int device) {
+    // The maximum dynamic shared memory is an attribute of the function, for the whole process.
+    // Set per launch to that launch's need, two threads training different shapes could race
+    // on it (one's launch running under the other's smaller value). So it is set once per
+    // device, to the most any plan may ask for, and never changed: launches only read it.
+    static std::mutex mutex;
+    static std::map<int, std::size_t> limits;  // per device, once its kernels are opted in
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (const auto it = limits.find(device); it != limits.end()) return it->second;
+    int current = -1;
+    CUDA_CHECK(cudaGetDevice(&current));
+    BP_REQUIRE(current == device, "prepare_fused_kernel(" << device << ") with device " << current << " current");
+    int optin = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    // The opt-in maximum bounds a block's static and dynamic shared memory together.
+    const std::size_t most = optin > 0 ? std::size_t(optin) : 0;
+    std::size_t limit = most;
+    for (const void* kernel : kFusedKernels) {
+        cudaFuncAttributes attr{};
+        CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+        limit = std::min(limit, most > attr.sharedSizeBytes ? most - attr.sharedSizeBytes : 0);
+    }
+    // Above 48 KiB a kernel must opt in to its dynamic shared memory (per function, host-side).
+    for (const void* kernel : kFusedKernels)
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(limit)));
+    limits[device] = limit;
+    return limit;
 }
 
 template <class T, class S>
-void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a,
-                       const int* cursor, int offset, int steps) {
-    if (steps <= 0) return;
-    auto* kernel = &fused_steps_kernel<T, S>;
-    // Above 48 KiB a kernel must opt in to its dynamic shared memory (per function, host-side).
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shape.shared_bytes)));
-    kernel<<<1, kFusedThreads, std::size_t(shape.shared_bytes), stream>>>(shape, a, cursor, offset, steps);
+int fused_kernel_shared_attribute() {
+    cudaFuncAttributes attr{};
+    CUDA_CHECK(cudaFuncGetAttributes(&attr, reinterpret_cast<const void*>(&fused_steps_kernel<T, S>)));
+    return attr.maxDynamicSharedSizeBytes;
+}
+
+template <class T, class S>
+void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a) {
+    if (a.steps <= 0) return;
+    // shape.shared_bytes is within the limit the kernel was opted in to once (FusedDevice
+    // checks it): nothing process-wide changes here.
+    fused_steps_kernel<T, S><<<1, kFusedThreads, std::size_t(shape.shared_bytes), stream>>>(shape, a);
     CUDA_CHECK_LAUNCH("fused_steps_kernel");
 }
 
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, std::uint8_t>&, const int*, int, int);
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, std::uint8_t>&, const int*, int, int);
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, float>&, const int*, int, int);
-template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, float>&, const int*, int, int);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, std::uint8_t>&);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, std::uint8_t>&);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, float>&);
+template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, float>&);
+template int fused_kernel_shared_attribute<float, std::uint8_t>();
+template int fused_kernel_shared_attribute<double, std::uint8_t>();
+template int fused_kernel_shared_attribute<float, float>();
+template int fused_kernel_shared_attribute<double, float>();
 
 }  // namespace kernels
 }  // namespace batchprop

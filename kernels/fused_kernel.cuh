@@ -1,27 +1,32 @@
-// Host-side launcher of the fused step kernel (fused_step.cu; the plan in
-// include/batchprop/fused_step.hpp, the program in src/fused/fused_program.hpp).
+// Host-side launcher of the fused step kernel (fused_kernel.cu; the plan in
+// src/fused/fused_plan.hpp, the program in src/fused/fused_program.hpp).
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstddef>
 
-#include "batchprop/fused_step.hpp"
+#include "fused/fused_plan.hpp"
 #include "fused/fused_program.hpp"
 
 namespace batchprop {
 namespace kernels {
 
-// Bytes of dynamic shared memory one block may have on `device` (the opt-in maximum).
-std::size_t fused_shared_limit(int device);
-
-// `steps` fused SGD steps in one launch of one block of kFusedThreads threads, from position
-// *cursor + offset of a.order. a.params and a.scratch are device memory (a.scratch may be null
-// when shape.scratch_shared); the kernel moves the parameters into shared memory and back
-// when shape.params_shared.
+// Opts every instantiation of the kernel in to the most dynamic shared memory a block may
+// have on `device`, once per device (later calls only return it), and returns that limit:
+// what every plan for the device is made with. `device` must be the current device (the
+// attributes are set for it).
+std::size_t prepare_fused_kernel(int device);
+// The maximum dynamic shared memory attribute of one instantiation on the current device
+// (tests: it stays prepare_fused_kernel's limit, whatever is launched).
 template <class T, class S>
-void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a,
-                       const int* cursor, int offset, int steps);
+int fused_kernel_shared_attribute();
+
+// The launch `a` (a.steps fused SGD steps) as one block of kFusedThreads threads on `stream`.
+// a.params and a.scratch are device memory (a.scratch may be null when shape.scratch_shared);
+// the kernel moves the parameters into shared memory and back when shape.params_shared.
+template <class T, class S>
+void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a);
 
 }  // namespace kernels
 }  // namespace batchprop

@@ -1,11 +1,13 @@
 // Data-parallel training without MPI: the batch slices (pure logic), the fingerprint, and the
-// trainer's distributed path on one process (backprop + all-reduce + update vs the fused step).
+// trainer's distributed path on one process (backprop + all-reduce + update vs the fused step),
+// also on a device that offers a fused step.
 // The same on two MPI ranks: test_distributed_mpi.cpp.
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "batchprop/batchprop.hpp"
+#include "doubles/fusing_backend.hpp"
 #include "support/distributed_util.hpp"
 
 using namespace batchprop;
@@ -105,6 +107,85 @@ TEST(DistributedTrainer, PerExampleModeToo) {
     const auto want = bptest::run_training<double>(tr, ev, {6, 4, 3}, c, 8, nullptr);
     const auto got = bptest::run_training<double>(tr, ev, {6, 4, 3}, c, 8, single.get());
     EXPECT_TRUE(bptest::close_normwise(got.params, want.params, 1e-13));
+}
+
+// Data parallelism on a device that offers the fused step (issue 22): --launch auto, which
+// alone would fuse here, gives way to the data-parallel path, eager, and trains exactly as
+// that path does on a device without a fused step (and as the plain run, up to rounding); a
+// fused launch asked for by name is refused.
+TEST(DistributedTrainer, OnAFusingDeviceAutoRunsTheDataParallelPath) {
+    const Dataset tr = bptest::random_dataset(253, 12, 5, 1), ev = bptest::random_dataset(60, 12, 5, 2);
+    const std::vector<int> sizes{12, 9, 5};
+    const ParamLayout layout(sizes);
+    TrainConfig c;
+    c.epochs = 2;
+    c.batch = 10;  // narrow: auto prefers the fused step
+    c.eta = 0.5;
+    c.lambda = 1.0;
+    c.launch = Launch::automatic;
+    auto single = make_single_process_communicator();
+    bptest::FusingCpuBackend<double> fusing;
+    {
+        DeviceData<double> d(fusing, tr);
+        EXPECT_EQ(Trainer<double>(fusing, layout, d, nullptr, c).launch(), Launch::fused) << "alone, auto fuses";
+        EXPECT_EQ(Trainer<double>(fusing, layout, d, nullptr, c, single.get()).launch(), Launch::eager);
+    }
+    const auto got = bptest::run_training<double>(tr, ev, sizes, c, 4, single.get(), &fusing);
+    EXPECT_EQ(fusing.launches, 0) << "a fused launch skips the all-reduce";
+    const auto want = bptest::run_training<double>(tr, ev, sizes, c, 4, single.get());  // a CPU backend
+    EXPECT_EQ(got.params, want.params);
+    ASSERT_EQ(got.evals.size(), want.evals.size());
+    for (std::size_t e = 0; e < got.evals.size(); ++e) EXPECT_EQ(got.evals[e].cost, want.evals[e].cost);
+    const auto plain = bptest::run_training<double>(tr, ev, sizes, c, 4, nullptr);
+    EXPECT_TRUE(bptest::close_normwise(got.params, plain.params, 1e-12));
+
+    c.launch = Launch::fused;
+    DeviceData<double> d(fusing, tr);
+    try {
+        Trainer<double> refused(fusing, layout, d, nullptr, c, single.get());
+        FAIL() << "a fused launch was accepted under data parallelism";
+    } catch (const SettingError& e) {
+        EXPECT_EQ(e.setting(), Setting::launch);
+        EXPECT_EQ(std::string(e.what()), "launch fused runs in one process; distributed steps are launched one call at a time");
+    }
+}
+
+// The earlier way, Trainer::set_communicator after construction (deprecated), still chooses
+// the data-parallel path as a communicator given to the constructor does, and still refuses
+// a fused launch asked for by name.
+TEST(DistributedTrainer, TheDeprecatedSetCommunicatorChoosesAsTheConstructorDoes) {
+    const Dataset tr = bptest::random_dataset(253, 12, 5, 1), ev = bptest::random_dataset(60, 12, 5, 2);
+    const std::vector<int> sizes{12, 9, 5};
+    TrainConfig c;
+    c.epochs = 2;
+    c.batch = 10;
+    c.eta = 0.5;
+    auto single = make_single_process_communicator();
+    const auto want = bptest::run_training<double>(tr, ev, sizes, c, 4, single.get());
+    bptest::FusingCpuBackend<double> fusing;
+    Network<double> net(sizes);
+    net.init(Init::scaled, 4);
+    DeviceData<double> dtr(fusing, tr), dev(fusing, ev);
+    Trainer<double> trainer(fusing, net.layout(), dtr, &dev, c);
+    trainer.backprop().set_params(net.params());
+    EXPECT_EQ(trainer.launch(), Launch::fused);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    trainer.set_communicator(single.get());
+#pragma GCC diagnostic pop
+    EXPECT_EQ(trainer.launch(), Launch::eager);
+    EXPECT_EQ(trainer.plan().size(), 26u) << "one step a segment";
+    trainer.run();
+    EXPECT_EQ(trainer.backprop().params(), want.params);
+    EXPECT_GT(trainer.allreduce_seconds(), 0.0);
+    EXPECT_EQ(fusing.launches, 0);
+
+    c.launch = Launch::fused;
+    Trainer<double> fused(fusing, net.layout(), dtr, &dev, c);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    EXPECT_THROW(fused.set_communicator(single.get()), SettingError);
+#pragma GCC diagnostic pop
 }
 
 // The Session facade (what `batchprop train` uses) in distributed mode: the same result as

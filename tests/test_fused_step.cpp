@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "batchprop/fused_step.hpp"
 #include "batchprop/trainer.hpp"
 #include "doubles/fusing_backend.hpp"
+#include "fused/fused_plan.hpp"
 #include "support/test_util.hpp"
 
 using namespace batchprop;
@@ -88,6 +88,112 @@ TEST(FusedPlan, ScratchRegionsAreDisjointAndCoverTheScratch) {
             }
             EXPECT_EQ(end, s.scratch_elems);
         }
+}
+
+// A partial last batch has fewer column tiles than a full one, so more threads for each tile
+// and its forward sums cut into more ranges: its scratch can be the larger (issue 20, D1).
+// Whatever the layout, the batch, the partial size and the placement, the global scratch of an
+// epoch covers the plan of every batch whose scratch is not in shared memory.
+TEST(FusedPlan, TheEpochsGlobalScratchServesTheFullAndThePartialBatch) {
+    const std::vector<std::vector<int>> layouts = {{784, 30, 10}, {128, 128, 20}, {8, 200, 200}, {100, 64, 64, 10}, {64, 6, 3}};
+    long long partial_needs_more = 0, partial_only_global = 0;
+    for (const std::vector<int>& sizes : layouts)
+        for (std::size_t elem : {std::size_t(4), std::size_t(8)})
+            for (std::size_t limit : {kH200Shared, std::size_t(100000), std::size_t(1)})
+                for (int m = 2; m <= 64; ++m) {
+                    const FusedEpochPlan whole = plan_fused_epoch(ParamLayout(sizes), 5 * m, m, elem, limit);
+                    ASSERT_EQ(whole.partial.L, 0) << "m divides n: no partial batch";
+                    ASSERT_EQ(whole.global_scratch_elems, whole.full.scratch_shared ? 0 : whole.full.scratch_elems);
+                    for (int rest = 1; rest < m; ++rest) {
+                        const FusedEpochPlan p = plan_fused_epoch(ParamLayout(sizes), 5 * m + rest, m, elem, limit);
+                        const std::string what = sizes_to_string(sizes) + " elem " + std::to_string(elem) + " limit " +
+                                                 std::to_string(limit) + " m " + std::to_string(m) + " partial " +
+                                                 std::to_string(rest);
+                        ASSERT_EQ(p.full.m, m) << what;
+                        ASSERT_EQ(p.partial.m, rest) << what;
+                        long long need = 0;
+                        for (const FusedShape* s : {&p.full, &p.partial})
+                            if (!s->scratch_shared) {
+                                ASSERT_GE(p.global_scratch_elems, s->scratch_elems) << what << ", m = " << s->m;
+                                need = std::max(need, s->scratch_elems);
+                            }
+                        EXPECT_EQ(p.global_scratch_elems, need) << what << ": no larger than the plans need";
+                        partial_needs_more += p.partial.scratch_elems > p.full.scratch_elems;
+                        partial_only_global += !p.partial.scratch_shared && p.full.scratch_shared;
+                    }
+                }
+    // The sweep reaches both ways the full plan alone falls short.
+    EXPECT_GT(partial_needs_more, 0);
+    EXPECT_GT(partial_only_global, 0);
+}
+
+// The plan's properties over random layouts, many of them with several layers whose forward
+// sums are cut into ranges (wide layers at m <= 12, as --launch auto picks): for full and
+// partial batches and both placements, every array the program writes has a region of its
+// own inside the scratch, the partial-sum region holds the sums of *every* splitting layer
+// (not only the largest's or the last's), a layer's items never outnumber the block's threads
+// by more than its tiles do, and the placement follows the limit.
+TEST(FusedPlan, PropertiesOverRandomLayouts) {
+    std::uint64_t rng = splitmix64(2026);
+    const auto draw = [&](int lo, int hi) { return lo + int(splitmix64(rng++) % std::uint64_t(hi - lo + 1)); };
+    int several_split = 0, checked = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+        std::vector<int> sizes{draw(1, 800)};
+        const int L = draw(1, 5);
+        for (int l = 1; l <= L; ++l) sizes.push_back(draw(0, 1) ? draw(1, 24) : draw(40, 300));  // narrow or wide
+        const ParamLayout layout(sizes);
+        const int m = draw(1, 12), rest = draw(1, 12);
+        for (std::size_t elem : {std::size_t(4), std::size_t(8)})
+            for (std::size_t limit : {kH200Shared, std::size_t(1)})
+                for (const int cols : {m, rest}) {  // a full batch, and a partial one of another width
+                    const FusedShape s = plan_fused_step(layout, cols, elem, limit);
+                    const std::string what = sizes_to_string(sizes) + " m " + std::to_string(cols) + " elem " +
+                                             std::to_string(elem) + " limit " + std::to_string(limit);
+                    ++checked;
+                    // The regions the program writes besides the partial sums.
+                    std::vector<std::pair<long long, long long>> own{{s.x_off[0], (long long)s.xld * cols},
+                                                                    {s.x_off[1], (long long)s.xld * cols},
+                                                                    {s.y_off[0], cols},
+                                                                    {s.y_off[1], cols}};
+                    int splitting = 0;
+                    for (int l = 1; l <= s.L; ++l) {
+                        own.push_back({s.a_off[l], (long long)s.n[l] * cols});
+                        own.push_back({s.d_off[l], (long long)s.n[l] * cols});
+                        const long long tiles = (long long)fused_tiles(s.n[l], kFusedFwdRows) * fused_tiles(cols, kFusedFwdCols);
+                        ASSERT_GE(s.split[l], 1) << what;
+                        ASSERT_LE(s.split[l], std::max(1, s.n[l - 1] / 16)) << what << ", layer " << l;
+                        ASSERT_LE(tiles * s.split[l], std::max<long long>(tiles, kFusedThreads)) << what << ", layer " << l;
+                        if (s.split[l] > 1) ++splitting;
+                    }
+                    std::sort(own.begin(), own.end());
+                    for (std::size_t i = 0; i + 1 < own.size(); ++i)
+                        ASSERT_LE(own[i].first + own[i].second, own[i + 1].first) << what << ": regions overlap";
+                    ASSERT_GE(own.front().first, 0) << what;
+                    ASSERT_LE(own.back().first + own.back().second, s.scratch_elems) << what;
+                    // Each splitting layer's sums, (n_l x m) times split[l], from p_off: inside the
+                    // scratch and clear of every other region.
+                    for (int l = 1; l <= s.L; ++l) {
+                        if (s.split[l] == 1) continue;
+                        const long long begin = s.p_off, end = s.p_off + (long long)s.n[l] * cols * s.split[l];
+                        ASSERT_LE(end, s.scratch_elems) << what << ", layer " << l;
+                        for (const auto& r : own)
+                            ASSERT_TRUE(end <= r.first || r.first + r.second <= begin)
+                                << what << ": layer " << l << "'s partial sums overlap the region at " << r.first;
+                    }
+                    several_split += splitting >= 2;
+                    // The placement: the parameters in shared memory when they fit, then the scratch
+                    // when what is left holds it.
+                    const long long es = (long long)elem, lim = (long long)limit;
+                    ASSERT_EQ(s.params_shared, s.n_params * es <= lim) << what;
+                    ASSERT_EQ(s.scratch_shared, s.scratch_elems * es <= lim - (s.params_shared ? s.n_params * es : 0)) << what;
+                    ASSERT_EQ(s.shared_bytes,
+                              (s.params_shared ? s.n_params * es : 0) + (s.scratch_shared ? s.scratch_elems * es : 0))
+                        << what;
+                    ASSERT_LE(s.shared_bytes, lim) << what;
+                }
+    }
+    EXPECT_EQ(checked, 300 * 8);
+    EXPECT_GT(several_split, 300) << "too few plans with more than one splitting layer to say much";
 }
 
 TEST(FusedPlan, RefusesWhatItCannotDescribe) {
@@ -213,6 +319,106 @@ TEST(FusedStep, TrainsAsTheLibraryPathDoesInFloat) {
         const auto eager = train(*cpu, c, Launch::eager, 1);
         EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 2e-5));
     }
+}
+
+// The last, partial batch has fewer columns, so fewer tiles, so more threads for each and its
+// forward sums cut into more ranges: its scratch can outgrow the full batch's (issue 20, D1).
+// [128,128,20] in double at m = 9 with a partial batch of 8: both scratches in global memory,
+// the partial one 724 elements larger. [8,200,200] in float at m = 11, partial 10: the full
+// plan's scratch fits in shared memory, the partial plan's does not. Both train as the library
+// path does (under ASan, a scratch too small for the partial batch is a heap overflow).
+TEST(FusedStep, APartialBatchThatNeedsMoreScratchThanAFullOne) {
+    {
+        const Case c{{128, 128, 20}, 9, Cost::quadratic, 0.5, 0.0};
+        SCOPED_TRACE(describe(c));
+        bptest::FusingCpuBackend<double> fusing;
+        const auto fused = train(fusing, c, Launch::fused, 1, 9 * 5 + 8);
+        const auto cpu = make_cpu_backend<double>();
+        EXPECT_TRUE(bptest::close_normwise(fused.params, train(*cpu, c, Launch::eager, 1, 9 * 5 + 8).params, 1e-12));
+        EXPECT_EQ(fusing.fused_steps, 6);
+    }
+    {
+        const Case c{{8, 200, 200}, 11, Cost::cross_entropy, 0.5, 1.0};
+        SCOPED_TRACE(describe(c));
+        bptest::FusingCpuBackend<float> fusing;
+        const auto fused = train(fusing, c, Launch::fused, 1, 11 * 4 + 10);
+        const auto cpu = make_cpu_backend<float>();
+        EXPECT_TRUE(bptest::close_normwise(fused.params, train(*cpu, c, Launch::eager, 1, 11 * 4 + 10).params, 2e-5));
+        EXPECT_EQ(fusing.fused_steps, 5);
+    }
+}
+
+// More than one layer cuts its forward sum into ranges: [100,64,64,10] at m = 10 cuts all
+// three (6, 4 and 4 ranges), and --launch auto picks the fused step for it. The partial sums
+// of each share one region, sized for the largest. The host driver (under ASan in the
+// sanitizer build) trains it as the library path does, full and partial batches, with the
+// scratch in shared and in global memory.
+TEST(FusedStep, SeveralLayersCutTheirSumsIntoRanges) {
+    const Case c{{100, 64, 64, 10}, 10, Cost::cross_entropy, 0.5, 1.0};
+    for (int m : {10, 253 % 10}) {
+        const FusedShape s = plan_fused_step(ParamLayout(c.sizes), m, sizeof(double), kH200Shared);
+        EXPECT_EQ(std::count_if(s.split + 1, s.split + s.L + 1, [](int q) { return q > 1; }), 3) << "m " << m;
+    }
+    const auto cpu = make_cpu_backend<double>();
+    const auto eager = train(*cpu, c, Launch::eager);
+    for (std::size_t limit : {kH200Shared, std::size_t(1)}) {
+        SCOPED_TRACE("shared memory " + std::to_string(limit));
+        bptest::FusingCpuBackend<double> fusing(limit);
+        const auto fused = train(fusing, c, limit == kH200Shared ? Launch::automatic : Launch::fused);
+        EXPECT_EQ(fusing.fused_steps, 2 * 26) << "every step fused, the partial batch's too";
+        EXPECT_TRUE(bptest::close_normwise(fused.params, eager.params, 1e-12));
+    }
+}
+
+// A launch is checked on the host before it reaches the device: it never asks for more shared
+// memory than the device allows (the limit its kernel was opted in to once, when the backend
+// was made: issue 20, D2), and its global scratch holds what the plan lays out there.
+TEST(FusedDevice, RefusesALaunchThePlanDoesNotFit) {
+    const ParamLayout layout({64, 200, 3});  // 13,603 parameters: 108,824 bytes in double
+    bptest::FusingCpuBackend<double> be(50000);
+    FusedDevice<double>* device = fused_device<double>(be);
+    ASSERT_EQ(device, &be);
+    const Dataset tr = random_data(64, 40, 3, 11);
+    DeviceData<double> d(be, tr);
+    Buffer<double> params(be, layout.n_params());
+    params.upload(std::vector<double>(layout.n_params(), 0.01));
+    Buffer<int> order(be, 40), cursor(be, 1);
+    order.upload(std::vector<int>(40, 0));
+    cursor.upload(std::vector<int>{0});
+    // One step of 4 examples as planned for `planned_for` bytes, with `spare` elements of
+    // global scratch more than the plan lays out.
+    auto launch = [&](std::size_t planned_for, long long spare) {
+        const FusedShape shape = plan_fused_step(layout, 4, sizeof(double), planned_for);
+        Buffer<double> scratch(be, std::size_t(shape.scratch_elems + std::max(spare, 0LL)));
+        fused::Args<double, std::uint8_t> a;
+        a.params = params.data();
+        a.scratch = scratch.data();
+        a.scratch_elems = shape.scratch_elems + spare;
+        a.images = d.pixels().data;
+        a.labels = d.labels();
+        a.order = order.data();
+        a.cursor = cursor.data();
+        a.steps = 1;
+        a.alpha = -0.1;
+        device->fused_train_steps(shape, a);
+    };
+    const auto refused = [&](std::size_t planned_for, long long spare, const std::string& why) {
+        try {
+            launch(planned_for, spare);
+            ADD_FAILURE() << "launched: " << why;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+        }
+    };
+    refused(kH200Shared, 0, "bytes of shared memory, the device allows 50000");
+    const FusedShape global = plan_fused_step(layout, 4, sizeof(double), 1);  // nothing in shared memory
+    ASSERT_FALSE(global.scratch_shared);
+    refused(1, -1, "the plan needs " + std::to_string(global.scratch_elems) +
+                       " elements of scratch in global memory, the launch has " + std::to_string(global.scratch_elems - 1));
+    EXPECT_EQ(be.launches, 0);
+    launch(1, 0);
+    launch(50000, 0);  // the scratch in shared memory, the parameters not
+    EXPECT_EQ(be.launches, 2);
 }
 
 // On a GPU a phase's items run at once: no item may read what another item of its phase

@@ -27,6 +27,7 @@
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -36,8 +37,11 @@
 #include "cuda_backend.hpp"
 #include "batchprop/network.hpp"
 #include "batchprop/trainer.hpp"
+#include "fused/fused_device.hpp"
+#include "fused/fused_plan.hpp"
 #ifdef BATCHPROP_WITH_CUDA
 #include "cublas_loader.cuh"
+#include "fused_kernel.cuh"
 #endif
 #include "support/gpu_compare.hpp"
 #include "support/test_util.hpp"
@@ -850,27 +854,113 @@ GPU_VS_CPU_TEST(FusedStepPlacementAndAutomaticChoice) {
     order.upload(identity);
     const int zero = 0;
     cursor.upload(&zero, 1);
-    const std::size_t limit = fx.gpu_->fused_shared_limit();
+    FusedDevice<T>* const device = fused_device(*fx.gpu_);
+    ASSERT_NE(device, nullptr);
+    const std::size_t limit = device->fused_shared_limit();
     ASSERT_GT(limit, 0u);
     std::vector<std::vector<T>> results;
     for (std::size_t shared : {limit, sizeof(T) * layout.n_params(), std::size_t(1)}) {  // all, the parameters, none
         const FusedShape shape = plan_fused_step(layout, 10, sizeof(T), shared);
         Buffer<T> params(*fx.gpu_, layout.n_params()), scratch(*fx.gpu_, std::size_t(shape.scratch_elems));
         params.upload(net.params());
-        FusedStepArgs<T> f;
-        f.params = params.data();
-        f.scratch = scratch.data();
-        f.labels = d.labels();
-        f.order = order.data();
-        f.cursor = cursor.data();
-        f.steps = 20;
-        f.alpha = T(-3.0 / 10);
-        f.decay = T(1);
-        fx.gpu_->fused_train_steps(shape, d.pixels(), f);
+        fused::Args<T, std::uint8_t> a;
+        a.params = params.data();
+        a.scratch = scratch.data();
+        a.scratch_elems = shape.scratch_elems;
+        a.images = d.pixels().data;
+        a.labels = d.labels();
+        a.order = order.data();
+        a.cursor = cursor.data();
+        a.steps = 20;
+        a.alpha = T(-3.0 / 10);
+        a.decay = T(1);
+        device->fused_train_steps(shape, a);
         results.push_back(params.to_host());
     }
     EXPECT_TRUE(compare(results[1], results[0], gpucmp::exact())) << "parameters shared, scratch global";
     EXPECT_TRUE(compare(results[2], results[0], gpucmp::exact())) << "everything global";
+}
+
+// ---- the fused kernel's shared memory: set once, never per launch (issue 20, D2) --------------
+
+// A fused run of `sizes` at m on a fresh GPU backend of its own: 2 epochs of 253 random
+// examples, the parameters after them.
+template <class T>
+std::vector<T> train_fused_on_a_gpu(const std::vector<int>& sizes, int m) {
+    const auto be = make_cuda_backend<T>(0);
+    Dataset train;
+    train.n_inputs = sizes.front();
+    train.n = 253;
+    train.source = "random";
+    train.pixels = bptest::random_pixels(std::size_t(train.n_inputs) * 253, 71);
+    train.labels = gpucmp::random_ints(253, 72, 0, sizes.back() - 1);
+    Network<T> net(sizes);
+    net.init(Init::scaled, 73);
+    TrainConfig c;
+    c.epochs = 2;
+    c.batch = m;
+    c.eta = 0.5;
+    c.launch = Launch::fused;
+    DeviceData<T> d(*be, train);
+    Trainer<T> trainer(*be, net.layout(), d, nullptr, c);
+    EXPECT_EQ(trainer.launch(), Launch::fused);
+    trainer.backprop().set_params(net.params());
+    trainer.run();
+    return trainer.backprop().params();
+}
+
+#ifdef BATCHPROP_WITH_CUDA
+// The kernel's maximum dynamic shared memory is the function's, process-wide: it is set once,
+// to the device's limit, when a backend is made, and launches of any size leave it there.
+TEST(FusedKernel, LaunchesLeaveTheSharedMemoryAttributeAlone) {
+    REQUIRE_GPU();
+    const auto be = make_cuda_backend<float>(0);
+    const int limit = int(fused_device(*be)->fused_shared_limit());
+    ASSERT_GT(limit, 48 * 1024);
+    const auto attributes = [] {
+        return std::vector<int>{kernels::fused_kernel_shared_attribute<float, std::uint8_t>(),
+                                kernels::fused_kernel_shared_attribute<double, std::uint8_t>(),
+                                kernels::fused_kernel_shared_attribute<float, float>(),
+                                kernels::fused_kernel_shared_attribute<double, float>()};
+    };
+    EXPECT_EQ(attributes(), std::vector<int>(4, limit)) << "every instantiation opted in when the backend was made";
+    train_fused_on_a_gpu<float>({64, 6, 3}, 4);  // launches of a few KiB
+    EXPECT_EQ(attributes(), std::vector<int>(4, limit)) << "a launch changed the kernel's attribute";
+}
+#endif
+
+// Two host threads training different shapes at once, each on its backend: a launch of the
+// one never runs under the other's shared-memory setting. The book's network in float asks for
+// ~190 KB a launch, [64,6,3] at m = 4 for a few KB; each thread's runs equal a run alone, bitwise.
+TEST(FusedKernel, TwoThreadsTrainTwoShapesAsEachDoesAlone) {
+    REQUIRE_GPU();
+    const std::vector<float> want_big = train_fused_on_a_gpu<float>({784, 30, 10}, 10);
+    const std::vector<float> want_small = train_fused_on_a_gpu<float>({64, 6, 3}, 4);
+    constexpr int kRuns = 4;
+    std::vector<std::vector<float>> big(kRuns), small(kRuns);
+    std::exception_ptr failed[2];
+    std::thread a([&] {
+        try {
+            for (auto& p : big) p = train_fused_on_a_gpu<float>({784, 30, 10}, 10);
+        } catch (...) {
+            failed[0] = std::current_exception();
+        }
+    });
+    std::thread b([&] {
+        try {
+            for (auto& p : small) p = train_fused_on_a_gpu<float>({64, 6, 3}, 4);
+        } catch (...) {
+            failed[1] = std::current_exception();
+        }
+    });
+    a.join();
+    b.join();
+    for (const std::exception_ptr& e : failed)
+        if (e) std::rethrow_exception(e);
+    for (int r = 0; r < kRuns; ++r) {
+        EXPECT_TRUE(compare(big[std::size_t(r)], want_big, gpucmp::exact())) << "[784,30,10], run " << r;
+        EXPECT_TRUE(compare(small[std::size_t(r)], want_small, gpucmp::exact())) << "[64,6,3], run " << r;
+    }
 }
 
 // ---- the CUDA backend's own behaviour ------------------------------------------------------------

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "batchprop/check.hpp"
-#include "batchprop/fused_step.hpp"
 #include "batchprop/math.hpp"
 #include "batchprop/matrix.hpp"
 #include "batchprop/settings.hpp"
@@ -235,19 +234,6 @@ public:
         if (n > 0) permutation_impl(idx, n, seed, epoch);
     }
 
-    // ---- the fused step (fused_step.hpp) ----
-    // Bytes of shared memory one fused launch may use; 0 where the device has no fused step
-    // (the CPU: its calls run as they are made, there are no launches to save).
-    virtual std::size_t fused_shared_limit() const { return 0; }
-    // args.steps whole matrix-mode SGD steps in one launch, as planned by shape (made by
-    // plan_fused_step with this device's fused_shared_limit). images: (n_0 x n), bytes or float.
-    void fused_train_steps(const FusedShape& shape, ConstView<std::uint8_t> pixels, const FusedStepArgs<T>& args) {
-        checked_fused(shape, pixels, args);
-    }
-    void fused_train_steps(const FusedShape& shape, ConstView<float> inputs, const FusedStepArgs<T>& args) {
-        checked_fused(shape, inputs, args);
-    }
-
 protected:
     virtual void gemm_impl(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) = 0;
     virtual void bias_sigmoid_impl(View a, CView z, const T* b) = 0;
@@ -268,13 +254,6 @@ protected:
     virtual EvalSums evaluate_impl(CView a, const int* labels, Cost cost) = 0;
     virtual double sum_squares_impl(const T* x, std::size_t n) = 0;
     virtual void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) = 0;
-    // Only a device with a fused step (fused_shared_limit() > 0) overrides these.
-    virtual void fused_train_steps_impl(const FusedShape&, ConstView<std::uint8_t>, const FusedStepArgs<T>&) {
-        BP_THROW(name() << " has no fused step");
-    }
-    virtual void fused_train_steps_impl(const FusedShape&, ConstView<float>, const FusedStepArgs<T>&) {
-        BP_THROW(name() << " has no fused step");
-    }
 
 private:
     // gather_batch and load_inputs for either image element type S: the checks, then the _impl.
@@ -292,19 +271,6 @@ private:
                    "load_inputs: x (" << x.rows << "x" << x.cols << ") from images (" << images.rows
                                       << "x" << images.cols << ")");
         if (x.size()) load_inputs_impl(x, images);
-    }
-
-    template <class S>
-    void checked_fused(const FusedShape& shape, ConstView<S> images, const FusedStepArgs<T>& args) {
-        BP_REQUIRE(shape.L >= 1 && shape.m >= 1 && images.rows == shape.n[0],
-                   "fused step: a plan for " << shape.n[0] << " inputs and m = " << shape.m << ", images of "
-                                             << images.rows << " pixels");
-        BP_REQUIRE(std::size_t(shape.shared_bytes) <= fused_shared_limit(),
-                   "fused step: the plan asks for " << shape.shared_bytes << " bytes of shared memory, "
-                                                    << name() << " allows " << fused_shared_limit());
-        BP_REQUIRE(args.params && args.labels && args.order && args.cursor && (args.scratch || shape.scratch_shared),
-                   "fused step: a device pointer is missing");
-        if (args.steps > 0) fused_train_steps_impl(shape, images, args);
     }
 
     template <class A, class B>

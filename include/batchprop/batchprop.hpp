@@ -94,7 +94,7 @@ public:
               const TrainCallbacks& callbacks = {});
 
     // Data-parallel training (distributed.hpp): from now on train() runs as one rank of comm
-    // (null: alone again), as Trainer::set_communicator describes. Every rank calls train()
+    // (null: alone again), as a Trainer made with comm does (trainer.hpp). Every rank calls train()
     // with the same arguments, data and starting network; data_fingerprint is the caller's
     // digest of its data, compared across ranks. comm must outlive the training.
     void set_communicator(Communicator* comm, std::uint64_t data_fingerprint = 0);

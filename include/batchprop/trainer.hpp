@@ -1,7 +1,9 @@
 // Mini-batch SGD over a data set that lives on the backend's device: shuffles each epoch,
-// walks the mini-batches (the last, partial one included) in segments that a GPU records once
-// and replays, evaluates after each epoch, and reports through callbacks. The numerical work
-// is Backprop's; this is the loop around it.
+// walks the mini-batches (the last, partial one included) in segments (epoch_plan.hpp),
+// evaluates after each epoch, and reports through callbacks. How a segment's steps reach the
+// device is chosen once, when the trainer is made: one call at a time (eager), recorded once
+// and replayed (CUDA graphs), in one launch of a GPU's fused step, or data-parallel across
+// ranks (distributed.hpp). The numerical work is Backprop's; this is the loop around it.
 #pragma once
 
 #include "batchprop/export.hpp"
@@ -17,7 +19,6 @@
 #include "batchprop/backprop.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/epoch_plan.hpp"
-#include "batchprop/fused_step.hpp"
 #include "batchprop/settings.hpp"
 
 namespace batchprop {
@@ -61,10 +62,12 @@ private:
 };
 
 // The launch a trainer uses when `asked` for one: device_fuses = the device has a fused step
-// (Backend::fused_shared_limit() > 0), plan_error = why plan_fused_step refused this network
-// (empty when it did not), preferred = fused_step_preferred of the plan, can_record = the
-// device records (Memory::can_record). Throws batchprop::Error when fused is asked for and
-// cannot be had (per-example mode, a plan refused) on a device that has a fused step.
+// (a GPU: one kernel launch runs a segment of steps), plan_error = why that step cannot run
+// this network (empty when it can), preferred = the plan suits the fused step better than
+// the library path (the parameters fit in shared memory, the batch is narrow), can_record =
+// the device records (Memory::can_record). Throws SettingError when fused is asked for in
+// per-example mode, and SettingUnavailable when the device has no fused step or it refused
+// this network (both settings.hpp).
 BATCHPROP_API Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error,
                                     bool preferred, bool can_record);
 
@@ -112,13 +115,31 @@ struct TrainCallbacks {
 };
 
 template <class T>
+struct TrainerState;  // the device, data, settings, parameters and batch buffers every runner reads
+template <class T>
+class Runner;  // how the steps run (eager, graph, fused, data-parallel): src/engine/runners/
+
+template <class T>
 class BATCHPROP_API Trainer {
 public:
-    // Validates the configuration against the data (batch <= n_train, eta > 0, ...).
+    // Validates the configuration against the data (batch <= n_train, eta > 0, ...) and
+    // chooses, once, how the steps run (launch()): config.launch as resolve_launch answers it
+    // for this device. With comm, data-parallel training as one rank of comm (distributed.hpp):
+    // each step takes this rank's slice of the global mini-batch, computes its gradient sum,
+    // all-reduces it through comm and applies the update for the global m; evaluation splits
+    // the examples across ranks and adds up the sums. Steps then run eagerly, one per segment
+    // (MPI's calls are host-side and cannot be recorded in a CUDA graph); Launch::fused asked
+    // for by name is a SettingError. run() checks that every rank has the same settings (and
+    // data_fingerprint, the caller's digest of its data) and parameters before the first
+    // epoch, and the parameters after every epoch, and throws ReplicasDiffer if not. comm must
+    // outlive the trainer's use.
     Trainer(Backend<T>& backend, const ParamLayout& layout, const DeviceData<T>& train,
-            const DeviceData<T>* eval, const TrainConfig& config);
+            const DeviceData<T>* eval, const TrainConfig& config, Communicator* comm = nullptr,
+            std::uint64_t data_fingerprint = 0);
+    Trainer(Trainer&&) noexcept;
+    ~Trainer();
 
-    Backprop<T>& backprop() { return bp_; }
+    Backprop<T>& backprop();
 
     // Trains epochs config.first_epoch .. config.epochs - 1 (fewer if a callback or the stop
     // flag says so). Returns the number of the last epoch run, 1-based (an epoch the stop
@@ -136,73 +157,32 @@ public:
     // in chunks converted from its bytes.
     Evaluation evaluate(const DeviceData<T>& data);
 
-    // Whether steps are being recorded and replayed (false on the CPU, with Launch::eager, or
-    // after a recording failed), and the segments of an epoch.
-    bool recording() const { return launch_ == Launch::graph; }
-    // The launch in use (resolve_launch's answer; eager once distributed or a recording failed).
-    Launch launch() const { return launch_; }
+    // The launch in use (resolve_launch's answer; eager when data-parallel or once a recording
+    // has failed), whether steps are being recorded and replayed (Launch::graph), and the
+    // segments of an epoch.
+    Launch launch() const;
+    bool recording() const { return launch() == Launch::graph; }
     const std::vector<Segment>& plan() const { return plan_; }
 
-    // Data-parallel training (distributed.hpp; src/engine/trainer_distributed.cpp): from now on each
-    // step takes this rank's slice of the global mini-batch, computes its gradient sum,
-    // all-reduces it through comm and applies the update for the global m; evaluation splits
-    // the examples across ranks and adds up the sums. Steps then run eagerly, one per segment
-    // (MPI's calls are host-side and cannot be recorded in a CUDA graph). run() checks that
-    // every rank has the same settings (and data_fingerprint, the caller's digest of its data)
-    // and parameters before the first epoch, and the parameters after every epoch, and throws
-    // ReplicasDiffer if not. Call before training; comm must outlive the trainer's use.
-    void set_communicator(Communicator* comm, std::uint64_t data_fingerprint = 0);
+    // Deprecated: pass comm to the constructor. Chooses how the steps run again, as the
+    // constructor would have with comm (null: alone); call before training.
+    [[deprecated("pass the communicator to Trainer's constructor")]] void set_communicator(
+        Communicator* comm, std::uint64_t data_fingerprint = 0);
     // Seconds the host spent in the gradient all-reduce so far (MPI: the sum itself, including
-    // waiting for slower ranks; NCCL: only queueing it on the stream).
-    double allreduce_seconds() const { return allreduce_seconds_; }
+    // waiting for slower ranks; NCCL: only queueing it on the stream); 0 without a communicator.
+    double allreduce_seconds() const;
     // The part of allreduce_seconds that CPU ranks spent waiting for the slowest rank to reach
     // the sum (0 on GPUs).
-    double allreduce_wait_seconds() const { return allreduce_wait_seconds_; }
+    double allreduce_wait_seconds() const;
 
 private:
-    // plan_ from cfg_ and launch_: cfg_.segment_steps steps a segment when given, else
-    // recorded_segment_steps when recording or fused, else one step a segment (eager, distributed).
+    // plan_ from the configuration's segment_steps, or when that is 0 the runner's: grouped
+    // steps when recording or fused, one step a segment otherwise.
     void plan_segments();
-    // One mini-batch of m examples at cursor + offset: gather, then the SGD step.
-    void step(int m, int offset);
-    // Launch::fused: chooses the launch (constructor), and runs a segment in one launch.
-    void choose_launch();
-    void run_fused_segment(const Segment& s);
-    // The steps of a segment and the cursor's move past them: what a recording holds.
-    void run_segment_body(const Segment& s);
-    void run_segment(const Segment& s, const TrainCallbacks& cb);
-    // Distributed mode (src/engine/trainer_distributed.cpp): the step; whether callbacks.stop is set
-    // on any rank (every rank must stop at the same segment); the replica check.
-    void distributed_step(int m, int offset);
-    bool any_rank_stops(const TrainCallbacks& cb);
-    void check_replicas(int epochs_done);
 
-    Backend<T>& be_;
-    const DeviceData<T>& train_;
-    const DeviceData<T>* eval_;
-    TrainConfig cfg_;
-    Backprop<T> bp_;
-    Buffer<int> order_;   // this epoch's order of 0..n-1 (the permutation, or 0..n-1 unshuffled)
-    Buffer<int> cursor_;  // (1): position in order_ of the next batch's first example
-    Buffer<T> x_;         // the gathered mini-batch X, (n_0 x m); also evaluation chunks, (n_0 x kEvalChunk)
-    Buffer<T> y_;         // one-hot targets Y: (n_L x m)
+    std::unique_ptr<TrainerState<T>> state_;  // on the heap: the runner refers to it, and a Trainer moves
+    std::unique_ptr<Runner<T>> runner_;
     std::vector<Segment> plan_;
-    Launch launch_ = Launch::eager;  // resolve_launch's answer; graph means recording
-    // Launch::fused: the plans for the full batches and for the partial last one (m = n mod m;
-    // unused when m divides n), and their scratch in global memory when it is not in shared.
-    FusedShape fused_full_, fused_partial_;
-    Buffer<T> fused_scratch_;
-    struct Slot {
-        int seen = 0;                          // segments of this kind met so far in the run
-        std::unique_ptr<Recording> recording;  // made at the second meeting
-    };
-    Slot slots_[kSegmentKinds];
-    Communicator* comm_ = nullptr;   // distributed mode when set
-    std::uint64_t settings_fingerprint_ = 0;
-    Buffer<T> zero_nabla_;           // zeros in nabla's layout: a rank with an empty slice sends them
-    double allreduce_seconds_ = 0.0;
-    double allreduce_wait_seconds_ = 0.0;
 };
-
 
 }  // namespace batchprop

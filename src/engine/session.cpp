@@ -77,9 +77,8 @@ struct ImplT final : Session::Impl {
         DeviceData<T> dtrain(*be, train);
         std::optional<DeviceData<T>> deval;
         if (eval) deval.emplace(*be, *eval);
-        Trainer<T> trainer(*be, net.layout(), dtrain, deval ? &*deval : nullptr, cfg);
+        Trainer<T> trainer(*be, net.layout(), dtrain, deval ? &*deval : nullptr, cfg, comm, data_fingerprint);
         trainer.backprop().set_params(net.params());
-        if (comm) trainer.set_communicator(comm, data_fingerprint);
         // While it runs, network() reads the trainer's parameters; afterwards they are ours.
         struct Active {
             ImplT* self;

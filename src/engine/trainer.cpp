@@ -1,7 +1,9 @@
-// The SGD loop: shuffle, mini-batches, update, evaluate. See trainer.hpp.
+// The SGD loop: shuffle, mini-batches, update, evaluate. See trainer.hpp. How a segment's
+// steps run is the runner's (src/engine/runners/), chosen once in the constructor.
 #include "batchprop/trainer.hpp"
 
 #include "batchprop/distributed.hpp"
+#include "engine/runners/runner.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -55,32 +57,70 @@ ConstView<float> DeviceData<T>::inputs() const {
 }
 
 template <class T>
+TrainerState<T>::TrainerState(Backend<T>& backend, const ParamLayout& layout, const DeviceData<T>& train_data,
+                              const DeviceData<T>* eval_data, const TrainConfig& config)
+    : be(backend),
+      train(train_data),
+      eval(eval_data),
+      cfg((validate(config, train_data.n), config)),  // before any allocation sized by it
+      bp(backend, layout, std::max(config.batch, kEvalChunk)),
+      order(backend, std::size_t(train_data.n)),
+      cursor(backend, 1),
+      x(backend, std::size_t(layout.n(0)) * std::size_t(std::max(config.batch, kEvalChunk))),
+      y(backend, std::size_t(layout.n(layout.n_layers())) * std::size_t(config.batch)) {}
+
+template <class T>
 Trainer<T>::Trainer(Backend<T>& backend, const ParamLayout& layout, const DeviceData<T>& train,
-                    const DeviceData<T>* eval, const TrainConfig& config)
-    : be_(backend),
-      train_(train),
-      eval_(eval),
-      cfg_((validate(config, train.n), config)),  // before any allocation sized by it
-      bp_(backend, layout, std::max(config.batch, kEvalChunk)),
-      order_(backend, std::size_t(train.n)),
-      cursor_(backend, 1),
-      x_(backend, std::size_t(layout.n(0)) * std::size_t(std::max(config.batch, kEvalChunk))),
-      y_(backend, std::size_t(layout.n(layout.n_layers())) * std::size_t(config.batch)) {
+                    const DeviceData<T>* eval, const TrainConfig& config, Communicator* comm,
+                    std::uint64_t data_fingerprint)
+    : state_(std::make_unique<TrainerState<T>>(backend, layout, train, eval, config)) {
     if (train.n_inputs != layout.n(0))
         BP_THROW("the network has " << layout.n(0) << " input neurons but the images have "
                                     << train.n_inputs << " pixels");
     if (eval && eval->n_inputs != layout.n(0))
         BP_THROW("the network has " << layout.n(0) << " input neurons but the evaluation images have "
                                     << eval->n_inputs << " pixels");
-    if (!cfg_.shuffle) {
+    if (!state_->cfg.shuffle) {
         // Unshuffled, the order is 0..n-1 for good; batches still go through the gather, which
         // converts the bytes to T.
         std::vector<int> identity(std::size_t(train.n));
         std::iota(identity.begin(), identity.end(), 0);
-        order_.upload(identity);
+        state_->order.upload(identity);
     }
-    choose_launch();
+    runner_ = choose_runner(*state_, comm, data_fingerprint);
     plan_segments();
+}
+
+template <class T>
+Trainer<T>::Trainer(Trainer&&) noexcept = default;
+template <class T>
+Trainer<T>::~Trainer() = default;
+
+template <class T>
+Backprop<T>& Trainer<T>::backprop() {
+    return state_->bp;
+}
+
+template <class T>
+Launch Trainer<T>::launch() const {
+    return runner_->launch();
+}
+
+template <class T>
+void Trainer<T>::set_communicator(Communicator* comm, std::uint64_t data_fingerprint) {
+    // Deprecated (trainer.hpp): the choice the constructor would have made with comm.
+    runner_ = choose_runner(*state_, comm, data_fingerprint);  // the constructor's, again
+    plan_segments();
+}
+
+template <class T>
+double Trainer<T>::allreduce_seconds() const {
+    return runner_->allreduce_seconds();
+}
+
+template <class T>
+double Trainer<T>::allreduce_wait_seconds() const {
+    return runner_->allreduce_wait_seconds();
 }
 
 Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error, bool preferred,
@@ -103,144 +143,49 @@ Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::str
 }
 
 template <class T>
-void Trainer<T>::choose_launch() {
-    const std::size_t limit = be_.fused_shared_limit();
-    std::string plan_error;
-    bool preferred = false;
-    if (limit > 0 && cfg_.mode == Mode::matrix) {
-        try {
-            fused_full_ = plan_fused_step(bp_.layout(), cfg_.batch, sizeof(T), limit);
-            preferred = fused_step_preferred(fused_full_);
-            if (const int rest = train_.n % cfg_.batch; rest > 0)
-                fused_partial_ = plan_fused_step(bp_.layout(), rest, sizeof(T), limit);
-        } catch (const Error& e) {
-            plan_error = e.what();
-        }
-    }
-    launch_ = resolve_launch(cfg_.launch, cfg_.mode, limit > 0, plan_error, preferred, be_.can_record());
-    if (launch_ == Launch::fused && !fused_full_.scratch_shared)  // the partial plan needs less
-        fused_scratch_ = Buffer<T>(be_, std::size_t(fused_full_.scratch_elems));
-}
-
-template <class T>
-void Trainer<T>::run_fused_segment(const Segment& s) {
-    const FusedShape& shape = s.m == cfg_.batch ? fused_full_ : fused_partial_;
-    FusedStepArgs<T> f;
-    f.params = bp_.params_device();
-    f.scratch = shape.scratch_shared ? nullptr : fused_scratch_.data();
-    f.labels = train_.labels();
-    f.order = order_.data();
-    f.cursor = cursor_.data();
-    f.steps = s.steps;
-    f.cost = cfg_.cost;
-    const SgdScalars sgd = sgd_scalars(cfg_.eta, cfg_.lambda, train_.n, s.m);  // as Backprop::train_step
-    f.alpha = T(sgd.alpha);
-    f.decay = T(sgd.decay);
-    train_.with_images([&](auto images) { be_.fused_train_steps(shape, images, f); });
-    be_.advance_cursor(cursor_.data(), s.examples());
-    // As after a replay: the host stays one segment ahead at most, so progress and the stop
-    // flag are honest.
-    be_.synchronize();
-}
-
-template <class T>
 void Trainer<T>::plan_segments() {
-    const bool grouped = launch_ == Launch::graph || launch_ == Launch::fused;
-    const int chunk = cfg_.segment_steps > 0 ? cfg_.segment_steps
-                      : grouped           ? recorded_segment_steps(cfg_.batch, cfg_.mode, bp_.layout().n_layers())
-                                          : 1;
-    plan_ = plan_epoch(train_.n, cfg_.batch, chunk);
-}
-
-template <class T>
-void Trainer<T>::step(int m, int offset) {
-    if (comm_) return distributed_step(m, offset);  // data-parallel: trainer_distributed.cpp
-    const int n0 = train_.n_inputs, nL = bp_.layout().n(bp_.layout().n_layers());
-    MatrixView<T> x(x_.data(), n0, m), y(y_.data(), nL, m);
-    // X = the columns order[cursor + offset ..][0, m) of the data as T, Y their one-hot targets.
-    train_.with_images([&](auto images) {
-        be_.gather_batch(x, y, images, train_.labels(), order_.data(), cursor_.data(), offset);
-    });
-    // The last batch may be partial; it is used, and averaged by its own size m.
-    bp_.train_step(x, y, cfg_.mode, cfg_.cost, cfg_.eta, cfg_.lambda, train_.n);
-}
-
-template <class T>
-void Trainer<T>::run_segment_body(const Segment& s) {
-    for (int j = 0; j < s.steps; ++j) step(s.m, j * s.m);
-    be_.advance_cursor(cursor_.data(), s.examples());
-}
-
-template <class T>
-void Trainer<T>::run_segment(const Segment& s, const TrainCallbacks& cb) {
-    if (launch_ == Launch::fused) return run_fused_segment(s);
-    Slot& slot = slots_[int(s.kind)];
-    const SegmentAction action = segment_action(recording(), slot.seen, slot.recording != nullptr);
-    ++slot.seen;
-    if (action == SegmentAction::record_then_replay) {
-        try {
-            // The body reads every position from the cursor, so this recording is valid for
-            // every later segment of the same kind, wherever it falls in whichever epoch.
-            slot.recording = be_.record([this, s] { run_segment_body(s); });
-        } catch (const RecordingFailed& e) {
-            launch_ = Launch::eager;
-            if (cb.on_notice)
-                cb.on_notice(std::string("recording the training steps as a CUDA graph failed (") + e.what() +
-                             "); running them one call at a time");
-        }
-    }
-    if (slot.recording) {
-        slot.recording->replay();
-        // Progress and the stop flag are per replay: waiting here keeps the host at most one
-        // replay ahead of the device, so both are honest. One wait per few thousand kernels.
-        be_.synchronize();
-    } else {
-        run_segment_body(s);
-    }
+    const TrainConfig& cfg = state_->cfg;
+    plan_ = plan_epoch(state_->train.n, cfg.batch, cfg.segment_steps > 0 ? cfg.segment_steps : runner_->segment_steps());
 }
 
 template <class T>
 double Trainer<T>::train_epoch(int epoch, const TrainCallbacks& cb, long long* examples_done) {
-    const int n = train_.n;
+    TrainerState<T>& st = *state_;
+    const int n = st.train.n;
     const auto t0 = Clock::now();
-    if (cfg_.shuffle) be_.permutation(order_.data(), n, cfg_.seed, std::uint64_t(epoch));
+    if (st.cfg.shuffle) st.be.permutation(st.order.data(), n, st.cfg.seed, std::uint64_t(epoch));
     const int start = 0;
-    cursor_.upload(&start, 1);
+    st.cursor.upload(&start, 1);
     long long done = 0;
     for (const Segment& s : plan_) {
-        run_segment(s, cb);
+        runner_->run_segment(s, cb);
         done = s.first + s.examples();
         if (cb.on_batch) cb.on_batch(BatchProgress{epoch + 1, done, n, seconds_since(t0)});
         // Distributed, every rank must leave at the same segment: the flag is agreed on.
-        if (comm_ ? any_rank_stops(cb) : cb.stop && cb.stop->load(std::memory_order_relaxed)) break;
+        if (runner_->stop_requested(cb)) break;
     }
-    be_.synchronize();
+    st.be.synchronize();
     if (examples_done) *examples_done = done;
     return seconds_since(t0);
 }
 
 template <class T>
 Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
+    TrainerState<T>& st = *state_;
     const int n0 = data.n_inputs;
     EvalSums s;
     // Distributed, each rank feeds forward its own contiguous share of the examples and the
     // sums are added up across ranks below.
-    const BatchSlice part = comm_ && data.n > 0 ? batch_slice(data.n, comm_->rank(), comm_->size())
-                                                : BatchSlice{0, data.n};
+    const BatchSlice part = runner_->evaluation_share(data.n);
     for (int first = part.first; first < part.first + part.count; first += kEvalChunk) {
         const int count = std::min(kEvalChunk, part.first + part.count - first);
-        MatrixView<T> x(x_.data(), n0, count);
-        data.with_images([&](auto images) { be_.load_inputs(x, images.col_range(first, count)); });
-        const EvalSums c = be_.evaluate(bp_.feedforward(x), data.labels() + first, cfg_.cost);
+        MatrixView<T> x(st.x.data(), n0, count);
+        data.with_images([&](auto images) { st.be.load_inputs(x, images.col_range(first, count)); });
+        const EvalSums c = st.be.evaluate(st.bp.feedforward(x), data.labels() + first, st.cfg.cost);
         s.correct += c.correct;
         s.cost += c.cost;
     }
-    if (comm_) {
-        double sums[2] = {double(s.correct), s.cost};  // counts below 2^53 are exact in double
-        comm_->allreduce_host(sums, 2, ReduceOp::sum);
-        s.correct = static_cast<long long>(sums[0]);
-        s.cost = sums[1];
-    }
+    runner_->add_up(s);
     Evaluation e;
     e.correct = s.correct;
     e.total = data.n;
@@ -248,39 +193,43 @@ Evaluation Trainer<T>::evaluate(const DeviceData<T>& data) {
     // is the training set's (the regularisation belongs to the training objective); network2.py
     // itself divides by len(data), the evaluated set's (L2Scale::evaluated_set; an empty set
     // keeps the training set's n rather than divide by zero).
-    const int l2_n = cfg_.l2_scale == L2Scale::evaluated_set && data.n > 0 ? data.n : train_.n;
-    e.cost = (data.n ? s.cost / data.n : 0.0) + bp_.l2_term(cfg_.lambda, l2_n);
+    const int l2_n = st.cfg.l2_scale == L2Scale::evaluated_set && data.n > 0 ? data.n : st.train.n;
+    e.cost = (data.n ? s.cost / data.n : 0.0) + st.bp.l2_term(st.cfg.lambda, l2_n);
     return e;
 }
 
 template <class T>
 int Trainer<T>::run(const TrainCallbacks& cb) {
+    TrainerState<T>& st = *state_;
+    const TrainConfig& cfg = st.cfg;
     // Same settings and starting parameters on every rank (after first_epoch epochs on a resume).
-    if (comm_) check_replicas(cfg_.first_epoch);
-    if (cb.on_start) cb.on_start(TrainStart{cfg_.first_epoch, cfg_.epochs, recording(), plan_.front().steps, launch_});
-    for (int epoch = cfg_.first_epoch; epoch < cfg_.epochs; ++epoch) {
+    runner_->check_replicas(cfg.first_epoch);
+    if (cb.on_start) cb.on_start(TrainStart{cfg.first_epoch, cfg.epochs, recording(), plan_.front().steps, launch()});
+    for (int epoch = cfg.first_epoch; epoch < cfg.epochs; ++epoch) {
         EpochResult r;
         r.epoch = epoch + 1;
         r.train_seconds = train_epoch(epoch, cb, &r.examples);
         r.examples_per_second = r.train_seconds > 0 ? double(r.examples) / r.train_seconds : 0.0;
         // Diverged parameters never recover; evaluating or training on would only print
         // meaningless figures. (Identical on every rank: the replicas are checked below.)
-        if (!bp_.params_finite())
+        if (!st.bp.params_finite())
             BP_THROW("training diverged in epoch " << epoch + 1
                                                    << ": the parameters are no longer all finite numbers (infinity or "
                                                       "NaN); try a smaller learning rate eta");
-        if (comm_) check_replicas(epoch + 1);
-        const bool stopped = comm_ ? any_rank_stops(cb) : cb.stop && cb.stop->load();
-        if (cfg_.monitor_evaluation && eval_) r.evaluation = evaluate(*eval_);
-        if (cfg_.monitor_training) r.training = evaluate(train_);
+        runner_->check_replicas(epoch + 1);
+        const bool stopped = runner_->stop_requested(cb);
+        if (cfg.monitor_evaluation && st.eval) r.evaluation = evaluate(*st.eval);
+        if (cfg.monitor_training) r.training = evaluate(st.train);
         const bool go_on = cb.on_epoch ? cb.on_epoch(r) : true;
         if (stopped || !go_on) return epoch + 1;
     }
-    return std::max(cfg_.epochs, cfg_.first_epoch);
+    return std::max(cfg.epochs, cfg.first_epoch);
 }
 
 template struct DeviceData<float>;
 template struct DeviceData<double>;
+template struct TrainerState<float>;
+template struct TrainerState<double>;
 template class Trainer<float>;
 template class Trainer<double>;
 

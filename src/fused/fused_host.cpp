@@ -20,14 +20,13 @@ struct SerialExec {
 }  // namespace
 
 template <class T, class S>
-void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& a, int first, int steps,
-                            bool reverse_items) {
-    fused::run_steps(shape, a, first, steps, SerialExec{reverse_items});
+void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& a, bool reverse_items) {
+    fused::run_steps(shape, a, *a.cursor + a.offset, a.steps, SerialExec{reverse_items});
 }
 
-template void fused_train_steps_host(const FusedShape&, const fused::Args<float, std::uint8_t>&, int, int, bool);
-template void fused_train_steps_host(const FusedShape&, const fused::Args<double, std::uint8_t>&, int, int, bool);
-template void fused_train_steps_host(const FusedShape&, const fused::Args<float, float>&, int, int, bool);
-template void fused_train_steps_host(const FusedShape&, const fused::Args<double, float>&, int, int, bool);
+template void fused_train_steps_host(const FusedShape&, const fused::Args<float, std::uint8_t>&, bool);
+template void fused_train_steps_host(const FusedShape&, const fused::Args<double, std::uint8_t>&, bool);
+template void fused_train_steps_host(const FusedShape&, const fused::Args<float, float>&, bool);
+template void fused_train_steps_host(const FusedShape&, const fused::Args<double, float>&, bool);
 
 }  // namespace batchprop

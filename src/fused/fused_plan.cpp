@@ -1,6 +1,6 @@
-// The fused step's plan (include/batchprop/fused_step.hpp): where each array lives and how the
-// work is cut, for one network, batch width and scalar type.
-#include "batchprop/fused_step.hpp"
+// The fused step's plan (fused_plan.hpp): where each array lives and how the work is cut, for
+// one network, batch width and scalar type.
+#include "fused/fused_plan.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -67,6 +67,20 @@ FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_si
     sh.scratch_shared = scratch_bytes <= left;
     sh.shared_bytes = (sh.params_shared ? params_bytes : 0) + (sh.scratch_shared ? scratch_bytes : 0);
     return sh;
+}
+
+FusedEpochPlan plan_fused_epoch(const ParamLayout& layout, int n, int m, std::size_t elem_size,
+                                std::size_t shared_limit) {
+    BP_REQUIRE(n >= 1 && m >= 1, "the fused step's epoch: n = " << n << ", m = " << m);
+    FusedEpochPlan p;
+    p.full = plan_fused_step(layout, m, elem_size, shared_limit);
+    if (const int rest = n % m; rest > 0) p.partial = plan_fused_step(layout, rest, elem_size, shared_limit);
+    // Either plan may need the more: fewer columns leave more threads to each tile, so the
+    // partial batch's sums are cut into more ranges (a larger partial-sum region), and its
+    // scratch may then no longer fit in shared memory where the full batch's did.
+    for (const FusedShape* s : {&p.full, &p.partial})
+        if (!s->scratch_shared) p.global_scratch_elems = std::max(p.global_scratch_elems, s->scratch_elems);
+    return p;
 }
 
 bool fused_step_preferred(const FusedShape& shape) {

@@ -1,4 +1,4 @@
-// The fused step's program (fused_step.hpp), written once: a sequence of phases, each a set
+// The fused step's program (fused_plan.hpp), written once: a sequence of phases, each a set
 // of independent items, with a barrier between phases. The CUDA kernel (kernels/fused_kernel.cu)
 // runs a phase's items across the threads of one block and the barrier is __syncthreads();
 // the host driver (src/fused/fused_host.cpp) runs the items one after another, in either order, so
@@ -16,8 +16,8 @@
 
 #include <cstddef>
 
-#include "batchprop/fused_step.hpp"
 #include "batchprop/math.hpp"
+#include "fused/fused_plan.hpp"
 
 #ifdef __CUDACC__
 #define BP_FUSED __device__ __forceinline__
@@ -31,17 +31,24 @@ namespace fused {
 BP_FUSED float mul_add(float a, float b, float c) { return fmaf(a, b, c); }
 BP_FUSED double mul_add(double a, double b, double c) { return fma(a, b, c); }
 
-// What the steps read and write. S is the images' element type (std::uint8_t or float).
+// One launch of the fused step, the one description of it from the trainer to the kernel:
+// what its steps read and write and which steps they are. Step s trains on the m examples
+// order[*cursor + offset + s m ..] as Backprop::train_step does in matrix mode. Pointers are
+// the device's. S is the images' element type (std::uint8_t or float).
 template <class T, class S>
 struct Args {
-    T* params;        // flat, ParamLayout's order (shared or global memory)
-    T* scratch;       // FusedShape's scratch layout (shared or global memory)
-    const S* images;  // (n_0 x n): to_input<T> makes an input of an element
-    const int* labels;
-    const int* order;  // the epoch's order of the examples
-    Cost cost;
-    T alpha;  // -eta / m
-    T decay;  // 1 - eta lambda / n
+    T* params = nullptr;   // flat, ParamLayout's order (the kernel moves them to shared memory and back)
+    T* scratch = nullptr;  // FusedShape's scratch layout; unused (may be null) when the plan keeps it shared
+    long long scratch_elems = 0;  // elements at scratch (FusedDevice checks the plan's fit)
+    const S* images = nullptr;    // (n_0 x n): to_input<T> makes an input of an element
+    const int* labels = nullptr;
+    const int* order = nullptr;   // the epoch's order of the examples
+    const int* cursor = nullptr;  // one int: the position in order of the launch's first example
+    int offset = 0;
+    int steps = 0;
+    Cost cost = Cost::quadratic;
+    T alpha = T(0);  // -eta / m
+    T decay = T(1);  // 1 - eta lambda / n
 };
 
 // A register tile of the forward product: acc(r, c) = sum over k in [k0, k1), left to right,

@@ -151,9 +151,8 @@ TrainRun<T> run_training(const batchprop::Dataset& tr, const batchprop::Dataset&
     Network<T> net(sizes);
     net.init(init, init_seed);
     DeviceData<T> dtr(*be, tr), dev(*be, ev);
-    Trainer<T> trainer(*be, net.layout(), dtr, &dev, cfg);
+    Trainer<T> trainer(*be, net.layout(), dtr, &dev, cfg, comm);
     trainer.backprop().set_params(net.params());
-    if (comm) trainer.set_communicator(comm);
     TrainRun<T> r;
     TrainCallbacks cb;
     cb.on_epoch = [&](const EpochResult& e) {

@@ -6,11 +6,10 @@
 //
 // This header is the plan: where the kernel keeps each array and how it cuts the work. It is
 // plain data made by a pure function, so the decisions are tested on the CPU; the step itself
-// is written once (src/fused/fused_program.hpp) and run by the CUDA kernel and by a serial
-// host driver that the CPU tests compare with the library path.
+// is written once (fused_program.hpp) and run by the CUDA kernel and by a serial host driver
+// that the CPU tests compare with the library path. Internal: the trainer's fused runner
+// (src/engine/runners/fused_runner.cpp) is its only user outside src/fused/ and kernels/.
 #pragma once
-
-#include "batchprop/export.hpp"
 
 #include <cstddef>
 
@@ -22,7 +21,7 @@ namespace batchprop {
 constexpr int kFusedMaxLayers = 8;   // L, layers with weights, that one plan can describe
 constexpr int kFusedThreads = 1024;  // threads of the one block
 
-// Register tiles of the two large products (fused_step_program.hpp). Each thread of the
+// Register tiles of the two large products (fused_program.hpp). Each thread of the
 // forward sum computes a kFusedFwdRows x kFusedFwdCols block of z = w a, each thread of the
 // weight update a kFusedUpdRows x fused_upd_cols block of w: every value loaded from shared
 // memory then feeds several multiply-adds instead of one (shared-memory loads, not arithmetic,
@@ -65,29 +64,20 @@ struct FusedShape {
     long long shared_bytes = 0;  // dynamic shared memory the launch asks for
 };
 
-// What one fused launch works on (Backend::fused_train_steps): device pointers. Step s of the
-// launch trains on the m examples order[*cursor + offset + s m ..] with
-// w = decay w + alpha delta a^T and b = b + alpha rowsum(delta) (alpha = -eta/m,
-// decay = 1 - eta lambda / n), as Backprop::train_step does in matrix mode.
-template <class T>
-struct FusedStepArgs {
-    T* params = nullptr;   // the flat parameters (ParamLayout's order)
-    T* scratch = nullptr;  // FusedShape::scratch_elems of T; may be null when scratch_shared
-    const int* labels = nullptr;
-    const int* order = nullptr;
-    const int* cursor = nullptr;  // one int in device memory
-    int offset = 0;
-    int steps = 0;
-    Cost cost = Cost::quadratic;
-    T alpha = T(0);
-    T decay = T(1);
-};
-
 // The plan for `layout` at m columns, elem_size = sizeof(T), shared_limit = the bytes of
 // shared memory one block may have (0: none). Throws batchprop::Error when the network has
 // more than kFusedMaxLayers layers, m < 1, or an index would overflow an int.
-BATCHPROP_API FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_size,
-                                         std::size_t shared_limit);
+FusedShape plan_fused_step(const ParamLayout& layout, int m, std::size_t elem_size, std::size_t shared_limit);
+
+// The plans for an epoch of n examples in mini-batches of m: the full batches' and, when m
+// does not divide n, the last, partial batch's (n mod m columns; its L is 0 when there is
+// none), and the scratch in global memory that serves both.
+struct FusedEpochPlan {
+    FusedShape full;
+    FusedShape partial;
+    long long global_scratch_elems = 0;  // elements of T; 0 when neither plan needs global scratch
+};
+FusedEpochPlan plan_fused_epoch(const ParamLayout& layout, int n, int m, std::size_t elem_size, std::size_t shared_limit);
 
 // Whether Launch::automatic picks the fused step for this plan: the parameters live in shared
 // memory and the batch is narrow. One block's time grows with m (~2 us per column of
@@ -95,6 +85,6 @@ BATCHPROP_API FusedShape plan_fused_step(const ParamLayout& layout, int m, std::
 // (bench/RESULTS.md, "On a GPU"), fused wins at m = 1 (727 vs 1145 ms an epoch) and m = 10
 // (119 vs 139 ms) and loses at m = 32 (108 vs 61 ms): the lines cross near m = 12.
 constexpr int kFusedAutoMaxBatch = 12;
-BATCHPROP_API bool fused_step_preferred(const FusedShape& shape);
+bool fused_step_preferred(const FusedShape& shape);
 
 }  // namespace batchprop

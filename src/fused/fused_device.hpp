@@ -1,0 +1,55 @@
+// A device that runs the fused step: the CUDA backend (kernels/cuda_backend.cu) and the CPU
+// tests' fusing double (tests/doubles/fusing_backend.hpp). An interface of its own beside
+// Backend<T>, not a part of it: every backend has the primitives, only a GPU has a whole
+// step in one launch. The trainer finds it with fused_device() and plans for its limit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "batchprop/backend.hpp"
+#include "batchprop/check.hpp"
+#include "fused/fused_program.hpp"
+
+namespace batchprop {
+
+template <class T>
+class FusedDevice {
+public:
+    virtual ~FusedDevice() = default;
+
+    // Bytes of shared memory one launch may use: what plans for this device are made with
+    // (plan_fused_step's shared_limit). Fixed for the device's lifetime.
+    virtual std::size_t fused_shared_limit() const = 0;
+
+    // The launch `a`: a.steps whole matrix-mode SGD steps in one launch, as `shape` plans them.
+    // Checks on the host that the plan fits this device and the launch, then runs it.
+    template <class S>
+    void fused_train_steps(const FusedShape& shape, const fused::Args<T, S>& a) {
+        BP_REQUIRE(shape.L >= 1 && shape.m >= 1, "fused step: no plan (L = " << shape.L << ", m = " << shape.m << ")");
+        BP_REQUIRE(std::size_t(shape.shared_bytes) <= fused_shared_limit(),
+                   "fused step: the plan asks for " << shape.shared_bytes
+                                                    << " bytes of shared memory, the device allows " << fused_shared_limit());
+        BP_REQUIRE(a.params && a.images && a.labels && a.order && a.cursor, "fused step: a device pointer is missing");
+        // The scratch in global memory must hold what the plan lays out there: a launch that
+        // wrote past it would corrupt memory without a word.
+        BP_REQUIRE(shape.scratch_shared || (a.scratch && a.scratch_elems >= shape.scratch_elems),
+                   "fused step: the plan needs " << shape.scratch_elems << " elements of scratch in global memory, the launch has "
+                                                 << (a.scratch ? a.scratch_elems : 0));
+        if (a.steps > 0) fused_train_steps_impl(shape, a);
+    }
+
+protected:
+    // One per image element type (bytes, float inputs). Called with checked arguments only.
+    virtual void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, std::uint8_t>& a) = 0;
+    virtual void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, float>& a) = 0;
+};
+
+// The fused step of `backend`, or null where it has none (the CPU backend: its calls run as
+// they are made, there are no launches to save).
+template <class T>
+FusedDevice<T>* fused_device(Backend<T>& backend) {
+    return dynamic_cast<FusedDevice<T>*>(&backend);
+}
+
+}  // namespace batchprop
