@@ -352,13 +352,13 @@ public:
     std::size_t fused_shared_limit() const override { return fused_shared_limit_; }
 
 protected:
-    void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, std::uint8_t>& a) override {
+    void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, std::uint8_t>& args) override {
         activate();
-        kernels::fused_train_steps(stream_, shape, a);
+        kernels::fused_train_steps(stream_, shape, args);
     }
-    void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, float>& a) override {
+    void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, float>& args) override {
         activate();
-        kernels::fused_train_steps(stream_, shape, a);
+        kernels::fused_train_steps(stream_, shape, args);
     }
 
 private:
@@ -371,15 +371,15 @@ private:
         if (current != device_) CUDA_CHECK(cudaSetDevice(device_));
     }
 
-    // The partial-sum workspace of the fused delta kernels for a (rows x m) delta: null when
-    // m fits one chunk (no workspace needed), else (rows x chunks) values, grown on first need
+    // The partial-sum workspace of the delta kernels for a (rows x m) delta: null when
+    // m fits one group (no workspace needed), else (rows x groups) values, grown on first need
     // and kept. It grows only outside a capture: the first, eager run of a step sizes it, and
     // a recording of the same step never needs more (checked: growing inside a capture would
     // be an allocation there).
     T* partials_for(CView delta) {
-        const int chunks = row_sum_chunks(delta.cols);
-        if (chunks <= 1) return nullptr;
-        const std::size_t need = std::size_t(delta.rows) * std::size_t(chunks);
+        const int groups = row_sum_groups(delta.cols);
+        if (groups <= 1) return nullptr;
+        const std::size_t need = std::size_t(delta.rows) * std::size_t(groups);
         if (need > partials_size_) {
             cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
             CUDA_CHECK(cudaStreamIsCapturing(stream_, &status));
@@ -428,7 +428,7 @@ private:
     cublasHandle_t blas_ = nullptr;
     static constexpr std::size_t kCublasWorkspace = std::size_t(32) << 20;  // NVIDIA's advice for Hopper
     void* workspace_ = nullptr;     // cuBLAS's workspace (kCublasWorkspace bytes)
-    T* partials_ = nullptr;         // fused delta kernels' chunk sums (partials_for)
+    T* partials_ = nullptr;         // the delta kernels' group sums (partials_for)
     std::size_t partials_size_ = 0;
     // Thrust temporaries and the permutation's keys: (n) uint64 for the training set, the
     // reductions' partial sums. Allocated on first use, reused ever after.

@@ -104,14 +104,14 @@ __device__ __forceinline__ void update_bias(T* b, std::size_t r, T total, T alph
     b[r] = add_rn(old, mul_rn(alpha, total));
 }
 
-// BP1 or BP2's Hadamard half fused with BP3: one thread per (row r, chunk k) of kRowSumChunk
-// columns writes delta for those columns and sums them left to right. With one chunk (m <=
-// kRowSumChunk, the usual mini-batch) that thread finishes the bias too: one kernel for the
-// layer. With more, it leaves its chunk sum in partials(r, k) for finish_bias_kernel. The
+// BP1 or BP2's Hadamard half in one pass with BP3: one thread per (row r, group k) of kRowSumGroup
+// columns writes delta for those columns and sums them left to right. With one group (m <=
+// kRowSumGroup, the usual mini-batch) that thread finishes the bias too: one kernel for the
+// layer. With more, it leaves its group sum in partials(r, k) for finish_bias_kernel. The
 // order is math.hpp's, which the CPU follows: no atomics, no tree, so the result does not
 // depend on the launch and is bitwise the CPU's, in float and in double (but for the double
 // subnormals noted at mul_rn). Threads of a warp take neighbouring
-// rows of one column: coalesced. For a wide layer at a large m there are rows x chunks
+// rows of one column: coalesced. For a wide layer at a large m there are rows x groups
 // threads, e.g. 1024 x 32 at m = 1024, which fills the GPU where one thread per row did not.
 template <class T, class DeltaOp>
 __global__ void delta_bias_kernel(std::size_t n, T* __restrict__ delta, int ldd, int rows,
@@ -119,8 +119,8 @@ __global__ void delta_bias_kernel(std::size_t n, T* __restrict__ delta, int ldd,
                                   T* __restrict__ partials) {
     BP_GRID_STRIDE_LOOP(i, n) {
         const std::size_t k = i / std::size_t(rows), r = i - k * std::size_t(rows);
-        const int c0 = int(k) * kRowSumChunk;
-        const int c1 = min(cols, c0 + kRowSumChunk);
+        const int c0 = int(k) * kRowSumGroup;
+        const int c1 = min(cols, c0 + kRowSumGroup);
         T s = T(0);
         for (int c = c0; c < c1; ++c) {
             T& d = delta[r + std::size_t(c) * std::size_t(ldd)];
@@ -128,21 +128,21 @@ __global__ void delta_bias_kernel(std::size_t n, T* __restrict__ delta, int ldd,
             s = add_rn(s, d);
         }
         if (partials) {
-            partials[i] = s;  // i == r + k * rows: column k of a (rows x chunks) matrix
+            partials[i] = s;  // i == r + k * rows: column k of a (rows x groups) matrix
         } else {
-            update_bias(b, r, add_rn(T(0), s), alpha, b_beta);  // 0 + s, as the CPU's chunk total
+            update_bias(b, r, add_rn(T(0), s), alpha, b_beta);  // 0 + s, as the CPU's group total
         }
     }
 }
 
-// The chunk sums of delta_bias_kernel added left to right from 0, then the bias update.
+// The group sums of delta_bias_kernel added left to right from 0, then the bias update.
 template <class T>
 __global__ void finish_bias_kernel(std::size_t rows, T* __restrict__ b,
-                                   const T* __restrict__ partials, int chunks, T alpha,
+                                   const T* __restrict__ partials, int groups, T alpha,
                                    T b_beta) {
     BP_GRID_STRIDE_LOOP(r, rows) {
         T total = T(0);
-        for (int k = 0; k < chunks; ++k) total = add_rn(total, partials[r + std::size_t(k) * rows]);
+        for (int k = 0; k < groups; ++k) total = add_rn(total, partials[r + std::size_t(k) * rows]);
         update_bias(b, r, total, alpha, b_beta);
     }
 }
@@ -212,22 +212,22 @@ void bias_sigmoid(cudaStream_t stream, MatrixView<T> a, ConstView<T> z, const T*
 }
 
 namespace {
-// The fused delta + bias launch shared by BP1 and BP2 (see delta_bias_kernel).
+// The one-pass delta + bias launch shared by BP1 and BP2 (see delta_bias_kernel).
 template <class T, class DeltaOp>
 void delta_bias(cudaStream_t stream, MatrixView<T> delta, DeltaOp op, T* b, T alpha, T b_beta,
                 T* partials) {
-    const int chunks = row_sum_chunks(delta.cols);
+    const int groups = row_sum_groups(delta.cols);
     const std::size_t rows = std::size_t(delta.rows);
-    if (chunks == 1) {
+    if (groups == 1) {
         launch("delta_bias_kernel", delta_bias_kernel<T, DeltaOp>, stream, rows, delta.data,
                delta.ld, delta.rows, delta.cols, op, b, alpha, b_beta, static_cast<T*>(nullptr));
         return;
     }
-    BP_REQUIRE(partials, "delta_bias: " << chunks << " chunks need a partial-sum workspace");
-    launch("delta_bias_kernel", delta_bias_kernel<T, DeltaOp>, stream, rows * std::size_t(chunks),
+    BP_REQUIRE(partials, "delta_bias: " << groups << " groups need a partial-sum workspace");
+    launch("delta_bias_kernel", delta_bias_kernel<T, DeltaOp>, stream, rows * std::size_t(groups),
            delta.data, delta.ld, delta.rows, delta.cols, op, b, alpha, b_beta, partials);
     launch("finish_bias_kernel", finish_bias_kernel<T>, stream, rows, b,
-           static_cast<const T*>(partials), chunks, alpha, b_beta);
+           static_cast<const T*>(partials), groups, alpha, b_beta);
 }
 }  // namespace
 

@@ -20,14 +20,14 @@ namespace kernels {
 template <class T>
 void bias_sigmoid(cudaStream_t stream, MatrixView<T> a, ConstView<T> z, const T* b);
 
-// BP1 fused with BP3: delta = output_delta(cost, a, y);  b = b_beta b + alpha (delta's row
-// sums, in math.hpp's chunk order).  delta, a, y: (n_L x m); b: (n_L). partials: device
-// workspace of (n_L x row_sum_chunks(m)), used (and required) only when m > kRowSumChunk.
+// BP1 in one pass with BP3: delta = output_delta(cost, a, y);  b = b_beta b + alpha (delta's row
+// sums, in math.hpp's group order).  delta, a, y: (n_L x m); b: (n_L). partials: device
+// workspace of (n_L x row_sum_groups(m)), used (and required) only when m > kRowSumGroup.
 template <class T>
 void output_delta_bias(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, ConstView<T> y,
                        Cost cost, T* b, T alpha, T b_beta, T* partials);
 
-// BP2's Hadamard half fused with BP3: delta = delta (.) a (1 - a) in place; b as above.
+// BP2's Hadamard half in one pass with BP3: delta = delta (.) a (1 - a) in place; b as above.
 template <class T>
 void hidden_delta_bias(cudaStream_t stream, MatrixView<T> delta, ConstView<T> a, T* b, T alpha,
                        T b_beta, T* partials);

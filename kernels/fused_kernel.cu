@@ -29,17 +29,17 @@ extern __shared__ __align__(16) unsigned char fused_shared[];
 
 template <class T, class S>
 __global__ void __launch_bounds__(kFusedThreads)
-    fused_steps_kernel(FusedShape sh, fused::Args<T, S> a) {
+    fused_steps_kernel(FusedShape sh, fused::Args<T, S> args) {
     T* const shared = reinterpret_cast<T*>(fused_shared);
-    T* const global_params = a.params;
+    T* const global_params = args.params;
     if (sh.params_shared) {
         for (long long i = threadIdx.x; i < sh.n_params; i += blockDim.x) shared[i] = global_params[i];
-        a.params = shared;
+        args.params = shared;
     }
-    if (sh.scratch_shared) a.scratch = shared + (sh.params_shared ? sh.n_params : 0);
-    const int first = *a.cursor + a.offset;
+    if (sh.scratch_shared) args.scratch = shared + (sh.params_shared ? sh.n_params : 0);
+    const int first = *args.cursor + args.offset;
     __syncthreads();
-    fused::run_steps(sh, a, first, a.steps, BlockExec{});  // ends with a barrier
+    fused::run_steps(sh, args, first, args.steps, BlockExec{});  // ends with a barrier
     if (sh.params_shared)
         for (long long i = threadIdx.x; i < sh.n_params; i += blockDim.x) global_params[i] = shared[i];
 }
@@ -91,11 +91,11 @@ int fused_kernel_shared_attribute() {
 }
 
 template <class T, class S>
-void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a) {
-    if (a.steps <= 0) return;
+void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& args) {
+    if (args.steps <= 0) return;
     // shape.shared_bytes is within the limit the kernel was opted in to once (FusedDevice
     // checks it): nothing process-wide changes here.
-    fused_steps_kernel<T, S><<<1, kFusedThreads, std::size_t(shape.shared_bytes), stream>>>(shape, a);
+    fused_steps_kernel<T, S><<<1, kFusedThreads, std::size_t(shape.shared_bytes), stream>>>(shape, args);
     CUDA_CHECK_LAUNCH("fused_steps_kernel");
 }
 

@@ -22,11 +22,11 @@ std::size_t prepare_fused_kernel(int device);
 template <class T, class S>
 int fused_kernel_shared_attribute();
 
-// The launch `a` (a.steps fused SGD steps) as one block of kFusedThreads threads on `stream`.
-// a.params and a.scratch are device memory (a.scratch may be null when shape.scratch_shared);
+// The launch `a` (args.steps fused SGD steps) as one block of kFusedThreads threads on `stream`.
+// args.params and args.scratch are device memory (args.scratch may be null when shape.scratch_shared);
 // the kernel moves the parameters into shared memory and back when shape.params_shared.
 template <class T, class S>
-void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& a);
+void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& args);
 
 }  // namespace kernels
 }  // namespace batchprop

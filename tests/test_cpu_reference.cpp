@@ -478,7 +478,7 @@ namespace {
 // train_step folds the update into the products in matrix mode. It must land where
 // backprop() + update() do: the same maths, rounded in a different order (double: 1e-13
 // relative, normwise); in per-example mode it is literally those two calls (bitwise).
-TEST(TrainStep, FusedMatrixStepEqualsBackpropThenUpdate) {
+TEST(TrainStep, FoldedMatrixStepEqualsBackpropThenUpdate) {
     const std::vector<int> sizes{12, 9, 5, 3};
     for (int m : {1, 7, 10}) {
         for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
@@ -491,19 +491,19 @@ TEST(TrainStep, FusedMatrixStepEqualsBackpropThenUpdate) {
                 y.upload(bptest::random_vector<double>(y.size(), 400 + std::uint64_t(m), 0.0, 1.0));
                 const ConstView<double> xv(x.data(), 12, m), yv(y.data(), 3, m);
 
-                Backprop<double> fused(*be, net.layout(), m), plain(*be, net.layout(), m);
-                fused.set_params(net.params());
+                Backprop<double> folded(*be, net.layout(), m), plain(*be, net.layout(), m);
+                folded.set_params(net.params());
                 plain.set_params(net.params());
-                for (int step = 0; step < 3; ++step) {  // several steps: the fused path re-reads updated w
-                    fused.train_step(xv, yv, mode, cost, 0.9, 2.0, 50);
+                for (int step = 0; step < 3; ++step) {  // several steps: the folded path re-reads updated w
+                    folded.train_step(xv, yv, mode, cost, 0.9, 2.0, 50);
                     plain.backprop(xv, yv, mode, cost);
                     plain.update(0.9, 2.0, 50, m);
                 }
                 if (mode == Mode::per_example)
-                    EXPECT_EQ(fused.params(), plain.params());
+                    EXPECT_EQ(folded.params(), plain.params());
                 else
-                    EXPECT_TRUE(bptest::close_normwise(fused.params(), plain.params(), 1e-13)) << "m = " << m;
-                EXPECT_FALSE(bptest::close_normwise(fused.params(), net.params(), 1e-3));  // it moved
+                    EXPECT_TRUE(bptest::close_normwise(folded.params(), plain.params(), 1e-13)) << "m = " << m;
+                EXPECT_FALSE(bptest::close_normwise(folded.params(), net.params(), 1e-3));  // it moved
             }
         }
     }

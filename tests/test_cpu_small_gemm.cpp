@@ -62,7 +62,7 @@ constexpr T kGuardValue = T(-1234.5);
 
 // "" when the kernel at `level` agrees with the BLAS on `cs`, else what differs. Agreement:
 // |got - want| <= 4 (sqrt(K) + 2) eps (|alpha| (|op(A)| |op(B)|)(i, j) + |beta C(i, j)|). Two
-// summations of the same K products (in other orders, with or without fused multiply-adds)
+// summations of the same K products (in other orders, with or without FMAs)
 // differ by rounding that grows like sqrt(K) eps times the partial sums, which cancel to far
 // below the sum of |terms| here: the bound is ~100x the differences seen, while a wrong index
 // or a missed product is a whole term, ~K / sqrt(K) times larger than the bound.
@@ -143,7 +143,7 @@ TYPED_TEST_SUITE(SmallGemm, Scalars);
 // the networks the other tests use and every m from 1 to past kSmallGemmMaxDim:
 //   forward   Z = W A_prev             (n x m) = (n x k)(k x m)         alpha 1, beta 0
 //   backward  W^T delta                (k x m) = (n x k)^T (n x m)      alpha 1, beta 0
-//   update    W = beta W + alpha delta A_prev^T   (n x k) = (n x m)(k x m)^T  the fused SGD step
+//   update    W = beta W + alpha delta A_prev^T   (n x k) = (n x m)(k x m)^T  the folded SGD step
 // with sub-views (pad 3) on every other m.
 TYPED_TEST(SmallGemm, StepProductsOfEveryLayerAndM) {
     const std::vector<std::vector<int>> nets = {{784, 30, 10}, {3, 5, 2}, {1, 1}, {784, 100, 10}};

@@ -268,7 +268,7 @@ GPU_VS_CPU_TEST(BiasSigmoid) {
 }
 
 // The (alpha, b_beta) pairs the algorithm uses for the bias: the gradient written (1, 0),
-// accumulated (1, 1), and the fused SGD step's update (-eta/m, 1). With b_beta = 0 the old b
+// accumulated (1, 1), and the folded SGD step's update (-eta/m, 1). With b_beta = 0 the old b
 // (NaN here) must never be read.
 template <class T>
 const std::vector<std::pair<T, T>>& bias_scalars() {
@@ -280,17 +280,17 @@ std::vector<T> initial_bias(int rows, T b_beta, std::uint64_t seed) {
     return b_beta == T(0) ? std::vector<T>(std::size_t(rows), std::numeric_limits<T>::quiet_NaN())
                           : gpucmp::random_values<T>(std::size_t(rows), seed);
 }
-// Batch sizes for the fused delta kernels: also more than one kRowSumChunk of columns (33,
-// 128) and a wide one, where the GPU sums chunks in parallel and then adds them in order.
+// Batch sizes for the one-pass delta kernels: also more than one kRowSumGroup of columns (33,
+// 128) and a wide one, where the GPU sums groups in parallel and then adds them in order.
 std::vector<int> delta_batch_sizes() {
     std::vector<int> m = batch_sizes();
-    m.push_back(kRowSumChunk);
-    m.push_back(kRowSumChunk * 5 + 3);
+    m.push_back(kRowSumGroup);
+    m.push_back(kRowSumGroup * 5 + 3);
     return m;
 }
 
-// BP1 + BP3 fused. Both backends compute each delta with math.hpp's formula (no FMA on either
-// side) and sum the rows in math.hpp's chunk order, so delta and b agree exactly, in float too.
+// BP1 + BP3 in one pass. Both backends compute each delta with math.hpp's formula (no FMA on either
+// side) and sum the rows in math.hpp's group order, so delta and b agree exactly, in float too.
 GPU_VS_CPU_TEST(OutputDeltaBias) {
     std::uint64_t seed = 300;
     for (Cost cost : {Cost::quadratic, Cost::cross_entropy})
@@ -747,7 +747,7 @@ GPU_VS_CPU_TEST(GraphReplayEqualsEager) {
     Network<T> net({784, 30, 10});
     net.init(Init::scaled, 43);
     for (Mode mode : {Mode::matrix, Mode::per_example})
-        for (int m : {10, 40}) {  // 40: more than one row-sum chunk, so the partial sums run too
+        for (int m : {10, 40}) {  // 40: more than one row-sum group, so the partial sums run too
             TrainConfig c;
             c.epochs = 3;
             c.batch = m;
@@ -782,7 +782,7 @@ GPU_VS_CPU_TEST(GraphReplayEqualsEager) {
 
 // The fused step (Launch::fused, one kernel per segment) trains as the CPU's library path
 // does: networks of one to three layers, a batch that leaves a partial one, m = 1 and m = 33
-// (two row-sum chunks), forward sums cut into ranges and not, both costs, lambda. The book's
+// (two row-sum groups), forward sums cut into ranges and not, both costs, lambda. The book's
 // network in float keeps everything in shared memory; in double its scratch is global.
 GPU_VS_CPU_TEST(FusedStepTrainsAsTheCpu) {
     struct Case {

@@ -99,7 +99,7 @@ TEST(Training, PartialLastBatchIsUsedAndAveragedByItsSize) {
         bp.backprop(xv, yv, Mode::matrix, c.cost);
         bp.update(c.eta, c.lambda, 11, m);
     }
-    // The trainer's matrix-mode step is fused (train_step): equal up to rounding order.
+    // The trainer's matrix-mode step folds the update into the products (train_step): equal up to rounding order.
     EXPECT_TRUE(bptest::close_normwise(r.params, bp.params(), 1e-13));
     // ... and dropping the partial batch would be visibly different.
     Backprop<double> dropped(*be, net.layout(), 10);

@@ -1,6 +1,9 @@
-// The backend interface: device memory plus the handful of primitives the backprop algorithm
-// is written in. The algorithm (backprop.cpp) calls only these; CpuBackend and CudaBackend
+// The backend interface: device memory (allocation, copies, timers, recording) and the
+// primitives the backprop algorithm is written in: gemm, bias+sigmoid, the two delta+bias
+// passes, the SGD step, the batch gather, the evaluation sums and the shuffle. The algorithm
+// (src/engine/backprop.cpp) and the trainer call only these; CpuBackend and CudaBackend
 // implement them with mirrored names. Shapes are checked here, once, before the _impl call.
+// (A device that also runs the one-kernel fused step offers it separately: src/fused/fused_device.hpp.)
 #pragma once
 
 #include "batchprop/export.hpp"
@@ -168,9 +171,9 @@ public:
     // BP1 and BP3 of the output layer, fused into one pass over delta:
     //   delta = output_delta(cost, a, y) elementwise (see math.hpp), and
     //   b = b_beta * b + alpha * (sum over the columns of delta)
-    // with the sum taken in the fixed order of math.hpp's kRowSumChunk. b is (delta.rows).
+    // with the sum taken in the fixed order of math.hpp's kRowSumGroup. b is (delta.rows).
     // With b_beta == 0 the old b is never read. Uses: the bias gradient (alpha 1, b_beta 0, or
-    // 1 to accumulate) and the fused SGD step's b -= (eta/m) sum delta (alpha -eta/m, b_beta 1).
+    // 1 to accumulate) and the folded SGD step's b -= (eta/m) sum delta (alpha -eta/m, b_beta 1).
     void output_delta_bias(View delta, CView a, CView y, Cost cost, T* b, T alpha, T b_beta) {
         same_shape(delta, a, "output_delta_bias");
         same_shape(delta, y, "output_delta_bias");

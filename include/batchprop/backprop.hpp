@@ -70,7 +70,7 @@ private:
     // BP1-BP4 for the cols columns already fed forward, each layer's gradient g written into
     // the flat buffer out (laid out like the parameters) as w = w_beta w + alpha g_w and
     // b = b_beta b + alpha g_b. out = nabla with alpha 1 gives the gradient (beta 0, or 1 to
-    // accumulate); out = the parameters with alpha = -eta/m is the fused SGD step.
+    // accumulate); out = the parameters with alpha = -eta/m is the folded SGD step.
     void backward(CView x, CView y, int cols, Cost cost, T* out, T alpha, T w_beta, T b_beta);
     void check_batch(CView x, CView y) const;
 

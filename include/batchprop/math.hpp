@@ -93,12 +93,12 @@ BP_HD T to_input(float v) {
 
 // BP3's sum over the m columns of a batch, in one fixed order that every backend follows, so
 // that double results agree to the last bit and float results to rounding of the same sums:
-// the columns are cut into chunks of kRowSumChunk (the last may be shorter), each chunk is
-// summed left to right from 0, then the chunk sums are added left to right from 0. For
-// m <= kRowSumChunk that is the plain left-to-right sum. The chunks are what let a GPU spread a
-// wide layer's sums over (rows x chunks) threads instead of one thread per row.
-constexpr int kRowSumChunk = 32;
-inline constexpr int row_sum_chunks(int m) { return (m + kRowSumChunk - 1) / kRowSumChunk; }
+// the columns are cut into groups of kRowSumGroup (the last may be shorter), each group is
+// summed left to right from 0, then the group sums are added left to right from 0. For
+// m <= kRowSumGroup that is the plain left-to-right sum. The groups are what let a GPU spread a
+// wide layer's sums over (rows x groups) threads instead of one thread per row.
+constexpr int kRowSumGroup = 32;
+inline constexpr int row_sum_groups(int m) { return (m + kRowSumGroup - 1) / kRowSumGroup; }
 
 // One example's evaluation, shared by both backends' evaluate and by `batchprop eval`/`predict`:
 // a is its output column a^L[0..n), label its class.

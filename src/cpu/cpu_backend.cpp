@@ -142,7 +142,7 @@ protected:
         }
     }
 
-    // BP1 + BP3 in one pass: each column's delta is written and added to the chunk's row
+    // BP1 + BP3 in one pass: each column's delta is written and added to the group's row
     // sums while it is in cache (see sum_rows for the order).
     void output_delta_bias_impl(View delta, CView a, CView y, Cost cost, T* b, T alpha,
                                 T b_beta) override {
@@ -211,7 +211,8 @@ protected:
     void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) override {
         // Sorted by key, ties by index: a least-significant-digit radix sort, 8 bits a pass. Each
         // pass is stable and the pairs start in index order, so the order is std::sort's of the
-        // (key, index) pairs: 0.75 ms for an epoch's 50,000 where std::sort took 2.6 (Zen 4).
+        // (key, index) pairs, in a fraction of std::sort's time (bench/RESULTS.md, "The CPU epoch:
+        // gather and shuffle (2026-11-29)").
         const std::size_t un = std::size_t(n);
         keys_.resize(un);  // both grow once, then are reused every epoch
         spare_.resize(un);
@@ -240,9 +241,9 @@ private:
         // as bytes, more than the L3 holds), so most of their lines come from memory. Asking for
         // all of them before converting any keeps the misses in flight together; column by
         // column, each column's first lines were waited for in turn. Into L2 (locality 2:
-        // prefetcht1), not L1: [784,30,10], m = 10, on the AMD EPYC Zen 4 of bench/RESULTS.md, an
-        // epoch took 76.5 ms without prefetching, 72.7 with prefetcht0 or prefetchnta, 67.2 with
-        // prefetcht1. (Prefetching the next batch's columns as well gained nothing more.)
+        // prefetcht1), not L1, which measured faster than prefetcht0, prefetchnta or none
+        // (bench/RESULTS.md, "The CPU epoch: gather and shuffle (2026-11-29)"). (Prefetching the
+        // next batch's columns as well gained nothing more.)
         constexpr int per_line = int(64 / sizeof(S));
         for (int j = 0; j < x.cols; ++j) {
             const S* pj = images.data + std::size_t(e[j]) * images.ld;
@@ -271,8 +272,8 @@ private:
     }
 
     // b = b_beta b + alpha (row sums of delta), the sums in math.hpp's fixed order: columns in
-    // chunks of kRowSumChunk, each chunk summed from 0 into part_ (column(j, part) adds column
-    // j, producing it first where the caller fuses), then the chunk sums added into sums_ in
+    // groups of kRowSumGroup, each group summed from 0 into part_ (column(j, part) adds column
+    // j, producing it first where the caller computes it in the same pass), then the group sums added into sums_ in
     // order. The CUDA kernels follow the same order, so double results agree bitwise. The
     // final multiply-add stays two roundings, as on the GPU.
     template <class AddColumn>
@@ -280,9 +281,9 @@ private:
         const std::size_t rows = std::size_t(delta.rows);
         sums_.assign(rows, T(0));
         part_.resize(rows);
-        for (int c0 = 0; c0 < delta.cols; c0 += kRowSumChunk) {
+        for (int c0 = 0; c0 < delta.cols; c0 += kRowSumGroup) {
             std::fill(part_.begin(), part_.end(), T(0));
-            const int c1 = std::min(delta.cols, c0 + kRowSumChunk);
+            const int c1 = std::min(delta.cols, c0 + kRowSumGroup);
             for (int j = c0; j < c1; ++j) column(j, part_.data());
             for (std::size_t i = 0; i < rows; ++i) sums_[i] += part_[i];
         }

@@ -1,5 +1,5 @@
 // Products with one small dimension on the CPU: the m columns of a mini-batch. The forward
-// W·A (A: n_in x m) and the fused weight update δ·Aᵀ (K = m) are such products, and a BLAS
+// W·A (A: n_in x m) and the folded weight update δ·Aᵀ (K = m) are such products, and a BLAS
 // GEMM spends most of their time packing panels it then uses only m times (OpenBLAS copies
 // all of W¹, 94 KB for [784,30,10], on every call). This path packs nothing: a
 // register-blocked kernel streams the large operand once past the small one. It is a helper

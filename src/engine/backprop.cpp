@@ -63,7 +63,7 @@ void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T* out, T alph
     const int L = layout_.n_layers();
     T* p = params_.data();
 
-    // BP1: delta[L] = grad_a C (.) sigma'(z[L])  (cross-entropy: a[L] - y), fused with
+    // BP1: delta[L] = grad_a C (.) sigma'(z[L])  (cross-entropy: a[L] - y), in one pass with
     // BP3 for layer L: dC/db[L] = delta[L], summed over the batch's columns into b[L] of out.
     be_.output_delta_bias(delta(L, cols), a(L, cols), y, cost, layout_.b(out, L), alpha, b_beta);
 
@@ -72,7 +72,7 @@ void Backprop<T>::backward(CView x, CView y, int cols, Cost cost, T* out, T alph
         const CView a_prev = l > 1 ? CView(a(l - 1, cols)) : x;
         if (l > 1) {
             // BP2: delta[l-1] = (w[l]^T delta[l]) (.) sigma'(z[l-1]): the transposed-weight
-            // product (n_{l-1} x n_l)(n_l x m), then the Hadamard product in place, fused with
+            // product (n_{l-1} x n_l)(n_l x m), then the Hadamard product in place, in one pass with
             // BP3 for layer l-1 (its bias row sums). First, so that it uses w[l] as the forward
             // pass did even when out is the parameters.
             View d_prev = delta(l - 1, cols);

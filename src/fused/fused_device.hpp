@@ -22,27 +22,27 @@ public:
     // (plan_fused_step's shared_limit). Fixed for the device's lifetime.
     virtual std::size_t fused_shared_limit() const = 0;
 
-    // The launch `a`: a.steps whole matrix-mode SGD steps in one launch, as `shape` plans them.
+    // The launch `args`: args.steps whole matrix-mode SGD steps in one launch, as `shape` plans them.
     // Checks on the host that the plan fits this device and the launch, then runs it.
     template <class S>
-    void fused_train_steps(const FusedShape& shape, const fused::Args<T, S>& a) {
+    void fused_train_steps(const FusedShape& shape, const fused::Args<T, S>& args) {
         BP_REQUIRE(shape.L >= 1 && shape.m >= 1, "fused step: no plan (L = " << shape.L << ", m = " << shape.m << ")");
         BP_REQUIRE(std::size_t(shape.shared_bytes) <= fused_shared_limit(),
                    "fused step: the plan asks for " << shape.shared_bytes
                                                     << " bytes of shared memory, the device allows " << fused_shared_limit());
-        BP_REQUIRE(a.params && a.images && a.labels && a.order && a.cursor, "fused step: a device pointer is missing");
+        BP_REQUIRE(args.params && args.images && args.labels && args.order && args.cursor, "fused step: a device pointer is missing");
         // The scratch in global memory must hold what the plan lays out there: a launch that
         // wrote past it would corrupt memory without a word.
-        BP_REQUIRE(shape.scratch_shared || (a.scratch && a.scratch_elems >= shape.scratch_elems),
+        BP_REQUIRE(shape.scratch_shared || (args.scratch && args.scratch_elems >= shape.scratch_elems),
                    "fused step: the plan needs " << shape.scratch_elems << " elements of scratch in global memory, the launch has "
-                                                 << (a.scratch ? a.scratch_elems : 0));
-        if (a.steps > 0) fused_train_steps_impl(shape, a);
+                                                 << (args.scratch ? args.scratch_elems : 0));
+        if (args.steps > 0) fused_train_steps_impl(shape, args);
     }
 
 protected:
     // One per image element type (bytes, float inputs). Called with checked arguments only.
-    virtual void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, std::uint8_t>& a) = 0;
-    virtual void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, float>& a) = 0;
+    virtual void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, std::uint8_t>& args) = 0;
+    virtual void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, float>& args) = 0;
 };
 
 // The fused step of `backend`, or null where it has none (the CPU backend: its calls run as

@@ -20,8 +20,8 @@ struct SerialExec {
 }  // namespace
 
 template <class T, class S>
-void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& a, bool reverse_items) {
-    fused::run_steps(shape, a, *a.cursor + a.offset, a.steps, SerialExec{reverse_items});
+void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& args, bool reverse_items) {
+    fused::run_steps(shape, args, *args.cursor + args.offset, args.steps, SerialExec{reverse_items});
 }
 
 template void fused_train_steps_host(const FusedShape&, const fused::Args<float, std::uint8_t>&, bool);

@@ -7,9 +7,9 @@
 
 namespace batchprop {
 
-// The launch `a` on the host: a.steps steps of shape.m examples from position *a.cursor +
-// a.offset of a.order. Every pointer is a host pointer; a.scratch holds shape.scratch_elems.
+// The launch `args` on the host: args.steps steps of shape.m examples from position *args.cursor +
+// args.offset of args.order. Every pointer is a host pointer; args.scratch holds shape.scratch_elems.
 template <class T, class S>
-void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& a, bool reverse_items);
+void fused_train_steps_host(const FusedShape& shape, const fused::Args<T, S>& args, bool reverse_items);
 
 }  // namespace batchprop

@@ -80,10 +80,9 @@ struct FusedEpochPlan {
 FusedEpochPlan plan_fused_epoch(const ParamLayout& layout, int n, int m, std::size_t elem_size, std::size_t shared_limit);
 
 // Whether Launch::automatic picks the fused step for this plan: the parameters live in shared
-// memory and the batch is narrow. One block's time grows with m (~2 us per column of
-// [784,30,10] on an H200) while the library path's is mostly launches; measured there
-// (bench/RESULTS.md, "On a GPU"), fused wins at m = 1 (727 vs 1145 ms an epoch) and m = 10
-// (119 vs 139 ms) and loses at m = 32 (108 vs 61 ms): the lines cross near m = 12.
+// memory and the batch is narrow. One block's time grows with m while the library path's is
+// mostly launches; the two lines cross near m = 12 (bench/RESULTS.md, "On a GPU: NVIDIA H200
+// (2026-11-29)", the fused/graph epochs at m = 1, 10, 32).
 constexpr int kFusedAutoMaxBatch = 12;
 bool fused_step_preferred(const FusedShape& shape);
 

@@ -103,10 +103,10 @@ BP_FUSED void update_tile(T* w, int rows, const T* d, const T* a, int lda, int m
 // items(count, f), calling f(t) for every t in [0, count) in any order, possibly at once, and
 // barrier(), after which every write made before it is visible. Ends with a barrier.
 template <class T, class S, class Exec>
-BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& a, int first, int steps, const Exec& ex) {
+BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& args, int first, int steps, const Exec& ex) {
     const int m = sh.m, L = sh.L, n0 = sh.n[0];
-    T* const p = a.params;
-    T* const sc = a.scratch;
+    T* const p = args.params;
+    T* const sc = args.scratch;
 
     // x[s % 2](:, j) = the inputs of example order[first + s m + j], kGroup pixels an item, in
     // two halves: load() issues the group's reads from global memory, store() writes them
@@ -121,10 +121,10 @@ BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& a, int first, in
     auto gather_load = [&](int s, int t, Group& g) {
         const int j = t / groups, k0 = (t - j * groups) * kGroup;
         const int count = n0 - k0 < kGroup ? n0 - k0 : kGroup;
-        const int e = a.order[first + s * m + j];
-        const S* img = a.images + std::size_t(e) * std::size_t(n0) + k0;
+        const int e = args.order[first + s * m + j];
+        const S* img = args.images + std::size_t(e) * std::size_t(n0) + k0;
         for (int q = 0; q < kGroup; ++q) g.v[q] = q < count ? img[q] : S(0);
-        g.label = k0 == 0 ? a.labels[e] : 0;
+        g.label = k0 == 0 ? args.labels[e] : 0;
     };
     auto gather_store = [&](int s, int t, const Group& g) {
         // j, k0, count recomputed rather than carried in Group: fewer registers stay live
@@ -148,23 +148,23 @@ BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& a, int first, in
         const int i0 = it * kUr, k0 = kt * kUc;
         const T* ap = l == 1 ? x : sc + sh.a_off[l - 1];
         update_tile<T, kUr, kUc>(p + sh.w_off[l], rows, sc + sh.d_off[l], ap, l == 1 ? xld : inner, m, i0,
-                                 rows - i0 < kUr ? rows - i0 : kUr, k0, inner - k0 < kUc ? inner - k0 : kUc, a.alpha,
-                                 a.decay);
+                                 rows - i0 < kUr ? rows - i0 : kUr, k0, inner - k0 < kUc ? inner - k0 : kUc, args.alpha,
+                                 args.decay);
     };
     // BP3 and the update of layer l, one bias: b(i) += alpha sum_j delta[l](i, j), the sum in
-    // math.hpp's fixed order (chunks of kRowSumChunk columns, then the chunk sums).
+    // math.hpp's fixed order (groups of kRowSumGroup columns, then the group sums).
     auto update_bias = [&](int l, int i) {
         const int rows = sh.n[l];
         const T* d = sc + sh.d_off[l];
         T total = T(0);
-        for (int c0 = 0; c0 < m; c0 += kRowSumChunk) {
-            const int c1 = c0 + kRowSumChunk < m ? c0 + kRowSumChunk : m;
+        for (int c0 = 0; c0 < m; c0 += kRowSumGroup) {
+            const int c1 = c0 + kRowSumGroup < m ? c0 + kRowSumGroup : m;
             T part = T(0);
             for (int j = c0; j < c1; ++j) part += d[i + std::size_t(j) * rows];
             total += part;
         }
         T* b = p + sh.b_off[l];
-        b[i] = b[i] + a.alpha * total;
+        b[i] = b[i] + args.alpha * total;
     };
     // BP2, one element: delta[l-1](k, j) = (w[l]^T delta[l])(k, j) sigma'(z[l-1](k, j)).
     auto hidden_delta = [&](int l, int t) {
@@ -205,16 +205,16 @@ BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& a, int first, in
                 const std::size_t t = std::size_t(i) + std::size_t(j) * std::size_t(rows);
                 const T act = sigmoid(z + b[i]);
                 al[t] = act;
-                if (l == L) dl[t] = output_delta(a.cost, act, T(i) == label[j] ? T(1) : T(0));
+                if (l == L) dl[t] = output_delta(args.cost, act, T(i) == label[j] ? T(1) : T(0));
             };
             // Item u: tile u mod tiles, range u / tiles of the inner sum (q ranges, q >= 1).
-            const int chunk = (inner + q - 1) / q;
+            const int range_len = (inner + q - 1) / q;
             ex.items(tiles * q, [&](int u) {
                 const int range = u / tiles, tile = u - range * tiles;
                 const int ct = tile / row_tiles, rt = tile - ct * row_tiles;
                 const int i0 = rt * kR, j0 = ct * kC;
                 const int nr = rows - i0 < kR ? rows - i0 : kR, nc = m - j0 < kC ? m - j0 : kC;
-                const int k0 = range * chunk, k1 = k0 + chunk < inner ? k0 + chunk : inner;
+                const int k0 = range * range_len, k1 = k0 + range_len < inner ? k0 + range_len : inner;
                 T acc[kR][kC];
                 forward_tile<T, kR, kC>(w, rows, ap, lda, i0, nr, j0, nc, k0, k1, acc);
                 for (int r = 0; r < kR; ++r)

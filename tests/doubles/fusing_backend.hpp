@@ -27,23 +27,23 @@ public:
     std::size_t fused_shared_limit() const override { return limit_; }
 
 protected:
-    void fused_train_steps_impl(const batchprop::FusedShape& s, const batchprop::fused::Args<T, std::uint8_t>& a) override {
-        fused(s, a);
+    void fused_train_steps_impl(const batchprop::FusedShape& s, const batchprop::fused::Args<T, std::uint8_t>& args) override {
+        fused(s, args);
     }
-    void fused_train_steps_impl(const batchprop::FusedShape& s, const batchprop::fused::Args<T, float>& a) override {
-        fused(s, a);
+    void fused_train_steps_impl(const batchprop::FusedShape& s, const batchprop::fused::Args<T, float>& args) override {
+        fused(s, args);
     }
 
 private:
     template <class S>
-    void fused(const batchprop::FusedShape& s, batchprop::fused::Args<T, S> a) {
+    void fused(const batchprop::FusedShape& s, batchprop::fused::Args<T, S> args) {
         // Shared memory is the host's memory here: a scratch the plan put "in shared memory"
         // gets a buffer of its own, as the kernel's shared array would be.
         std::vector<T> shared_scratch(s.scratch_shared ? std::size_t(s.scratch_elems) : 0);
-        if (s.scratch_shared) a.scratch = shared_scratch.data();
-        batchprop::fused_train_steps_host(s, a, reverse_);
+        if (s.scratch_shared) args.scratch = shared_scratch.data();
+        batchprop::fused_train_steps_host(s, args, reverse_);
         ++launches;
-        fused_steps += a.steps;
+        fused_steps += args.steps;
     }
 
     std::size_t limit_;

@@ -1,5 +1,5 @@
-// The CPU backend's fused primitives against plain formulas written here: the delta kernels
-// with their bias row sums (in math.hpp's chunk order), the gather of bytes or float inputs with
+// The CPU backend's one-pass primitives against plain formulas written here: the delta kernels
+// with their bias row sums (in math.hpp's group order), the gather of bytes or float inputs with
 // its targets, and the pixel conversion. The GPU is checked against these same CPU results (test_gpu_vs_cpu), so
 // a mistake shared by both backends must be caught here, by an independent computation.
 #include <gtest/gtest.h>
@@ -15,16 +15,16 @@ using namespace batchprop;
 
 namespace {
 
-// BP3 written out: the chunks of kRowSumChunk columns summed left to right, then the chunk
+// BP3 written out: the groups of kRowSumGroup columns summed left to right, then the group
 // sums left to right, then b = b_beta b + alpha total, all in double.
-std::vector<double> chunked_bias(const std::vector<double>& delta, int rows, int m, const std::vector<double>& b,
+std::vector<double> grouped_bias(const std::vector<double>& delta, int rows, int m, const std::vector<double>& b,
                                  double alpha, double b_beta) {
     std::vector<double> out(std::size_t(rows), 0.0);
     for (int i = 0; i < rows; ++i) {
         double total = 0.0;
-        for (int c0 = 0; c0 < m; c0 += kRowSumChunk) {
+        for (int c0 = 0; c0 < m; c0 += kRowSumGroup) {
             double part = 0.0;
-            for (int j = c0; j < std::min(m, c0 + kRowSumChunk); ++j) part += delta[std::size_t(i + j * rows)];
+            for (int j = c0; j < std::min(m, c0 + kRowSumGroup); ++j) part += delta[std::size_t(i + j * rows)];
             total += part;
         }
         const double old = b_beta == 0.0 ? 0.0 : b_beta * b[std::size_t(i)];
@@ -33,10 +33,10 @@ std::vector<double> chunked_bias(const std::vector<double>& delta, int rows, int
     return out;
 }
 
-TEST(CpuFused, OutputDeltaBiasIsBp1AndBp3) {
+TEST(CpuPrimitives, OutputDeltaBiasIsBp1AndBp3) {
     auto be = make_cpu_backend<double>();
     for (Cost cost : {Cost::quadratic, Cost::cross_entropy})
-        for (int m : {1, 7, kRowSumChunk, kRowSumChunk + 1, 100})
+        for (int m : {1, 7, kRowSumGroup, kRowSumGroup + 1, 100})
             for (double b_beta : {0.0, 1.0}) {
                 const int rows = 10;
                 const std::size_t n = std::size_t(rows) * std::size_t(m);
@@ -52,7 +52,7 @@ TEST(CpuFused, OutputDeltaBiasIsBp1AndBp3) {
                     const double want = cost == Cost::quadratic ? (a[i] - y[i]) * (a[i] * (1.0 - a[i])) : a[i] - y[i];
                     ASSERT_EQ(delta[i], want) << i;
                 }
-                const std::vector<double> want_b = chunked_bias(delta, rows, m, b0, -0.25, b_beta);
+                const std::vector<double> want_b = grouped_bias(delta, rows, m, b0, -0.25, b_beta);
                 for (int i = 0; i < rows; ++i) {
                     EXPECT_EQ(b[std::size_t(i)], want_b[std::size_t(i)]) << "m " << m << ", row " << i;
                     // ... which is the plain sum up to rounding.
@@ -64,9 +64,9 @@ TEST(CpuFused, OutputDeltaBiasIsBp1AndBp3) {
             }
 }
 
-TEST(CpuFused, HiddenDeltaBiasIsBp2AndBp3InPlace) {
+TEST(CpuPrimitives, HiddenDeltaBiasIsBp2AndBp3InPlace) {
     auto be = make_cpu_backend<double>();
-    for (int m : {1, 10, 3 * kRowSumChunk + 5}) {
+    for (int m : {1, 10, 3 * kRowSumGroup + 5}) {
         const int rows = 30, pad = 3, ld = rows + pad;
         const std::size_t n = std::size_t(ld) * std::size_t(m);
         const std::vector<double> a = bptest::random_vector<double>(n, 11, 0.0, 1.0);
@@ -84,11 +84,11 @@ TEST(CpuFused, HiddenDeltaBiasIsBp2AndBp3InPlace) {
                 compact[std::size_t(i + j * rows)] = want;
             }
         for (int i = rows; i < ld; ++i) EXPECT_EQ(d[std::size_t(i)], d0[std::size_t(i)]) << "padding row written";
-        EXPECT_EQ(b, chunked_bias(compact, rows, m, b0, 1.0, 1.0)) << "m " << m;
+        EXPECT_EQ(b, grouped_bias(compact, rows, m, b0, 1.0, 1.0)) << "m " << m;
     }
 }
 
-TEST(CpuFused, PixelsBecomeExactInputs) {
+TEST(CpuPrimitives, PixelsBecomeExactInputs) {
     for (int k = 0; k < 256; ++k) {
         EXPECT_EQ(pixel_to_input<double>(std::uint8_t(k)), double(k) / 255.0);
         EXPECT_EQ(pixel_to_input<float>(std::uint8_t(k)), float(k) / 255.0f);
@@ -99,7 +99,7 @@ TEST(CpuFused, PixelsBecomeExactInputs) {
     EXPECT_NE(double(pixel_to_input<float>(51)), 0.2);
 }
 
-TEST(CpuFused, GatherBatchReadsTheCursorAndTheOrder) {
+TEST(CpuPrimitives, GatherBatchReadsTheCursorAndTheOrder) {
     auto be = make_cpu_backend<float>();
     const int rows = 3, n = 6, n_out = 4, m = 2;
     const std::vector<std::uint8_t> pixels = bptest::random_pixels(std::size_t(rows) * n, 4);
@@ -154,7 +154,7 @@ void check_float_inputs_as_they_are() {
     EXPECT_EQ(to_input<T>(0.5f + 1.0f / 512), T(0.5 + 1.0 / 512));
 }
 
-TEST(CpuFused, FloatInputsAreGatheredAsTheyAreInFloat) { check_float_inputs_as_they_are<float>(); }
-TEST(CpuFused, FloatInputsAreGatheredAsTheyAreInDouble) { check_float_inputs_as_they_are<double>(); }
+TEST(CpuPrimitives, FloatInputsAreGatheredAsTheyAreInFloat) { check_float_inputs_as_they_are<float>(); }
+TEST(CpuPrimitives, FloatInputsAreGatheredAsTheyAreInDouble) { check_float_inputs_as_they_are<double>(); }
 
 }  // namespace
