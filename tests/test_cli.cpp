@@ -213,6 +213,9 @@ TEST_F(Cli, FlagMistakesSuggestTheFix) {
                                                        "did you mean 'fused'?"});
     expect_usage_error(train({"--device", "cdua"}), {"--device: 'cdua' is not one of auto, cpu, cuda, cuda:N",
                                                      "did you mean 'cuda'?"});
+    // Settings that contradict each other are a usage error on the CPU too.
+    expect_usage_error(train({"--launch", "fused", "--mode", "per-example"}),
+                       {"--launch fused runs matrix mode only (not --mode per-example)"});
     // A setting that contradicts the data: named by its flag, a usage error.
     expect_usage_error(train({"--batch", "500"}), {"--batch 500 is larger than the training set"});
     expect_usage_error({"--epochs", "3"}, {"unknown option '--epochs'", "after the command"});
@@ -585,6 +588,15 @@ TEST_F(Cli, MetricsToStdout) {
     while (std::getline(lines, line)) EXPECT_EQ(nlohmann::json::parse(line)["epoch"], ++n) << line;
     EXPECT_EQ(n, 2);
     EXPECT_TRUE(contains(r.err, "Epoch 2/2: eval accuracy")) << r.err;
+}
+
+// --launch on the CPU is said to have no effect (every call runs as it is made); unasked, nothing.
+TEST_F(Cli, LaunchOnTheCpuIsNoted) {
+    const Result r = run(train({"--launch", "graph", "--epochs", "1"}));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.err, "note: --launch has no effect on the CPU")) << r.err;
+    const Result plain = run(train({"--epochs", "1"}));
+    EXPECT_FALSE(contains(plain.err, "--launch")) << plain.err;
 }
 
 // BATCHPROP_DEVICE chooses the device without --device on every call; --device still wins.
