@@ -686,6 +686,11 @@ TEST_F(Cli, MissingAndUnreadableFiles) {
     expect_failure({"eval", "--model", path("none.json"), "--data", path("idx")}, {"--model " + path("none.json") + ": No such file"});
     expect_failure({"train", "--init-model", path("none.json"), "--data", path("idx")}, {"--init-model " + path("none.json")});
     expect_failure({"predict", "--model", model, "--images", path("none")}, {"--images " + path("none")});
+    // A file that never ends and is no IDX file: refused at its first bytes, naming it.
+    const auto t0 = std::chrono::steady_clock::now();
+    expect_failure({"predict", "--model", model, "--images", "/dev/zero", "--device", "cpu"},
+                   {"/dev/zero: IDX element type 0x0 not supported"});
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
     if (geteuid() != 0) {  // root reads everything
         fs::permissions(path("idx/train-images-idx3-ubyte"), fs::perms::none);
         expect_failure(train(), {"train-images-idx3-ubyte", "cannot read"});
