@@ -77,11 +77,8 @@ TEST(Fingerprint, SeesEveryByteAndTheOrder) {
 TEST(DistributedTrainer, OneRankMatchesTheFusedStep) {
     const Dataset tr = bptest::random_dataset(1010, 12, 5, 1), ev = bptest::random_dataset(300, 12, 5, 2);
     for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
-        TrainConfig c;
-        c.epochs = 5;  // 41 steps each (40 of 25, one of 10)
-        c.batch = 25;
-        c.eta = 0.5;
-        c.lambda = cost == Cost::cross_entropy ? 1.5 : 0.0;
+        // 41 steps each (40 of 25, one of 10)
+        TrainConfig c = bptest::config(5, 25, cost == Cost::cross_entropy ? 1.5 : 0.0);
         c.cost = cost;
         auto single = make_single_process_communicator();
         const auto want = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nullptr);
@@ -98,10 +95,7 @@ TEST(DistributedTrainer, OneRankMatchesTheFusedStep) {
 // Per-example mode goes through the same slice, all-reduce and update.
 TEST(DistributedTrainer, PerExampleModeToo) {
     const Dataset tr = bptest::random_dataset(200, 6, 3, 5), ev = bptest::random_dataset(50, 6, 3, 6);
-    TrainConfig c;
-    c.epochs = 3;
-    c.batch = 7;
-    c.eta = 0.5;
+    TrainConfig c = bptest::config(3, 7);
     c.mode = Mode::per_example;
     auto single = make_single_process_communicator();
     const auto want = bptest::run_training<double>(tr, ev, {6, 4, 3}, c, 8, nullptr);
@@ -117,11 +111,7 @@ TEST(DistributedTrainer, OnAFusingDeviceAutoRunsTheDataParallelPath) {
     const Dataset tr = bptest::random_dataset(253, 12, 5, 1), ev = bptest::random_dataset(60, 12, 5, 2);
     const std::vector<int> sizes{12, 9, 5};
     const ParamLayout layout(sizes);
-    TrainConfig c;
-    c.epochs = 2;
-    c.batch = 10;  // narrow: auto prefers the fused step
-    c.eta = 0.5;
-    c.lambda = 1.0;
+    TrainConfig c = bptest::config(2, 10, 1.0);  // narrow: auto prefers the fused step
     c.launch = Launch::automatic;
     auto single = make_single_process_communicator();
     bptest::FusingCpuBackend<double> fusing;
@@ -156,10 +146,7 @@ TEST(DistributedTrainer, OnAFusingDeviceAutoRunsTheDataParallelPath) {
 TEST(DistributedTrainer, TheDeprecatedSetCommunicatorChoosesAsTheConstructorDoes) {
     const Dataset tr = bptest::random_dataset(253, 12, 5, 1), ev = bptest::random_dataset(60, 12, 5, 2);
     const std::vector<int> sizes{12, 9, 5};
-    TrainConfig c;
-    c.epochs = 2;
-    c.batch = 10;
-    c.eta = 0.5;
+    TrainConfig c = bptest::config(2, 10);
     auto single = make_single_process_communicator();
     const auto want = bptest::run_training<double>(tr, ev, sizes, c, 4, single.get());
     bptest::FusingCpuBackend<double> fusing;
@@ -193,10 +180,7 @@ TEST(DistributedTrainer, TheDeprecatedSetCommunicatorChoosesAsTheConstructorDoes
 // (first_epoch, as --resume does) checked and trained through the communicator too.
 TEST(DistributedSession, SessionTrainsThroughTheCommunicator) {
     const Dataset tr = bptest::random_dataset(1010, 12, 5, 1), ev = bptest::random_dataset(300, 12, 5, 2);
-    TrainConfig c;
-    c.epochs = 3;
-    c.batch = 25;
-    c.eta = 0.5;
+    const TrainConfig c = bptest::config(3, 25);
     auto single = make_single_process_communicator();
     const SessionOptions where{"cpu", DType::f64};
     Session plain = Session::create({12, 9, 5}, Cost::quadratic, Init::scaled, 4, where);
@@ -240,11 +224,7 @@ TEST(DistributedGpu, NcclOneRankMatchesPlainGpuTraining) {
     EXPECT_EQ(buf.to_host(), host);
 
     const Dataset tr = bptest::random_dataset(1010, 12, 5, 1), ev = bptest::random_dataset(300, 12, 5, 2);
-    TrainConfig c;
-    c.epochs = 5;
-    c.batch = 25;
-    c.eta = 0.5;
-    c.lambda = 1.5;
+    TrainConfig c = bptest::config(5, 25, 1.5);
     c.cost = Cost::cross_entropy;
     auto plain_be = make_backend<double>(DeviceSpec{DeviceSpec::Want::cuda, 0});
     const auto want = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nullptr, plain_be.get());

@@ -23,11 +23,7 @@ struct Case {
 
 void expect_same_as_one_process(const Case& k, int epochs) {
     const Dataset tr = bptest::random_dataset(k.n, 12, 5, 11), ev = bptest::random_dataset(301, 12, 5, 12);
-    TrainConfig c;
-    c.epochs = epochs;
-    c.batch = k.batch;
-    c.eta = 0.5;
-    c.lambda = k.lambda;
+    TrainConfig c = bptest::config(epochs, k.batch, k.lambda);
     c.cost = k.cost;
     c.shuffle = k.shuffle;
     const auto want = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nullptr);
@@ -74,10 +70,7 @@ TEST(DistributedMpi, MatchesOneProcessUnshuffled) {
 // Float: the same code path; the figure only has to be float-sized.
 TEST(DistributedMpi, FloatTrains) {
     const Dataset tr = bptest::random_dataset(500, 12, 5, 21), ev = bptest::random_dataset(100, 12, 5, 22);
-    TrainConfig c;
-    c.epochs = 2;
-    c.batch = 16;
-    c.eta = 0.5;
+    const TrainConfig c = bptest::config(2, 16);
     const auto want = bptest::run_training<float>(tr, ev, {12, 9, 5}, c, 4, nullptr);
     const auto got = bptest::run_training<float>(tr, ev, {12, 9, 5}, c, 4, g_comm);
     EXPECT_TRUE(bptest::close_normwise(got.params, want.params, 1e-5));
@@ -87,10 +80,7 @@ TEST(DistributedMpi, FloatTrains) {
 // each rank), and every rank throws at the same point, so none is left waiting.
 TEST(DistributedMpi, CatchesReplicasThatDiffer) {
     const Dataset tr = bptest::random_dataset(100, 6, 3, 31), ev = bptest::random_dataset(20, 6, 3, 32);
-    TrainConfig c;
-    c.epochs = 1;
-    c.batch = 10;
-    c.eta = 0.5;
+    const TrainConfig c = bptest::config(1, 10);
     const std::uint64_t seed = 100 + std::uint64_t(g_comm->rank());
     if (g_comm->size() < 2) GTEST_SKIP() << "needs two ranks";
     EXPECT_THROW(bptest::run_training<double>(tr, ev, {6, 4, 3}, c, seed, g_comm), ReplicasDiffer);
@@ -110,11 +100,7 @@ TEST(DistributedMpi, NcclRanksMatchOneGpu) {
     auto be = make_backend<double>(DeviceSpec{DeviceSpec::Want::cuda, device});
     auto nccl = make_nccl_communicator(*g_comm, *be);
     const Dataset tr = bptest::random_dataset(1010, 12, 5, 11), ev = bptest::random_dataset(301, 12, 5, 12);
-    TrainConfig c;
-    c.epochs = 5;
-    c.batch = 25;
-    c.eta = 0.5;
-    c.lambda = 2.0;
+    TrainConfig c = bptest::config(5, 25, 2.0);
     c.cost = Cost::cross_entropy;
     auto plain_be = make_backend<double>(DeviceSpec{DeviceSpec::Want::cuda, device});
     const auto want = bptest::run_training<double>(tr, ev, {12, 9, 5}, c, 4, nullptr, plain_be.get());

@@ -179,11 +179,7 @@ TYPED_TEST(GraphReplay, BitwiseEqualToEager) {
     for (Mode mode : {Mode::matrix, Mode::per_example})
         for (bool shuffle : {true, false})
             for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
-                TrainConfig c;
-                c.epochs = 3;
-                c.batch = 10;
-                c.eta = 0.5;
-                c.lambda = 1.0;
+                TrainConfig c = bptest::config(3, 10, 1.0);
                 c.mode = mode;
                 c.cost = cost;
                 c.shuffle = shuffle;
@@ -216,10 +212,7 @@ TYPED_TEST(GraphReplay, BitwiseEqualToEager) {
 TYPED_TEST(GraphReplay, FailedRecordingFallsBackToEager) {
     using T = TypeParam;
     const Dataset data = random_images(95, 5);
-    TrainConfig c;
-    c.epochs = 2;
-    c.batch = 10;
-    c.eta = 0.5;
+    TrainConfig c = bptest::config(2, 10);
     c.segment_steps = 3;
     auto cpu = make_cpu_backend<T>();
     c.launch = Launch::eager;
@@ -238,10 +231,7 @@ TYPED_TEST(GraphReplay, FailedRecordingFallsBackToEager) {
 TYPED_TEST(GraphReplay, StopComesAtASegmentBoundary) {
     using T = TypeParam;
     const Dataset data = random_images(253, 7);
-    TrainConfig c;
-    c.epochs = 3;
-    c.batch = 10;
-    c.eta = 0.5;
+    TrainConfig c = bptest::config(3, 10);
     c.segment_steps = 7;
     std::atomic<bool> stop{false};
     bptest::RecordingCpuBackend<T> rec;
@@ -271,10 +261,7 @@ TYPED_TEST(GraphReplay, FloatInputsReplayBitwiseEqualToEager) {
     auto inputs = std::make_shared<std::vector<float>>();
     for (std::uint8_t k : bytes.pixels) inputs->push_back(float(k) / 256.0f);
     const Dataset data = borrow_images(784, bytes.n, inputs->data(), inputs, bytes.labels, "k/256");
-    TrainConfig c;
-    c.epochs = 2;
-    c.batch = 10;
-    c.eta = 0.5;
+    TrainConfig c = bptest::config(2, 10);
     c.segment_steps = 7;
     auto cpu = make_cpu_backend<T>();
     c.launch = Launch::eager;

@@ -131,6 +131,18 @@ inline batchprop::Dataset quadrants(int n, std::uint64_t seed) {
     return d;
 }
 
+// The TrainConfig most tests start from: `epochs` epochs in mini-batches of `batch`, at a
+// learning rate (0.5) where float and double, and every summation order, stay close over a few
+// epochs; each test then sets what it is about (cost, mode, launch, segment_steps, ...).
+inline batchprop::TrainConfig config(int epochs, int batch, double lambda = 0.0, double eta = 0.5) {
+    batchprop::TrainConfig c;
+    c.epochs = epochs;
+    c.batch = batch;
+    c.eta = eta;
+    c.lambda = lambda;
+    return c;
+}
+
 template <class T>
 struct TrainRun {
     std::vector<T> params;
