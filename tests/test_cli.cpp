@@ -879,6 +879,22 @@ TEST_F(Cli, OutputsNeverReplaceInputs) {
                         "cpu", "--save", path("idx/train-labels-idx1-ubyte")},
                        {"is --train-labels"});
     expect_usage_error(train({"--init-model", model, "--sizes", "4,6,3", "--metrics", model}), {"is --init-model"});
+    // CSV data: one file per split, found in --data or named by its flag.
+    const std::string train_csv = path("csv/mnist_train.csv"), test_csv = path("csv/mnist_test.csv");
+    const std::string csv_before[] = {slurp(train_csv), slurp(test_csv)};
+    const Args csv_run = {"train", "--format", "csv", "--sizes", "4,6,3", "--epochs", "1", "--device", "cpu"};
+    auto with = [](Args a, const Args& more) {
+        a.insert(a.end(), more.begin(), more.end());
+        return a;
+    };
+    expect_usage_error(with(csv_run, {"--data", path("csv"), "--save", test_csv}), {"is --data's test CSV"});
+    expect_usage_error(with(csv_run, {"--data", path("csv"), "--checkpoint", train_csv}), {"is --data's training CSV"});
+    expect_usage_error(with(csv_run, {"--train-csv", train_csv, "--test-csv", test_csv, "--metrics", test_csv}),
+                       {"--metrics " + test_csv + " is --test-csv, which the run reads"});
+    expect_usage_error(with(csv_run, {"--train-csv", train_csv, "--test-csv", test_csv, "--save", train_csv}),
+                       {"is --train-csv"});
+    EXPECT_EQ(slurp(train_csv), csv_before[0]);
+    EXPECT_EQ(slurp(test_csv), csv_before[1]);
     expect_usage_error(train({"--save", path("a.json"), "--metrics", path("./a.json")}),
                        {"--save and --metrics name the same file"});
     for (std::size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(slurp(inputs[i]), before[i]) << inputs[i];

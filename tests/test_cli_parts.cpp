@@ -140,6 +140,54 @@ TEST(TrainReport, SummaryLine) {
               std::string::npos);
 }
 
+// The header says what the run is: its settings, how its steps launch, where it starts from,
+// and that the costs shown include the L2 term (only when there is one and a cost is shown).
+TEST(TrainReport, HeaderLine) {
+    RunFacts f;
+    f.sizes = {4, 6, 3};
+    f.n_train = 90;
+    f.n_eval = 10;
+    f.eval_name = "the last 10 training images (--validation)";
+    f.device = "cpu (OpenBLAS)";
+    TrainConfig c;
+    c.batch = 10;
+    c.eta = 0.5;
+    c.lambda = 2;
+    TrainStart eager;
+    const Monitor costs{false, true, false, false}, accuracy{true, false, false, false};
+    EXPECT_EQ(header_line(f, c, DType::f64, eager, costs),
+              "batchprop: sizes 4,6,3, 90 training examples, 10 evaluation examples (the last 10 training images "
+              "(--validation)), m = 10, eta = 0.5, lambda = 2, quadratic cost, matrix mode, f64, cpu (OpenBLAS); "
+              "costs include the L2 term");
+    Monitor none{false, false, false, false};
+    const std::string plain = header_line(f, c, DType::f64, eager, none);
+    EXPECT_EQ(plain.find("L2"), std::string::npos) << "no cost is shown";
+    EXPECT_EQ(header_line(f, c, DType::f64, eager, accuracy), plain) << "accuracy only: no cost is shown";
+    c.lambda = 0;
+    EXPECT_EQ(header_line(f, c, DType::f64, eager, costs).find("L2"), std::string::npos) << "no L2 term";
+
+    TrainStart graphs;
+    graphs.recording = true;
+    graphs.segment_steps = 50;
+    EXPECT_NE(header_line(f, c, DType::f32, graphs, none).find("f32, cpu (OpenBLAS), CUDA graphs of 50 steps"),
+              std::string::npos);
+    TrainStart fused;
+    fused.launch = Launch::fused;
+    fused.segment_steps = 500;
+    EXPECT_NE(header_line(f, c, DType::f32, fused, none).find(", fused: one kernel per 500 steps"), std::string::npos);
+
+    f.started_from = "m.json";
+    EXPECT_NE(header_line(f, c, DType::f64, eager, none).find(", starting from m.json"), std::string::npos);
+    f.resumed_from = "ck.json";
+    f.resumed_after = 3;
+    const std::string resumed = header_line(f, c, DType::f64, eager, none);
+    EXPECT_NE(resumed.find(", resuming ck.json after epoch 3"), std::string::npos) << "a resumed run names its checkpoint";
+    EXPECT_EQ(resumed.find("starting from"), std::string::npos);
+    f.distributed = "2 processes (MPI)";
+    EXPECT_NE(header_line(f, c, DType::f64, eager, none).find(", data-parallel over 2 processes (MPI), eager"),
+              std::string::npos);
+}
+
 // An epoch a signal cut short says which signal, or just that it stopped (another rank's).
 TEST(TrainReport, APartialEpochSaysWhatStoppedIt) {
     EpochResult r = epoch(3, 500);

@@ -52,7 +52,7 @@ std::string header_line(const RunFacts& f, const TrainConfig& cfg, DType dtype, 
         !f.resumed_from.empty()   ? fmt::format(", resuming {} after epoch {}", f.resumed_from, f.resumed_after)
         : !f.started_from.empty() ? ", starting from " + f.started_from
                                   : "",
-        cfg.lambda > 0 && monitor.evaluation() + monitor.training() > 0 ? "; costs include the L2 term" : "");
+        cfg.lambda > 0 && (monitor.eval_cost || monitor.train_cost) ? "; costs include the L2 term" : "");
 }
 
 void RunTally::add(const EpochResult& r, bool eval_acc_shown) {
