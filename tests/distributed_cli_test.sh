@@ -36,6 +36,9 @@ cat "$tmp/out" "$tmp/err"
 [ "$(grep -c '^batchprop: sizes' "$tmp/out")" = 1 ] && grep -q "data-parallel over 2 processes (MPI)" "$tmp/out" \
     || fail "one header line naming 2 processes"
 [ "$(grep -c '^Epoch [12]/2:' "$tmp/out")" = 2 ] || fail "two epoch lines"
+# Each epoch line gives the all-reduce's share of it and, on CPUs, the time spent waiting.
+[ "$(grep -Ec '^Epoch [12]/2:.*, all-reduce [0-9.]+ s \([0-9.]+%, waiting for other ranks [0-9.]+%\)$' "$tmp/out")" = 2 ] \
+    || fail "the all-reduce's share on each epoch line"
 [ "$(grep -c 'Saved the model' "$tmp/out")" = 1 ] || fail "one save line"
 [ "$(wc -l <"$tmp/m.jsonl")" = 2 ] || fail "two metrics lines"
 [ -s "$tmp/s.json" ] || fail "a saved model"
