@@ -24,7 +24,12 @@
 
 namespace batchprop {
 
-enum class DeviceKind { cpu, cuda };
+/// The kind of device a Memory (a backend) computes on.
+enum class DeviceKind {
+    cpu,   ///< the host: device pointers are host pointers
+    cuda,  ///< an NVIDIA GPU through the CUDA runtime
+};
+/// The direction of a Memory::copy.
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
 
 /// Measures how long a device takes for the work queued between start() and stop(). The
@@ -33,7 +38,7 @@ enum class CopyKind { host_to_device, device_to_host, device_to_device };
 class BATCHPROP_API DeviceTimer {
 public:
     virtual ~DeviceTimer() = default;
-    virtual void start() = 0;
+    virtual void start() = 0;           ///< the work queued from now on is what stop_seconds() measures
     virtual double stop_seconds() = 0;  ///< waits for the work queued since start()
 };
 
@@ -54,12 +59,20 @@ public:
 class BATCHPROP_API Memory {
 public:
     virtual ~Memory() = default;
-    virtual DeviceKind kind() const = 0;
+    virtual DeviceKind kind() const = 0;  ///< which device this is
+    /// `bytes` of uninitialised memory on the device (the GPU: null for 0 bytes). Throws Error
+    /// when the device is out of memory.
     virtual void* allocate(std::size_t bytes) = 0;
+    /// Frees what allocate() returned (null is ignored). A GPU waits for queued work that may
+    /// still use p. Never throws: failures are logged (it runs in destructors).
     virtual void deallocate(void* p) noexcept = 0;
+    /// Copies `bytes` from src to dst in the direction `kind`. A host buffer may be read or
+    /// reused as soon as it returns; device-to-device copies may stay queued behind the
+    /// device's other work (in order with it).
     virtual void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind) = 0;
     /// Waits until queued work is done (GPU); a no-op on the CPU. Timers call it.
     virtual void synchronize() {}
+    /// A timer of this device's work (the default: the wall clock around synchronize()).
     virtual std::unique_ptr<DeviceTimer> make_timer();
 
     /// Records the device work that body() queues, without running it, as a Recording to
@@ -86,10 +99,12 @@ public:
 template <class E>
 class Buffer {
 public:
-    Buffer() = default;
+    Buffer() = default;  ///< empty: no memory, size() 0
+    /// n uninitialised elements on mem's device (none for n = 0). mem must outlive the buffer.
     Buffer(Memory& mem, std::size_t n)
         : mem_(&mem), n_(n), ptr_(n ? static_cast<E*>(mem.allocate(n * sizeof(E))) : nullptr) {}
-    Buffer(Buffer&& o) noexcept { swap(o); }
+    Buffer(Buffer&& o) noexcept { swap(o); }  ///< takes o's memory; o is left empty
+    /// Frees this buffer's memory and takes o's; o is left empty.
     Buffer& operator=(Buffer&& o) noexcept {
         Buffer(std::move(o)).swap(*this);
         return *this;
@@ -100,21 +115,25 @@ public:
         if (ptr_) mem_->deallocate(ptr_);
     }
 
-    E* data() { return ptr_; }
-    const E* data() const { return ptr_; }
-    std::size_t size() const { return n_; }
+    E* data() { return ptr_; }              ///< the device pointer (null when empty)
+    const E* data() const { return ptr_; }  ///< the device pointer (null when empty)
+    std::size_t size() const { return n_; } ///< elements
 
+    /// Copies n elements from host memory into elements [offset, offset + n). Throws when that
+    /// range passes the end.
     void upload(const E* host, std::size_t n, std::size_t offset = 0) {
         BP_REQUIRE(offset + n <= n_, "upload of " << n << " elements at " << offset
                                                   << " past a buffer of " << n_);
         if (n) mem_->copy(ptr_ + offset, host, n * sizeof(E), CopyKind::host_to_device);
     }
-    void upload(const std::vector<E>& host) { upload(host.data(), host.size()); }
+    void upload(const std::vector<E>& host) { upload(host.data(), host.size()); }  ///< all of host, at the start
+    /// Copies elements [offset, offset + n) to host memory. Throws when that range passes the end.
     void download(E* host, std::size_t n, std::size_t offset = 0) const {
         BP_REQUIRE(offset + n <= n_, "download of " << n << " elements at " << offset
                                                     << " past a buffer of " << n_);
         if (n) mem_->copy(host, ptr_ + offset, n * sizeof(E), CopyKind::device_to_host);
     }
+    /// Every element, copied to the host.
     std::vector<E> to_host() const {
         std::vector<E> h(n_);
         download(h.data(), n_);
@@ -144,9 +163,10 @@ struct EvalSums {
 template <class T>
 class BATCHPROP_API Backend : public Memory {
 public:
-    using View = MatrixView<T>;
-    using CView = ConstView<T>;
+    using View = MatrixView<T>;   ///< a writable matrix on this device
+    using CView = ConstView<T>;   ///< a read-only matrix on this device
 
+    /// The device in words, for people: "cpu (OpenBLAS)", "cuda:0 (NVIDIA H200)".
     virtual std::string name() const = 0;
 
     /// C = alpha * op(A) * op(B) + beta * C, column-major, as BLAS defines it.
@@ -210,6 +230,7 @@ public:
                       const int* cursor, int offset) {
         checked_gather(x, y, pixels, labels, order, cursor, offset);
     }
+    /// gather_batch from float inputs (used as they are, converted to T).
     void gather_batch(View x, View y, ConstView<float> inputs, const int* labels, const int* order,
                       const int* cursor, int offset) {
         checked_gather(x, y, inputs, labels, order, cursor, offset);
@@ -221,6 +242,7 @@ public:
     /// x = to_input(images) for the x.cols columns of an evaluation chunk (no shuffle, no
     /// targets). images: bytes or float inputs, as for gather_batch.
     void load_inputs(View x, ConstView<std::uint8_t> pixels) { checked_load(x, pixels); }
+    /// load_inputs from float inputs (used as they are, converted to T).
     void load_inputs(View x, ConstView<float> inputs) { checked_load(x, inputs); }
 
     /// Argmax-correct count and summed cost of the columns of a (outputs), labels[j] being
@@ -239,24 +261,40 @@ public:
     }
 
 protected:
+    // What a backend implements: each _impl does what its public function above documents,
+    // called only after that function's checks and only with work to do (no empty matrix, n > 0).
+
+    /// gemm, shapes checked, C not empty.
     virtual void gemm_impl(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) = 0;
+    /// bias_sigmoid, shapes checked, a not empty; a and z may alias.
     virtual void bias_sigmoid_impl(View a, CView z, const T* b) = 0;
+    /// output_delta_bias, shapes checked, delta not empty.
     virtual void output_delta_bias_impl(View delta, CView a, CView y, Cost cost, T* b, T alpha,
                                         T b_beta) = 0;
+    /// hidden_delta_bias, shapes checked, delta not empty.
     virtual void hidden_delta_bias_impl(View delta, CView a, T* b, T alpha, T b_beta) = 0;
+    /// sgd_step, n_weights <= n_params, n_params > 0.
     virtual void sgd_step_impl(T* params, const T* nabla, std::size_t n_params,
                                std::size_t n_weights, T decay, T scale) = 0;
-    /// One overload per image element type (bytes, float inputs).
+    /// gather_batch from bytes, shapes checked, x not empty. One overload per image element
+    /// type (bytes, float inputs).
     virtual void gather_batch_impl(View x, View y, ConstView<std::uint8_t> pixels,
                                    const int* labels, const int* order, const int* cursor,
                                    int offset) = 0;
+    /// gather_batch from float inputs, shapes checked, x not empty.
     virtual void gather_batch_impl(View x, View y, ConstView<float> inputs, const int* labels,
                                    const int* order, const int* cursor, int offset) = 0;
+    /// advance_cursor (*cursor is device memory; on a GPU a queued kernel).
     virtual void advance_cursor_impl(int* cursor, int by) = 0;
+    /// load_inputs from bytes, shapes checked, x not empty.
     virtual void load_inputs_impl(View x, ConstView<std::uint8_t> pixels) = 0;
+    /// load_inputs from float inputs, shapes checked, x not empty.
     virtual void load_inputs_impl(View x, ConstView<float> inputs) = 0;
+    /// evaluate, a not empty.
     virtual EvalSums evaluate_impl(CView a, const int* labels, Cost cost) = 0;
+    /// sum_squares, n > 0.
     virtual double sum_squares_impl(const T* x, std::size_t n) = 0;
+    /// permutation, n > 0.
     virtual void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) = 0;
 
 private:
@@ -291,8 +329,8 @@ private:
 /// device, built without CUDA); reason then says why in one line.
 struct GpuStatus {
     bool compiled = false;  ///< built with CUDA support
-    bool usable = false;
-    int count = 0;
+    bool usable = false;    ///< at least one GPU that the CUDA runtime can use
+    int count = 0;          ///< GPUs the CUDA runtime sees (0 when not usable)
     std::vector<std::string> names;  ///< one per device
     std::string reason;              ///< why not usable
 };
@@ -307,6 +345,8 @@ BATCHPROP_API int gpu_index(const DeviceSpec& spec, int gpu_count);
 template <class T>
 BATCHPROP_API std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice = nullptr);
 
+/// The CPU backend (CBLAS, OpenBLAS, and loops), whatever GPUs there are: make_backend's
+/// answer to "cpu".
 template <class T>
 BATCHPROP_API std::unique_ptr<Backend<T>> make_cpu_backend();
 

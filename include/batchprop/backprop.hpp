@@ -14,24 +14,30 @@
 
 namespace batchprop {
 
+/// One network's parameters, gradient and workspaces on a backend's device, and the algorithm
+/// over them, in scalar type T (float or double). The backend must outlive it.
 template <class T>
 class BATCHPROP_API Backprop {
 public:
-    using View = MatrixView<T>;
-    using CView = ConstView<T>;
+    using View = MatrixView<T>;   ///< a writable matrix on the backend's device
+    using CView = ConstView<T>;   ///< a read-only one
 
     /// Workspaces hold up to `capacity` columns; they are allocated here, once, and never in
     /// the mini-batch loop.
     Backprop(Backend<T>& backend, const ParamLayout& layout, int capacity);
 
-    Backend<T>& backend() { return be_; }
-    const ParamLayout& layout() const { return layout_; }
-    int capacity() const { return capacity_; }
+    Backend<T>& backend() { return be_; }                  ///< the backend it computes on
+    const ParamLayout& layout() const { return layout_; }  ///< the sizes, and the flat buffers' layout
+    int capacity() const { return capacity_; }             ///< the most columns one call may take
 
     void set_params(const std::vector<T>& host);  ///< upload, same layout as Network<T>
     std::vector<T> params() const;                ///< download
     std::vector<T> nabla() const;                 ///< download the last computed gradient
+    /// The flat parameter buffer itself (n_params values, on the device, laid out as layout()
+    /// says): for code that works on it in place (the fused step, gradcheck's probes).
     T* params_device() { return params_.data(); }
+    /// The flat gradient buffer on the device, in the same layout: what backprop() writes (and
+    /// what a data-parallel step all-reduces).
     T* nabla_device() { return nabla_.data(); }
 
     /// a[L] for the columns of x (x.cols <= capacity). The view points into a workspace and is

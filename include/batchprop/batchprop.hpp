@@ -2,6 +2,8 @@
 /// batchprop's API in one header: load data, make or load a network, train it with callbacks,
 /// evaluate, predict and save, on the CPU or a GPU, in float or double chosen at run time.
 ///
+/// @code
+///   #include <cstdio>
 ///   #include <batchprop/batchprop.hpp>
 ///
 ///   batchprop::Dataset train = batchprop::load_idx("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
@@ -11,12 +13,13 @@
 ///   cfg.epochs = 5;
 ///   batchprop::TrainCallbacks cb;
 ///   cb.on_epoch = [](const batchprop::EpochResult& r) {
-///       std::printf("epoch %d: %.2f%%\n", r.epoch, 100 * r.evaluation->accuracy());
+///       std::printf("epoch %d: %.2f%%\n", r.epoch, 100 * r.evaluation->accuracy());  // set: &test given
 ///       return true;                                 // false stops training
 ///   };
 ///   net.train(train, &test, cfg, cb);
 ///   net.save("net.json");                            // network2.py's format
 ///   std::vector<int> labels = batchprop::Session::load("net.json").predict(test);
+/// @endcode
 ///
 /// Every failure throws batchprop::Error (check.hpp) with a one-line message.
 /// The lower layers stay available for finer control: Network (network.hpp), Backend
@@ -46,7 +49,7 @@ class Memory;        ///< backend.hpp
 /// Where and in what type a Session computes (settings.hpp: DeviceSpec, DType).
 struct SessionOptions {
     DeviceSpec device;  ///< "auto" (a usable GPU, else the CPU), "cpu", "cuda", "cuda:N"
-    DType dtype = DType::f32;
+    DType dtype = DType::f32;  ///< the scalar type of parameters and arithmetic: float (default) or double
 };
 
 /// Images and labels already in memory as a data set: pixels are bytes 0..255, one column of
@@ -66,17 +69,22 @@ public:
     static Session create(const std::vector<int>& sizes, Cost cost = Cost::quadratic, Init init = Init::gaussian,
                           std::uint64_t seed = 1, const SessionOptions& options = {});
     /// A network from a model file (network2.py's JSON format, model_io.hpp), or a parsed model.
+    /// Its parameters and cost come from the model (converted to options.dtype); the model's
+    /// "batchprop" settings are not applied here.
     static Session load(const std::string& path, const SessionOptions& options = {});
+    /// The same from a Model already parsed (load_model, parse_model).
     static Session from_model(const Model& model, const SessionOptions& options = {});
 
-    Session(Session&&) noexcept;
-    Session& operator=(Session&&) noexcept;
+    Session(Session&&) noexcept;             ///< takes the other's network and device; it is left unusable
+    Session& operator=(Session&&) noexcept;  ///< the same, releasing this session's own
     ~Session();
 
-    const std::vector<int>& sizes() const;
+    const std::vector<int>& sizes() const;  ///< n_0, ..., n_L: neurons per layer, input first
+    /// The cost function the session trains with (what train() uses in place of
+    /// TrainConfig::cost), evaluates with and saves in the model: create's, or the model's.
     Cost cost() const;
     void set_cost(Cost cost);  ///< the cost trained and evaluated with
-    DType dtype() const;
+    DType dtype() const;       ///< the scalar type it computes in (SessionOptions::dtype)
     std::string device() const;  ///< the backend's name, e.g. "cpu (OpenBLAS)"
     /// Why "auto" runs on the CPU ("no usable GPU (...)"); empty otherwise.
     const std::string& device_notice() const;
@@ -101,9 +109,11 @@ public:
     void set_communicator(Communicator* comm, std::uint64_t data_fingerprint = 0);
     /// The device memory this session computes in (a GPU rank's make_nccl_communicator needs it).
     Memory& memory();
-    /// Seconds the running (or the last) train() spent in the gradient all-reduce, and the
-    /// part of them CPU ranks waited for the slowest rank (0 without a communicator).
+    /// Seconds the running (or the last) train() spent in the gradient all-reduce
+    /// (Trainer::allreduce_seconds; 0 without a communicator).
     double allreduce_seconds() const;
+    /// The part of allreduce_seconds() that CPU ranks waited for the slowest rank (0 on GPUs,
+    /// and without a communicator).
     double allreduce_wait_seconds() const;
 
     /// Accuracy and mean cost (no regularisation term) over a labelled data set.
@@ -113,9 +123,14 @@ public:
     /// The output activations a^L: (n_L x n) column-major, in double.
     std::vector<double> outputs(const Dataset& images);
 
-    /// The parameters, as double (exact for a float session), and replacing them (same sizes).
+    /// The parameters, as double (exact for a float session). Inside a training callback: the
+    /// parameters reached so far.
     Network<double> network() const;
+    /// Replaces the parameters (converted to the session's dtype). Throws when net's sizes
+    /// differ from sizes(), or from a training callback.
     void set_network(const Network<double>& net);
+    /// network() and cost() as a Model, ready for save_model or Session::from_model; its
+    /// "batchprop" settings are null.
     Model model() const;
 
     /// Saves the network in network2.py's format, atomically (a failed save changes nothing).

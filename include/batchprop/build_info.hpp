@@ -11,21 +11,29 @@
 
 namespace batchprop {
 
+/// What build_info() reports, for `batchprop info` and for bug reports.
 struct BuildInfo {
     std::string version;             ///< "0.2.0"
     bool debug = false;              ///< built without NDEBUG
     bool address_sanitizer = false;  ///< built with -fsanitize=address
     std::string blas;                ///< the BLAS's own description (OpenBLAS's build options)
     std::string blas_kernels;        ///< the kernel set OpenBLAS uses, e.g. "SkylakeX"
+    /// Threads OpenBLAS is set to use at the call (OPENBLAS_NUM_THREADS, else every core). The
+    /// CPU backend sets it to 1 around products too small to share, so call this before
+    /// training for the figure OpenBLAS was given.
     int blas_threads = 1;
     std::string blas_threading;      ///< "sequential", "pthreads", "OpenMP"
     /// The CPU backend's kernel for products with a dimension of at most small_gemm_max_dim (the
     /// mini-batch): "avx512" or "avx2", chosen at run time, or "" when the BLAS takes them all (no
     /// AVX2, or BATCHPROP_SMALL_GEMM=off).
     std::string small_gemm;
-    int small_gemm_max_dim = 0;
-    bool cuda = false, mpi = false, nccl = false;  ///< compiled in
+    int small_gemm_max_dim = 0;      ///< the largest dimension small_gemm takes
+    bool cuda = false;               ///< CUDA compiled in (gpu_status() says whether a GPU is usable)
+    bool mpi = false;                ///< MPI compiled in (make_mpi_communicator works)
+    bool nccl = false;               ///< NCCL compiled in (make_nccl_communicator; the library is loaded when used)
 };
+/// This build's facts, read when called: the BLAS's figures are asked of it, and `cuda` comes
+/// from gpu_status() (so the first call queries the CUDA runtime).
 BATCHPROP_API BuildInfo build_info();
 
 /// OpenBLAS picks its kernel set once, when it is loaded, from the CPU model number; OpenBLAS

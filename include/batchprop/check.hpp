@@ -18,6 +18,7 @@ public:
 };
 
 namespace detail {
+/// BP_REQUIRE's failure: throws Error("what (file:line)").
 [[noreturn]] inline void fail_at(const std::string& what, const char* file, int line) {
     std::ostringstream os;
     os << what << " (" << file << ':' << line << ')';
@@ -27,8 +28,10 @@ namespace detail {
 
 }  // namespace batchprop
 
-// Precondition that stays on in release builds (unlike assert): a violated one is a bug or
-// bad input, and silently wrong numbers are worse than an exception.
+/// Precondition that stays on in release builds (unlike assert): a violated one is a bug or
+/// bad input, and silently wrong numbers are worse than an exception. When cond is false,
+/// throws batchprop::Error with msg (anything `os << msg` takes: BP_REQUIRE(n > 0, "n = " << n)),
+/// the condition's text and this file:line.
 #define BP_REQUIRE(cond, msg)                                                              \
     do {                                                                                   \
         if (!(cond)) {                                                                     \
@@ -38,7 +41,8 @@ namespace detail {
         }                                                                                  \
     } while (0)
 
-// Error for input the user gave us: the message alone, no file:line of ours.
+/// Error for input the user gave us: throws batchprop::Error with msg (streamed as for
+/// BP_REQUIRE) alone, no file:line of ours.
 #define BP_THROW(msg)                         \
     do {                                      \
         std::ostringstream bp_os_;            \

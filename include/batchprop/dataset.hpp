@@ -28,6 +28,8 @@ namespace detail {
 struct DatasetAccess;  ///< dataset.cpp: borrow_images and slice set the borrowed images
 }
 
+/// A labelled (or unlabelled) set of images on the host: made by the readers (load_idx,
+/// load_csv), make_dataset or borrow_images, and read through image_data() and pixel_type().
 struct BATCHPROP_API Dataset {
     int n_inputs = 0;          ///< pixels per image (rows * cols for IDX images)
     int n = 0;                 ///< number of examples
@@ -38,6 +40,7 @@ struct BATCHPROP_API Dataset {
     std::string source;        ///< where it came from, for messages
     std::string labels_source; ///< where the labels came from, when not `source` (IDX label files)
 
+    /// The images' element type: bytes unless float inputs were borrowed.
     PixelType pixel_type() const { return borrowed_ ? borrowed_type_ : PixelType::u8; }
     /// The images, (n_inputs x n) of pixel_type(): pixels.data(), or the borrowed pointer.
     const void* image_data() const { return borrowed_ ? borrowed_data_ : pixels.data(); }
@@ -66,13 +69,14 @@ private:
 /// overload checks that every value is finite (one read-only pass) and names the first bad one.
 BATCHPROP_API Dataset borrow_images(int n_inputs, int n, const std::uint8_t* pixels, std::shared_ptr<const void> keepalive,
                                     std::vector<int> labels, std::string source = "memory");
+/// borrow_images for float inputs, used as they are (not divided by 255); each must be finite.
 BATCHPROP_API Dataset borrow_images(int n_inputs, int n, const float* inputs, std::shared_ptr<const void> keepalive,
                                     std::vector<int> labels, std::string source = "memory");
 
 /// An IDX file as read: dimensions and raw unsigned bytes (the only element type MNIST uses).
 struct IdxArray {
-    std::vector<std::uint32_t> dims;
-    std::vector<std::uint8_t> values;
+    std::vector<std::uint32_t> dims;   ///< the sizes of each dimension, outermost first (n, rows, cols)
+    std::vector<std::uint8_t> values;  ///< every element, last dimension fastest (the file's order)
 };
 
 /// The bytes of a file, gunzipped when the content starts with the gzip magic (the file name
@@ -101,12 +105,19 @@ BATCHPROP_API Dataset load_idx_images(const std::string& images_path);
 /// labels, CSV text ("label,1x1,..." or numbers), or none of those. For messages about a file of
 /// the wrong kind.
 enum class DataFileKind { unknown, idx_images, idx_labels, csv };
+/// The kind of the file at path, from its first 256 bytes; unknown also when it cannot be
+/// opened. Never throws for a bad file: it only sharpens another error's message.
 BATCHPROP_API DataFileKind sniff_data_file(const std::string& path);
 
 /// The standard MNIST file names inside a directory, each with or without ".gz".
 struct IdxFiles {
-    std::string train_images, train_labels, test_images, test_labels;
+    std::string train_images;  ///< train-images-idx3-ubyte[.gz]
+    std::string train_labels;  ///< train-labels-idx1-ubyte[.gz]
+    std::string test_images;   ///< t10k-images-idx3-ubyte[.gz]
+    std::string test_labels;   ///< t10k-labels-idx1-ubyte[.gz]
 };
+/// The paths of the four files in dir, each the ".gz" one when both exist. Throws Error naming
+/// the first file missing.
 BATCHPROP_API IdxFiles find_idx_files(const std::string& dir);
 
 /// Where Debian's dataset-fashion-mnist package puts Fashion-MNIST.

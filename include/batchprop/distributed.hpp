@@ -27,11 +27,14 @@ class Memory;  ///< backend.hpp
 /// Contiguous, in rank order, covering 0..m-1 once; the first m mod P ranks take one column
 /// more. count is 0 for ranks >= m (P > m): such a rank contributes a zero gradient.
 struct BatchSlice {
-    int first = 0;
-    int count = 0;
+    int first = 0;  ///< the slice's first column
+    int count = 0;  ///< its columns (0 or more)
 };
+/// Rank `rank`'s slice of a mini-batch of m columns cut among n_ranks ranks (as above). Throws
+/// unless m >= 1, n_ranks >= 1 and 0 <= rank < n_ranks.
 BATCHPROP_API BatchSlice batch_slice(int m, int rank, int n_ranks);
 
+/// The reduction of Communicator::allreduce_host, elementwise over ranks.
 enum class ReduceOp { sum, min, max };
 
 /// An error that a collective check found, and so every rank throws at the same point (the
@@ -51,22 +54,22 @@ public:
 class BATCHPROP_API Communicator {
 public:
     virtual ~Communicator() = default;
-    virtual int rank() const = 0;
-    virtual int size() const = 0;
-    /// Rank among the processes on this machine (picks the GPU), and how many there are.
+    virtual int rank() const = 0;  ///< this process's rank, 0 .. size() - 1
+    virtual int size() const = 0;  ///< the number of ranks P
+    /// Rank among the processes on this machine (picks the GPU).
     virtual int local_rank() const = 0;
-    virtual int local_size() const = 0;
+    virtual int local_size() const = 0;  ///< processes on this machine
     virtual std::string name() const = 0;  ///< "MPI", "NCCL", "single process"
 
     /// data[0..n) = the sum over ranks, in place. data lives on mem's device (a backend's
     /// buffer); on a GPU the work is queued on mem's stream where the communicator can
     /// (NCCL), so what follows on that stream sees the sum.
     virtual void allreduce_sum(float* data, std::size_t n, Memory& mem) = 0;
-    virtual void allreduce_sum(double* data, std::size_t n, Memory& mem) = 0;
+    virtual void allreduce_sum(double* data, std::size_t n, Memory& mem) = 0;  ///< the same in double
 
     /// Host-side reductions, in place: evaluation sums, parameter checksums, agreement flags.
     virtual void allreduce_host(double* data, std::size_t n, ReduceOp op) = 0;
-    virtual void allreduce_host(std::uint64_t* data, std::size_t n, ReduceOp op) = 0;
+    virtual void allreduce_host(std::uint64_t* data, std::size_t n, ReduceOp op) = 0;  ///< the same for counts, fingerprints
     /// bytes from root to every rank.
     virtual void broadcast_host(void* data, std::size_t bytes, int root) = 0;
 
@@ -81,6 +84,7 @@ BATCHPROP_API std::unique_ptr<Communicator> make_single_process_communicator();
 
 /// Whether this build has MPI support, and what to install when it has not.
 BATCHPROP_API bool mpi_compiled();
+/// What to install and how to rebuild for MPI, in one line; "" when mpi_compiled().
 BATCHPROP_API std::string mpi_missing_hint();
 
 /// Initialises MPI (MPI_Init_thread, funneled) unless it is already, and returns the
@@ -90,6 +94,8 @@ BATCHPROP_API std::unique_ptr<Communicator> make_mpi_communicator();
 
 // ---- NCCL (src/distributed/nccl_comm.cu; absent without CUDA or without nccl.h) ---------------------
 
+/// Whether this build has NCCL support (the CUDA backend and nccl.h at build time; the library
+/// itself is opened only by make_nccl_communicator).
 BATCHPROP_API bool nccl_compiled();
 
 /// A communicator whose device all-reduce is ncclAllReduce (in place, sum) on gpu's stream,

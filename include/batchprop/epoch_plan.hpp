@@ -21,14 +21,16 @@ enum class SegmentKind {
     tail,     ///< the remaining full mini-batches, fewer than segment_steps
     partial,  ///< the last mini-batch when m does not divide n: one step of n mod m examples
 };
-constexpr int kSegmentKinds = 3;
+constexpr int kSegmentKinds = 3;  ///< how many SegmentKinds there are: one recording each at most
 
+/// A run of `steps` consecutive mini-batches of m examples each, starting at example `first`
+/// of the epoch's order: the unit the trainer runs, reports progress after, and may stop after.
 struct Segment {
-    SegmentKind kind;
+    SegmentKind kind;  ///< which recording serves it
     int first;  ///< position in the epoch's order of its first example
     int steps;  ///< mini-batches
     int m;      ///< examples per mini-batch
-    int examples() const { return steps * m; }
+    int examples() const { return steps * m; }  ///< examples it trains on: steps * m
 };
 
 /// The segments of one epoch of n examples in mini-batches of m, segment_steps steps per full
@@ -46,7 +48,13 @@ BATCHPROP_API int recorded_segment_steps(int m, Mode mode, int n_layers);
 /// What to do with a segment whose kind has been met `seen` times before in this run:
 /// recordings are made from the second meeting on, because the first, run directly, warms up
 /// what a recording must not do itself (cuBLAS's choices, lazy module loading, workspaces).
-enum class SegmentAction { run, record_then_replay, replay };
+enum class SegmentAction {
+    run,                 ///< run the steps directly
+    record_then_replay,  ///< record the kind's steps now, then replay the recording
+    replay,              ///< replay the kind's existing recording
+};
+/// replay when the kind already has a recording (have_recording); else run when recording is
+/// off (recording_enabled false) or this is the kind's first meeting (seen == 0); else record.
 BATCHPROP_API SegmentAction segment_action(bool recording_enabled, int seen, bool have_recording);
 
 }  // namespace batchprop

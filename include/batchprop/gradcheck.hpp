@@ -19,9 +19,9 @@ namespace batchprop {
 struct BATCHPROP_API GradcheckProblem {
     std::vector<double> x;    ///< (n_0 x m), column-major
     std::vector<int> labels;  ///< m
-    int m = 0;
-    Cost cost = Cost::quadratic;
-    double lambda = 0.0;
+    int m = 0;                    ///< examples: the columns of x
+    Cost cost = Cost::quadratic;  ///< the C_x of J
+    double lambda = 0.0;          ///< lambda of J's L2 term, >= 0 (0: no L2 term)
     long long n_train = 1;    ///< n in lambda/n
 
     /// The one-hot targets of the labels: (n_out x m), column-major. Throws on a label
@@ -29,16 +29,22 @@ struct BATCHPROP_API GradcheckProblem {
     std::vector<double> targets(int n_out) const;
 };
 
+/// The worst errors of one layer's parameters, as gradcheck_rel_error measures them.
 struct GradcheckLayer {
-    double worst_w = 0.0, worst_b = 0.0;  ///< worst relative error among w[l] / b[l] entries
-    std::size_t worst_w_index = 0, worst_b_index = 0;  ///< flat index within the layer's w / b
+    double worst_w = 0.0;           ///< worst error among w[l]'s entries
+    double worst_b = 0.0;           ///< worst error among b[l]'s entries
+    std::size_t worst_w_index = 0;  ///< where: the flat (column-major) index within w[l]
+    std::size_t worst_b_index = 0;  ///< where: the index within b[l]
 };
 
+/// What gradcheck found: the analytic and numeric gradients of every parameter, and the worst
+/// errors, per layer and overall. Whether that passes is the caller's choice of tolerance.
 struct GradcheckResult {
     std::vector<GradcheckLayer> layers;  ///< index l = 1..L (0 unused)
     double worst = 0.0;                  ///< over every parameter
-    std::size_t n_checked = 0;
-    std::vector<double> analytic, numeric;  ///< per parameter, in the flat layout
+    std::size_t n_checked = 0;           ///< parameters checked: all of them (ParamLayout::n_params)
+    std::vector<double> analytic;        ///< dJ/dp per parameter from backprop (or as given), in the flat layout
+    std::vector<double> numeric;         ///< the same by finite differences
     double data_cost = 0.0;  ///< (1/m) sum_x C_x at the checked point (J without the L2 term)
     double floor = 0.0;      ///< gradcheck_floor(data_cost, h): the scale of the smallest gradients
 };

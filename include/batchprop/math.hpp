@@ -9,6 +9,8 @@
 
 #include "batchprop/settings.hpp"  // Cost
 
+/// Marks the shared scalar functions: host and device, inlined, under nvcc; plain inline for
+/// the C++ compiler (so these headers build without CUDA).
 #ifdef __CUDACC__
 #define BP_HD __host__ __device__ __forceinline__
 #else
@@ -32,6 +34,7 @@ BP_HD float sigmoid(float z) {
     const float a = z >= 0.0f ? s : e * s;
     return z < -87.33f ? 0.0f : a;  // e^z < FLT_MIN (1.18e-38)
 }
+/// sigmoid in double: the same form, flushed to 0 below z = -708.39.
 BP_HD double sigmoid(double z) {
     const double e = exp(-fabs(z));
     const double s = 1.0 / (1.0 + e);
@@ -87,6 +90,7 @@ template <class T>
 BP_HD T to_input(std::uint8_t k) {
     return pixel_to_input<T>(k);
 }
+/// A float input: used as it is, converted to T.
 template <class T>
 BP_HD T to_input(float v) {
     return T(v);
@@ -99,6 +103,7 @@ BP_HD T to_input(float v) {
 /// m <= kRowSumGroup that is the plain left-to-right sum. The groups are what let a GPU spread a
 /// wide layer's sums over (rows x groups) threads instead of one thread per row.
 constexpr int kRowSumGroup = 32;
+/// The groups a sum over m columns is cut into: ceil(m / kRowSumGroup).
 inline constexpr int row_sum_groups(int m) { return (m + kRowSumGroup - 1) / kRowSumGroup; }
 
 /// One example's evaluation, shared by both backends' evaluate and by `batchprop eval`/`predict`:
@@ -130,6 +135,7 @@ BP_HD std::uint64_t splitmix64(std::uint64_t x) {
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
+/// The sort key of example i in epoch `epoch` of a run seeded `seed` (see splitmix64).
 BP_HD std::uint64_t shuffle_key(std::uint64_t seed, std::uint64_t epoch, std::uint64_t i) {
     return splitmix64(splitmix64(seed ^ splitmix64(epoch)) + i);
 }

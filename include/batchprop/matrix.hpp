@@ -18,22 +18,25 @@ namespace batchprop {
 /// BLAS, never copies.
 enum class Op { N, T };
 
+/// A (rows x cols) column-major matrix of T at data, with leading dimension ld; owns nothing.
+/// Copy it freely; it stays valid as long as the memory it points at.
 template <class T>
 struct MatrixView {
-    T* data = nullptr;
-    int rows = 0;
-    int cols = 0;
+    T* data = nullptr;  ///< element (0, 0), on the host or a device
+    int rows = 0;       ///< rows: neurons
+    int cols = 0;       ///< columns: examples
     int ld = 0;  ///< leading dimension: distance between the starts of two columns
 
     MatrixView() = default;
-    MatrixView(T* d, int r, int c) : data(d), rows(r), cols(c), ld(r > 0 ? r : 1) {}
-    MatrixView(T* d, int r, int c, int l) : data(d), rows(r), cols(c), ld(l) {}
+    MatrixView(T* d, int r, int c) : data(d), rows(r), cols(c), ld(r > 0 ? r : 1) {}  ///< packed: ld = rows (1 if none)
+    MatrixView(T* d, int r, int c, int l) : data(d), rows(r), cols(c), ld(l) {}       ///< with leading dimension l
 
     /// Read-only views convert implicitly from writable ones.
     template <class U, class = decltype(static_cast<T*>(static_cast<U*>(nullptr)))>
     MatrixView(const MatrixView<U>& o) : data(o.data), rows(o.rows), cols(o.cols), ld(o.ld) {}
 
-    std::size_t size() const { return std::size_t(rows) * std::size_t(cols); }
+    std::size_t size() const { return std::size_t(rows) * std::size_t(cols); }  ///< elements: rows * cols
+    /// Whether the elements are one unbroken run of size() values (no gap between columns).
     bool contiguous() const { return ld == rows || cols <= 1; }
 
     /// Columns [first, first + count): a mini-batch of a data set, one example of a batch.
@@ -43,9 +46,10 @@ struct MatrixView {
                                     << " columns");
         return MatrixView(data + std::size_t(first) * std::size_t(ld), rows, count, ld);
     }
-    MatrixView col(int j) const { return col_range(j, 1); }
+    MatrixView col(int j) const { return col_range(j, 1); }  ///< column j alone: col_range(j, 1)
 };
 
+/// A read-only view; MatrixView<T> converts to it implicitly.
 template <class T>
 using ConstView = MatrixView<const T>;
 

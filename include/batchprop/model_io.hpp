@@ -20,11 +20,12 @@
 
 namespace batchprop {
 
+/// A model file's contents: the network, its cost, and batchprop's own settings if any.
 struct Model {
     /// The parameters as stored. double holds every float exactly, so a float model survives
     /// the trip through a file bit for bit (Network::cast<float>() gives the original back).
     Network<double> net;
-    Cost cost = Cost::quadratic;
+    Cost cost = Cost::quadratic;  ///< the file's "cost": QuadraticCost or CrossEntropyCost
     nlohmann::json batchprop;  ///< the file's "batchprop" object; null when absent
 };
 

@@ -18,8 +18,15 @@ namespace batchprop {
 
 // ---- the choices -----------------------------------------------------------------------------
 
-enum class Cost : int { quadratic = 0, cross_entropy = 1 };  ///< the formulas: math.hpp
+/// The cost function C_x of one example, which fixes BP1's output error delta^L (the formulas:
+/// math.hpp's cost_term and output_delta). The values are stable (0, 1): they are stored.
+enum class Cost : int {
+    quadratic = 0,      ///< C = 1/2 |a - y|^2; delta^L = (a - y) (.) sigma'(z^L) (network.py, chapter 2)
+    cross_entropy = 1,  ///< C = -sum [y ln a + (1 - y) ln(1 - a)]; delta^L = a - y (chapter 3)
+};
 
+/// How backprop treats a mini-batch: the same code path either way (backprop.hpp), run on
+/// one-column views with the gradient accumulated, or on the whole batch at once.
 enum class Mode {
     per_example,  ///< the book's update_mini_batch: one column at a time, nabla accumulated
     matrix,       ///< the whole mini-batch X = [x_1 ... x_m] as one matrix
@@ -39,7 +46,11 @@ enum class Launch {
     eager,      ///< every primitive call issued one by one, every step
 };
 
-enum class DType { f32, f64 };  ///< the scalar type of the arithmetic
+/// The scalar type of the arithmetic (parameters, activations, gradients): float or double.
+enum class DType {
+    f32,  ///< float
+    f64,  ///< double
+};
 
 /// Which n the L2 term of an evaluation's cost divides by: the training set's (the default) or,
 /// as network2.py's total_cost(data, lmbda) does, the evaluated set's len(data).
@@ -47,6 +58,8 @@ enum class L2Scale { training_set, evaluated_set };
 
 // ---- settings, and errors that name them ---------------------------------------------------
 
+/// The settings a SettingError can name: TrainConfig's fields, and what makes a network
+/// (sizes, init, dtype, device). setting_name gives the library's word for each.
 enum class Setting { sizes, epochs, first_epoch, batch, eta, lambda, cost, mode, init, launch, dtype, device, seed,
                      segment_steps };
 /// The library's word for a setting: "eta", "batch", "segment_steps" (TrainConfig's fields).
@@ -61,11 +74,15 @@ using SettingSpeller = std::string (*)(Setting);
 /// spells the settings as setting_name does; message(spell) as a front end does.
 class BATCHPROP_API SettingError : public Error {
 public:
+    /// what() is setting_name(setting), then " " + subject when subject is not empty, then
+    /// detail with its "{name}"s spelled as setting_name does. detail starts with its own
+    /// separator (": ...", " must be ...").
     SettingError(Setting setting, std::string subject, std::string detail);
-    Setting setting() const { return setting_; }
-    const std::string& subject() const { return subject_; }
+    Setting setting() const { return setting_; }                    ///< the setting at fault
+    const std::string& subject() const { return subject_; }          ///< the value at fault, or ""
     /// detail with every "{name}" spelled by spell.
     std::string detail(const SettingSpeller& spell) const;
+    /// The whole message in a front end's words: spell(setting()), the subject, detail(spell).
     std::string message(const SettingSpeller& spell) const;
 
 private:
@@ -88,8 +105,12 @@ BATCHPROP_API const char* to_string(Mode value);     ///< "per-example", "matrix
 BATCHPROP_API const char* to_string(Init value);     ///< "gaussian", "scaled"
 BATCHPROP_API const char* to_string(Launch value);   ///< "auto", "fused", "graph", "eager"
 BATCHPROP_API const char* to_string(DType value);    ///< "f32", "f64"
+/// The value of E spelled `text` (exactly, as to_string prints it). Throws SettingError naming
+/// E's setting, listing the allowed words and suggesting the nearest. E is one of Cost, Mode,
+/// Init, Launch, DType.
 template <class E>
 BATCHPROP_API E parse(const std::string& text);
+/// E's words, in the order a user is shown them (for help text and completions).
 template <class E>
 BATCHPROP_API const std::vector<std::string>& names();
 
@@ -97,10 +118,13 @@ BATCHPROP_API const std::vector<std::string>& names();
 /// none is close: what a "did you mean" suggests.
 BATCHPROP_API std::string nearest_word(const std::string& word, const std::vector<std::string>& candidates);
 
-/// The earlier names of the same table, kept for existing callers.
+/// The earlier names of the same table, kept for existing callers: to_string(Launch).
 inline const char* launch_name(Launch launch) { return to_string(launch); }
+/// Earlier name of parse<Launch>.
 inline Launch parse_launch(const std::string& text) { return parse<Launch>(text); }
+/// Earlier name of to_string(DType).
 inline const char* dtype_name(DType dtype) { return to_string(dtype); }
+/// Earlier name of parse<DType>.
 inline DType parse_dtype(const std::string& text) { return parse<DType>(text); }
 
 // ---- the device --------------------------------------------------------------------------------
@@ -108,35 +132,65 @@ inline DType parse_dtype(const std::string& text) { return parse<DType>(text); }
 /// Where to compute: "auto" (a usable GPU, else the CPU), "cpu", "cuda" or "cuda:N". Made from
 /// its text once (the constructor parses it, or throws SettingError) and carried as it is.
 struct BATCHPROP_API DeviceSpec {
-    enum class Want { automatic, cpu, cuda } want = Want::automatic;
+    /// The kind of device asked for.
+    enum class Want {
+        automatic,  ///< "auto": a usable GPU, else the CPU with a notice (make_backend)
+        cpu,        ///< "cpu"
+        cuda,       ///< "cuda" or "cuda:N": a GPU, or an error when none is usable
+    };
+    Want want = Want::automatic;  ///< what the text asked for
     int index = -1;      ///< N of cuda:N; -1 when not named: GPU local_rank mod the GPUs present
     int local_rank = 0;  ///< this process's rank on its machine (data-parallel runs: one GPU each)
 
     DeviceSpec() = default;
-    DeviceSpec(Want w, int i = -1) : want(w), index(i) {}
+    DeviceSpec(Want w, int i = -1) : want(w), index(i) {}  ///< without text: `w`, GPU index `i` (-1: not named)
     DeviceSpec(const std::string& text);  ///< NOLINT: implicit, so options.device = "cpu" reads as written
     DeviceSpec(const char* text) : DeviceSpec(std::string(text)) {}  ///< NOLINT
 };
 BATCHPROP_API std::string to_string(const DeviceSpec& device);  ///< its text: "cuda:1"
+/// DeviceSpec(text), by the name the other choices' parsers have (throws SettingError).
 inline DeviceSpec parse_device(const std::string& text) { return DeviceSpec(text); }
 
 // ---- the training configuration ----------------------------------------------------------------
 
+/// How to train: the hyper-parameters of mini-batch SGD (the book's SGD(training_data, epochs,
+/// mini_batch_size, eta, lmbda, ...)), what to evaluate after each epoch, and how the steps
+/// reach the device. The defaults of m, eta, lambda and the cost are chapter 1's (m = 10,
+/// eta = 3.0, no regularisation, quadratic cost). validate() says which values are allowed; Trainer's constructor and
+/// Session::train call it against the training set.
 struct TrainConfig {
-    int epochs = 5;  ///< the run trains epochs first_epoch .. epochs - 1 (0-based)
+    int epochs = 5;  ///< the run trains epochs first_epoch .. epochs - 1 (0-based); >= 1
     /// Epochs already done (resuming a run): epoch e's shuffle depends only on (seed, e), so
     /// continuing at first_epoch from the parameters after that many epochs gives, bit for bit,
     /// the parameters of a run that never stopped.
     int first_epoch = 0;
-    int batch = 10;  ///< m
-    double eta = 3.0;
+    /// m, examples per mini-batch: 1 .. n_train. When m does not divide n, each epoch ends with
+    /// one partial batch of n mod m examples (the book's SGD does the same).
+    int batch = 10;
+    double eta = 3.0;     ///< the learning rate eta: finite, > 0
+    /// The L2 regularisation parameter lambda: finite, >= 0. Each step multiplies the weights
+    /// (not the biases) by the decay 1 - eta lambda / n, n the training set's size, which must
+    /// stay above 0 (sgd_scalars). 0 turns regularisation off.
     double lambda = 0.0;
+    /// The cost function C that training minimises and evaluation reports. It selects BP1, the
+    /// output layer's error: quadratic gives delta^L = (a^L - y) (.) sigma'(z^L), which is small
+    /// when a saturated output neuron is wrong (learning slows down); cross-entropy gives
+    /// delta^L = a^L - y, sigma' cancelled (chapter 3's remedy). BP2-BP4 and the update are the
+    /// same for both. Read by Trainer; **Session::train ignores it** and uses the session's
+    /// cost (Session::cost(), set by create, load or set_cost).
     Cost cost = Cost::quadratic;
-    Mode mode = Mode::matrix;
+    Mode mode = Mode::matrix;  ///< per-example (the book's loop) or matrix (the whole batch at once)
+    /// Whether each epoch visits the examples in a new order: the permutation of epoch e is a
+    /// function of (seed, e) alone (shuffle_key, math.hpp), the same on every device. false:
+    /// the order 0 .. n-1 in every epoch.
     bool shuffle = true;
+    /// Seeds the epochs' shuffle only (a network's initial parameters have their own seed:
+    /// Session::create, Network::init).
     std::uint64_t seed = 1;
     bool monitor_training = false;   ///< also evaluate on the training set after each epoch
     bool monitor_evaluation = true;  ///< evaluate on the evaluation set after each epoch
+    /// How the steps reach the device, as asked (Trainer::launch() says what was chosen:
+    /// resolve_launch). No effect on the CPU, which runs every call as it is made.
     Launch launch = Launch::automatic;
     /// Steps per segment (epoch_plan.hpp); 0 chooses: recorded_segment_steps when recording or
     /// fused, else 1 (progress and the stop flag after every mini-batch).
@@ -157,9 +211,11 @@ BATCHPROP_API void validate(const TrainConfig& config, int n_train);
 /// for a mini-batch of m examples from a training set of n. In double; each path converts
 /// them to its T.
 struct SgdScalars {
-    double alpha = 0.0;
-    double decay = 1.0;
+    double alpha = 0.0;  ///< -eta / m: the step along the summed gradient
+    double decay = 1.0;  ///< 1 - eta lambda / n: the weight decay (1 without regularisation)
 };
+/// The two scalars for learning rate eta, regularisation lambda, a training set of n_train
+/// examples and a mini-batch of m (no checks: validate() keeps decay above 0).
 BATCHPROP_API SgdScalars sgd_scalars(double eta, double lambda, long long n_train, int m);
 
 }  // namespace batchprop

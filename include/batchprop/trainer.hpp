@@ -33,10 +33,12 @@ class Communicator;  ///< distributed.hpp
 /// images are also kept alive here, through their keepalive). A GPU gets a copy, uploaded once.
 template <class T>
 struct BATCHPROP_API DeviceData {
+    /// Puts `host` on be's device: refers to its images on the CPU, uploads them (and on every
+    /// device the labels) otherwise. Throws when the images or labels do not match n.
     DeviceData(Backend<T>& be, const Dataset& host);
     DeviceData(Backend<T>& be, const Dataset&& host) = delete;  ///< the images may be used in place: no temporaries
 
-    PixelType pixel_type() const { return pixel_type_; }
+    PixelType pixel_type() const { return pixel_type_; }  ///< bytes or float inputs, as the Dataset's
     /// The images on the backend's device: the Dataset's image_data() on the CPU, else the copy.
     const void* image_data() const { return images_; }
     ConstView<std::uint8_t> pixels() const;  ///< the images, when bytes
@@ -48,10 +50,10 @@ struct BATCHPROP_API DeviceData {
         if (pixel_type_ == PixelType::f32) f(inputs());
         else f(pixels());
     }
-    const int* labels() const { return labels_.data(); }
+    const int* labels() const { return labels_.data(); }  ///< the n labels, on the backend's device
 
-    int n_inputs = 0;
-    int n = 0;
+    int n_inputs = 0;  ///< rows of the images: pixels per example (n_0)
+    int n = 0;         ///< examples
 
 private:
     PixelType pixel_type_ = PixelType::u8;
@@ -72,26 +74,44 @@ private:
 BATCHPROP_API Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error,
                                     bool preferred, bool can_record);
 
+/// How a network does on a labelled data set: the examples it classifies right (the most
+/// activated output neuron is the label; ties to the lowest index) and its cost.
 struct Evaluation {
-    long long correct = 0;
-    long long total = 0;
-    double cost = 0.0;  ///< mean cost per example, plus the L2 term when lambda > 0
+    long long correct = 0;  ///< examples whose argmax output is their label
+    long long total = 0;    ///< examples evaluated: the data set's n
+    /// The mean cost per example, (1/n) sum_x C_x (0 when n is 0), with the run's Cost. In an
+    /// EpochResult (Trainer::evaluate) plus the L2 term (lambda / 2n') sum w^2 when lambda > 0,
+    /// n' as TrainConfig::l2_scale says: network2.py's total_cost. From Session::evaluate,
+    /// without it (the session knows no lambda).
+    double cost = 0.0;
+    /// correct / total, in [0, 1] (a fraction, not a percentage); 0 when total is 0.
     double accuracy() const { return total ? double(correct) / double(total) : 0.0; }
 };
 
+/// What one epoch did, passed to TrainCallbacks::on_epoch after the epoch's training and its
+/// evaluations. An epoch that the stop flag cut short is reported (and evaluated) too.
 struct EpochResult {
-    int epoch = 0;                    ///< 1-based
-    double train_seconds = 0.0;       ///< the SGD part alone (no evaluation)
-    double examples_per_second = 0.0;  ///< of the examples actually trained on
-    long long examples = 0;            ///< n, or fewer when the epoch was stopped part-way
+    int epoch = 0;                    ///< 1-based: the epoch of 0-based index e reports e + 1
+    /// Wall-clock seconds of the epoch's SGD: the shuffle and every step (with on_batch's time),
+    /// up to the device's last work done; not the evaluations, not on_epoch.
+    double train_seconds = 0.0;
+    double examples_per_second = 0.0;  ///< examples / train_seconds (0 when no time was measured)
+    /// Training examples this epoch trained on: n, or fewer when the stop flag ended it at a
+    /// segment boundary. Data-parallel: all ranks' together (the global mini-batches).
+    long long examples = 0;
+    /// On the evaluation set (Session::train's `eval`, Trainer's `eval`), after this epoch's
+    /// training. Empty when there is none or TrainConfig::monitor_evaluation is false: check
+    /// before reading (evaluation->accuracy() on an empty optional is undefined behaviour).
     std::optional<Evaluation> evaluation;
+    /// On the whole training set, when TrainConfig::monitor_training is true; empty otherwise.
     std::optional<Evaluation> training;
 };
 
+/// Progress within an epoch, passed to TrainCallbacks::on_batch after each segment.
 struct BatchProgress {
-    int epoch = 0;
-    long long examples_done = 0;
-    long long examples_total = 0;
+    int epoch = 0;                  ///< 1-based, as EpochResult::epoch
+    long long examples_done = 0;    ///< training examples trained on so far in this epoch
+    long long examples_total = 0;   ///< the training set's n
     double seconds = 0.0;  ///< since the epoch started
 };
 
@@ -104,6 +124,9 @@ struct TrainStart {
     Launch launch = Launch::eager;  ///< Trainer::launch()
 };
 
+/// What a training run calls back, each optional (an empty std::function is not called). They
+/// run on the thread that called Trainer::run / Session::train; an exception thrown by one
+/// ends the run and propagates out of that call.
 struct TrainCallbacks {
     std::function<void(const TrainStart&)> on_start;  ///< once, before the first epoch
     /// After each segment: each mini-batch when eager, each replayed chunk of steps when
@@ -120,6 +143,9 @@ struct TrainerState;  ///< the device, data, settings, parameters and batch buff
 template <class T>
 class Runner;  ///< how the steps run (eager, graph, fused, data-parallel): src/engine/runners/
 
+/// Mini-batch SGD of one network (the parameters in its Backprop) on one training set, in
+/// scalar type T (float or double), on the backend it is given. Session is the easier way in;
+/// a Trainer is for control over the backend and the device-side data.
 template <class T>
 class BATCHPROP_API Trainer {
 public:
@@ -137,9 +163,11 @@ public:
     Trainer(Backend<T>& backend, const ParamLayout& layout, const DeviceData<T>& train,
             const DeviceData<T>* eval, const TrainConfig& config, Communicator* comm = nullptr,
             std::uint64_t data_fingerprint = 0);
-    Trainer(Trainer&&) noexcept;
+    Trainer(Trainer&&) noexcept;  ///< moves the state and runner (they stay valid)
     ~Trainer();
 
+    /// The Backprop that holds the parameters being trained: set_params() before run(),
+    /// params() after it (or from a callback, for the parameters so far).
     Backprop<T>& backprop();
 
     /// Trains epochs config.first_epoch .. config.epochs - 1 (fewer if a callback or the stop
@@ -162,8 +190,8 @@ public:
     /// has failed), whether steps are being recorded and replayed (Launch::graph), and the
     /// segments of an epoch.
     Launch launch() const;
-    bool recording() const { return launch() == Launch::graph; }
-    const std::vector<Segment>& plan() const { return plan_; }
+    bool recording() const { return launch() == Launch::graph; }  ///< launch() is Launch::graph
+    const std::vector<Segment>& plan() const { return plan_; }     ///< an epoch's segments (plan_epoch)
 
     /// Deprecated: pass comm to the constructor. Chooses how the steps run again, as the
     /// constructor would have with comm (null: alone); call before training.
