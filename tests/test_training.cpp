@@ -30,6 +30,40 @@ TrainConfig small_config() {
     return c;
 }
 
+// The flat layout: all weights, then all biases, layer by layer; a layer number outside the
+// network is an Error naming it, never a view of someone else's values (b(0) once returned
+// the start of the weights).
+TEST(ParamLayout, OffsetsAndLayersOutsideTheNetwork) {
+    const ParamLayout p({3, 4, 2});
+    EXPECT_EQ(p.n_layers(), 2);
+    EXPECT_EQ(p.w_offset(1), 0u);
+    EXPECT_EQ(p.w_offset(2), 12u);
+    EXPECT_EQ(p.n_weights(), 20u);
+    EXPECT_EQ(p.b_offset(1), 20u);
+    EXPECT_EQ(p.b_offset(2), 24u);
+    EXPECT_EQ(p.n_params(), 26u);
+    EXPECT_EQ(p.n(0), 3);
+    EXPECT_EQ(p.n(2), 2);
+    Network<double> net({3, 4, 2});
+    EXPECT_EQ(net.b(2), net.params().data() + 24);
+    EXPECT_EQ(net.w(2).rows, 2);
+    auto message = [](auto&& call) {
+        try {
+            call();
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no Error");
+    };
+    EXPECT_NE(message([&] { net.b(0); }).find("layer 0 (the input) has no weights or biases"), std::string::npos);
+    EXPECT_NE(message([&] { net.w(0); }).find("layer 0 (the input) has no weights or biases"), std::string::npos);
+    EXPECT_NE(message([&] { net.w(3); }).find("layer 3 of a network with layers 0..2: not one of 1..2"),
+              std::string::npos);
+    EXPECT_NE(message([&] { p.b_offset(-1); }).find("not one of 1..2"), std::string::npos);
+    EXPECT_NE(message([&] { p.n(3); }).find("not one of 0..2"), std::string::npos);
+    EXPECT_NE(message([&] { p.n(-1); }).find("not one of 0..2"), std::string::npos);
+}
+
 // A problem that needs the hidden layer: the cost falls and accuracy passes 90%
 // (chance is 25%).
 TEST(Training, LearnsQuadrants) {

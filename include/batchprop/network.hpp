@@ -25,18 +25,30 @@ public:
 
     const std::vector<int>& sizes() const { return sizes_; }  ///< n_0, ..., n_L: neurons per layer, input first
     int n_layers() const { return int(sizes_.size()) - 1; }  ///< L: layers with weights
-    int n(int l) const { return sizes_.at(std::size_t(l)); }   ///< neurons in layer l = 0..L
+    /// Neurons in layer l = 0..L; another l throws Error.
+    int n(int l) const {
+        if (l < 0 || l > n_layers()) throw_bad_layer(l, 0);
+        return sizes_[std::size_t(l)];
+    }
     std::size_t n_weights() const { return n_weights_; }      ///< sum over l of n_l n_{l-1}
     std::size_t n_params() const { return n_params_; }        ///< n_weights plus the biases
-    /// Where w[l], (n_l x n_{l-1}) column-major, starts in the flat buffer; l = 1..L.
-    std::size_t w_offset(int l) const { return w_off_.at(std::size_t(l)); }
-    /// Where b[l], n_l values, starts in the flat buffer; l = 1..L.
-    std::size_t b_offset(int l) const { return b_off_.at(std::size_t(l)); }
+    /// Where w[l], (n_l x n_{l-1}) column-major, starts in the flat buffer; l = 1..L (layer 0,
+    /// the input, has no weights: another l throws Error).
+    std::size_t w_offset(int l) const {
+        if (l < 1 || l > n_layers()) throw_bad_layer(l, 1);
+        return w_off_[std::size_t(l)];
+    }
+    /// Where b[l], n_l values, starts in the flat buffer; l = 1..L (another l throws Error).
+    std::size_t b_offset(int l) const {
+        if (l < 1 || l > n_layers()) throw_bad_layer(l, 1);  // slot 0 is unused: b(0) is no bias
+        return b_off_[std::size_t(l)];
+    }
 
     /// w[l] as a view into the flat buffer `flat` (host or device): (n_l x n_{l-1}); l = 1..L.
     template <class T>
     MatrixView<T> w(T* flat, int l) const {
-        return MatrixView<T>(flat + w_offset(l), n(l), n(l - 1));
+        const std::size_t offset = w_offset(l);  // first: it names a bad l as a weights layer
+        return MatrixView<T>(flat + offset, n(l), n(l - 1));
     }
     /// b[l] inside the flat buffer `flat`: its n_l values; l = 1..L.
     template <class T>
@@ -45,6 +57,7 @@ public:
     }
 
 private:
+    [[noreturn]] void throw_bad_layer(int l, int first) const;  // "layer l: not in first..L"
     std::vector<int> sizes_;
     std::vector<std::size_t> w_off_, b_off_;  ///< index l = 1..L (0 unused)
     std::size_t n_weights_ = 0, n_params_ = 0;

@@ -35,6 +35,12 @@ ParamLayout::ParamLayout(std::vector<int> sizes) : sizes_(std::move(sizes)) {
             BP_THROW("layer " << l << " has more than 2^31 weights");
 }
 
+void ParamLayout::throw_bad_layer(int l, int first) const {
+    BP_THROW("layer " << l << " of a network with layers 0.." << n_layers() << ": "
+                      << (first == 1 && l == 0 ? "layer 0 (the input) has no weights or biases"
+                                               : "not one of " + std::to_string(first) + ".." + std::to_string(n_layers())));
+}
+
 std::string sizes_to_string(const std::vector<int>& sizes) {
     std::ostringstream os;
     for (std::size_t i = 0; i < sizes.size(); ++i) os << (i ? "," : "") << sizes[i];
