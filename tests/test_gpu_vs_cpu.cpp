@@ -1073,6 +1073,13 @@ TEST(DeviceSelection, CudaIndexPastTheLastGpuNamesTheCount) {
     }
     const auto last = make_backend<float>(parse_device("cuda:" + std::to_string(s.count - 1)));
     EXPECT_EQ(last->kind(), DeviceKind::cuda);
+    // auto with an index (the C++ API's) is held to the same count, not handed to CUDA.
+    try {
+        make_backend<float>(DeviceSpec(DeviceSpec::Want::automatic, s.count));
+        FAIL() << "auto with GPU " << s.count << " succeeded with " << s.count << " GPU(s)";
+    } catch (const SettingUnavailable& e) {
+        EXPECT_NE(std::string(e.what()).find("(GPU " + std::to_string(s.count) + "): only"), std::string::npos) << e.what();
+    }
 }
 
 TEST(DeviceSelection, AutoFallsBackToTheCpuWithANotice) {

@@ -80,16 +80,16 @@ std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* no
     if (spec.want == DeviceSpec::Want::cpu) return make_cpu_backend<T>();
     const GpuStatus& gpu = gpu_status();
     const int index = gpu_index(spec, gpu.count);
-    if (spec.want == DeviceSpec::Want::cuda) {
-        if (!gpu.usable) {
-            if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) throw SettingUnavailable(Setting::device, to_string(spec), ": " + gpu.reason);
-            throw SettingUnavailable(Setting::device, to_string(spec), ": no usable GPU: " + gpu.reason);
-        }
-        if (index >= gpu.count)
-            throw SettingUnavailable(Setting::device, to_string(spec),
-                               ": only " + std::to_string(gpu.count) + " GPU(s) present");
-        return make_cuda_backend<T>(index);
+    if (spec.want == DeviceSpec::Want::cuda && !gpu.usable) {
+        if (gpu.reason.rfind(kNoNvidiaGpu, 0) == 0) throw SettingUnavailable(Setting::device, to_string(spec), ": " + gpu.reason);
+        throw SettingUnavailable(Setting::device, to_string(spec), ": no usable GPU: " + gpu.reason);
     }
+    // An index past the last GPU is refused whether the spec says cuda or auto (the C++ API's
+    // DeviceSpec(Want::automatic, N)): auto falls back to the CPU only when no GPU is usable.
+    if (gpu.usable && index >= gpu.count)
+        throw SettingUnavailable(Setting::device, to_string(spec),
+                                 (spec.want == DeviceSpec::Want::cuda ? "" : " (GPU " + std::to_string(index) + ")") +
+                                     ": only " + std::to_string(gpu.count) + " GPU(s) present");
     if (gpu.usable) return make_cuda_backend<T>(index);
     if (notice) {
         // The reason whole: "no NVIDIA GPU found (...)" says it all; others need the lead-in.
