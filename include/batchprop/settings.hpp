@@ -40,6 +40,14 @@ enum class Launch {
 
 enum class DType { f32, f64 };  // the scalar type of the arithmetic
 
+// The arithmetic of the products on a GPU. ieee: in the scalar type itself (cuBLAS's default
+// math), the only choice ever made by itself. tf32: float only, an explicit opt-in for wide
+// networks: cuBLAS's products on tensor cores, their inputs rounded to TF32 (10 mantissa bits,
+// float's range), sums in float; several times the throughput of float products, about 1e-3
+// relative error per product instead of float's 1e-7. The fused steps and the CPU compute as
+// ieee.
+enum class Math { ieee, tf32 };
+
 // Which n the L2 term of an evaluation's cost divides by: the training set's (the default) or,
 // as network2.py's total_cost(data, lmbda) does, the evaluated set's len(data).
 enum class L2Scale { training_set, evaluated_set };
@@ -47,7 +55,7 @@ enum class L2Scale { training_set, evaluated_set };
 // ---- settings, and errors that name them ---------------------------------------------------
 
 enum class Setting { sizes, epochs, first_epoch, batch, eta, lambda, cost, mode, init, launch, dtype, device, seed,
-                     segment_steps };
+                     segment_steps, math };
 // The library's word for a setting: "eta", "batch", "segment_steps" (TrainConfig's fields).
 BATCHPROP_API const char* setting_name(Setting setting);
 
@@ -87,6 +95,7 @@ BATCHPROP_API const char* to_string(Mode value);     // "per-example", "matrix"
 BATCHPROP_API const char* to_string(Init value);     // "gaussian", "scaled"
 BATCHPROP_API const char* to_string(Launch value);   // "auto", "fused", "graph", "eager"
 BATCHPROP_API const char* to_string(DType value);    // "f32", "f64"
+BATCHPROP_API const char* to_string(Math value);     // "ieee", "tf32"
 template <class E>
 BATCHPROP_API E parse(const std::string& text);
 template <class E>
@@ -141,6 +150,9 @@ struct TrainConfig {
     // fused, else 1 (progress and the stop flag after every mini-batch).
     int segment_steps = 0;
     L2Scale l2_scale = L2Scale::training_set;  // the n of the reported cost's (lambda / 2n) sum w^2
+    // The products' arithmetic (Math). tf32 is refused with doubles (SettingError) and with
+    // launch fused, and makes auto choose graph; on the CPU it has no effect (a notice says so).
+    Math math = Math::ieee;
 };
 
 // Throws SettingError for a configuration no run can use (epochs < 1, eta <= 0, ...): the
