@@ -295,11 +295,11 @@ const std::vector<Case> kCases = {
     {{33, 20, 5}, 32, Cost::quadratic, 3.0, 5.0},
 };
 
-// For every N the plan allows (up to 8) and both orders of the emulated blocks: the same
-// parameters bit for bit, the cluster step used on N blocks, and the library path's result
-// within rounding (tol, normwise).
+// For every N the plan allows (up to 8; with `every` false its smallest, middle and largest)
+// and both orders of the emulated blocks: the same parameters bit for bit, the cluster step
+// used on N blocks, and the library path's result within rounding (tol, normwise).
 template <class T>
-void check_every_n(const Case& c, double tol) {
+void check_every_n(const Case& c, double tol, bool every) {
     SCOPED_TRACE(describe(c));
     const auto cpu = make_cpu_backend<T>();
     const Outcome eager = train<T>(*cpu, c, Launch::eager);
@@ -307,7 +307,8 @@ void check_every_n(const Case& c, double tol) {
     const int lo = cluster_min_size(s), hi = std::min(kClusterMaxSize, c.sizes[1]);
     std::vector<double> first;
     int runs = 0;
-    for (int N = lo; N <= hi; ++N)
+    for (int N = lo; N <= hi; ++N) {
+        if (!every && N != lo && N != hi && N != (lo + hi) / 2) continue;
         for (bool reverse : {false, true}) {
             SCOPED_TRACE("N " + std::to_string(N) + (reverse ? " reverse" : " forward"));
             const ClusterSwitch on(std::to_string(N).c_str());
@@ -322,15 +323,17 @@ void check_every_n(const Case& c, double tol) {
             else EXPECT_EQ(r.params, first) << "not bitwise the N = " << lo << " forward run";
             ++runs;
         }
+    }
     EXPECT_GE(runs, 2);
 }
 
 TEST(ClusterStep, EveryNAndOrderIsBitwiseTheSameAndTheLibraryPathInDouble) {
-    for (const Case& c : kCases) check_every_n<double>(c, 1e-12);
+    for (const Case& c : kCases) check_every_n<double>(c, 1e-12, true);
 }
 
-TEST(ClusterStep, EveryNAndOrderIsBitwiseTheSameInFloat) {
-    for (const Case& c : kCases) check_every_n<float>(c, 2e-5);
+// Float: the smallest, middle and largest N (the double test covers every N).
+TEST(ClusterStep, NAndOrderAreBitwiseTheSameInFloat) {
+    for (const Case& c : kCases) check_every_n<float>(c, 2e-5, false);
 }
 
 // Images already scaled to floats (S = float): 64 of them are whole 16-byte pieces, 30 not.
