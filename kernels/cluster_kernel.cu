@@ -196,33 +196,19 @@ int cluster_max_size(int device, std::size_t shared_bytes, std::string* why) {
     int major = 0, minor = 0, launch = 0;
     CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
     CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-    if (major < 9) {
-        if (why)
-            *why = "thread-block clusters need compute capability 9.0, this GPU has " + std::to_string(major) + "." +
-                   std::to_string(minor);
-        return 0;
-    }
-    CUDA_CHECK(cudaDeviceGetAttribute(&launch, cudaDevAttrClusterLaunch, device));
-    if (!launch) {
-        if (why) *why = "this GPU does not launch thread-block clusters";
-        return 0;
-    }
+    if (major >= 9) CUDA_CHECK(cudaDeviceGetAttribute(&launch, cudaDevAttrClusterLaunch, device));
     // The S = bytes instantiation stands for both: they differ only in the conversion.
-    for (int n = kClusterMaxSize; n >= 1; --n) {
+    const auto active = [&](int n) {
         cudaLaunchAttribute attr{};
         const cudaLaunchConfig_t cfg = cluster_config(attr, n, shared_bytes, nullptr);
         int clusters = 0;
-        const cudaError_t e = cudaOccupancyMaxActiveClusters(&clusters, kernel_of<T, std::uint8_t>(), &cfg);
-        if (e != cudaSuccess) {
-            (void)cudaGetLastError();  // a size it cannot take: try a smaller one
-            continue;
+        if (cudaOccupancyMaxActiveClusters(&clusters, kernel_of<T, std::uint8_t>(), &cfg) != cudaSuccess) {
+            (void)cudaGetLastError();  // a size it cannot take: none of that size
+            return 0;
         }
-        if (clusters >= 1) return n;
-    }
-    if (why)
-        *why = "no cluster of " + std::to_string(kClusterThreads) + "-thread blocks with " + std::to_string(shared_bytes) +
-               " bytes of shared memory each can be scheduled";
-    return 0;
+        return clusters;
+    };
+    return largest_cluster(major, minor, launch != 0, active, shared_bytes, why);
 }
 
 template <class T, class S>

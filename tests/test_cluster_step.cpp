@@ -224,6 +224,22 @@ TEST(ClusterDecision, FallsBackToOneBlockWithOneReason) {
     falls(decide_cluster("", s, 4, "", 6), 4, "not possible here (2..4 blocks)");
 }
 
+// What a device reports decides the largest cluster, or why there is none.
+TEST(ClusterDecision, TheLargestClusterFromWhatTheDeviceReports) {
+    std::string why;
+    const auto any = [](int) { return 4; };
+    EXPECT_EQ(largest_cluster(8, 0, true, any, 1000, &why), 0);
+    EXPECT_EQ(why, "thread-block clusters need compute capability 9.0, this GPU has 8.0");
+    EXPECT_EQ(largest_cluster(9, 0, false, any, 1000, &why), 0);
+    EXPECT_EQ(why, "this GPU does not launch thread-block clusters");
+    why.clear();
+    EXPECT_EQ(largest_cluster(9, 0, true, any, 1000, &why), kClusterMaxSize);
+    EXPECT_EQ(largest_cluster(10, 0, true, [](int n) { return n <= 5 ? 1 : 0; }, 1000, &why), 5);
+    EXPECT_EQ(why, "");
+    EXPECT_EQ(largest_cluster(9, 0, true, [](int) { return 0; }, 123456, &why), 0);
+    EXPECT_EQ(why, "no cluster of 512-thread blocks with 123456 bytes of shared memory each can be scheduled");
+}
+
 // ---- the step program, inside a Trainer ----------------------------------------------------
 
 Dataset random_data(int n0, int n, int classes, std::uint64_t seed) {

@@ -99,6 +99,26 @@ ClusterShape with_cluster_size(ClusterShape shape, int N) {
     return shape;
 }
 
+int largest_cluster(int cc_major, int cc_minor, bool cluster_launch, const std::function<int(int)>& active,
+                    std::size_t shared_bytes, std::string* why) {
+    if (cc_major < 9) {
+        if (why)
+            *why = "thread-block clusters need compute capability 9.0, this GPU has " + std::to_string(cc_major) + "." +
+                   std::to_string(cc_minor);
+        return 0;
+    }
+    if (!cluster_launch) {
+        if (why) *why = "this GPU does not launch thread-block clusters";
+        return 0;
+    }
+    for (int n = kClusterMaxSize; n >= 1; --n)
+        if (active(n) >= 1) return n;
+    if (why)
+        *why = "no cluster of " + std::to_string(kClusterThreads) + "-thread blocks with " + std::to_string(shared_bytes) +
+               " bytes of shared memory each can be scheduled";
+    return 0;
+}
+
 ClusterEpochPlan plan_cluster_epoch(const ParamLayout& layout, int n, int m, std::size_t elem_size,
                                     std::size_t image_bytes, std::size_t shared_limit) {
     BP_REQUIRE(n >= 1 && m >= 1, "the cluster step's epoch: n = " << n << ", m = " << m);

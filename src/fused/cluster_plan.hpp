@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "fused/fused_plan.hpp"
@@ -101,6 +102,14 @@ int choose_cluster_size(const ClusterShape& shape, int max_schedulable);
 // The plan run on N blocks: R, the rows a lane holds, as few as fit. Throws batchprop::Error
 // when N is outside cluster_min_size .. min(n_1, kClusterMaxSize).
 ClusterShape with_cluster_size(ClusterShape shape, int N);
+
+// The largest cluster a device schedules for the cluster step, from what it reports: its
+// compute capability (clusters need 9.0), whether it launches clusters at all, and
+// active(N), the clusters of N blocks that can be resident at once (cudaOccupancyMaxActiveClusters
+// for a block's shared_bytes; 0 where it refuses the size). 0 where none, the reason in *why.
+// The CUDA backend's cluster_max_size is this with the device's answers (kernels/cluster_kernel.cu).
+int largest_cluster(int cc_major, int cc_minor, bool cluster_launch, const std::function<int(int)>& active,
+                    std::size_t shared_bytes, std::string* why);
 
 // The plans for an epoch of n examples in mini-batches of m, as plan_fused_epoch: the full
 // batches' and the partial batch's (L = 0 when there is none); both without N.
