@@ -24,6 +24,8 @@
 #include "elementwise.cuh"
 #include "fused/fused_device.hpp"
 #include "fused_kernel.cuh"
+#include "cluster_kernel.cuh"
+#include "engine/runners/tensor_math.hpp"
 #include "reduce.cuh"
 
 namespace batchprop {
@@ -134,9 +136,10 @@ std::string runtime_reason(cudaError_t e) {
     return os.str();
 }
 
-// The primitives (Backend) and the fused step in one launch (FusedDevice).
+// The primitives (Backend), the fused steps in one launch (FusedDevice) and the products'
+// math (TensorMathDevice: TF32 on request).
 template <class T>
-class CudaBackend final : public Backend<T>, public FusedDevice<T> {
+class CudaBackend final : public Backend<T>, public FusedDevice<T>, public TensorMathDevice {
     using View = MatrixView<T>;
     using CView = ConstView<T>;
 
@@ -147,6 +150,7 @@ public:
         CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
         name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ")";
         fused_shared_limit_ = kernels::prepare_fused_kernel(device_);
+        kernels::prepare_cluster_kernel(device_, fused_shared_limit_);
         try {
             // Non-blocking: our stream never waits on work other code puts on the legacy
             // default stream, nor that code on ours.
@@ -359,6 +363,29 @@ protected:
     void fused_train_steps_impl(const FusedShape& shape, const fused::Args<T, float>& args) override {
         activate();
         kernels::fused_train_steps(stream_, shape, args);
+    }
+
+public:
+    int cluster_max_size(std::size_t shared_bytes, std::string* why) override {
+        activate();
+        return kernels::cluster_max_size<T>(device_, shared_bytes, why);
+    }
+    // TrainConfig::math: cuBLAS's products with TF32 tensor cores (inputs rounded to 10 mantissa
+    // bits, sums in float) or in IEEE float, the default. Set by the trainer for every run;
+    // graphs recorded afterwards capture the products as set.
+    void set_tf32(bool on) override {
+        activate();
+        CUBLAS_CHECK(cuda_detail::cublas_api().set_math_mode(blas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    }
+
+protected:
+    void cluster_train_steps_impl(const ClusterShape& shape, const fused::Args<T, std::uint8_t>& args) override {
+        activate();
+        kernels::cluster_train_steps(stream_, shape, args);
+    }
+    void cluster_train_steps_impl(const ClusterShape& shape, const fused::Args<T, float>& args) override {
+        activate();
+        kernels::cluster_train_steps(stream_, shape, args);
     }
 
 private:

@@ -38,6 +38,12 @@
 #       cuda vs cpu); the GPU rows of bench_train (key rows, then the rest) and bench_ops;
 #       compute-sanitizer memcheck and initcheck on the op-by-op tests; Nsight Compute on one
 #       fused-step launch (when ncu is there; never a failure); the PyTorch peer on cuda.
+#       Issue 20's steps: cluster-tests (test_gpu_cluster: the cluster step bitwise the same for
+#       every N the GPU schedules and near the CPU), tf32-tests (test_gpu_tf32: a TF32 step
+#       within 1e-2 of FP32, graph = eager); racecheck and synccheck on the fused kernels, one-block and
+#       cluster (a tool refused here reads "skipped", hazards FAIL); m-sweep (the CLI's epoch
+#       time at m = 1..20 for graph, fused and the cluster step, float, and double at 1, 10,
+#       20: m-sweep.txt, figures only, never a failure).
 #       Each step has a time limit and the run a budget (GPU_CHECK_BUDGET_S, 390 s): a benchmark,
 #       sanitizer or peer step cut by it reads "cut", not a failure. RESULTS gets the logs and
 #       summary.txt (steps, status, seconds, PASS/FAIL, key figures), printed last.
@@ -151,7 +157,7 @@ glibc_check_cmd() {
 
 # The executables that travel: what the GPU steps run. The CPU-only tests ran on the build
 # machine and stay there.
-BUNDLE_EXES=(batchprop test_gpu_vs_cpu bench_train bench_ops)
+BUNDLE_EXES=(batchprop test_gpu_vs_cpu test_gpu_cluster test_gpu_tf32 bench_train bench_ops)
 
 # Libraries the target provides: glibc; the driver (libcuda must match the kernel module);
 # the CUDA runtime and cuBLAS (libcublasLt alone is ~500 MiB); the GCC runtime (the CLI and the
@@ -234,9 +240,9 @@ bundle() {
         -DBATCHPROP_TESTS=ON -DBATCHPROP_BENCH=ON "${launcher[@]}" \
         -DBATCHPROP_MPI=OFF >"$build/gpu-check-configure.log" 2>&1 \
         || { tail -30 "$build/gpu-check-configure.log"; die "configure failed (log: $build/gpu-check-configure.log)"; }
-    echo "== build -j$jobs: batchprop test_gpu_vs_cpu bench_train bench_ops"
+    echo "== build -j$jobs: batchprop test_gpu_vs_cpu test_gpu_cluster test_gpu_tf32 bench_train bench_ops"
     local rc=0
-    cmake --build "$build" -j"$jobs" --target batchprop_cli test_gpu_vs_cpu bench_train bench_ops \
+    cmake --build "$build" -j"$jobs" --target batchprop_cli test_gpu_vs_cpu test_gpu_cluster test_gpu_tf32 bench_train bench_ops \
         >"$build/gpu-check-build.log" 2>&1 || rc=$?
     grep -E "warning|error" "$build/gpu-check-build.log" | head -20
     [ "$rc" -eq 0 ] || { tail -20 "$build/gpu-check-build.log"; die "build failed (log: $build/gpu-check-build.log)"; }
@@ -861,6 +867,100 @@ peer_step() {
     else record torch-graphs "skipped: the optional peer failed, rc $STEP_RC: $(tail -1 "$log")" "$STEP_T"; fi
 }
 
+# ---- issue 20: the cluster step and TF32 ----------------------------------------------------
+
+# gtest_step NAME EXE CAP: a bundled GPU test; on a GPU machine a skipped test fails the step
+# (test_gpu_cluster skips, with the reason, where the GPU has no clusters: that is reported).
+gtest_step() {
+    local name="$1" exe="$2" cap="$3" log="$R/$2.log"
+    if [ ! -x "$BIN/$exe" ]; then record "$name" "skipped: $exe is not in this bundle" 0; return; fi
+    gpu_ready "$name" || return
+    if ! run_step "$name" "$cap" "$log" "${BPENV[@]}" "$BIN/$exe" --gtest_brief=0; then
+        record "$name" "FAILED: no time left in the budget" 0; return
+    fi
+    local ran skipped why
+    ran=$(sed -n 's/^\[==========\] \([0-9][0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$log" | tail -1)
+    skipped=$(grep -c '^\[  SKIPPED \] [A-Za-z]' "$log")
+    why=$(grep -m1 -E 'Skipped$' -A1 "$log" | tail -1)
+    if [ "$STEP_RC" = 124 ]; then record "$name" "FAILED: timed out (log: $exe.log)" "$STEP_T"
+    elif [ "$STEP_RC" != 0 ]; then record "$name" "FAILED: $(grep -m1 '^\[  FAILED  \] [A-Za-z]' "$log" | sed 's/^\[  FAILED  \] //') (log: $exe.log)" "$STEP_T"
+    elif [ "$skipped" -gt 0 ]; then record "$name" "skipped: $skipped of ${ran:-?} tests: ${why:-see $exe.log}" "$STEP_T"
+    else record "$name" "ok (${ran:-?} tests)" "$STEP_T"; fi
+}
+cluster_tests_step() {
+    gtest_step cluster-tests test_gpu_cluster 60
+    gtest_step tf32-tests test_gpu_tf32 40
+}
+
+# compute-sanitizer racecheck or synccheck on the fused kernels: a short CLI run (200 examples,
+# 20 steps) with the one-block step, then with the cluster step. Hazards fail the step; a tool
+# this runtime refuses (or that cannot follow clusters) is reported as skipped.
+fused_sanitizer_step() {
+    local tool="$1" step="fused-$1"
+    if [ "$HAVE_GPU" != 1 ]; then record "$step" "skipped: $WHY" 0; return; fi
+    [ "$FUSED" = 1 ] || { record "$step" "skipped: this CLI has no --launch fused" 0; return; }
+    local san; san=$(find_sanitizer)
+    [ -n "$san" ] || { record "$step" "skipped: compute-sanitizer not found (PATH, /usr/local/cuda*/bin)" 0; return; }
+    local notes=() bad=0 which log errors
+    for which in 0 auto; do
+        log="$R/$step-cluster-$which.log"
+        if ! run_step "$step" 30 "$log" env BATCHPROP_FUSED_CLUSTER="$which" "${BPENV[@]}" "$san" --tool "$tool" \
+            --error-exitcode 99 --print-limit 20 "$BIN/batchprop" train --launch fused --train-limit 200 --epochs 1 \
+            --monitor none --device "$DEV" --data "$DATA"; then
+            notes+=("cluster=$which: cut, no time left"); continue
+        fi
+        # racecheck: "RACECHECK SUMMARY: H hazards displayed (E errors, W warnings)"; synccheck:
+        # "ERROR SUMMARY: E errors". Errors fail; warnings are in the log.
+        errors=$(sed -n -e 's/.*RACECHECK SUMMARY: .*(\([0-9]*\) error.*/\1/p' -e 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$log" | head -1)
+        local kind; [ "$which" = 0 ] && kind="one block" || kind="cluster"
+        grep -q 'runs on one block' "$log" && [ "$which" != 0 ] && kind="cluster not used: $(grep -m1 -o 'runs on one block: .*' "$log")"
+        if [ -n "$errors" ] && [ "$errors" -gt 0 ]; then
+            notes+=("$kind: $(grep -m1 -E '(ERROR|RACECHECK) SUMMARY' "$log" | sed 's/^========= //')"); bad=1
+        elif [ "$STEP_RC" = 0 ] && [ -n "$errors" ]; then
+            notes+=("$kind: clean")
+        elif [ "$STEP_RC" = 124 ]; then
+            notes+=("$kind: cut after ${STEP_T}s, none reported so far")
+        else
+            notes+=("$kind: refused here (rc $STEP_RC): $(grep -m1 '^=========' "$log" | sed 's/^========= //' || tail -1 "$log")")
+        fi
+    done
+    local all; all=$(printf '%s; ' "${notes[@]}")
+    if [ "$bad" = 1 ]; then record "$step" "FAILED: ${all%; } (logs: $step-*.log)" "$STEP_T"
+    elif grep -q 'clean' <<<"$all"; then record "$step" "ok: ${all%; }" "$STEP_T"
+    else record "$step" "skipped: ${all%; }" "$STEP_T"; fi
+}
+
+# The m sweep (issue 20, item 4's measurements): the median epoch seconds of 3 epochs of 10,000
+# examples for each m and launch, into m-sweep.txt. Figures only: a run that fails is noted.
+m_sweep_step() {
+    gpu_ready m-sweep || return
+    [ "$FUSED" = 1 ] || { record m-sweep "skipped: this CLI has no --launch fused" 0; return; }
+    local t0 out="$R/m-sweep.txt" dt m l name secs runs=0 failed=0; t0=$(date +%s)
+    printf '%-5s %-4s %-8s %s\n' dtype m launch "epoch seconds (median of 3, 10,000 examples)" >"$out"
+    for dt in f32 f64; do
+        local ms=(1 2 4 6 8 10 12 14 16 20); [ "$dt" = f64 ] && ms=(1 10 20)
+        for m in "${ms[@]}"; do
+            for l in graph fused cluster; do
+                name="sweep-$dt-$m-$l"
+                local launch=fused which=0
+                case "$l" in graph) launch=graph ;; cluster) which=auto ;; esac
+                run_step "$name" 20 "$R/cli/$name.log" env BATCHPROP_FUSED_CLUSTER="$which" "${BPENV[@]}" "$BIN/batchprop" \
+                    train --dtype "$dt" --batch "$m" --launch "$launch" --train-limit 10000 --epochs 3 --monitor none \
+                    --device "$DEV" --data "$DATA" --metrics "$R/cli/$name.jsonl" || break 3
+                runs=$((runs + 1))
+                if [ "$STEP_RC" = 0 ]; then
+                    secs=$(python3 "$HERE/gpu_check_figures.py" epoch-seconds "$R/cli/$name.jsonl" 2>/dev/null || echo "?")
+                    grep -q 'runs on one block' "$R/cli/$name.log" && secs="$secs (one block: $(grep -m1 -o 'runs on one block: .*' "$R/cli/$name.log"))"
+                else
+                    secs="failed rc $STEP_RC (cli/$name.log)"; failed=$((failed + 1))
+                fi
+                printf '%-5s %-4s %-8s %s\n' "$dt" "$m" "$l" "$secs" >>"$out"
+            done
+        done
+    done
+    record m-sweep "ok: $runs runs, $failed failed (m-sweep.txt; figures, not checks)" $(($(date +%s) - t0))
+}
+
 summary() {
     {
         echo "gpu-check summary $(date -u +%Y-%m-%dT%H:%M:%SZ), bundle $BUNDLE ($(awk '$1 == "source" {print $2}' "$BUNDLE/MANIFEST" 2>/dev/null))"
@@ -898,6 +998,7 @@ run_checks() {
     preflight "$BUNDLE"
     echo "== steps"
     test_step
+    cluster_tests_step
     init_step
     f64_step
     f32_step
@@ -908,8 +1009,11 @@ run_checks() {
     bench_step bench-train-key bench_train 75 "$key"
     sanitizer_step memcheck
     sanitizer_step initcheck
-    bench_step bench-train-rest bench_train 90 '^(step|epoch)/'"$DEV"'/(784-100-10/|784-1024-1024-10/|784-30-10/m:(1|32|1000)/)'
-    bench_step bench-ops bench_ops 40 "/$DEV/"
+    fused_sanitizer_step racecheck
+    fused_sanitizer_step synccheck
+    m_sweep_step
+    bench_step bench-train-rest bench_train 60 '^(step|epoch)/'"$DEV"'/(784-100-10/|784-1024-1024-10/|784-30-10/m:(1|32|1000)/)'
+    bench_step bench-ops bench_ops 30 "/$DEV/"
     profile_step
     peer_step
     summary

@@ -577,6 +577,23 @@ TEST_F(Cli, ClampedSettingsAreSaid) {
 }
 
 // --metrics - writes the JSON Lines to stdout, and nothing else goes there.
+// --math tf32 (issue 20, item 5): float only, refused with f64 and with --launch fused, each
+// in one line naming both settings; on the CPU it trains as ieee does, with one notice.
+TEST_F(Cli, MathTf32IsAFloatOnlyOptIn) {
+    expect_usage_error(train({"--math", "tf33"}), {"--math: 'tf33' is not one of ieee, tf32", "did you mean 'tf32'?"});
+    expect_failure(train({"--math", "tf32", "--dtype", "f64"}), {"--math tf32 computes in float only (not --dtype f64)"});
+    expect_failure(train({"--math", "tf32", "--launch", "fused"}), {"--math tf32", "not --launch fused"});
+    const Result ieee = run(train({"--save", path("ieee.json")}));
+    ASSERT_EQ(ieee.code, 0) << ieee.err;
+    const Result tf32 = run(train({"--math", "tf32", "--save", path("tf32.json")}));
+    ASSERT_EQ(tf32.code, 0) << tf32.err;
+    EXPECT_TRUE(contains(tf32.err, "batchprop: math tf32: cpu")) << tf32.err;
+    EXPECT_TRUE(contains(tf32.err, "has no tensor cores; its products stay IEEE float\n")) << tf32.err;
+    EXPECT_EQ(std::count(tf32.err.begin(), tf32.err.end(), '\n'), 1) << "one notice: " << tf32.err;
+    EXPECT_EQ(ieee.err, "");
+    EXPECT_EQ(slurp(path("tf32.json")), slurp(path("ieee.json")));
+}
+
 TEST_F(Cli, MetricsToStdout) {
     const Result r = run(train({"--metrics", "-", "--epochs", "2"}));
     ASSERT_EQ(r.code, 0) << r.err;

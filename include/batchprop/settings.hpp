@@ -52,6 +52,17 @@ enum class DType {
     f64,  ///< double
 };
 
+/// The arithmetic of the products on a GPU. ieee: in the scalar type itself (cuBLAS's default
+/// math), the only choice ever made by itself. tf32: float only, an explicit opt-in for wide
+/// networks: cuBLAS's products on tensor cores, their inputs rounded to TF32 (10 mantissa bits,
+/// float's range), sums in float; several times the throughput of float products, about 1e-3
+/// relative error per product instead of float's 1e-7. The fused steps and the CPU compute as
+/// ieee.
+enum class Math {
+    ieee,  ///< products in the scalar type (the default)
+    tf32   ///< float products on tensor cores, inputs rounded to TF32 (float only, opt-in)
+};
+
 /// Which n the L2 term of an evaluation's cost divides by: the training set's (the default) or,
 /// as network2.py's total_cost(data, lmbda) does, the evaluated set's len(data).
 enum class L2Scale { training_set, evaluated_set };
@@ -61,7 +72,7 @@ enum class L2Scale { training_set, evaluated_set };
 /// The settings a SettingError can name: TrainConfig's fields, and what makes a network
 /// (sizes, init, dtype, device). setting_name gives the library's word for each.
 enum class Setting { sizes, epochs, first_epoch, batch, eta, lambda, cost, mode, init, launch, dtype, device, seed,
-                     segment_steps };
+                     segment_steps, math };
 /// The library's word for a setting: "eta", "batch", "segment_steps" (TrainConfig's fields).
 BATCHPROP_API const char* setting_name(Setting setting);
 
@@ -105,9 +116,10 @@ BATCHPROP_API const char* to_string(Mode value);     ///< "per-example", "matrix
 BATCHPROP_API const char* to_string(Init value);     ///< "gaussian", "scaled"
 BATCHPROP_API const char* to_string(Launch value);   ///< "auto", "fused", "graph", "eager"
 BATCHPROP_API const char* to_string(DType value);    ///< "f32", "f64"
+BATCHPROP_API const char* to_string(Math value);     ///< "ieee", "tf32"
 /// The value of E spelled `text` (exactly, as to_string prints it). Throws SettingError naming
 /// E's setting, listing the allowed words and suggesting the nearest. E is one of Cost, Mode,
-/// Init, Launch, DType.
+/// Init, Launch, DType, Math.
 template <class E>
 BATCHPROP_API E parse(const std::string& text);
 /// E's words, in the order a user is shown them (for help text and completions).
@@ -196,6 +208,9 @@ struct TrainConfig {
     /// fused, else 1 (progress and the stop flag after every mini-batch).
     int segment_steps = 0;
     L2Scale l2_scale = L2Scale::training_set;  ///< the n of the reported cost's (lambda / 2n) sum w^2
+    /// The products' arithmetic (Math). tf32 is refused with doubles (SettingError) and with
+    /// launch fused, and makes auto choose graph; on the CPU it has no effect (a notice says so).
+    Math math = Math::ieee;
 };
 
 /// Throws SettingError for a configuration no run can use (epochs < 1, eta <= 0, ...): the

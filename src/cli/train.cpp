@@ -129,10 +129,15 @@ void add_model_flags(CLI::App& cmd, TrainOptions& o) {
     add_choice_option(cmd, "--mode", o.cfg.mode,
                       "Backprop per example (the book's loop) or per mini-batch matrix (with --init-model: the model's)");
     add_choice_option(cmd, "--launch", o.cfg.launch,
-                      "On a GPU: fused runs each segment of ~2,000 examples' steps in one kernel (matrix mode, small "
-                      "networks: the parameters in shared memory); graph records the steps once as CUDA graphs and "
-                      "replays them; eager launches every kernel every step; auto is fused where it fits "
-                      "(m <= 12, parameters in shared memory), else graph. No effect on the CPU");
+                      "On a GPU: fused runs each segment (at least 1,000 steps and 10,000 examples) in one kernel "
+                      "(matrix mode, small networks: the parameters in shared memory); graph records the steps once "
+                      "as CUDA graphs and replays them; eager launches every kernel every step; auto is fused where "
+                      "it fits (m <= 12, parameters in shared memory), else graph. No effect on the CPU");
+    add_choice_option(cmd, "--math", o.cfg.math,
+                      "On a GPU, float only: tf32 runs cuBLAS's products on tensor cores, their inputs rounded to "
+                      "TF32 (10 mantissa bits: ~1e-3 relative error a product instead of ~1e-7) for several times "
+                      "the throughput of wide layers; graph or eager launch only; never chosen by itself. ieee (the "
+                      "default) computes in the scalar type itself. No effect on the CPU");
     add_compute_options(cmd, o.compute, DType::f32, " (with --init-model: the model's)");
     cmd.add_flag("--no-shuffle", [&o](std::int64_t) { o.cfg.shuffle = false; },
                  "Keep the training order fixed (no per-epoch shuffle)");

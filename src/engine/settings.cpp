@@ -26,6 +26,7 @@ const char* setting_name(Setting setting) {
         case Setting::device: return "device";
         case Setting::seed: return "seed";
         case Setting::segment_steps: return "segment_steps";
+        case Setting::math: return "math";
     }
     return "?";
 }
@@ -35,7 +36,7 @@ namespace {
 const Setting kAllSettings[] = {Setting::sizes, Setting::epochs, Setting::first_epoch, Setting::batch,
                                 Setting::eta,   Setting::lambda, Setting::cost,        Setting::mode,
                                 Setting::init,  Setting::launch, Setting::dtype,       Setting::device,
-                                Setting::seed,  Setting::segment_steps};
+                                Setting::seed,  Setting::segment_steps, Setting::math};
 
 // "{name}" -> spell(the setting called name), for every setting name; other braces stay.
 std::string spell_all(const std::string& text, const SettingSpeller& spell) {
@@ -110,6 +111,11 @@ struct Table<DType> {
     static constexpr Setting setting = Setting::dtype;
     static constexpr Spelling<DType> rows[] = {{DType::f32, "f32"}, {DType::f64, "f64"}};
 };
+template <>
+struct Table<Math> {
+    static constexpr Setting setting = Setting::math;
+    static constexpr Spelling<Math> rows[] = {{Math::ieee, "ieee"}, {Math::tf32, "tf32"}};
+};
 
 template <class E>
 const char* word_of(E value) {
@@ -133,6 +139,7 @@ const char* to_string(Mode value) { return word_of(value); }
 const char* to_string(Init value) { return word_of(value); }
 const char* to_string(Launch value) { return word_of(value); }
 const char* to_string(DType value) { return word_of(value); }
+const char* to_string(Math value) { return word_of(value); }
 
 template <class E>
 const std::vector<std::string>& names() {
@@ -159,6 +166,7 @@ BP_SPELLED(Mode)
 BP_SPELLED(Init)
 BP_SPELLED(Launch)
 BP_SPELLED(DType)
+BP_SPELLED(Math)
 #undef BP_SPELLED
 
 namespace {
@@ -262,6 +270,9 @@ void validate(const TrainConfig& c) {
            << " (the most examples a training set can have): weight decay would flip or zero every weight";
         throw SettingError(Setting::eta, "", os.str());
     }
+    // The fused steps compute in the scalar type's own arithmetic; tf32 is cuBLAS's.
+    if (c.math == Math::tf32 && c.launch == Launch::fused)
+        throw SettingError(Setting::math, "tf32", " runs the products on cuBLAS (graph or eager), not {launch} fused");
 }
 
 void validate(const TrainConfig& c, int n_train) {

@@ -1,7 +1,10 @@
 // A CPU backend with a fused step, the test double for Launch::fused: it claims shared memory
 // as a GPU does (so the trainer plans and picks the fused step) and runs each fused launch
 // with the host driver of the very program the CUDA kernel runs (src/fused/fused_program.hpp),
-// the phase items in increasing or decreasing order. Every other call goes to a CPU backend.
+// the phase items in increasing or decreasing order. Given a largest cluster, it also claims
+// thread-block clusters as an sm_90 GPU does and runs the cluster step's launches with its host
+// driver (src/fused/cluster_program.hpp, the blocks emulated in either order). Every other call
+// goes to a CPU backend.
 #pragma once
 
 #include <string>
@@ -9,6 +12,7 @@
 
 #include "doubles/forwarding_backend.hpp"
 #include "fused/fused_device.hpp"
+#include "fused/cluster_host.hpp"
 #include "fused/fused_host.hpp"
 
 namespace bptest {
@@ -17,14 +21,27 @@ template <class T>
 class FusingCpuBackend final : public ForwardingBackend<T>, public batchprop::FusedDevice<T> {
 public:
     // shared_limit: what fused_shared_limit() reports (an H200 allows 232,448 bytes).
-    explicit FusingCpuBackend(std::size_t shared_limit = 232448, bool reverse_items = false)
-        : limit_(shared_limit), reverse_(reverse_items) {}
+    // max_cluster: the largest cluster the device schedules (0: none, as before sm_90).
+    explicit FusingCpuBackend(std::size_t shared_limit = 232448, bool reverse_items = false, int max_cluster = 0)
+        : limit_(shared_limit), reverse_(reverse_items), max_cluster_(max_cluster) {}
 
-    int launches = 0;          // fused launches so far
+    int launches = 0;          // fused launches so far (both steps)
     long long fused_steps = 0;  // steps they ran
+    int cluster_launches = 0;  // of the launches, the cluster step's
+    int last_cluster = 0;      // N of the last cluster launch
+    // The next cluster launches are turned down (ClusterUnavailable), as a GPU may at launch.
+    bool refuse_clusters = false;
 
     std::string name() const override { return "cpu (fusing)"; }
     std::size_t fused_shared_limit() const override { return limit_; }
+    int cluster_max_size(std::size_t shared_bytes, std::string* why) override {
+        if (max_cluster_ == 0 && why) *why = "no clusters on this (emulated) device";
+        if (max_cluster_ > 0 && shared_bytes > limit_) {
+            if (why) *why = "a block's shared memory does not fit";
+            return 0;
+        }
+        return max_cluster_;
+    }
 
 protected:
     void fused_train_steps_impl(const batchprop::FusedShape& s, const batchprop::fused::Args<T, std::uint8_t>& args) override {
@@ -34,7 +51,24 @@ protected:
         fused(s, args);
     }
 
+    void cluster_train_steps_impl(const batchprop::ClusterShape& s, const batchprop::fused::Args<T, std::uint8_t>& args) override {
+        cluster(s, args);
+    }
+    void cluster_train_steps_impl(const batchprop::ClusterShape& s, const batchprop::fused::Args<T, float>& args) override {
+        cluster(s, args);
+    }
+
 private:
+    template <class S>
+    void cluster(const batchprop::ClusterShape& s, const batchprop::fused::Args<T, S>& args) {
+        if (refuse_clusters || s.N > max_cluster_) throw batchprop::ClusterUnavailable("the cluster was turned down");
+        batchprop::cluster_train_steps_host(s, args, reverse_);
+        ++launches;
+        ++cluster_launches;
+        last_cluster = s.N;
+        fused_steps += args.steps;
+    }
+
     template <class S>
     void fused(const batchprop::FusedShape& s, batchprop::fused::Args<T, S> args) {
         // Shared memory is the host's memory here: a scratch the plan put "in shared memory"
@@ -48,6 +82,7 @@ private:
 
     std::size_t limit_;
     bool reverse_;
+    int max_cluster_;
 };
 
 }  // namespace bptest

@@ -1,29 +1,69 @@
 // choose_runner (runner.hpp): the one place a trainer's way of running is decided, once.
 // resolve_launch (trainer.cpp) is the pure rule; this gathers what it needs to know.
+#include <cstdlib>
 #include <string>
 
 #include "engine/runners/runner.hpp"
+#include "engine/runners/tensor_math.hpp"
+#include "fused/cluster_plan.hpp"
 #include "fused/fused_device.hpp"
 #include "fused/fused_plan.hpp"
 
 namespace batchprop {
 
+namespace {
+
+// The cluster step's plans for this run, with N chosen (ClusterDecision::N = 0: the one-block
+// step, and why when the cluster step was possible for this network but not here).
+template <class T>
+ClusterDecision plan_cluster(const TrainerState<T>& st, FusedDevice<T>& device, ClusterEpochPlan& plans) {
+    const int asked = parse_cluster_override(std::getenv("BATCHPROP_FUSED_CLUSTER"));
+    const std::size_t image_bytes = st.train.pixel_type() == PixelType::f32 ? sizeof(float) : 1;
+    std::string plan_error, device_why;
+    try {
+        plans = plan_cluster_epoch(st.bp.layout(), st.train.n, st.cfg.batch, sizeof(T), image_bytes,
+                                   device.fused_shared_limit());
+    } catch (const Error& e) {
+        plan_error = e.what();
+    }
+    int max_n = 0;
+    if (plan_error.empty() && asked != 0) max_n = device.cluster_max_size(std::size_t(plans.full.shared_bytes), &device_why);
+    const ClusterDecision d = decide_cluster(plan_error, plans.full, max_n, device_why, asked);
+    if (d.N > 0) {
+        plans.full = with_cluster_size(plans.full, d.N);
+        if (plans.partial.L > 0) plans.partial = with_cluster_size(plans.partial, d.N);
+    }
+    return d;
+}
+
+}  // namespace
+
 template <class T>
 std::unique_ptr<Runner<T>> choose_runner(TrainerState<T>& st, Communicator* comm, std::uint64_t data_fingerprint) {
     const TrainConfig& cfg = st.cfg;
+    // TF32 first: a contradiction in the settings whatever the device (tensor_math.hpp).
+    const std::string math_notice = apply_math(st.be, cfg.math);
     // What the device offers: a fused step (with shared memory to plan for), and recordings.
     FusedDevice<T>* const fused = fused_device(st.be);
     const bool device_fuses = fused && fused->fused_shared_limit() > 0;
     FusedEpochPlan plans;
+    ClusterEpochPlan cluster_plans;
+    ClusterDecision cluster;
     std::string plan_error;
     bool preferred = false;
     if (device_fuses && cfg.mode == Mode::matrix) {
         try {
             plans = plan_fused_epoch(st.bp.layout(), st.train.n, cfg.batch, sizeof(T), fused->fused_shared_limit());
-            preferred = fused_step_preferred(plans.full);
         } catch (const Error& e) {
             plan_error = e.what();
         }
+        if (plan_error.empty()) {
+            cluster = plan_cluster(st, *fused, cluster_plans);
+            preferred = cluster.N > 0 ? cluster_step_preferred(cluster_plans.full) : fused_step_preferred(plans.full);
+        }
+        // The fused steps compute in the scalar type's own arithmetic: with TF32 asked for, the
+        // products go to cuBLAS's tensor cores instead (validate refuses it with launch fused).
+        if (cfg.math == Math::tf32) preferred = false;
     }
     const Launch launch = resolve_launch(cfg.launch, cfg.mode, device_fuses, plan_error, preferred, st.be.can_record());
     if (comm) {
@@ -32,15 +72,16 @@ std::unique_ptr<Runner<T>> choose_runner(TrainerState<T>& st, Communicator* comm
         if (launch == Launch::fused && cfg.launch == Launch::fused)
             throw SettingError(Setting::launch, "fused",
                                " runs in one process; distributed steps are launched one call at a time");
-        return make_data_parallel_runner(st, *comm, data_fingerprint);
+        return with_notice(make_data_parallel_runner(st, *comm, data_fingerprint), {math_notice});
     }
     switch (launch) {
-        case Launch::fused: return make_fused_runner(st, *fused, plans);
-        case Launch::graph: return make_graph_runner(st);
+        case Launch::fused:
+            return with_notice(make_fused_runner(st, *fused, plans, cluster_plans), {math_notice, cluster.notice});
+        case Launch::graph: return with_notice(make_graph_runner(st), {math_notice});
         case Launch::automatic:  // resolve_launch never answers automatic
         case Launch::eager: break;
     }
-    return make_eager_runner(st);
+    return with_notice(make_eager_runner(st), {math_notice});
 }
 
 template std::unique_ptr<Runner<float>> choose_runner(TrainerState<float>&, Communicator*, std::uint64_t);

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "batchprop/backprop.hpp"
 #include "batchprop/distributed.hpp"
@@ -83,10 +85,19 @@ std::unique_ptr<Runner<T>> make_graph_runner(TrainerState<T>& state);
 template <class T>
 class FusedDevice;
 struct FusedEpochPlan;
+struct ClusterEpochPlan;
+// cluster: the cluster step's plans, run where cluster.full.N > 0 (else the one-block step's, plans).
 template <class T>
-std::unique_ptr<Runner<T>> make_fused_runner(TrainerState<T>& state, FusedDevice<T>& device, const FusedEpochPlan& plans);
+std::unique_ptr<Runner<T>> make_fused_runner(TrainerState<T>& state, FusedDevice<T>& device, const FusedEpochPlan& plans,
+                                             const ClusterEpochPlan& cluster);
 template <class T>
 std::unique_ptr<Runner<T>> make_data_parallel_runner(TrainerState<T>& state, Communicator& comm,
                                                      std::uint64_t data_fingerprint);
+
+// `runner`, saying each non-empty one of `notices` through the callbacks' on_notice before its
+// first segment: a choice made when the trainer was made (a fallback, a setting without effect
+// here), told when the run starts, once. `runner` itself when there is nothing to say.
+template <class T>
+std::unique_ptr<Runner<T>> with_notice(std::unique_ptr<Runner<T>> runner, const std::vector<std::string>& notices);
 
 }  // namespace batchprop
