@@ -213,6 +213,9 @@ TEST_F(Cli, FlagMistakesSuggestTheFix) {
                                                        "did you mean 'fused'?"});
     expect_usage_error(train({"--device", "cdua"}), {"--device: 'cdua' is not one of auto, cpu, cuda, cuda:N",
                                                      "did you mean 'cuda'?"});
+    // Settings that contradict each other are a usage error on the CPU too.
+    expect_usage_error(train({"--launch", "fused", "--mode", "per-example"}),
+                       {"--launch fused runs matrix mode only (not --mode per-example)"});
     // A setting that contradicts the data: named by its flag, a usage error.
     expect_usage_error(train({"--batch", "500"}), {"--batch 500 is larger than the training set"});
     expect_usage_error({"--epochs", "3"}, {"unknown option '--epochs'", "after the command"});
@@ -587,6 +590,15 @@ TEST_F(Cli, MetricsToStdout) {
     EXPECT_TRUE(contains(r.err, "Epoch 2/2: eval accuracy")) << r.err;
 }
 
+// --launch on the CPU is said to have no effect (every call runs as it is made); unasked, nothing.
+TEST_F(Cli, LaunchOnTheCpuIsNoted) {
+    const Result r = run(train({"--launch", "graph", "--epochs", "1"}));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.err, "note: --launch has no effect on the CPU")) << r.err;
+    const Result plain = run(train({"--epochs", "1"}));
+    EXPECT_FALSE(contains(plain.err, "--launch")) << plain.err;
+}
+
 // BATCHPROP_DEVICE chooses the device without --device on every call; --device still wins.
 TEST_F(Cli, DeviceFromTheEnvironment) {
     {
@@ -674,6 +686,11 @@ TEST_F(Cli, MissingAndUnreadableFiles) {
     expect_failure({"eval", "--model", path("none.json"), "--data", path("idx")}, {"--model " + path("none.json") + ": No such file"});
     expect_failure({"train", "--init-model", path("none.json"), "--data", path("idx")}, {"--init-model " + path("none.json")});
     expect_failure({"predict", "--model", model, "--images", path("none")}, {"--images " + path("none")});
+    // A file that never ends and is no IDX file: refused at its first bytes, naming it.
+    const auto t0 = std::chrono::steady_clock::now();
+    expect_failure({"predict", "--model", model, "--images", "/dev/zero", "--device", "cpu"},
+                   {"/dev/zero: IDX element type 0x0 not supported"});
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
     if (geteuid() != 0) {  // root reads everything
         fs::permissions(path("idx/train-images-idx3-ubyte"), fs::perms::none);
         expect_failure(train(), {"train-images-idx3-ubyte", "cannot read"});

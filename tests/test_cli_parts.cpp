@@ -140,6 +140,20 @@ TEST(TrainReport, SummaryLine) {
               std::string::npos);
 }
 
+// An epoch a signal cut short says which signal, or just that it stopped (another rank's).
+TEST(TrainReport, APartialEpochSaysWhatStoppedIt) {
+    EpochResult r = epoch(3, 500);
+    r.examples = 40;
+    Monitor none{false, false, false, false};
+    EXPECT_NE(epoch_line(r, none, 5, 100, "SIGTERM").find("(partial epoch: SIGTERM after 40 of 100 examples)"),
+              std::string::npos);
+    EXPECT_NE(epoch_line(r, none, 5, 100, "Ctrl-C").find("(partial epoch: Ctrl-C after 40 of 100 examples)"),
+              std::string::npos);
+    EXPECT_NE(epoch_line(r, none, 5, 100).find("(partial epoch: stopped after 40 of 100 examples)"), std::string::npos);
+    r.examples = 100;
+    EXPECT_EQ(epoch_line(r, none, 5, 100, "SIGTERM").find("partial"), std::string::npos);
+}
+
 // The CLI names every setting by its flag.
 TEST(FlagValues, SettingsAreNamedByTheirFlags) {
     EXPECT_EQ(flag_for(Setting::batch), "--batch");

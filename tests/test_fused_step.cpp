@@ -205,10 +205,12 @@ TEST(FusedPlan, RefusesWhatItCannotDescribe) {
 
 // ---- the choice of launch ------------------------------------------------------------------
 
+// Every choice that is not a contradiction (fused in per-example mode: FusedThatCannotBeHadIsAnError).
 TEST(ResolveLaunch, TheCpuRunsEveryChoiceEagerly) {
     for (Launch asked : {Launch::automatic, Launch::fused, Launch::graph, Launch::eager})
         for (Mode mode : {Mode::matrix, Mode::per_example})
-            EXPECT_EQ(resolve_launch(asked, mode, false, "", false, false), Launch::eager);
+            if (!(asked == Launch::fused && mode == Mode::per_example))
+                EXPECT_EQ(resolve_launch(asked, mode, false, "", false, false), Launch::eager);
 }
 
 TEST(ResolveLaunch, OnAGpuAutoIsFusedWhereItFitsElseGraph) {
@@ -239,6 +241,9 @@ TEST(ResolveLaunch, FusedThatCannotBeHadIsAnError) {
         EXPECT_EQ(std::string(e.what()), "launch fused: the fused step handles networks of 1..8 weight layers");
     }
     EXPECT_THROW(resolve_launch(Launch::fused, Mode::matrix, false, "", false, true), SettingUnavailable);
+    // The contradiction is one on the CPU too (no fused step, no recording), not passed over.
+    EXPECT_THROW(resolve_launch(Launch::fused, Mode::per_example, false, "", false, false), SettingError);
+    EXPECT_EQ(resolve_launch(Launch::fused, Mode::matrix, false, "", false, false), Launch::eager);
 }
 
 TEST(ResolveLaunch, NamesRoundTrip) {

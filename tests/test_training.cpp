@@ -171,6 +171,41 @@ TEST(Training, DivergenceStopsWithAnError) {
     EXPECT_EQ(train<float>(tr, ev, {2, 5, 4}, c, 9).evals.size(), 5u);
 }
 
+// A stop that arrives while an epoch is evaluated or reported (a signal during the
+// evaluation, or during on_epoch's checkpoint write) ends the run after that epoch: not one
+// mini-batch of the next is trained, and the parameters are the epoch's.
+TEST(Training, AStopDuringTheEpochsReportEndsTheRunThere) {
+    const Dataset tr = bptest::quadrants(300, 3), ev = bptest::quadrants(50, 4);
+    TrainConfig c = small_config();
+    c.epochs = 5;
+    auto run = [&](bool stop_in_epoch_2, std::vector<float>* params) {
+        auto be = make_cpu_backend<float>();
+        Network<float> net({2, 5, 4});
+        net.init(Init::gaussian, 9);
+        DeviceData<float> dtr(*be, tr), dev(*be, ev);
+        Trainer<float> trainer(*be, net.layout(), dtr, &dev, c);
+        trainer.backprop().set_params(net.params());
+        std::atomic<bool> stop{false};
+        int batches_after_stop = 0;
+        TrainCallbacks cb;
+        cb.stop = &stop;
+        cb.on_batch = [&](const BatchProgress&) { batches_after_stop += stop.load() ? 1 : 0; };
+        cb.on_epoch = [&](const EpochResult& r) {
+            if (stop_in_epoch_2 && r.epoch == 2) stop = true;  // as a signal would, mid-report
+            return true;
+        };
+        const int last = trainer.run(cb);
+        EXPECT_EQ(batches_after_stop, 0);
+        *params = trainer.backprop().params();
+        return last;
+    };
+    std::vector<float> stopped, two;
+    EXPECT_EQ(run(true, &stopped), 2);
+    c.epochs = 2;
+    EXPECT_EQ(run(false, &two), 2);
+    EXPECT_EQ(stopped, two);  // the parameters after epoch 2, untouched by epoch 3
+}
+
 TEST(Training, RejectsImpossibleConfigurations) {
     const Dataset tr = bptest::quadrants(20, 8);
     auto be = make_cpu_backend<float>();

@@ -1,9 +1,10 @@
-// The backend interface: device memory (allocation, copies, timers, recording) and the
-// primitives the backprop algorithm is written in: gemm, bias+sigmoid, the two delta+bias
-// passes, the SGD step, the batch gather, the evaluation sums and the shuffle. The algorithm
-// (src/engine/backprop.cpp) and the trainer call only these; CpuBackend and CudaBackend
-// implement them with mirrored names. Shapes are checked here, once, before the _impl call.
-// (A device that also runs the one-kernel fused step offers it separately: src/fused/fused_device.hpp.)
+/// @file
+/// The backend interface: device memory (allocation, copies, timers, recording) and the
+/// primitives the backprop algorithm is written in: gemm, bias+sigmoid, the two delta+bias
+/// passes, the SGD step, the batch gather, the evaluation sums and the shuffle. The algorithm
+/// (src/engine/backprop.cpp) and the trainer call only these; CpuBackend and CudaBackend
+/// implement them with mirrored names. Shapes are checked here, once, before the _impl call.
+/// (A device that also runs the one-kernel fused step offers it separately: src/fused/fused_device.hpp.)
 #pragma once
 
 #include "batchprop/export.hpp"
@@ -26,30 +27,30 @@ namespace batchprop {
 enum class DeviceKind { cpu, cuda };
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
 
-// Measures how long a device takes for the work queued between start() and stop(). The
-// default (the CPU's) is the wall clock around synchronize(); the GPU's records CUDA events on
-// its stream, so the figure is the GPU's own timeline, without the host's final wait.
+/// Measures how long a device takes for the work queued between start() and stop(). The
+/// default (the CPU's) is the wall clock around synchronize(); the GPU's records CUDA events on
+/// its stream, so the figure is the GPU's own timeline, without the host's final wait.
 class BATCHPROP_API DeviceTimer {
 public:
     virtual ~DeviceTimer() = default;
     virtual void start() = 0;
-    virtual double stop_seconds() = 0;  // waits for the work queued since start()
+    virtual double stop_seconds() = 0;  ///< waits for the work queued since start()
 };
 
-// Device work recorded once and replayed (Memory::record).
+/// Device work recorded once and replayed (Memory::record).
 class BATCHPROP_API Recording {
 public:
     virtual ~Recording() = default;
-    virtual void replay() = 0;  // queues the recorded work again, in the same order
+    virtual void replay() = 0;  ///< queues the recorded work again, in the same order
 };
 
-// Recording was possible in principle but failed (capture or instantiation refused).
+/// Recording was possible in principle but failed (capture or instantiation refused).
 class BATCHPROP_API RecordingFailed : public Error {
 public:
     using Error::Error;
 };
 
-// Raw memory on one device. Untyped so that one Buffer template serves T and int alike.
+/// Raw memory on one device. Untyped so that one Buffer template serves T and int alike.
 class BATCHPROP_API Memory {
 public:
     virtual ~Memory() = default;
@@ -57,31 +58,31 @@ public:
     virtual void* allocate(std::size_t bytes) = 0;
     virtual void deallocate(void* p) noexcept = 0;
     virtual void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind) = 0;
-    // Waits until queued work is done (GPU); a no-op on the CPU. Timers call it.
+    /// Waits until queued work is done (GPU); a no-op on the CPU. Timers call it.
     virtual void synchronize() {}
     virtual std::unique_ptr<DeviceTimer> make_timer();
 
-    // Records the device work that body() queues, without running it, as a Recording to
-    // replay later (CUDA: a stream capture instantiated as a CUDA graph, so a replay costs one
-    // launch instead of one per kernel). Returns null where there is nothing to record: the
-    // CPU runs each call at once. Throws RecordingFailed when the device could record but this
-    // recording failed (the caller then runs body() directly instead). body() must not
-    // allocate, copy to or from the host, or synchronize.
+    /// Records the device work that body() queues, without running it, as a Recording to
+    /// replay later (CUDA: a stream capture instantiated as a CUDA graph, so a replay costs one
+    /// launch instead of one per kernel). Returns null where there is nothing to record: the
+    /// CPU runs each call at once. Throws RecordingFailed when the device could record but this
+    /// recording failed (the caller then runs body() directly instead). body() must not
+    /// allocate, copy to or from the host, or synchronize.
     virtual std::unique_ptr<Recording> record(const std::function<void()>& body);
-    // Whether record() can return anything at all on this device.
+    /// Whether record() can return anything at all on this device.
     virtual bool can_record() const { return false; }
 
-    // The device's queue of work as the vendor API knows it (CUDA: the backend's
-    // cudaStream_t), for a communicator that queues collectives behind the backend's own work
-    // (NCCL, distributed.hpp). Null on the CPU, which has none.
+    /// The device's queue of work as the vendor API knows it (CUDA: the backend's
+    /// cudaStream_t), for a communicator that queues collectives behind the backend's own work
+    /// (NCCL, distributed.hpp). Null on the CPU, which has none.
     virtual void* native_stream() { return nullptr; }
 
-    // Whether this device's pointers are host pointers (the CPU): host data, a Dataset's images
-    // say, can then be used in place instead of copied.
+    /// Whether this device's pointers are host pointers (the CPU): host data, a Dataset's images
+    /// say, can then be used in place instead of copied.
     bool is_host_memory() const { return kind() == DeviceKind::cpu; }
 };
 
-// An owning array of n elements on a Memory's device. Move-only.
+/// An owning array of n elements on a Memory's device. Move-only.
 template <class E>
 class Buffer {
 public:
@@ -131,15 +132,15 @@ private:
     E* ptr_ = nullptr;
 };
 
-// Sums that evaluation needs from the output activations of a set of examples.
+/// Sums that evaluation needs from the output activations of a set of examples.
 struct EvalSums {
-    long long correct = 0;  // columns whose argmax equals the label
-    double cost = 0.0;      // sum over columns of C_x (no regularisation term)
+    long long correct = 0;  ///< columns whose argmax equals the label
+    double cost = 0.0;      ///< sum over columns of C_x (no regularisation term)
 };
 
-// The primitives, for one scalar type T (float or double). Public functions check shapes and
-// forward to the virtual _impl, so every backend gets the same checks for free.
-// Pointers (and view data) are device pointers of this backend. Outputs first, then inputs.
+/// The primitives, for one scalar type T (float or double). Public functions check shapes and
+/// forward to the virtual _impl, so every backend gets the same checks for free.
+/// Pointers (and view data) are device pointers of this backend. Outputs first, then inputs.
 template <class T>
 class BATCHPROP_API Backend : public Memory {
 public:
@@ -148,9 +149,9 @@ public:
 
     virtual std::string name() const = 0;
 
-    // C = alpha * op(A) * op(B) + beta * C, column-major, as BLAS defines it.
-    // op(A) is (C.rows x k) and op(B) is (k x C.cols). With beta = 0, C's old contents are
-    // never read (BLAS guarantees this), so C may hold garbage or NaN.
+    /// C = alpha * op(A) * op(B) + beta * C, column-major, as BLAS defines it.
+    /// op(A) is (C.rows x k) and op(B) is (k x C.cols). With beta = 0, C's old contents are
+    /// never read (BLAS guarantees this), so C may hold garbage or NaN.
     void gemm(View c, Op op_a, CView a, Op op_b, CView b, T alpha, T beta) {
         const int a_rows = op_a == Op::N ? a.rows : a.cols, a_cols = op_a == Op::N ? a.cols : a.rows;
         const int b_rows = op_b == Op::N ? b.rows : b.cols, b_cols = op_b == Op::N ? b.cols : b.rows;
@@ -161,36 +162,36 @@ public:
         gemm_impl(c, op_a, a, op_b, b, alpha, beta);
     }
 
-    // Forward activation, fused: a = sigma(z + b 1^T). b is (a.rows). a and z may alias (the
-    // forward pass computes z = w a_prev into a's buffer, then applies this in place).
+    /// Forward activation, fused: a = sigma(z + b 1^T). b is (a.rows). a and z may alias (the
+    /// forward pass computes z = w a_prev into a's buffer, then applies this in place).
     void bias_sigmoid(View a, CView z, const T* b) {
         same_shape(a, z, "bias_sigmoid");
         if (a.size()) bias_sigmoid_impl(a, z, b);
     }
 
-    // BP1 and BP3 of the output layer, fused into one pass over delta:
-    //   delta = output_delta(cost, a, y) elementwise (see math.hpp), and
-    //   b = b_beta * b + alpha * (sum over the columns of delta)
-    // with the sum taken in the fixed order of math.hpp's kRowSumGroup. b is (delta.rows).
-    // With b_beta == 0 the old b is never read. Uses: the bias gradient (alpha 1, b_beta 0, or
-    // 1 to accumulate) and the folded SGD step's b -= (eta/m) sum delta (alpha -eta/m, b_beta 1).
+    /// BP1 and BP3 of the output layer, fused into one pass over delta:
+    ///   delta = output_delta(cost, a, y) elementwise (see math.hpp), and
+    ///   b = b_beta * b + alpha * (sum over the columns of delta)
+    /// with the sum taken in the fixed order of math.hpp's kRowSumGroup. b is (delta.rows).
+    /// With b_beta == 0 the old b is never read. Uses: the bias gradient (alpha 1, b_beta 0, or
+    /// 1 to accumulate) and the folded SGD step's b -= (eta/m) sum delta (alpha -eta/m, b_beta 1).
     void output_delta_bias(View delta, CView a, CView y, Cost cost, T* b, T alpha, T b_beta) {
         same_shape(delta, a, "output_delta_bias");
         same_shape(delta, y, "output_delta_bias");
         if (delta.size()) output_delta_bias_impl(delta, a, y, cost, b, alpha, b_beta);
     }
 
-    // BP2's Hadamard half and BP3 of a hidden layer, fused: delta (already w^T delta' from a
-    // gemm) = delta (.) sigma'(z) in place, with sigma' = a (1 - a), and b as in
-    // output_delta_bias.
+    /// BP2's Hadamard half and BP3 of a hidden layer, fused: delta (already w^T delta' from a
+    /// gemm) = delta (.) sigma'(z) in place, with sigma' = a (1 - a), and b as in
+    /// output_delta_bias.
     void hidden_delta_bias(View delta, CView a, T* b, T alpha, T b_beta) {
         same_shape(delta, a, "hidden_delta_bias");
         if (delta.size()) hidden_delta_bias_impl(delta, a, b, alpha, b_beta);
     }
 
-    // SGD with L2 weight decay over the flat parameter buffer (weights first, then biases):
-    //   params[i] = (i < n_weights ? decay : 1) * params[i] - scale * nabla[i]
-    // with decay = 1 - eta*lambda/n and scale = eta/m.
+    /// SGD with L2 weight decay over the flat parameter buffer (weights first, then biases):
+    ///   params[i] = (i < n_weights ? decay : 1) * params[i] - scale * nabla[i]
+    /// with decay = 1 - eta*lambda/n and scale = eta/m.
     void sgd_step(T* params, const T* nabla, std::size_t n_params, std::size_t n_weights,
                   T decay, T scale) {
         BP_REQUIRE(n_weights <= n_params, "sgd_step: " << n_weights << " weights > " << n_params
@@ -198,13 +199,13 @@ public:
         if (n_params) sgd_step_impl(params, nabla, n_params, n_weights, decay, scale);
     }
 
-    // A mini-batch from a data set on the device, in one pass: for j < x.cols, with
-    // e = order[*cursor + offset + j],
-    //   x(:, j) = to_input(images(:, e))   (bytes: k / 255 in T; float inputs: as they are)
-    //   y(:, j) = the one-hot column of labels[e]
-    // The position comes from device memory (*cursor), so a recorded sequence of steps can be
-    // replayed at any place in the epoch; offset is the step's place within the sequence.
-    // images: (n_0 x n), bytes or float inputs.
+    /// A mini-batch from a data set on the device, in one pass: for j < x.cols, with
+    /// e = order[*cursor + offset + j],
+    ///   x(:, j) = to_input(images(:, e))   (bytes: k / 255 in T; float inputs: as they are)
+    ///   y(:, j) = the one-hot column of labels[e]
+    /// The position comes from device memory (*cursor), so a recorded sequence of steps can be
+    /// replayed at any place in the epoch; offset is the step's place within the sequence.
+    /// images: (n_0 x n), bytes or float inputs.
     void gather_batch(View x, View y, ConstView<std::uint8_t> pixels, const int* labels, const int* order,
                       const int* cursor, int offset) {
         checked_gather(x, y, pixels, labels, order, cursor, offset);
@@ -214,25 +215,25 @@ public:
         checked_gather(x, y, inputs, labels, order, cursor, offset);
     }
 
-    // *cursor += by: moves the batch position of gather_batch on by a sequence's examples.
+    /// *cursor += by: moves the batch position of gather_batch on by a sequence's examples.
     void advance_cursor(int* cursor, int by) { advance_cursor_impl(cursor, by); }
 
-    // x = to_input(images) for the x.cols columns of an evaluation chunk (no shuffle, no
-    // targets). images: bytes or float inputs, as for gather_batch.
+    /// x = to_input(images) for the x.cols columns of an evaluation chunk (no shuffle, no
+    /// targets). images: bytes or float inputs, as for gather_batch.
     void load_inputs(View x, ConstView<std::uint8_t> pixels) { checked_load(x, pixels); }
     void load_inputs(View x, ConstView<float> inputs) { checked_load(x, inputs); }
 
-    // Argmax-correct count and summed cost of the columns of a (outputs), labels[j] being
-    // column j's class. Ties in argmax go to the lowest index, as numpy's argmax does.
+    /// Argmax-correct count and summed cost of the columns of a (outputs), labels[j] being
+    /// column j's class. Ties in argmax go to the lowest index, as numpy's argmax does.
     EvalSums evaluate(CView a, const int* labels, Cost cost) {
         return a.size() ? evaluate_impl(a, labels, cost) : EvalSums{};
     }
 
-    // sum of x[i]^2 in double (the L2 term of the regularised cost).
+    /// sum of x[i]^2 in double (the L2 term of the regularised cost).
     double sum_squares(const T* x, std::size_t n) { return n ? sum_squares_impl(x, n) : 0.0; }
 
-    // idx = the permutation of 0..n-1 that sorts shuffle_key(seed, epoch, i) (math.hpp), ties
-    // by i. Identical on every backend for the same (seed, epoch).
+    /// idx = the permutation of 0..n-1 that sorts shuffle_key(seed, epoch, i) (math.hpp), ties
+    /// by i. Identical on every backend for the same (seed, epoch).
     void permutation(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) {
         if (n > 0) permutation_impl(idx, n, seed, epoch);
     }
@@ -245,7 +246,7 @@ protected:
     virtual void hidden_delta_bias_impl(View delta, CView a, T* b, T alpha, T b_beta) = 0;
     virtual void sgd_step_impl(T* params, const T* nabla, std::size_t n_params,
                                std::size_t n_weights, T decay, T scale) = 0;
-    // One overload per image element type (bytes, float inputs).
+    /// One overload per image element type (bytes, float inputs).
     virtual void gather_batch_impl(View x, View y, ConstView<std::uint8_t> pixels,
                                    const int* labels, const int* order, const int* cursor,
                                    int offset) = 0;
@@ -259,7 +260,7 @@ protected:
     virtual void permutation_impl(int* idx, int n, std::uint64_t seed, std::uint64_t epoch) = 0;
 
 private:
-    // gather_batch and load_inputs for either image element type S: the checks, then the _impl.
+    /// gather_batch and load_inputs for either image element type S: the checks, then the _impl.
     template <class S>
     void checked_gather(View x, View y, ConstView<S> images, const int* labels, const int* order, const int* cursor,
                         int offset) {
@@ -286,23 +287,23 @@ private:
 
 // ---- choosing a device ---------------------------------------------------------------------
 
-// What the CUDA runtime says about GPUs. usable == false is a normal state (no driver, no
-// device, built without CUDA); reason then says why in one line.
+/// What the CUDA runtime says about GPUs. usable == false is a normal state (no driver, no
+/// device, built without CUDA); reason then says why in one line.
 struct GpuStatus {
-    bool compiled = false;  // built with CUDA support
+    bool compiled = false;  ///< built with CUDA support
     bool usable = false;
     int count = 0;
-    std::vector<std::string> names;  // one per device
-    std::string reason;              // why not usable
+    std::vector<std::string> names;  ///< one per device
+    std::string reason;              ///< why not usable
 };
-BATCHPROP_API const GpuStatus& gpu_status();  // queried once, then cached
+BATCHPROP_API const GpuStatus& gpu_status();  ///< queried once, then cached
 
-// The GPU a spec names on a machine with gpu_count GPUs: its index N when it names one
-// (cuda:N), else local_rank mod gpu_count (one GPU per rank of a data-parallel run), else 0.
+/// The GPU a spec names on a machine with gpu_count GPUs: its index N when it names one
+/// (cuda:N), else local_rank mod gpu_count (one GPU per rank of a data-parallel run), else 0.
 BATCHPROP_API int gpu_index(const DeviceSpec& spec, int gpu_count);
 
-// Makes the backend for spec (settings.hpp). automatic falls back to the CPU when no GPU is usable and
-// stores the one-line reason in *notice (when given); cuda without a usable GPU throws.
+/// Makes the backend for spec (settings.hpp). automatic falls back to the CPU when no GPU is usable and
+/// stores the one-line reason in *notice (when given); cuda without a usable GPU throws.
 template <class T>
 BATCHPROP_API std::unique_ptr<Backend<T>> make_backend(const DeviceSpec& spec, std::string* notice = nullptr);
 

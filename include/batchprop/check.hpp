@@ -1,4 +1,5 @@
-// Error type and always-on checks. Library code throws batchprop::Error; it never exits.
+/// @file
+/// Error type and always-on checks. Library code throws batchprop::Error; it never exits.
 #pragma once
 
 #include "batchprop/export.hpp"
@@ -9,8 +10,8 @@
 
 namespace batchprop {
 
-// Every failure the library reports: a bad input, a broken precondition, a failed CUDA or
-// BLAS call. what() is one line meant for a person: what failed, and where when useful.
+/// Every failure the library reports: a bad input, a broken precondition, a failed CUDA or
+/// BLAS call. what() is one line meant for a person: what failed, and where when useful.
 class BATCHPROP_API Error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

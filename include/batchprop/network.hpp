@@ -1,5 +1,6 @@
-// A fully-connected sigmoid network on the host: its sizes and one flat parameter buffer with
-// per-layer views. Layers are numbered as in the book: l = 1 .. L, layer 0 being the input.
+/// @file
+/// A fully-connected sigmoid network on the host: its sizes and one flat parameter buffer with
+/// per-layer views. Layers are numbered as in the book: l = 1 .. L, layer 0 being the input.
 #pragma once
 
 #include "batchprop/export.hpp"
@@ -14,13 +15,13 @@
 
 namespace batchprop {
 
-// Where each layer's w and b live inside a flat buffer of n_params values. All weights come
-// first, then all biases, so weight decay is "the first n_weights entries". The same layout
-// is used for the parameters and for nabla (the gradient), on every device.
+/// Where each layer's w and b live inside a flat buffer of n_params values. All weights come
+/// first, then all biases, so weight decay is "the first n_weights entries". The same layout
+/// is used for the parameters and for nabla (the gradient), on every device.
 class BATCHPROP_API ParamLayout {
 public:
     ParamLayout() = default;
-    explicit ParamLayout(std::vector<int> sizes);  // validates: >= 2 layers, every size >= 1
+    explicit ParamLayout(std::vector<int> sizes);  ///< validates: >= 2 layers, every size >= 1
 
     const std::vector<int>& sizes() const { return sizes_; }
     int n_layers() const { return int(sizes_.size()) - 1; }  // L: layers with weights
@@ -41,11 +42,11 @@ public:
 
 private:
     std::vector<int> sizes_;
-    std::vector<std::size_t> w_off_, b_off_;  // index l = 1..L (0 unused)
+    std::vector<std::size_t> w_off_, b_off_;  ///< index l = 1..L (0 unused)
     std::size_t n_weights_ = 0, n_params_ = 0;
 };
 
-BATCHPROP_API std::string sizes_to_string(const std::vector<int>& sizes);  // "784,30,10"
+BATCHPROP_API std::string sizes_to_string(const std::vector<int>& sizes);  ///< "784,30,10"
 
 template <class T>
 class BATCHPROP_API Network {
@@ -64,12 +65,12 @@ public:
     T* b(int l) { return layout_.b(params_.data(), l); }
     const T* b(int l) const { return layout_.b(params_.data(), l); }
 
-    // gaussian: w, b ~ N(0, 1)                   (the book's network.py)
-    // scaled:   w ~ N(0, 1/n_{l-1}), b ~ N(0, 1) (network2.py's default_weight_initializer)
-    // Deterministic for a seed, and the same numbers for float and double (drawn in double).
+    /// gaussian: w, b ~ N(0, 1)                   (the book's network.py)
+    /// scaled:   w ~ N(0, 1/n_{l-1}), b ~ N(0, 1) (network2.py's default_weight_initializer)
+    /// Deterministic for a seed, and the same numbers for float and double (drawn in double).
     void init(Init how, std::uint64_t seed);
 
-    // Same sizes, parameters converted to U.
+    /// Same sizes, parameters converted to U.
     template <class U>
     Network<U> cast() const {
         Network<U> out(sizes());

@@ -15,7 +15,8 @@ std::string accuracy_text(const Evaluation& e) {
     return buf;
 }
 
-std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs, long long n_train) {
+std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs, long long n_train,
+                       const std::string& stopped_by) {
     std::string s = "Epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + ":";
     char buf[96];
     auto add = [&](const std::string& part) { s += (s.back() == ':' ? " " : ", ") + part; };
@@ -32,8 +33,8 @@ std::string epoch_line(const EpochResult& r, const Monitor& m, int epochs, long 
     std::snprintf(buf, sizeof buf, "SGD %.3f s, %.0f examples/s", r.train_seconds, r.examples_per_second);
     add(buf);
     if (r.examples < n_train)
-        s += " (partial epoch: Ctrl-C after " + std::to_string(r.examples) + " of " + std::to_string(n_train) +
-             " examples)";
+        s += " (partial epoch: " + (stopped_by.empty() ? std::string("stopped") : stopped_by) + " after " +
+             std::to_string(r.examples) + " of " + std::to_string(n_train) + " examples)";
     return s;
 }
 

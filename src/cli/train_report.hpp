@@ -14,8 +14,10 @@ namespace batchprop::cli {
 // "5865 / 10000 (58.65%)"
 std::string accuracy_text(const Evaluation& e);
 
-// "Epoch 3/30: eval accuracy ..., SGD 0.061 s, 819672 examples/s" (what `monitor` shows).
-std::string epoch_line(const EpochResult& r, const Monitor& monitor, int epochs, long long n_train);
+// "Epoch 3/30: eval accuracy ..., SGD 0.061 s, 819672 examples/s" (what `monitor` shows); an
+// epoch a signal cut short says which ("Ctrl-C", "SIGTERM", or "" for a stop another rank saw).
+std::string epoch_line(const EpochResult& r, const Monitor& monitor, int epochs, long long n_train,
+                       const std::string& stopped_by = "");
 
 // What the header says about the run beyond its settings.
 struct RunFacts {

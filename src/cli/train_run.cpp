@@ -71,6 +71,7 @@ private:
     RunTally tally_;
     int last_checkpointed_ = 0;
     double allreduce_before_ = 0.0, wait_before_ = 0.0;  // distributed: the all-reduce's seconds so far
+    const InterruptGuard* interrupt_ = nullptr;  // while training: which signal stopped it
     Clock::time_point t0_ = Clock::now();  // reset when training starts, for the summary
 };
 
@@ -185,6 +186,8 @@ void TrainRun::on_start(const TrainStart& s) {
     else if (from_.start) f.started_from = o_.init_model;
     progress_.line(header_line(f, cfg_, o_.compute.dtype, s, from_.monitor));
     if (!from_.from_model.empty()) progress_.line(from_.from_model);
+    if (o_.was_given("--launch") && session().memory().is_host_memory())
+        progress_.note("--launch has no effect on the CPU: its calls run one by one, as they are made");
     if (o_.early_stop > 0 && o_.validation == 0)
         progress_.note("--early-stop-on-test: the epoch kept is chosen on the test set, so its test accuracy "
                        "overstates how the model does on new data");
@@ -194,7 +197,9 @@ void TrainRun::on_start(const TrainStart& s) {
 
 bool TrainRun::on_epoch(const EpochResult& r) {
     tally_.add(r, shown_.eval_acc);
-    std::string line = epoch_line(r, shown_, cfg_.epochs, data_.train.n);
+    const int sig = interrupt_ ? interrupt_->signal() : 0;
+    std::string line = epoch_line(r, shown_, cfg_.epochs, data_.train.n,
+                                  sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "Ctrl-C" : "");
     if (dist_) {
         // The all-reduce's share of the epoch.
         const double s = session().allreduce_seconds() - allreduce_before_;
@@ -313,6 +318,7 @@ void TrainRun::run() {
     // Alive until the model is saved: one Ctrl-C cannot cut the save short. Distributed, rank 0
     // alone says it was stopped (a launcher passes the signal to every rank).
     InterruptGuard interrupt(/*quiet=*/!leader_);
+    interrupt_ = &interrupt;
     const double seconds = train(interrupt);
     finish(interrupt, seconds);
 }

@@ -195,9 +195,27 @@ std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& in, const std:
     return out;
 }
 
+// The first four bytes of an IDX file: 0 0, then the element type (bytes, 0x08), then 1 to 3
+// dimensions. Checked as soon as they are read, so a stream that is no IDX file (/dev/zero)
+// is refused at once instead of read to its end.
+void check_idx_head(const std::uint8_t* b, std::size_t n, const std::string& what) {
+    if (n < 4) BP_THROW(what << ": too short for an IDX header (" << n << " bytes)");
+    if (b[0] != 0 || b[1] != 0)
+        BP_THROW(what << ": bad IDX magic number (first bytes " << int(b[0]) << " " << int(b[1])
+                      << ", expected 0 0): not an IDX file");
+    if (b[2] != 0x08)
+        BP_THROW(what << ": IDX element type 0x" << std::hex << int(b[2]) << std::dec
+                      << " not supported (only unsigned bytes, 0x08, as MNIST uses)");
+    if (b[3] < 1 || b[3] > 3) BP_THROW(what << ": IDX file with " << int(b[3]) << " dimensions (expected 1 to 3)");
+}
+
+// What a file's first bytes must be, checked once they are in (none: anything goes).
+using HeadCheck = void (*)(const std::uint8_t* b, std::size_t n, const std::string& what);
+
 // Reads a whole file: one buffer the size of the file and read(2) until it is full (files that
-// report no size, pipes and the like, are read in chunks until the end).
-std::vector<std::uint8_t> slurp(const std::string& path) {
+// report no size, pipes and the like, are read in chunks until the end). head_check, when
+// given, sees the first bytes (4, or fewer at the end) unless they start a gzip stream.
+std::vector<std::uint8_t> slurp(const std::string& path, HeadCheck head_check = nullptr) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) BP_THROW(path << ": cannot open (" << std::strerror(errno) << ")");
     struct Closer {
@@ -236,7 +254,9 @@ std::vector<std::uint8_t> slurp(const std::string& path) {
         if (k == 0) break;
         if (k < 0 && errno == EINTR) continue;
         if (k < 0) BP_THROW(path << ": read error (" << std::strerror(errno) << ")");
+        const bool head_now_in = have < 4 && have + std::size_t(k) >= 4;
         have += std::size_t(k);
+        if (head_check && head_now_in && !is_gzip(bytes.data(), have)) head_check(bytes.data(), 4, path);
     }
     bytes.resize(have);
     return bytes;
@@ -248,12 +268,18 @@ std::uint32_t be32(const std::uint8_t* p) {
 
 }  // namespace
 
-std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
+namespace {
+std::vector<std::uint8_t> read_checked(const std::string& path, HeadCheck head_check) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) BP_THROW(path << ": " << std::strerror(errno));
     if (S_ISDIR(st.st_mode)) BP_THROW(path << ": is a directory, not a file");
-    return gunzip_if_gzip(slurp(path), path);
+    return gunzip_if_gzip(slurp(path, head_check), path);
 }
+// An IDX file's bytes, gunzipped; a raw stream that is no IDX file is refused at its head.
+std::vector<std::uint8_t> read_idx_bytes(const std::string& path) { return read_checked(path, check_idx_head); }
+}  // namespace
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path) { return read_checked(path, nullptr); }
 
 std::vector<std::uint8_t> gunzip_if_gzip(std::vector<std::uint8_t> bytes, const std::string& what) {
     return is_gzip(bytes.data(), bytes.size()) ? gunzip(bytes, what) : bytes;
@@ -261,15 +287,8 @@ std::vector<std::uint8_t> gunzip_if_gzip(std::vector<std::uint8_t> bytes, const 
 
 IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string& what) {
     // Header: 0x00 0x00 <type> <ndims>, then ndims big-endian uint32 sizes, then the data.
-    if (b.size() < 4) BP_THROW(what << ": too short for an IDX header (" << b.size() << " bytes)");
-    if (b[0] != 0 || b[1] != 0)
-        BP_THROW(what << ": bad IDX magic number (first bytes " << int(b[0]) << " " << int(b[1])
-                      << ", expected 0 0): not an IDX file");
-    if (b[2] != 0x08)
-        BP_THROW(what << ": IDX element type 0x" << std::hex << int(b[2]) << std::dec
-                      << " not supported (only unsigned bytes, 0x08, as MNIST uses)");
+    check_idx_head(b.data(), b.size(), what);
     const int nd = b[3];
-    if (nd < 1 || nd > 3) BP_THROW(what << ": IDX file with " << nd << " dimensions (expected 1 to 3)");
     const std::size_t header = 4 + 4 * std::size_t(nd);
     if (b.size() < header) BP_THROW(what << ": truncated IDX header");
     IdxArray out;
@@ -310,8 +329,8 @@ Dataset images_from_idx(IdxArray images, const std::string& what) {
 }
 
 Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
-    IdxArray images = parse_idx(read_file_bytes(images_path), images_path);  // not const: moved below
-    const IdxArray labels = parse_idx(read_file_bytes(labels_path), labels_path);
+    IdxArray images = parse_idx(read_idx_bytes(images_path), images_path);  // not const: moved below
+    const IdxArray labels = parse_idx(read_idx_bytes(labels_path), labels_path);
     if (images.dims.size() != 3)
         BP_THROW(images_path << ": an images file has 3 dimensions (count, rows, columns), this one "
                              << images.dims.size());
@@ -327,7 +346,7 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
 }
 
 Dataset load_idx_images(const std::string& images_path) {
-    return images_from_idx(parse_idx(read_file_bytes(images_path), images_path), images_path);
+    return images_from_idx(parse_idx(read_idx_bytes(images_path), images_path), images_path);
 }
 
 IdxFiles find_idx_files(const std::string& dir) {

@@ -125,12 +125,13 @@ double Trainer<T>::allreduce_wait_seconds() const {
 
 Launch resolve_launch(Launch asked, Mode mode, bool device_fuses, const std::string& plan_error, bool preferred,
                       bool can_record) {
+    // A contradiction in the settings is one on every device, the CPU included.
+    if (asked == Launch::fused && mode != Mode::matrix)
+        throw SettingError(Setting::launch, "fused", " runs matrix mode only (not {mode} per-example)");
     if (!device_fuses && !can_record) return Launch::eager;  // the CPU: calls run as they are made
     const Launch replayed = can_record ? Launch::graph : Launch::eager;
     switch (asked) {
         case Launch::fused:
-            if (mode != Mode::matrix)
-                throw SettingError(Setting::launch, "fused", " runs matrix mode only (not {mode} per-example)");
             if (!device_fuses) throw SettingUnavailable(Setting::launch, "fused", ": this device has no fused step");
             if (!plan_error.empty()) throw SettingUnavailable(Setting::launch, "fused", ": " + plan_error);
             return Launch::fused;
@@ -217,11 +218,13 @@ int Trainer<T>::run(const TrainCallbacks& cb) {
                                                    << ": the parameters are no longer all finite numbers (infinity or "
                                                       "NaN); try a smaller learning rate eta");
         runner_->check_replicas(epoch + 1);
-        const bool stopped = runner_->stop_requested(cb);
         if (cfg.monitor_evaluation && st.eval) r.evaluation = evaluate(*st.eval);
         if (cfg.monitor_training) r.training = evaluate(st.train);
         const bool go_on = cb.on_epoch ? cb.on_epoch(r) : true;
-        if (stopped || !go_on) return epoch + 1;
+        // The stop flag is read after the evaluation and on_epoch (a checkpoint being written):
+        // a signal that arrived during them ends the run here, never one mini-batch into the
+        // next epoch. Distributed, every rank asks at the same point (stop_requested agrees).
+        if (!go_on || runner_->stop_requested(cb)) return epoch + 1;
     }
     return std::max(cfg.epochs, cfg.first_epoch);
 }
