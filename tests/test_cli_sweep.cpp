@@ -200,6 +200,15 @@ TEST_F(CliSweep, DivergenceStaysInItsRow) {
     ASSERT_EQ(again.code, 0) << again.err;
     EXPECT_TRUE(contains(again.out, "diverged in epoch 1")) << again.out;
     EXPECT_TRUE(contains(again.out, "2 of 2 models finished, 0 epochs left")) << again.out;
+    // The checkpoint being resumed is an input: checkpointing elsewhere, no output may replace it.
+    const std::string kept = slurp(path("ck/run-000.ckpt.json")), sweep_json = slurp(path("ck/sweep.json"));
+    expect_usage_error({"sweep", "--resume", path("ck"), "--checkpoint", path("ck2"), "--save-best",
+                        path("ck/run-000.ckpt.json")},
+                       {"--save-best", "is --resume's run 0, which the run reads"}, {path("ck2")});
+    expect_usage_error({"sweep", "--resume", path("ck"), "--checkpoint", path("ck2"), "--metrics", path("ck/sweep.json")},
+                       {"--metrics", "is --resume's sweep.json, which the run reads"}, {path("ck2")});
+    EXPECT_EQ(slurp(path("ck/run-000.ckpt.json")), kept);
+    EXPECT_EQ(slurp(path("ck/sweep.json")), sweep_json);
 }
 
 namespace {

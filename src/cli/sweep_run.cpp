@@ -39,23 +39,32 @@ nlohmann::json SweepCommand::model_record(const SweepModel& m, int epochs_done, 
 }
 
 void SweepCommand::check_outputs_apart() const {
-    const std::vector<NamedFile> inputs = named_inputs(f_.base, files_);
+    std::vector<NamedFile> inputs = named_inputs(f_.base, files_);
+    // A resumed sweep reads its checkpoint directory: only the --checkpoint files that are those
+    // very files (the default, --checkpoint = --resume) may replace them.
+    if (!f_.resume.empty()) inputs.push_back({sweep_file(f_.resume), "--resume's sweep.json"});
     std::vector<NamedFile> singles;
     if (!f_.save_best.empty()) singles.push_back({f_.save_best, "--save-best"});
     if (!f_.metrics.empty() && f_.metrics != "-") singles.push_back({f_.metrics, "--metrics"});
     if (!f_.plot.empty()) singles.push_back({f_.plot, "--plot"});
     if (!f_.checkpoint.empty()) singles.push_back({sweep_file(f_.checkpoint), "--checkpoint's sweep.json"});
-    cli::check_outputs_apart(singles, inputs);
+    cli::check_outputs_apart(singles, inputs, {{"--checkpoint's sweep.json", "--resume's sweep.json"}});
     const int n = int(models_.size());
     for (const SweepModel& m : models_) {
+        const std::string run = "run " + std::to_string(m.id);
         std::vector<NamedFile> each;
-        if (!f_.save_dir.empty()) each.push_back({model_save_file(f_.save_dir, m.id, n), "--save-dir's run " + std::to_string(m.id)});
-        if (!f_.checkpoint.empty())
-            each.push_back({model_checkpoint_file(f_.checkpoint, m.id, n), "--checkpoint's run " + std::to_string(m.id)});
+        if (!f_.save_dir.empty()) each.push_back({model_save_file(f_.save_dir, m.id, n), "--save-dir's " + run});
+        if (!f_.checkpoint.empty()) each.push_back({model_checkpoint_file(f_.checkpoint, m.id, n), "--checkpoint's " + run});
         for (const NamedFile& e : each)
             for (const NamedFile& s : singles)
                 if (same_file(e.path, s.path)) BP_THROW(s.name << " and " << e.name << " name the same file " << e.path);
-        cli::check_outputs_apart(each, inputs);
+        std::vector<NamedFile> model_inputs = inputs;
+        if (!f_.resume.empty()) {
+            const NamedFile resumed{model_checkpoint_file(f_.resume, m.id, n), "--resume's " + run};
+            cli::check_outputs_apart(singles, {resumed});
+            model_inputs.push_back(resumed);
+        }
+        cli::check_outputs_apart(each, model_inputs, {{"--checkpoint's " + run, "--resume's " + run}});
     }
 }
 
