@@ -137,6 +137,20 @@ TEST_F(CliSweep, TableSpreadMetricsSavesAndPlot) {
     char name[32];
     std::snprintf(name, sizeof name, "all/run-%03d.json", chosen);
     EXPECT_EQ(params(path("best.json")), params(path(name)));
+    // The test set is measured for the chosen model alone (choosing on it would overstate it),
+    // for every model with --test-all: a row with a test accuracy has two percentages.
+    auto rows_with_test = [](const std::string& out) {
+        const std::size_t table = out.find("By best validation accuracy:");
+        std::istringstream in(out.substr(table, out.find("\n\n", table) - table));  // the table alone
+        int n = 0;
+        for (std::string line; std::getline(in, line);)
+            n += std::count(line.begin(), line.end(), '%') == 2;
+        return n;
+    };
+    EXPECT_EQ(rows_with_test(r.out), 1) << r.out;
+    const Result all = run(sweep({"--sizes", "64,16,5", "--batch", "10", "--test-all"}));
+    ASSERT_EQ(all.code, 0) << all.err;
+    EXPECT_EQ(rows_with_test(all.out), 8) << all.out;
     // One metrics line per model and epoch, each with its run id and settings.
     std::ifstream in(path("m.jsonl"));
     std::string line;
