@@ -333,6 +333,34 @@ TEST(SweepRunner, DivergenceStaysWithItsModel) {
     }
 }
 
+// Data a network of the grid cannot use (images of another size, labels beyond its outputs) is
+// one error naming the network, before any model starts: not a fault in each of its rows.
+TEST(SweepRunner, DataThatFitsNoModelOfANetworkIsRefusedBeforeAnyTrains) {
+    const Dataset tr = bptest::quadrants(300, 3), ev = bptest::quadrants(50, 4);  // 2 inputs, labels 0..3
+    SweepOptions o;
+    o.where = {"cpu", DType::f32};
+    for (const auto& [bad, needle] : {std::pair<std::vector<int>, std::string>{{3, 5, 4}, "images of 2 pixels"},
+                                      {{2, 5, 3}, "label 3 is beyond"}}) {
+        SweepGrid g;
+        g.sizes = {{2, 5, 4}, bad};
+        g.seeds = {1, 2};
+        const std::vector<SweepModel> models = expand_grid(g, base_config(1), Init::gaussian);
+        int started = 0;
+        SweepCallbacks cb;
+        cb.on_model_start = [&](const SweepModel&, const Session&) { ++started; };
+        try {
+            run_sweep(tr, &ev, models, o, cb);
+            ADD_FAILURE() << "a sweep with the network " << sizes_to_string(bad) << " trained";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("for the network " + sizes_to_string(bad) + " (run 2)"),
+                      std::string::npos)
+                << e.what();
+        }
+        EXPECT_EQ(started, 0);
+    }
+}
+
 // The stop flag: the running model stops after its current segment, none starts after it.
 TEST(SweepRunner, StopFlagStopsTheRunningAndStartsNoMore) {
     const Dataset tr = random_set(300, 64, 1), ev = random_set(100, 64, 2);

@@ -57,6 +57,9 @@ def test_grid_and_combination_errors(small):
                                               r"sizes 784,30,10 eta 300 lmbda 10 mini_batch_size 10 \(run 3\)"):
         batchprop.sweep((X, y), 1, {"sizes": [784, 30, 10], "eta": [1, 300], "lmbda": [0, 10]}, (Xt, yt),
                         device="cpu")
+    with pytest.raises(batchprop.Error, match=r"label 9 is beyond the network's 5 outputs, for the network "
+                                              r"784,30,5 \(run 1\)"):
+        batchprop.sweep((X, y), 1, {"sizes": [[784, 30, 10], [784, 30, 5]], "eta": 1}, (Xt, yt), device="cpu")
     with pytest.raises(batchprop.Error, match="mini_batch_size 5000 is larger than the training set"):
         batchprop.sweep((X, y), 1, {"sizes": [784, 30, 10], "eta": 1, "mini_batch_size": [10, 5000]}, (Xt, yt),
                         device="cpu")

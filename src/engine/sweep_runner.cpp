@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "cpu/blas_threads.hpp"
+#include "engine/data_fit.hpp"
 
 namespace batchprop {
 
@@ -196,6 +197,17 @@ std::vector<SweepOutcome> run_sweep(const Dataset& train, const Dataset* eval, c
     BP_REQUIRE(starts.empty() || starts.size() == models.size(), "run_sweep: one start per model, or none");
     if (options.jobs < 0) BP_THROW("run_sweep: jobs must be 0 (one per core) or more (got " << options.jobs << ")");
     validate_sweep(models, train.n);
+    // Data a network cannot use would fail each of its models alike: one error, before any trains.
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        const SweepModel& m = models[i];
+        if (i > 0 && m.sizes == models[i - 1].sizes) continue;  // checked already (the grid's neighbours share it)
+        try {
+            check_data_fits(train, m.sizes, true);
+            if (eval) check_data_fits(*eval, m.sizes, true);
+        } catch (const Error& e) {
+            BP_THROW(e.what() << ", for the network " << sizes_to_string(m.sizes) << " (run " << m.id << ")");
+        }
+    }
     SweepRun run(train, eval, models, callbacks, starts);
     run.open_sessions(options.where);
     const bool gpu = run.on_gpu();
