@@ -126,6 +126,16 @@ TEST(SweepGridTest, NamesTheBadValueOfAnAxis) {
     g = SweepGrid{};
     g.sizes = {{784, 30, 10}, {784}};
     EXPECT_NE(error_of(g).find("sizes 784: "), std::string::npos) << error_of(g);
+    // A value given twice would train its models twice (and count them twice in the spread).
+    g = SweepGrid{};
+    g.eta = {0.5, 3, 0.5};
+    EXPECT_EQ(error_of(g), "eta 0.5 is given twice: each value makes its models once");
+    g = SweepGrid{};
+    g.seeds = {1, 2, 3, 2};
+    EXPECT_EQ(error_of(g), "seed 2 is given twice: each value makes its models once");
+    g = SweepGrid{};
+    g.sizes = {{784, 30, 10}, {784, 100, 10}, {784, 30, 10}};
+    EXPECT_EQ(error_of(g), "sizes 784,30,10 is given twice: each value makes its models once");
     // A large lambda alone is fine: eta lambda is the combination's to check.
     g = SweepGrid{};
     g.lambda = {1e12};

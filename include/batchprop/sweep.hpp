@@ -60,7 +60,8 @@ BATCHPROP_API long long grid_size(const SweepGrid& grid, long long most = 100000
 /// The grid's product in a fixed order, the seed varying fastest, then m, lambda, eta, sizes:
 /// models id .. id + seeds - 1 are one setting's seeds. `base` gives every other setting
 /// (epochs, cost, mode, launch, shuffle, monitors). Checks each axis value on its own
-/// (validate(TrainConfig), ParamLayout): SettingError naming it. No data needed.
+/// (validate(TrainConfig), ParamLayout) and refuses a value given twice on an axis: SettingError
+/// naming it. No data needed.
 BATCHPROP_API std::vector<SweepModel> expand_grid(const SweepGrid& grid, const TrainConfig& base, Init init);
 
 /// Every model against a training set of n_train examples (m <= n_train, eta lambda / n < 1):

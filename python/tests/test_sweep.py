@@ -51,6 +51,8 @@ def test_grid_and_combination_errors(small):
         batchprop.sweep((X, y), 1, {"sizes": [784, 30, 10]}, (Xt, yt))
     with pytest.raises(TypeError, match=r"grid\['eta'\]\[1\] must be a number"):
         batchprop.sweep((X, y), 1, {"sizes": [784, 30, 10], "eta": [1, "x"]}, (Xt, yt))
+    with pytest.raises(batchprop.Error, match="seed 2 is given twice"):
+        batchprop.sweep((X, y), 1, {"sizes": [784, 30, 10], "eta": 1, "seed": [1, 2, 2]}, (Xt, yt), device="cpu")
     with pytest.raises(batchprop.Error, match="eta -1 must be a finite number > 0"):
         batchprop.sweep((X, y), 1, {"sizes": [784, 30, 10], "eta": [1, -1]}, (Xt, yt), device="cpu")
     with pytest.raises(batchprop.Error, match=r"eta \* lmbda / n = 300 \* 10 / 2000 = 1.5 >= 1: .*in the combination "

@@ -3,6 +3,7 @@
 // ParamLayout), only restated so that a message names the value or the combination at fault.
 #include "batchprop/sweep.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <sstream>
 #include <utility>
@@ -72,6 +73,26 @@ void check_axis_values(const SweepGrid& g, const TrainConfig& base) {
     }
 }
 
+// A value given twice on an axis would train its models twice and count them twice in the
+// spread over seeds: refused, naming the first repeated value (in the axis's order).
+template <class V, class Text>
+void refuse_repeats(const std::vector<V>& values, Setting setting, Text text) {
+    std::vector<V> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end()) return;
+    for (std::size_t i = 1; i < values.size(); ++i)
+        if (std::find(values.begin(), values.begin() + std::ptrdiff_t(i), values[i]) != values.begin() + std::ptrdiff_t(i))
+            throw SettingError(setting, text(values[i]), " is given twice: each value makes its models once");
+}
+
+void check_repeats(const SweepGrid& g) {
+    refuse_repeats(g.sizes, Setting::sizes, [](const std::vector<int>& s) { return sizes_to_string(s); });
+    refuse_repeats(g.eta, Setting::eta, number_text);
+    refuse_repeats(g.lambda, Setting::lambda, number_text);
+    refuse_repeats(g.batch, Setting::batch, [](int m) { return std::to_string(m); });
+    refuse_repeats(g.seeds, Setting::seed, [](std::uint64_t s) { return std::to_string(s); });
+}
+
 }  // namespace
 
 long long grid_size(const SweepGrid& g, long long most) {
@@ -95,6 +116,7 @@ std::vector<SweepModel> expand_grid(const SweepGrid& g, const TrainConfig& base,
     const long long n = grid_size(g);
     validate(base);  // the settings every model shares
     check_axis_values(g, base);
+    check_repeats(g);
     std::vector<SweepModel> models;
     models.reserve(std::size_t(n));
     int setting = 0;
