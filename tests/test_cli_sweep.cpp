@@ -178,6 +178,8 @@ TEST_F(CliSweep, BadListElementsAreNamed) {
     expect_usage_error(sweep({"--seeds", "1-3,2"}), {"--seeds: seed 2 comes twice"});
     expect_usage_error(sweep({"--sizes", "64,16,5:64,x,5"}), {"--sizes: '64,x,5' (network 2 of 2)"});
     expect_usage_error(sweep({"--batch", "10,0"}), {"--batch 0 must be at least 1"});
+    expect_usage_error(sweep({"--sizes", "64,16,5:64,0,5"}),
+                       {"batchprop: error: --sizes 64,0,5: every layer needs at least one neuron\n"});
     expect_usage_error(sweep({"--lambda", "1,1"}), {"--lambda: '1' (value 2 of 2) repeats '1' (value 1 of 2)"});
     expect_usage_error(sweep({"--eta", "0.5,-2"}), {"--eta -2 must be a finite number > 0"});
     expect_usage_error(sweep({"--plot", path("p.png")}), {"--plot", "ending in .svg"});

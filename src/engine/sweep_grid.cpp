@@ -67,6 +67,8 @@ void check_axis_values(const SweepGrid& g, const TrainConfig& base) {
     for (const std::vector<int>& s : g.sizes) {
         try {
             ParamLayout check(s);
+        } catch (const SettingError&) {
+            throw;  // names the sizes and the value already ("sizes 784,0,10: every layer ...")
         } catch (const Error& e) {
             throw SettingError(Setting::sizes, sizes_to_string(s), std::string(": ") + e.what());
         }
