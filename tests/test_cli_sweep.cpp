@@ -151,6 +151,17 @@ TEST_F(CliSweep, TableSpreadMetricsSavesAndPlot) {
     const Result all = run(sweep({"--sizes", "64,16,5", "--batch", "10", "--test-all"}));
     ASSERT_EQ(all.code, 0) << all.err;
     EXPECT_EQ(rows_with_test(all.out), 8) << all.out;
+    // With --early-stop the chosen model is tested as its best epoch left it (as train
+    // --early-stop keeps it), saved or not: every model stops an epoch after its best here.
+    const Result early = run(sweep({"--sizes", "64,16,5", "--batch", "10", "--epochs", "5", "--early-stop", "1"}));
+    ASSERT_EQ(early.code, 0) << early.err;
+    const std::size_t chosen_at = early.out.find("\nChosen: run ");
+    ASSERT_NE(chosen_at, std::string::npos) << early.out;
+    const std::string chosen_line = early.out.substr(chosen_at, early.out.find('\n', chosen_at + 1) - chosen_at);
+    const std::size_t best_at = chosen_line.find(" at epoch "), kept_at = chosen_line.find("(the model of epoch ");
+    ASSERT_TRUE(best_at != std::string::npos && kept_at != std::string::npos) << chosen_line;
+    EXPECT_EQ(std::stoi(chosen_line.substr(best_at + 10)), std::stoi(chosen_line.substr(kept_at + 20))) << chosen_line;
+    EXPECT_TRUE(contains(chosen_line, "early stop")) << chosen_line;
     // One metrics line per model and epoch, each with its run id and settings.
     std::ifstream in(path("m.jsonl"));
     std::string line;

@@ -100,7 +100,10 @@ void SweepCommand::prepare() {
 }
 
 void SweepCommand::resume_models() {
-    const bool keep_best = !f_.save_best.empty() || !f_.save_dir.empty() || !f_.checkpoint.empty();
+    // Early stopping's best network is what a model's test accuracy is measured on (and what is
+    // saved), as train --early-stop keeps it: kept whenever it may be asked for.
+    const bool keep_best =
+        f_.base.early_stop > 0 || !f_.save_best.empty() || !f_.save_dir.empty() || !f_.checkpoint.empty();
     const int n = int(models_.size());
     for (const SweepModel& m : models_) {
         rows_.push_back(SweepRow::of(m));
