@@ -272,6 +272,15 @@ class OtherScripts(ScriptTest):
         self.expect_error(py(os.path.join("compare", "compare.py"), "--only", "numpy,jax"), 2, "jax")
         self.expect_error(py(os.path.join("compare", "compare.py"), "--epochs", "x"), 2, "--epochs")
 
+    def test_sweep_scaling_bad_arguments(self):
+        self.expect_error(py("sweep_scaling.py", "--models", "1,x"), 2, "--models", "'1,x'")
+        self.expect_error(py("sweep_scaling.py", "--models", "1,2,2"), 2, "--models", "none repeated")
+        self.expect_error(py("sweep_scaling.py", "--epochs", "0"), 2, "--epochs", "at least 1")
+        self.expect_error(py("sweep_scaling.py", "--cli", self.path("nope")), 2, "--cli", "not an executable")
+        # A sweep the CLI refuses: its one line, not a traceback (before any data is read).
+        self.expect_error(py("sweep_scaling.py", "--cli", CLI, "--sizes", "784,x,10", "--models", "1", "--repeats", "1"),
+                          1, "failed (exit 2)", "--sizes")
+
     def test_python_module_bad_arguments(self):
         script = os.path.join("compare", "python_module.py")
         self.expect_error(py(script, "--epochs", "1"), 2, "--epochs")

@@ -172,7 +172,7 @@ TEST_F(Cli, EveryCommandHasHelp) {
 
 TEST_F(Cli, UnknownCommandsFlagsAndValues) {
     expect_usage_error({"trian"}, {"unknown command 'trian' (did you mean 'train'?)"});
-    expect_usage_error({"frobnicate"}, {"unknown command 'frobnicate'", "the commands are train, eval"});
+    expect_usage_error({"frobnicate"}, {"unknown command 'frobnicate'", "the commands are train, sweep, eval, predict, gradcheck, info"});
     expect_usage_error({"train", "--bogus"}, {"--bogus"});
     expect_usage_error({"eval", "--model", "m.json", "--bogus", "1"}, {"--bogus"});
     expect_usage_error(train({"--cost", "hinge"}), {"--cost", "hinge"});

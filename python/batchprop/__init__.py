@@ -1,7 +1,8 @@
 """batchprop from Python: the book's network2.py API (Network, SGD, accuracy, total_cost,
 save/load, the cost classes), trained by batchprop's fully matrix-based backprop on the CPU or
 a GPU. `import batchprop as network2` and the book's chapter-3 code runs unchanged;
-batchprop.network is network.py's chapter-1 API, batchprop.mnist_loader the data loader.
+batchprop.network is network.py's chapter-1 API, batchprop.mnist_loader the data loader;
+batchprop.sweep trains a grid of networks at once (a hyper-parameter search).
 
 Errors batchprop itself reports are batchprop.Error (a ValueError) with its one-line message;
 missing files raise FileNotFoundError, wrong argument types TypeError.
@@ -24,12 +25,12 @@ except ImportError as e:  # another interpreter than the one the module was buil
 from . import mnist_loader, network, network2
 from ._core import Data, Error
 from ._data import as_data
-from .network2 import (CrossEntropyCost, Network, QuadraticCost, load, sigmoid, sigmoid_prime,
+from .network2 import (CrossEntropyCost, Network, QuadraticCost, load, sigmoid, sigmoid_prime, sweep,
                        vectorized_result)
 
 __version__ = _core.__version__
 
-__all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load", "Data", "as_data", "Error",
+__all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load", "sweep", "Data", "as_data", "Error",
            "sigmoid", "sigmoid_prime", "vectorized_result", "load_idx", "__version__"]
 
 

@@ -48,6 +48,12 @@ class TrainConfig:  # batchprop::TrainConfig (settings.hpp)
 
 def validate(config: TrainConfig, n_train: int) -> None: ...
 
+# run_sweep over the grid's product: (one dict per model with "session", "results", ...; a notice or "")
+def sweep(train_data: Data, eval_data: Optional[Data], sizes: Sequence[Sequence[int]], eta: Sequence[float],
+          lmbda: Sequence[float], batch: Sequence[int], seeds: Sequence[int], config: TrainConfig, cost: str,
+          init: str, device: str, dtype: str, jobs: int,
+          progress: Optional[Callable[[int, int, int, int], None]]) -> Tuple[list[dict], str]: ...
+
 EvaluationTuple = Tuple[int, int, float]  # (correct, total, mean cost)
 
 class Session:

@@ -30,7 +30,8 @@ from ._data import _warn, as_data
 # (x, y) tuples, or a prepared batchprop.Data.
 DataLike = Union["_core.Data", Tuple[np.ndarray, Any], Sequence[Tuple[Any, Any]]]
 
-__all__ = ["QuadraticCost", "CrossEntropyCost", "Network", "load", "sigmoid", "sigmoid_prime", "vectorized_result"]
+__all__ = ["QuadraticCost", "CrossEntropyCost", "Network", "load", "sweep", "sigmoid", "sigmoid_prime",
+           "vectorized_result"]
 
 
 def sigmoid(z):
@@ -577,3 +578,136 @@ def load(filename: Union[str, os.PathLike], *, device: str = "auto", dtype: str 
     net._seed = _seed_of(seed)
     net._attach(_core.Session.load(_check_file(filename), device, dtype))
     return net
+
+
+# ---- many networks at once ----------------------------------------------------------------------
+
+_GRID_KEYS = ("sizes", "eta", "lmbda", "mini_batch_size", "seed")
+
+
+def _grid_values(grid, key, convert, default):
+    """grid[key] as a list of converted values (a single value is a list of one)."""
+    if key not in grid:
+        if default is None:
+            raise ValueError(f"grid needs {key!r} (a value or a list of values)")
+        return default
+    values = grid[key]
+    if key == "sizes" and isinstance(values, (list, tuple)) and values and not isinstance(values[0], (list, tuple)):
+        values = [values]  # one network: [784, 30, 10]
+    if not isinstance(values, (list, tuple, range, np.ndarray)):
+        values = [values]
+    if len(values) == 0:
+        raise ValueError(f"grid[{key!r}] is empty")
+    return [convert(v, f"grid[{key!r}][{i}]") for i, v in enumerate(values)]
+
+
+def _grid_sizes(value, name):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be a list of layer sizes, got {type(value).__name__}")
+    return [_as_int(s, f"{name}'s layer size") for s in value]
+
+
+def sweep(training_data: DataLike, epochs: int, grid: dict, evaluation_data: Optional[DataLike] = None, *,
+          cost: type = CrossEntropyCost, initializer: str = "default",
+          monitor_evaluation_cost: bool = True, monitor_evaluation_accuracy: bool = True,
+          monitor_training_cost: bool = False, monitor_training_accuracy: bool = False,
+          device: str = "auto", dtype: str = "f32", jobs: int = 0, mode: str = "matrix", launch: str = "auto",
+          shuffle: bool = True, progress: Optional[Callable[[int, int, int, int], Any]] = None) -> List[dict]:
+    """Trains one Network per combination of the grid's values, several at once, and returns one
+    record per network: a hyper-parameter search without a Python loop around SGD.
+
+    grid             the values to combine, by network2's names: {"sizes": [[784, 30, 10],
+                     [784, 100, 10]], "eta": [0.025, 0.25, 2.5], "lmbda": [0.0, 1.0, 5.0],
+                     "mini_batch_size": [10], "seed": [1, 2, 3, 4]}; a single value stands for a
+                     list of one. "sizes" and "eta" are required; "lmbda" defaults to 0,
+                     "mini_batch_size" to 10 and "seed" to one drawn from numpy's generator (as
+                     Network's). The networks are every combination, the seed varying fastest.
+    training_data, epochs, evaluation_data, monitor_*, cost, mode, launch, shuffle
+                     as Network(..., cost) and its SGD take them; every network trains with them
+                     (the evaluation monitors are on by default: the point is to compare)
+    initializer      "default" (network2's default_weight_initializer) or "large" (N(0, 1))
+    device, dtype    as Network's; every network computes there
+    jobs             networks trained at once on the CPU: 0 (the default) is one per core; a
+                     GPU trains one at a time for now
+    progress         called as progress(networks_done, networks, epochs_done, epochs) a few
+                     times a second
+
+    Returns, in grid order, one dict per network: "run" (its place in the grid), "sizes",
+    "eta", "lmbda", "mini_batch_size", "seed"; "status" ("done"; "diverged" when a parameter
+    became infinite or NaN, with "error" saying in which epoch; the others train on regardless);
+    "epochs" done and "seconds"; the four lists SGD returns ("evaluation_cost",
+    "evaluation_accuracy", "training_cost", "training_accuracy"); and "net", the trained Network
+    (None when it diverged). Each network is bit for bit the one Network(sizes, cost,
+    seed=seed).SGD(training_data, epochs, mini_batch_size, eta, lmbda, ...) trains on the same
+    device, and so `batchprop train`'s with the same settings (see the README's "Sweeps" for
+    products of 32 MFLOP and more, which a sweep runs on one BLAS thread each).
+
+    Choose on the validation data, as the book does:
+        best = max(records, key=lambda r: max(r["evaluation_accuracy"]))
+    A combination no network can train (eta * lmbda / n >= 1, a mini_batch_size larger than the
+    training data) raises batchprop.Error naming it before anything trains. Training runs with
+    the GIL released; Ctrl-C stops every network after its current mini-batch and raises
+    KeyboardInterrupt.
+    """
+    if not isinstance(grid, dict):
+        raise TypeError(f"grid must be a dict of lists of values, got {type(grid).__name__}")
+    unknown = [k for k in grid if k not in _GRID_KEYS]
+    if unknown:
+        raise ValueError(f"grid has {unknown[0]!r}, which is not one of {', '.join(_GRID_KEYS)}")
+    sizes = _grid_values(grid, "sizes", _grid_sizes, None)
+    etas = _grid_values(grid, "eta", _as_float, None)
+    lmbdas = _grid_values(grid, "lmbda", _as_float, [0.0])
+    batches = _grid_values(grid, "mini_batch_size", _as_int, [10])
+    seeds = _grid_values(grid, "seed", lambda v, n: _as_int(v, n, 0, _SEED_MAX), None) if "seed" in grid \
+        else [_seed_of(None)]
+    if initializer not in ("default", "large"):
+        raise ValueError(f"initializer must be 'default' or 'large', got {initializer!r}")
+    monitors = (monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, monitor_training_accuracy)
+    monitor_evaluation = bool(monitor_evaluation_cost or monitor_evaluation_accuracy)
+    if monitor_evaluation and evaluation_data is None:
+        raise ValueError("monitor_evaluation_cost/accuracy need evaluation_data")
+    config = _core.TrainConfig()
+    config.epochs = _as_int(epochs, "epochs")
+    config.mode = mode
+    config.launch = launch
+    config.shuffle = bool(shuffle)
+    config.monitor_training = bool(monitor_training_cost or monitor_training_accuracy)
+    config.monitor_evaluation = monitor_evaluation
+    config.l2_over_evaluated_set = True  # network2.py's total_cost, as SGD
+    train = as_data(training_data, "training_data")
+    evaluation = as_data(evaluation_data, "evaluation_data") if monitor_evaluation else None
+    records, notice = _core.sweep(train, evaluation, sizes, etas, lmbdas, batches, seeds, config, _cost_name(cost),
+                                  "scaled" if initializer == "default" else "gaussian", device, dtype,
+                                  _as_int(jobs, "jobs", 0), progress)
+    if notice:
+        _warn(f"batchprop: {notice}")
+    return [_sweep_record(r, monitors, config, train.n) for r in records]
+
+
+def _sweep_record(r, monitors, config, n_train):
+    """A record of _core.sweep as sweep() returns it: SGD's four lists and the Network."""
+    want_eval_cost, want_eval_acc, want_train_cost, want_train_acc = monitors
+    lists = {"evaluation_cost": [], "evaluation_accuracy": [], "training_cost": [], "training_accuracy": []}
+    for e in r.pop("results"):
+        for which, want_cost, want_acc in (("evaluation", want_eval_cost, want_eval_acc),
+                                           ("training", want_train_cost, want_train_acc)):
+            if e[which] is not None:
+                correct, _, c = e[which]
+                if want_cost:
+                    lists[which + "_cost"].append(c)
+                if want_acc:
+                    lists[which + "_accuracy"].append(correct)
+    r.update(lists)
+    session = r.pop("session")
+    net = None
+    if session is not None and r["status"] == "done":
+        net = Network.__new__(Network)
+        net._seed = r["seed"]
+        net._attach(session)
+        net._epochs_trained = r["epochs"]
+        # What save() records, as after the SGD call that trained it.
+        net._run = {"interrupted": False, "eta": r["eta"], "lambda": r["lmbda"], "batch": r["mini_batch_size"],
+                    "mode": config.mode, "launch": config.launch, "seed": r["seed"], "shuffle": config.shuffle,
+                    "training_examples": n_train}
+    r["net"] = net
+    return r

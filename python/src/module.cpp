@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "batchprop/batchprop.hpp"
+#include "batchprop/sweep.hpp"
 
 namespace py = pybind11;
 using namespace batchprop;
@@ -176,6 +177,103 @@ int train(Session& s, const Dataset& train_data, const Dataset* eval_data, Train
     return last;
 }
 
+// ---- many networks at once (sweep.hpp) ------------------------------------------------------------
+
+// One dict per model of a finished sweep (sweep() below): its settings, its outcome, its
+// epochs' evaluations, and its trained session.
+py::list sweep_records(const std::vector<SweepModel>& models, std::vector<SweepOutcome>& out,
+                       const std::vector<std::vector<EpochResult>>& results) {
+    py::list records;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+        const SweepModel& m = models[i];
+        SweepOutcome& o = out[i];
+        py::dict d;
+        d["run"] = m.id;
+        d["sizes"] = m.sizes;
+        d["eta"] = m.config.eta;
+        d["lmbda"] = m.config.lambda;
+        d["mini_batch_size"] = m.config.batch;
+        d["seed"] = m.config.seed;
+        d["status"] = to_string(o.status);
+        d["error"] = o.error;
+        d["epochs"] = o.epochs_done;
+        d["seconds"] = o.seconds;
+        py::list epochs;
+        for (const EpochResult& r : results[i])
+            epochs.append(py::dict(py::arg("epoch") = r.epoch, py::arg("examples") = r.examples,
+                                   py::arg("evaluation") = evaluation_tuple(r.evaluation),
+                                   py::arg("training") = evaluation_tuple(r.training)));
+        d["results"] = epochs;
+        d["session"] = o.session ? py::cast(std::move(*o.session)) : py::none();
+        records.append(d);
+    }
+    return records;
+}
+
+// Runs run_sweep without the GIL over the grid's product (each axis a list; `config` the settings
+// every model shares). Per model, a dict: its settings, "status", "error", "epochs" (whole epochs
+// done), "seconds", "results" (per epoch: "examples", "evaluation" and "training" as
+// evaluation_tuple) and "session" (the trained network; None if it never started), in run-id
+// order. Python is entered as train() enters it: at most every 50 ms to let a signal run its
+// handler (Ctrl-C stops every model after its current mini-batch and raises KeyboardInterrupt)
+// and call progress(models_done, models, epochs_done, epochs).
+py::tuple sweep(const Dataset& train_data, const Dataset* eval_data, const std::vector<std::vector<int>>& sizes,
+                const std::vector<double>& eta, const std::vector<double>& lambda, const std::vector<int>& batch,
+                const std::vector<std::uint64_t>& seeds, TrainConfig config, const std::string& cost,
+                const std::string& init, const std::string& device, const std::string& dtype, int jobs,
+                const py::object& progress) {
+    config.monitor_evaluation = config.monitor_evaluation && eval_data;
+    config.cost = parse<Cost>(cost);
+    const std::vector<SweepModel> models = expand_grid(SweepGrid{sizes, eta, lambda, batch, seeds}, config, parse<Init>(init));
+    validate_sweep(models, train_data.n);
+    std::vector<std::vector<EpochResult>> results(models.size());
+    std::atomic<bool> stop{false};
+    std::optional<py::error_already_set> raised;  // created and destroyed with the GIL held
+    int models_done = 0;
+    long long epochs_done = 0, epochs_total = 0;
+    for (const SweepModel& m : models) epochs_total += m.config.epochs - m.config.first_epoch;
+    using clock = std::chrono::steady_clock;
+    clock::time_point last_poll = clock::now();
+    std::string notice;
+    SweepCallbacks cb;  // run_sweep calls these one at a time: no locking of our own
+    cb.stop = &stop;
+    cb.on_notice = [&](const std::string& why) { notice = why; };
+    cb.on_epoch = [&](const SweepModel& m, const EpochResult& r, const Session&) {
+        results[std::size_t(m.id)].push_back(r);
+        if (r.examples == train_data.n) ++epochs_done;
+        return true;
+    };
+    cb.on_model_end = [&](const SweepModel&, const SweepOutcome&) { ++models_done; };
+    cb.on_batch = [&](const SweepModel&, const BatchProgress&) {
+        const clock::time_point now = clock::now();
+        if (now - last_poll < std::chrono::milliseconds(50)) return;
+        last_poll = now;
+        py::gil_scoped_acquire gil;
+        if (raised) return;
+        try {
+            if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            if (!progress.is_none()) progress(models_done, models.size(), epochs_done, epochs_total);
+        } catch (py::error_already_set& e) {
+            raised.emplace(std::move(e));
+            stop = true;
+        }
+    };
+    SweepOptions options;
+    options.where = options_from(device, dtype);
+    options.jobs = jobs;
+    std::vector<SweepOutcome> out;
+    {
+        py::gil_scoped_release nogil;
+        out = run_sweep(train_data, eval_data, models, options, cb);
+    }
+    if (raised) {
+        raised->restore();
+        raised.reset();
+        throw py::error_already_set();
+    }
+    return py::make_tuple(sweep_records(models, out, results), notice);
+}
+
 // ---- parameters as numpy arrays ----------------------------------------------------------------
 
 // w^l as (n_l, n_{l-1}) and b^l as (n_l, 1), float64, as network2.py holds them.
@@ -309,6 +407,10 @@ PYBIND11_MODULE(_core, m) {
             [](TrainConfig& c, bool v) { c.l2_scale = v ? L2Scale::evaluated_set : L2Scale::training_set; });
     m.def("validate", [](const TrainConfig& c, int n_train) { validate(c, n_train); }, py::arg("config"),
           py::arg("n_train"), "The library's checks of a TrainConfig against a training set of n_train examples.");
+    m.def("sweep", &sweep, py::arg("train_data"), py::arg("eval_data"), py::arg("sizes"), py::arg("eta"),
+          py::arg("lmbda"), py::arg("batch"), py::arg("seeds"), py::arg("config"), py::arg("cost"), py::arg("init"),
+          py::arg("device"), py::arg("dtype"), py::arg("jobs"), py::arg("progress"),
+          "run_sweep over the grid's product (sweep.hpp): (one dict per model, a notice or '').");
 
     py::class_<Session>(m, "Session", "A network on a device (batchprop::Session).")
         .def(py::init([](const std::vector<int>& sizes, const std::string& cost, const std::string& init,

@@ -13,6 +13,7 @@ void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_gradcheck(CLI::App& app);
 void register_info(CLI::App& app);
+void register_sweep(CLI::App& app);
 
 // Thrown by a command that Ctrl-C or SIGTERM stopped after it finished cleanly (e.g. train
 // saved the model): not an error, but the run did not complete, so main exits with

@@ -92,9 +92,9 @@ std::string usage_error(const CLI::App* app, const CLI::Error& e) {
         if (word.rfind('-', 0) == 0) {
             what = "unknown option '" + word + "' (options come after the command: batchprop train " + word + " ...)";
         } else {
-            const std::string near = batchprop::nearest_word(word, {"train", "eval", "predict", "gradcheck", "info"});
+            const std::string near = batchprop::nearest_word(word, {"train", "sweep", "eval", "predict", "gradcheck", "info"});
             what = "unknown command '" + word + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
-                   "; the commands are train, eval, predict, gradcheck, info";
+                   "; the commands are train, sweep, eval, predict, gradcheck, info";
         }
     } else if (!extras.empty() && sub != app) {
         // Whatever CLI11 stopped at (a missing --model, ...), a word it could not place explains
@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
     // line. (List options such as --sizes set their own policy.)
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     batchprop::cli::register_train(app);
+    batchprop::cli::register_sweep(app);
     batchprop::cli::register_eval(app);
     batchprop::cli::register_predict(app);
     batchprop::cli::register_gradcheck(app);

@@ -32,7 +32,7 @@ std::string utc_now() {
 }
 }  // namespace
 
-void MetricsLog::write(const EpochResult& r) {
+void MetricsLog::write(const EpochResult& r, const nlohmann::ordered_json& run) {
     nlohmann::ordered_json j;  // keys in the documented order
     j["epoch"] = r.epoch;
     j["seconds"] = r.train_seconds;
@@ -47,7 +47,7 @@ void MetricsLog::write(const EpochResult& r) {
     j["eval_cost"] = value(m.eval_cost, r.evaluation, false);
     j["train_accuracy"] = value(m.train_acc, r.training, true);
     j["train_cost"] = value(m.train_cost, r.training, false);
-    for (const auto& [key, value] : run_.items()) j[key] = value;
+    for (const auto& [key, value] : run.items()) j[key] = value;
     j["time"] = utc_now();
     const std::string line = j.dump() + "\n";
     if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)

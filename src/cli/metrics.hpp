@@ -35,7 +35,9 @@ public:
     MetricsLog& operator=(const MetricsLog&) = delete;
 
     // Appends the epoch's line and flushes it, so the file is useful while training runs.
-    void write(const EpochResult& r);
+    void write(const EpochResult& r) { write(r, run_); }
+    // The same with other settings after the epoch's figures (a sweep: each model's own).
+    void write(const EpochResult& r, const nlohmann::ordered_json& run);
 
 private:
     std::string path_;

@@ -32,6 +32,12 @@ void duration(char* out, std::size_t size, double s) {
 
 }  // namespace
 
+std::string duration_text(double seconds) {
+    char buf[32];
+    duration(buf, sizeof buf, seconds);
+    return buf;
+}
+
 Progress::Progress(bool quiet, bool lines_to_stderr, int epochs, bool allow_live)
     : quiet_(quiet),
       live_(!quiet && allow_live && ::isatty(STDERR_FILENO)),

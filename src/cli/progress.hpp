@@ -15,6 +15,9 @@
 
 namespace batchprop::cli {
 
+// "4.2 s", "3 min 05 s", "2 h 07 min": a duration as the live line shows it.
+std::string duration_text(double seconds);
+
 class Progress {
 public:
     // quiet: nothing at all. lines_to_stderr: summary lines on stderr (stdout is data).

@@ -30,6 +30,7 @@ TrainData load_train_data(const TrainOptions& o, const TrainFiles& files) {
             throw UsageError("--validation " + std::to_string(o.validation) + " leaves no training examples: " +
                              all.source + " has " + std::to_string(all.n));
         available = all.n - o.validation;
+        d.test = std::move(d.eval);  // read only when located (a sweep reports its chosen model's test accuracy)
         d.eval = all.slice(available, o.validation);
         d.eval_name = "the last " + std::to_string(o.validation) + " training images (--validation)";
     } else {

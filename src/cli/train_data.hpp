@@ -15,6 +15,7 @@ namespace batchprop::cli {
 
 struct TrainData {
     Dataset train, eval;
+    Dataset test;           // with --validation, the test set when its files were located too (a sweep)
     std::string eval_name;  // for the header line
     std::string note;       // a setting the data cut short, said rather than done silently
 };
@@ -28,7 +29,8 @@ struct TrainFiles {
 };
 TrainFiles locate_train_files(const TrainOptions& o);
 
-// Reads them, as the flags cut them (--validation, --train-limit).
+// Reads them, as the flags cut them (--validation, --train-limit). With --validation and the
+// test files located as well, the test set is kept as `test`.
 TrainData load_train_data(const TrainOptions& o, const TrainFiles& files);
 
 // Their paths (checkpoint.hpp's data_identity), and with the names messages call them by.

@@ -7,6 +7,7 @@
 
 #include "batchprop/backend.hpp"
 #include "batchprop/backprop.hpp"
+#include "engine/data_fit.hpp"
 
 namespace batchprop {
 
@@ -46,10 +47,8 @@ struct Session::Impl {
     std::string notice;
 };
 
-namespace {
-
-// Images must fit the input layer, labels the output layer.
-void check_fits(const Dataset& d, const std::vector<int>& sizes, bool need_labels) {
+// See engine/data_fit.hpp.
+void check_data_fits(const Dataset& d, const std::vector<int>& sizes, bool need_labels) {
     if (d.n_inputs != sizes.front())
         BP_THROW(d.source << ": images of " << d.n_inputs << " pixels, but the network has " << sizes.front()
                           << " input neurons");
@@ -58,6 +57,8 @@ void check_fits(const Dataset& d, const std::vector<int>& sizes, bool need_label
         BP_THROW((d.labels_source.empty() ? d.source : d.labels_source)
                  << ": label " << d.max_label() << " is beyond the network's " << sizes.back() << " outputs");
 }
+
+namespace {
 
 template <class T>
 struct ImplT final : Session::Impl {
@@ -71,8 +72,8 @@ struct ImplT final : Session::Impl {
     int train(const Dataset& train, const Dataset* eval, TrainConfig cfg, const TrainCallbacks& cb) override {
         // A callback calling train() again would run a second trainer over the first one's buffers.
         if (active) BP_THROW("train: not while training (called from a training callback)");
-        check_fits(train, sizes, true);
-        if (eval) check_fits(*eval, sizes, true);
+        check_data_fits(train, sizes, true);
+        if (eval) check_data_fits(*eval, sizes, true);
         cfg.cost = cost;  // the session's (config.cost is ignored: set_cost chooses)
         DeviceData<T> dtrain(*be, train);
         std::optional<DeviceData<T>> deval;
@@ -108,7 +109,7 @@ struct ImplT final : Session::Impl {
     // Feeds the images forward in chunks; f(first, count, a^L on the host).
     template <class F>
     void forward(const Dataset& d, F&& f) {
-        check_fits(d, sizes, false);
+        check_data_fits(d, sizes, false);
         if (d.pixel_type() == PixelType::f32) forward(d, static_cast<const float*>(d.image_data()), f);
         else forward(d, static_cast<const std::uint8_t*>(d.image_data()), f);
     }
@@ -143,7 +144,7 @@ struct ImplT final : Session::Impl {
     }
 
     Evaluation evaluate(const Dataset& d) override {
-        check_fits(d, sizes, true);
+        check_data_fits(d, sizes, true);
         const int nL = sizes.back();
         Evaluation e;
         e.total = d.n;
