@@ -227,6 +227,8 @@ TEST_F(CliSweep, DivergenceStaysInItsRow) {
     ASSERT_EQ(again.code, 0) << again.err;
     EXPECT_TRUE(contains(again.out, "diverged in epoch 1")) << again.out;
     EXPECT_TRUE(contains(again.out, "2 of 2 models finished, 0 epochs left")) << again.out;
+    // The chosen model, not trained again, is still the one of its last epoch.
+    EXPECT_TRUE(contains(again.out, "(the model of epoch 2, as saved)")) << again.out;
     // The checkpoint being resumed is an input: checkpointing elsewhere, no output may replace it.
     const std::string kept = slurp(path("ck/run-000.ckpt.json")), sweep_json = slurp(path("ck/sweep.json"));
     expect_usage_error({"sweep", "--resume", path("ck"), "--checkpoint", path("ck2"), "--save-best",
