@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.failure_message(usage_error);
     app.footer("Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C), 143 stopped (SIGTERM).\n"
-               "Environment: BATCHPROP_DEVICE (the default --device), OPENBLAS_NUM_THREADS, OPENBLAS_CORETYPE.");
+               "Environment: BATCHPROP_DEVICE (the default --device), BATCHPROP_FUSED_CLUSTER (auto or 1..8: the fused\n"
+               "step on a cluster of SMs, opt-in until checked on a GPU), OPENBLAS_NUM_THREADS, OPENBLAS_CORETYPE.");
     // A repeated option takes its last value, so a script can append overrides to a command
     // line. (List options such as --sizes set their own policy.)
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
