@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
+#include <unordered_map>
 
 #include "batchprop/check.hpp"
 #include "flag_values.hpp"
@@ -103,11 +104,13 @@ std::vector<std::uint64_t> parse_seeds(const std::string& text) {
             if (s == b) break;
         }
     }
-    for (std::size_t i = 0; i < v.size(); ++i)
-        for (std::size_t j = 0; j < i; ++j)
-            if (v[i] == v[j])
-                BP_THROW("--seeds: seed " << v[i] << " comes twice ('" << each[j] << "' and '" << each[i]
-                                          << "'): each value makes its models once");
+    std::unordered_map<std::uint64_t, std::size_t> first;  // seed -> its first place (linear, not n^2)
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto [at, fresh] = first.emplace(v[i], i);
+        if (!fresh)
+            BP_THROW("--seeds: seed " << v[i] << " comes twice ('" << each[at->second] << "' and '" << each[i]
+                                      << "'): each value makes its models once");
+    }
     return v;
 }
 
