@@ -242,17 +242,6 @@ TEST(ClusterDecision, TheLargestClusterFromWhatTheDeviceReports) {
 
 // ---- the step program, inside a Trainer ----------------------------------------------------
 
-Dataset random_data(int n0, int n, int classes, std::uint64_t seed) {
-    Dataset d;
-    d.n_inputs = n0;
-    d.n = n;
-    d.source = "random";
-    d.pixels = bptest::random_pixels(std::size_t(n0) * std::size_t(n), seed);
-    std::uint64_t s = splitmix64(seed + 1);
-    for (int j = 0; j < n; ++j) d.labels.push_back(int(splitmix64(s++) % std::uint64_t(classes)));
-    return d;
-}
-
 struct Case {
     std::vector<int> sizes;
     int m;
@@ -275,7 +264,7 @@ struct Outcome {
 // Two epochs of c on `be` (the fusing test double, or a CPU backend for the library path).
 template <class T>
 Outcome train(Backend<T>& be, const Case& c, Launch launch, const Dataset* images = nullptr) {
-    const Dataset tr = images ? *images : random_data(c.sizes.front(), c.n, c.sizes.back(), 11);
+    const Dataset tr = images ? *images : bptest::random_dataset(c.n, c.sizes.front(), c.sizes.back(), 11, 12);
     TrainConfig cfg;
     cfg.epochs = 2;
     cfg.batch = c.m;
@@ -356,7 +345,7 @@ TEST(ClusterStep, NAndOrderAreBitwiseTheSameInFloat) {
 TEST(ClusterStep, FloatInputsAsWell) {
     for (const Case& c : {Case{{64, 6, 3}, 5, Cost::quadratic, 0.5, 0.0}, Case{{30, 12, 4}, 4, Cost::cross_entropy, 0.5, 1.0}}) {
         SCOPED_TRACE(describe(c));
-        const Dataset bytes = random_data(c.sizes.front(), c.n, c.sizes.back(), 11);
+        const Dataset bytes = bptest::random_dataset(c.n, c.sizes.front(), c.sizes.back(), 11, 12);
         auto inputs = std::make_shared<std::vector<float>>(bytes.pixels.size());
         for (std::size_t i = 0; i < inputs->size(); ++i) (*inputs)[i] = float(bytes.pixels[i]) / 300.0f;  // not k/255
         const Dataset tr = borrow_images(bytes.n_inputs, bytes.n, inputs->data(), inputs, bytes.labels);

@@ -254,18 +254,6 @@ TEST(ResolveLaunch, NamesRoundTrip) {
 
 // ---- the step program, inside a Trainer ----------------------------------------------------
 
-// n examples of n0 random pixels (never all zero) and random labels in 0..classes-1.
-Dataset random_data(int n0, int n, int classes, std::uint64_t seed) {
-    Dataset d;
-    d.n_inputs = n0;
-    d.n = n;
-    d.source = "random";
-    d.pixels = bptest::random_pixels(std::size_t(n0) * std::size_t(n), seed);
-    std::uint64_t s = splitmix64(seed + 1);
-    for (int j = 0; j < n; ++j) d.labels.push_back(int(splitmix64(s++) % std::uint64_t(classes)));
-    return d;
-}
-
 struct Case {
     std::vector<int> sizes;
     int m;
@@ -289,7 +277,8 @@ const std::vector<Case> kCases = {
 
 template <class T>
 bptest::TrainRun<T> train(Backend<T>& be, const Case& c, Launch launch, int epochs = 2, int n = 253) {
-    const Dataset tr = random_data(c.sizes.front(), n, c.sizes.back(), 11), ev = random_data(c.sizes.front(), 50, c.sizes.back(), 12);
+    const Dataset tr = bptest::random_dataset(n, c.sizes.front(), c.sizes.back(), 11, 12),
+                  ev = bptest::random_dataset(50, c.sizes.front(), c.sizes.back(), 12, 13);
     TrainConfig cfg;
     cfg.epochs = epochs;
     cfg.batch = c.m;
@@ -383,7 +372,7 @@ TEST(FusedDevice, RefusesALaunchThePlanDoesNotFit) {
     bptest::FusingCpuBackend<double> be(50000);
     FusedDevice<double>* device = fused_device<double>(be);
     ASSERT_EQ(device, &be);
-    const Dataset tr = random_data(64, 40, 3, 11);
+    const Dataset tr = bptest::random_dataset(40, 64, 3, 11, 12);
     DeviceData<double> d(be, tr);
     Buffer<double> params(be, layout.n_params());
     params.upload(std::vector<double>(layout.n_params(), 0.01));
@@ -448,7 +437,7 @@ TEST(FusedStep, PlacementDoesNotChangeTheResult) {
 
 TEST(FusedStep, FloatInputsAsWell) {
     const Case c = kCases[0];
-    const Dataset bytes = random_data(c.sizes.front(), 253, c.sizes.back(), 11);
+    const Dataset bytes = bptest::random_dataset(253, c.sizes.front(), c.sizes.back(), 11, 12);
     auto inputs = std::make_shared<std::vector<float>>(bytes.pixels.size());
     for (std::size_t i = 0; i < inputs->size(); ++i) (*inputs)[i] = float(bytes.pixels[i]) / 300.0f;  // not k/255
     const Dataset tr = borrow_images(bytes.n_inputs, bytes.n, inputs->data(), inputs, bytes.labels);
@@ -469,7 +458,7 @@ TEST(FusedStep, FloatInputsAsWell) {
 // A Trainer of [64,6,3] on 253 random examples on `be`, segments of 7 steps.
 struct SegmentedRun {
     SegmentedRun(Backend<double>& be, TrainConfig cfg)
-        : data(random_data(64, 253, 3, 11)), net({64, 6, 3}), d(be, data),
+        : data(bptest::random_dataset(253, 64, 3, 11, 12)), net({64, 6, 3}), d(be, data),
           trainer(be, net.layout(), d, nullptr, (cfg.segment_steps = 7, cfg)) {
         net.init(Init::scaled, 5);
         trainer.backprop().set_params(net.params());
@@ -515,7 +504,7 @@ TEST(FusedStep, TheStopFlagEndsTheEpochAtASegment) {
 }
 
 TEST(FusedStep, AutoStaysOffForPerExampleModeAndWideBatches) {
-    const Dataset tr = random_data(64, 253, 3, 11);
+    const Dataset tr = bptest::random_dataset(253, 64, 3, 11, 12);
     bptest::FusingCpuBackend<double> be;
     const ParamLayout layout({64, 6, 3});
     DeviceData<double> d(be, tr);

@@ -21,25 +21,9 @@ using namespace batchprop;
 
 namespace {
 
-#define REQUIRE_GPU()                                                                       \
-    do {                                                                                    \
-        if (!gpu_status().usable) GTEST_SKIP() << "no usable GPU: " << gpu_status().reason; \
-    } while (0)
-
-Dataset random_data(int n0, int n, int classes, std::uint64_t seed) {
-    Dataset d;
-    d.n_inputs = n0;
-    d.n = n;
-    d.source = "random";
-    d.pixels = bptest::random_pixels(std::size_t(n0) * std::size_t(n), seed);
-    std::uint64_t s = splitmix64(seed + 1);
-    for (int j = 0; j < n; ++j) d.labels.push_back(int(splitmix64(s++) % std::uint64_t(classes)));
-    return d;
-}
-
 template <class T>
 std::vector<T> train(Backend<T>& be, const std::vector<int>& sizes, int m, Launch launch, std::vector<std::string>* notices) {
-    const Dataset tr = random_data(sizes.front(), 253, sizes.back(), 91);
+    const Dataset tr = bptest::random_dataset(253, sizes.front(), sizes.back(), 91, 92);
     TrainConfig cfg;
     cfg.epochs = 2;
     cfg.batch = m;

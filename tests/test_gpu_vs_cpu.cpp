@@ -52,13 +52,6 @@ using gpucmp::DeviceMatrix;
 using gpucmp::Layout;
 using gpucmp::Tolerance;
 
-// The guard every GPU test starts with: no usable GPU is a normal state, reported as a skip
-// that says why (e.g. "CUDA runtime: CUDA driver version is insufficient ... (35)").
-#define REQUIRE_GPU()                                                                  \
-    do {                                                                               \
-        if (!gpu_status().usable) GTEST_SKIP() << "no usable GPU: " << gpu_status().reason; \
-    } while (0)
-
 namespace {
 
 bool quick() {

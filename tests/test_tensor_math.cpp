@@ -20,17 +20,6 @@ using namespace batchprop;
 
 namespace {
 
-Dataset random_data(int n0, int n, int classes, std::uint64_t seed) {
-    Dataset d;
-    d.n_inputs = n0;
-    d.n = n;
-    d.source = "random";
-    d.pixels = bptest::random_pixels(std::size_t(n0) * std::size_t(n), seed);
-    std::uint64_t s = splitmix64(seed + 1);
-    for (int j = 0; j < n; ++j) d.labels.push_back(int(splitmix64(s++) % std::uint64_t(classes)));
-    return d;
-}
-
 // A CPU backend that claims tensor cores: records every set_tf32 the trainer makes.
 class TensorCpu final : public bptest::ForwardingBackend<float>, public TensorMathDevice {
 public:
@@ -47,7 +36,7 @@ struct Outcome {
 
 template <class T>
 Outcome train(Backend<T>& be, Math math, Launch launch = Launch::automatic) {
-    const Dataset tr = random_data(20, 53, 3, 11);
+    const Dataset tr = bptest::random_dataset(53, 20, 3, 11, 12);
     TrainConfig cfg;
     cfg.epochs = 2;
     cfg.batch = 5;

@@ -13,14 +13,7 @@ namespace bptest {
 // n examples of n_inputs random pixels and labels below n_out: nothing to learn, which is
 // fine: the tests compare trajectories, not accuracy.
 inline batchprop::Dataset random_dataset(int n, int n_inputs, int n_out, std::uint64_t seed) {
-    batchprop::Dataset d;
-    d.n_inputs = n_inputs;
-    d.n = n;
-    d.source = "random";
-    d.pixels = random_pixels(std::size_t(n) * std::size_t(n_inputs), seed);
-    std::uint64_t s = batchprop::splitmix64(seed + 77);
-    for (int j = 0; j < n; ++j) d.labels.push_back(int(batchprop::splitmix64(s++) % std::uint64_t(n_out)));
-    return d;
+    return random_dataset(n, n_inputs, n_out, seed, seed + 77);
 }
 
 }  // namespace bptest

@@ -15,9 +15,18 @@
 #include <utility>
 #include <vector>
 
+#include "batchprop/backend.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/math.hpp"
 #include "batchprop/trainer.hpp"
+
+// The guard every GPU test starts with: no usable GPU is a normal state, reported as a skip
+// that says why (e.g. "CUDA runtime: CUDA driver version is insufficient ... (35)").
+#define REQUIRE_GPU()                                                     \
+    do {                                                                  \
+        const batchprop::GpuStatus& gpu_ = batchprop::gpu_status();       \
+        if (!gpu_.usable) GTEST_SKIP() << "no usable GPU: " << gpu_.reason; \
+    } while (0)
 
 namespace bptest {
 
@@ -92,6 +101,19 @@ inline std::vector<std::uint8_t> random_pixels(std::size_t n, std::uint64_t seed
     std::uint64_t s = batchprop::splitmix64(seed);
     for (std::uint8_t& k : p) k = std::uint8_t(batchprop::splitmix64(s++) >> 56);
     return p;
+}
+
+// n examples of n_inputs random pixels (from `seed`; never all zero) and random labels in
+// 0..n_out-1 (from `label_seed`): data for comparing two ways of training the same network.
+inline batchprop::Dataset random_dataset(int n, int n_inputs, int n_out, std::uint64_t seed, std::uint64_t label_seed) {
+    batchprop::Dataset d;
+    d.n_inputs = n_inputs;
+    d.n = n;
+    d.source = "random";
+    d.pixels = random_pixels(std::size_t(n) * std::size_t(n_inputs), seed);
+    std::uint64_t s = batchprop::splitmix64(label_seed);
+    for (int j = 0; j < n; ++j) d.labels.push_back(int(batchprop::splitmix64(s++) % std::uint64_t(n_out)));
+    return d;
 }
 
 // Examples [first, first + m) of a data set as the trainer sees them: inputs x = k/255 in T
