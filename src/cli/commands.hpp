@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "batchprop/check.hpp"
+#include "batchprop/settings.hpp"
 
 namespace batchprop::cli {
 
@@ -28,6 +29,21 @@ constexpr int kInterruptedExitCode = 130;
 struct UsageError : Error {
     using Error::Error;
 };
+// Runs `check` (the flags on their own, or the outputs against the inputs): an Error it throws
+// is a mistake in the command line, so a UsageError; a SettingError passes as it is (main
+// names its setting by the flag).
+template <class Check>
+decltype(auto) as_usage_errors(Check&& check) {
+    try {
+        return check();
+    } catch (const SettingError&) {
+        throw;
+    } catch (const UsageError&) {
+        throw;
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+}
 // Exit statuses (README, "Exit status"): 0 success, 1 failure, 2 usage, 130 Ctrl-C, 143 SIGTERM.
 constexpr int kFailureExitCode = 1;
 constexpr int kUsageExitCode = 2;

@@ -62,7 +62,7 @@ std::vector<double> gradient_on(const GradcheckOptions& o, const Network<double>
 
 void run_gradcheck(GradcheckOptions& o) {
     // Mistakes in the flags are usage errors (exit 2); a failed check is a failure (exit 1).
-    try {
+    as_usage_errors([&] {
         o.sizes = parse_sizes(o.sizes_text);
         if (o.batch < 1) BP_THROW("--batch must be at least 1 (got " << o.batch << ")");
         if (!(o.lambda >= 0.0) || !std::isfinite(o.lambda)) BP_THROW("--lambda must be a finite number >= 0 (got " << o.lambda << ")");
@@ -72,11 +72,7 @@ void run_gradcheck(GradcheckOptions& o) {
             BP_THROW("--tolerance must be a finite number > 0 (got " << o.tolerance << ")");
 
         ParamLayout check(o.sizes);  // validates the sizes
-    } catch (const SettingError&) {
-        throw;  // main names the flags
-    } catch (const Error& e) {
-        throw UsageError(e.what());
-    }
+    });
     Network<double> net(o.sizes);
     net.init(o.init, o.seed);
     GradcheckProblem p = random_problem(o.sizes, o.batch, o.cost, o.lambda, o.seed);

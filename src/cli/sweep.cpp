@@ -36,7 +36,7 @@ void check_outputs(const SweepFlags& f) {
 
 // The flags on their own: mistakes in them are usage errors (a SettingError is one already).
 SweepPlan check_flags(SweepFlags& f) {
-    try {
+    return as_usage_errors([&] {
         if (f.base.validation == 0)
             BP_THROW("a sweep chooses among its models on a validation set, never on the test set: add "
                      "--validation N (the book's split: --validation 10000)");
@@ -45,13 +45,7 @@ SweepPlan check_flags(SweepFlags& f) {
         p.models = expand_grid(p.grid, f.base.cfg, f.base.init);
         check_outputs(f);
         return p;
-    } catch (const SettingError&) {
-        throw;
-    } catch (const UsageError&) {
-        throw;
-    } catch (const Error& e) {
-        throw UsageError(e.what());
-    }
+    });
 }
 
 void run_sweep_flags(SweepFlags& f) {

@@ -71,11 +71,7 @@ void SweepCommand::check_outputs_apart() const {
 void SweepCommand::prepare() {
     files_ = locate_train_files(f_.base);
     files_.test = locate(f_.base.data, Split::test);  // the chosen model's test accuracy
-    try {
-        check_outputs_apart();
-    } catch (const Error& e) {
-        throw UsageError(e.what());
-    }
+    as_usage_errors([&] { check_outputs_apart(); });
     // The device, before the slow data: a missing GPU is said at once (and the notice kept).
     Session probe = make_session_for(f_.base.compute, /*quiet=*/true, [&](const SessionOptions& where) {
         where_ = where;

@@ -46,7 +46,7 @@ void check_output_paths(const TrainOptions& o) {
 // The flags on their own: mistakes in them are usage errors (a SettingError is one already;
 // main names its flags).
 Monitor check_flags(TrainOptions& o) {
-    try {
+    return as_usage_errors([&] {
         o.sizes = parse_sizes(o.sizes_text);
         const Monitor monitor = parse_monitor(o.monitor);
         validate(o.cfg);  // the library checks them against the data where training starts
@@ -60,13 +60,7 @@ Monitor check_flags(TrainOptions& o) {
                      "evaluation set is the validation set)");
         check_output_paths(o);
         return monitor;
-    } catch (const SettingError&) {
-        throw;
-    } catch (const UsageError&) {
-        throw;
-    } catch (const Error& e) {
-        throw UsageError(e.what());
-    }
+    });
 }
 
 void run_train(TrainOptions& o) {

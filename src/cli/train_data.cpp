@@ -97,11 +97,9 @@ void check_train_outputs(const TrainOptions& o, const TrainFiles& files) {
     const std::string checkpoint = o.was_given("--checkpoint") ? "--checkpoint" : "--resume's checkpoint";
     if (!o.checkpoint.empty()) outputs.push_back({o.checkpoint, checkpoint});
     if (!o.metrics.empty() && o.metrics != "-") outputs.push_back({o.metrics, "--metrics"});
-    try {
+    as_usage_errors([&] {
         check_outputs_apart(outputs, named_inputs(o, files), {{"--save", "--init-model"}, {checkpoint, "--resume"}});
-    } catch (const Error& e) {
-        throw UsageError(e.what());
-    }
+    });
 }
 
 }  // namespace batchprop::cli
