@@ -22,18 +22,24 @@ std::vector<RunSetting> run_settings(TrainOptions& o) {
         bind_setting("--dtype", o.compute.dtype), bind_setting("--train-limit", o.train_limit),
         bind_setting("--validation", o.validation), bind_setting("--early-stop", o.early_stop),
         bind_setting("--early-stop-on-test", o.early_stop_on_test),
-        RunSetting{"--no-shuffle", [&o] { return nlohmann::json(!o.cfg.shuffle); },
-                   [&o](const nlohmann::json& j) { o.cfg.shuffle = !j.get<bool>(); }},
-        bind_setting("--format", o.data.format),
+        no_shuffle_setting(o), bind_setting("--format", o.data.format),
         bind_setting("--device", o.compute.device, false), bind_setting("--monitor", o.monitor, false)};
-    // The data flags: taken from the checkpoint when not given, never an error themselves;
-    // the data they locate is compared with the checkpoint's afterwards (data_identity).
-    for (auto [flag, value] : {std::pair{"--data", &o.data.dir}, {"--train-images", &o.data.train_images},
-                               {"--train-labels", &o.data.train_labels}, {"--test-images", &o.data.test_images},
-                               {"--test-labels", &o.data.test_labels}, {"--train-csv", &o.data.train_csv},
-                               {"--test-csv", &o.data.test_csv}})
-        s.push_back(bind_setting(flag, *value, false));
+    add_data_settings(s, o.data);
     return s;
+}
+
+RunSetting no_shuffle_setting(TrainOptions& o) {
+    return RunSetting{"--no-shuffle", [&o] { return nlohmann::json(!o.cfg.shuffle); },
+                      [&o](const nlohmann::json& j) { o.cfg.shuffle = !j.get<bool>(); }};
+}
+
+void add_data_settings(std::vector<RunSetting>& s, DataOptions& d) {
+    // The data they locate is compared with the checkpoint's afterwards (data_identity).
+    for (auto [flag, value] : {std::pair{"--data", &d.dir}, {"--train-images", &d.train_images},
+                               {"--train-labels", &d.train_labels}, {"--test-images", &d.test_images},
+                               {"--test-labels", &d.test_labels}, {"--train-csv", &d.train_csv},
+                               {"--test-csv", &d.test_csv}})
+        s.push_back(bind_setting(flag, *value, false));
 }
 
 nlohmann::json run_record(const TrainOptions& o, const std::string& training_data, int training_examples,

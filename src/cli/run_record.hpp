@@ -19,6 +19,12 @@ namespace batchprop::cli {
 // They are the values the run really uses: those --init-model brought included.
 std::vector<RunSetting> run_settings(TrainOptions& o);
 
+// Settings a sweep records as train does: --no-shuffle (as whether the run shuffles), and the
+// data flags, appended to `s` (taken from a checkpoint when not given, never an error
+// themselves: the data they locate is compared with the checkpoint's afterwards).
+RunSetting no_shuffle_setting(TrainOptions& o);
+void add_data_settings(std::vector<RunSetting>& s, DataOptions& d);
+
 // The "batchprop" object of a saved model (and of a checkpoint): the settings the run used,
 // the data it trained on, the epochs done, whether a signal cut it short, and the epoch early
 // stopping kept (best_epoch -1: not early stopping; 0: the starting model).

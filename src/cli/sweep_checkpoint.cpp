@@ -12,6 +12,7 @@
 
 #include "batchprop/check.hpp"
 #include "data_options.hpp"
+#include "run_record.hpp"
 #include "output_paths.hpp"
 #include "sweep_lists.hpp"
 
@@ -44,14 +45,9 @@ std::vector<RunSetting> sweep_settings(SweepFlags& f) {
         bind_setting("--mode", o.cfg.mode), bind_setting("--launch", o.cfg.launch),
         bind_setting("--dtype", o.compute.dtype), bind_setting("--train-limit", o.train_limit),
         bind_setting("--validation", o.validation), bind_setting("--early-stop", o.early_stop),
-        RunSetting{"--no-shuffle", [&o] { return json(!o.cfg.shuffle); },
-                   [&o](const json& j) { o.cfg.shuffle = !j.get<bool>(); }},
-        bind_setting("--format", o.data.format), bind_setting("--device", o.compute.device, false)};
-    for (auto [flag, value] : {std::pair{"--data", &o.data.dir}, {"--train-images", &o.data.train_images},
-                               {"--train-labels", &o.data.train_labels}, {"--test-images", &o.data.test_images},
-                               {"--test-labels", &o.data.test_labels}, {"--train-csv", &o.data.train_csv},
-                               {"--test-csv", &o.data.test_csv}})
-        s.push_back(bind_setting(flag, *value, false));
+        no_shuffle_setting(o), bind_setting("--format", o.data.format),
+        bind_setting("--device", o.compute.device, false)};
+    add_data_settings(s, o.data);
     return s;
 }
 
