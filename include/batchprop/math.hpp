@@ -105,6 +105,19 @@ BP_HD T to_input(float v) {
 constexpr int kRowSumGroup = 32;
 /// The groups a sum over m columns is cut into: ceil(m / kRowSumGroup).
 inline constexpr int row_sum_groups(int m) { return (m + kRowSumGroup - 1) / kRowSumGroup; }
+/// Row i of a column-major (rows x m) matrix d summed in that order: the one-block and the
+/// cluster step's BP3 on a thread that owns the row.
+template <class T>
+BP_HD T row_sum(const T* d, int i, int rows, int m) {
+    T total = T(0);
+    for (int c0 = 0; c0 < m; c0 += kRowSumGroup) {
+        const int c1 = c0 + kRowSumGroup < m ? c0 + kRowSumGroup : m;
+        T part = T(0);
+        for (int j = c0; j < c1; ++j) part += d[i + std::size_t(j) * std::size_t(rows)];
+        total += part;
+    }
+    return total;
+}
 
 /// One example's evaluation, shared by both backends' evaluate and by `batchprop eval`/`predict`:
 /// a is its output column a^L[0..n), label its class.

@@ -122,15 +122,7 @@ BP_FUSED void run_cluster_steps(const ClusterShape& sh, const Args<T, S>& args, 
     };
     // BP3 and the update of b[l](i), the row sum in math.hpp's fixed order (fused_program.hpp's).
     auto update_bias = [&](int l, int i) {
-        const int rows_l = sh.n[l];
-        const T* d = sm + sh.d_off[l];
-        T total = T(0);
-        for (int c0 = 0; c0 < m; c0 += kRowSumGroup) {
-            const int c1 = c0 + kRowSumGroup < m ? c0 + kRowSumGroup : m;
-            T part = T(0);
-            for (int j = c0; j < c1; ++j) part += d[i + std::size_t(j) * rows_l];
-            total += part;
-        }
+        const T total = row_sum(sm + sh.d_off[l], i, sh.n[l], m);
         T* const b = sm + (l == 1 ? sh.b1_off : sh.head_b_off[l]);
         b[i] = b[i] + args.alpha * total;
     };

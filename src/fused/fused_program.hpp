@@ -154,15 +154,7 @@ BP_FUSED void run_steps(const FusedShape& sh, const Args<T, S>& args, int first,
     // BP3 and the update of layer l, one bias: b(i) += alpha sum_j delta[l](i, j), the sum in
     // math.hpp's fixed order (groups of kRowSumGroup columns, then the group sums).
     auto update_bias = [&](int l, int i) {
-        const int rows = sh.n[l];
-        const T* d = sc + sh.d_off[l];
-        T total = T(0);
-        for (int c0 = 0; c0 < m; c0 += kRowSumGroup) {
-            const int c1 = c0 + kRowSumGroup < m ? c0 + kRowSumGroup : m;
-            T part = T(0);
-            for (int j = c0; j < c1; ++j) part += d[i + std::size_t(j) * rows];
-            total += part;
-        }
+        const T total = row_sum(sc + sh.d_off[l], i, sh.n[l], m);
         T* b = p + sh.b_off[l];
         b[i] = b[i] + args.alpha * total;
     };
