@@ -273,15 +273,22 @@ TEST(SweepRunner, EveryModelEqualsItselfTrainedAlone) {
     }
 }
 
-// Products of >= 32 MFLOP run on every BLAS thread alone and on one in a sweep: the same bits
-// (OpenBLAS splits rows and columns between threads, never the sum).
-TEST(SweepRunner, BigProductsEqualThemselvesAlone) {
-    const Dataset tr = random_set(512, 784, 3), ev = random_set(64, 784, 4);
+namespace {
+// Two models whose products are >= 32 MFLOP, large enough for OpenBLAS to use its threads.
+std::vector<SweepModel> big_product_models() {
     SweepGrid g;
     g.sizes = {{784, 100, 10}};
     g.batch = {256};
     g.eta = {0.5, 1.0};
-    const std::vector<SweepModel> models = expand_grid(g, base_config(), Init::scaled);
+    return expand_grid(g, base_config(), Init::scaled);
+}
+}  // namespace
+
+// Products of >= 32 MFLOP run on every BLAS thread alone and on one in a sweep: the same bits
+// (OpenBLAS splits rows and columns between threads, never the sum).
+TEST(SweepRunner, BigProductsEqualThemselvesAlone) {
+    const Dataset tr = random_set(512, 784, 3), ev = random_set(64, 784, 4);
+    const std::vector<SweepModel> models = big_product_models();
     SweepOptions o;
     o.where = {"cpu", DType::f32};
     o.jobs = 2;
@@ -295,11 +302,7 @@ TEST(SweepRunner, BigProductsEqualThemselvesAlone) {
 // timing: the sweep then trains one at a time and says so. Either way, each model equals itself.
 TEST(SweepRunner, OneAtATimeAfterMultiThreadedCpuWork) {
     const Dataset tr = random_set(512, 784, 3), ev = random_set(64, 784, 4);
-    SweepGrid g;
-    g.sizes = {{784, 100, 10}};
-    g.batch = {256};
-    g.eta = {0.5, 1.0};
-    const std::vector<SweepModel> models = expand_grid(g, base_config(), Init::scaled);
+    const std::vector<SweepModel> models = big_product_models();
     const Network<double> first = alone(models[0], tr, ev, DType::f32);  // this process's first CPU products
     std::string notice;
     SweepCallbacks cb;
