@@ -20,6 +20,10 @@ struct EarlyStopState {
     std::optional<Network<double>> best;  // the best epoch's parameters, when kept
 };
 
+// The epoch of the network a save writes: the best one, when its parameters were kept, else
+// the last trained.
+inline int saved_epoch(const EarlyStopState& s, int epochs_done) { return s.best ? s.best_epoch : epochs_done; }
+
 class EarlyStopper {
 public:
     // patience 0: no early stopping. keep_best: keep the best epoch's parameters.

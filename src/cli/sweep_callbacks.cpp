@@ -78,8 +78,7 @@ void SweepCommand::on_model_end(const SweepModel& m, const SweepOutcome& o) {
     row.failed_epoch = o.failed_epoch;
     row.epochs_done = o.epochs_done;
     row.seconds = seconds_before_[i] + o.seconds;
-    const EarlyStopState& es = stoppers_[i].state();
-    row.saved_epoch = es.best ? es.best_epoch : row.epochs_done;
+    row.saved_epoch = saved_epoch(stoppers_[i].state(), row.epochs_done);
     --tally_.running;
     ++tally_.finished;
     // The epochs it will not train (early stopping, a fault) are no longer ahead; a model a

@@ -122,7 +122,7 @@ void SweepCommand::resume_models() {
         EarlyStopper& es = stoppers_[std::size_t(m.id)];
         es.restore(c.early_stop);
         // As on_model_end sets it: a finished model is not trained again, so never gets there.
-        row.saved_epoch = es.state().best ? es.state().best_epoch : row.epochs_done;
+        row.saved_epoch = saved_epoch(es.state(), row.epochs_done);
         SweepStart& s = starts_[std::size_t(m.id)];
         s.net = c.model.net;
         s.first_epoch = c.epochs_done;
