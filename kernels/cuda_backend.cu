@@ -365,6 +365,22 @@ protected:
         kernels::fused_train_steps(stream_, shape, args);
     }
 
+    void fused_synchronize() override { synchronize(); }
+    int fused_parallel_blocks() override {
+        activate();
+        int sms = 0;
+        CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device_));
+        return sms;
+    }
+    void fused_train_models_impl(const fused::ModelLaunch<T, std::uint8_t>* models, int count,
+                                 std::size_t shared_bytes) override {
+        launch_models(models, count, shared_bytes);
+    }
+    void fused_train_models_impl(const fused::ModelLaunch<T, float>* models, int count,
+                                 std::size_t shared_bytes) override {
+        launch_models(models, count, shared_bytes);
+    }
+
 public:
     int cluster_max_size(std::size_t shared_bytes, std::string* why) override {
         activate();
@@ -423,6 +439,28 @@ private:
         return partials_;
     }
 
+    // A shared launch (FusedDevice::fused_train_models): the models' plans and arguments copied
+    // to a device array of ours (grown on first need and kept), one launch, and the wait for it:
+    // the other models' next work is queued on their own streams, after this returns.
+    template <class S>
+    void launch_models(const fused::ModelLaunch<T, S>* models, int count, std::size_t shared_bytes) {
+        activate();
+        const std::size_t bytes = std::size_t(count) * sizeof(fused::ModelLaunch<T, S>);
+        if (bytes > model_table_bytes_) {
+            if (model_table_) CUDA_CHECK(cudaFree(model_table_));  // waits for queued users
+            model_table_ = nullptr;
+            model_table_bytes_ = 0;
+            CUDA_CHECK_CTX(cudaMalloc(&model_table_, bytes), "while allocating the table of a shared launch"
+                                                                 << free_memory_note());
+            model_table_bytes_ = bytes;
+        }
+        CUDA_CHECK(cudaMemcpyAsync(model_table_, models, bytes, cudaMemcpyHostToDevice, stream_));
+        kernels::fused_train_models(stream_, static_cast<const fused::ModelLaunch<T, S>*>(model_table_), count,
+                                    shared_bytes);
+        // Also keeps `models` (pageable host memory) alive until the copy has read it.
+        CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
     // Frees what the constructor made; never throws (destructor, failed constructor).
     void release() noexcept {
         CUDA_LOG_ON_ERROR(cudaSetDevice(device_));
@@ -446,6 +484,10 @@ private:
             CUDA_LOG_ON_ERROR(cudaFree(partials_));
             partials_ = nullptr;
         }
+        if (model_table_) {
+            CUDA_LOG_ON_ERROR(cudaFree(model_table_));
+            model_table_ = nullptr;
+        }
     }
 
     int device_;
@@ -457,6 +499,8 @@ private:
     void* workspace_ = nullptr;     // cuBLAS's workspace (kCublasWorkspace bytes)
     T* partials_ = nullptr;         // the delta kernels' group sums (partials_for)
     std::size_t partials_size_ = 0;
+    void* model_table_ = nullptr;  // a shared launch's models (launch_models), device memory
+    std::size_t model_table_bytes_ = 0;
     // Thrust temporaries and the permutation's keys: (n) uint64 for the training set, the
     // reductions' partial sums. Allocated on first use, reused ever after.
     kernels::ScratchAllocator scratch_;

@@ -27,9 +27,10 @@ struct BlockExec {
 // One dynamic shared array for every instantiation, aligned for double.
 extern __shared__ __align__(16) unsigned char fused_shared[];
 
+// One block's whole launch: the parameters into shared memory when the plan puts them there,
+// the steps, the parameters back.
 template <class T, class S>
-__global__ void __launch_bounds__(kFusedThreads)
-    fused_steps_kernel(FusedShape sh, fused::Args<T, S> args) {
+__device__ __forceinline__ void run_block(const FusedShape& sh, fused::Args<T, S> args) {
     T* const shared = reinterpret_cast<T*>(fused_shared);
     T* const global_params = args.params;
     if (sh.params_shared) {
@@ -44,12 +45,31 @@ __global__ void __launch_bounds__(kFusedThreads)
         for (long long i = threadIdx.x; i < sh.n_params; i += blockDim.x) global_params[i] = shared[i];
 }
 
-// The four instantiations, as the runtime API names a kernel.
+template <class T, class S>
+__global__ void __launch_bounds__(kFusedThreads)
+    fused_steps_kernel(FusedShape sh, fused::Args<T, S> args) {
+    run_block(sh, args);
+}
+
+// A shared launch: block b runs models[b], its plan read where it lies in global memory (all
+// of a block's threads read the same words: one broadcast load, then the L1 cache's).
+template <class T, class S>
+__global__ void __launch_bounds__(kFusedThreads)
+    fused_models_kernel(const fused::ModelLaunch<T, S>* __restrict__ models) {
+    const fused::ModelLaunch<T, S>& mine = models[blockIdx.x];
+    run_block(mine.shape, mine.args);
+}
+
+// Every instantiation of both kernels, as the runtime API names a kernel.
 const void* const kFusedKernels[] = {
     reinterpret_cast<const void*>(&fused_steps_kernel<float, std::uint8_t>),
     reinterpret_cast<const void*>(&fused_steps_kernel<double, std::uint8_t>),
     reinterpret_cast<const void*>(&fused_steps_kernel<float, float>),
     reinterpret_cast<const void*>(&fused_steps_kernel<double, float>),
+    reinterpret_cast<const void*>(&fused_models_kernel<float, std::uint8_t>),
+    reinterpret_cast<const void*>(&fused_models_kernel<double, std::uint8_t>),
+    reinterpret_cast<const void*>(&fused_models_kernel<float, float>),
+    reinterpret_cast<const void*>(&fused_models_kernel<double, float>),
 };
 
 }  // namespace
@@ -99,6 +119,17 @@ void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused
     CUDA_CHECK_LAUNCH("fused_steps_kernel");
 }
 
+template <class T, class S>
+void fused_train_models(cudaStream_t stream, const fused::ModelLaunch<T, S>* models, int count, std::size_t shared_bytes) {
+    if (count <= 0) return;
+    fused_models_kernel<T, S><<<count, kFusedThreads, shared_bytes, stream>>>(models);
+    CUDA_CHECK_LAUNCH("fused_models_kernel");
+}
+
+template void fused_train_models(cudaStream_t, const fused::ModelLaunch<float, std::uint8_t>*, int, std::size_t);
+template void fused_train_models(cudaStream_t, const fused::ModelLaunch<double, std::uint8_t>*, int, std::size_t);
+template void fused_train_models(cudaStream_t, const fused::ModelLaunch<float, float>*, int, std::size_t);
+template void fused_train_models(cudaStream_t, const fused::ModelLaunch<double, float>*, int, std::size_t);
 template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, std::uint8_t>&);
 template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<double, std::uint8_t>&);
 template void fused_train_steps(cudaStream_t, const FusedShape&, const fused::Args<float, float>&);

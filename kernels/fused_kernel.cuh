@@ -28,5 +28,11 @@ int fused_kernel_shared_attribute();
 template <class T, class S>
 void fused_train_steps(cudaStream_t stream, const FusedShape& shape, const fused::Args<T, S>& args);
 
+// A shared launch: `count` blocks of kFusedThreads threads on `stream`, block b running
+// models[b] (device memory: the array of plans and arguments), each with shared_bytes of dynamic
+// shared memory (the most any of the plans asks for).
+template <class T, class S>
+void fused_train_models(cudaStream_t stream, const fused::ModelLaunch<T, S>* models, int count, std::size_t shared_bytes);
+
 }  // namespace kernels
 }  // namespace batchprop

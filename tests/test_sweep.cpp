@@ -247,7 +247,9 @@ TEST(SweepSchedule, JobsAreCoresCappedByModels) {
     EXPECT_EQ(sweep_jobs(0, 100, false), std::max(1, int(std::thread::hardware_concurrency())));
     EXPECT_EQ(sweep_jobs(8, 3, false), 3);
     EXPECT_EQ(sweep_jobs(2, 10, false), 2);
-    EXPECT_EQ(sweep_jobs(4, 10, true), 1);  // a GPU: one at a time for now
+    EXPECT_EQ(sweep_jobs(3, 10, true), 3);  // a GPU: streams, as asked
+    EXPECT_EQ(sweep_jobs(0, 10, true), 4);  // a GPU's default: four streams
+    EXPECT_EQ(sweep_jobs(0, 2, true), 2);
 }
 
 // ---- the runner -----------------------------------------------------------------------------

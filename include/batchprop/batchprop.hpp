@@ -140,6 +140,7 @@ public:
     struct Impl;
 
 private:
+    friend struct SessionAccess;  // the library's own ways in (src/engine/session_access.hpp)
     explicit Session(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

@@ -8,6 +8,7 @@
 #include "batchprop/backend.hpp"
 #include "batchprop/backprop.hpp"
 #include "engine/data_fit.hpp"
+#include "engine/session_access.hpp"
 
 namespace batchprop {
 
@@ -41,6 +42,7 @@ struct Session::Impl {
     virtual double allreduce_seconds(bool wait_only) const = 0;
 
     std::vector<int> sizes;
+    std::shared_ptr<const SharedData> shared;  // SessionAccess::share_data
     Communicator* comm = nullptr;  // data-parallel training when set (set_communicator)
     std::uint64_t data_fingerprint = 0;
     Cost cost = Cost::quadratic;
@@ -61,6 +63,12 @@ void check_data_fits(const Dataset& d, const std::vector<int>& sizes, bool need_
 namespace {
 
 template <class T>
+struct SharedDataT final : SharedData {
+    std::unique_ptr<Backend<T>> be;  // first: the buffers below are its, freed before it goes
+    std::optional<DeviceData<T>> train_d, eval_d;
+};
+
+template <class T>
 struct ImplT final : Session::Impl {
     ImplT(std::unique_ptr<Backend<T>> backend, Network<T> network) : be(std::move(backend)), net(std::move(network)) {
         sizes = net.sizes();
@@ -75,10 +83,16 @@ struct ImplT final : Session::Impl {
         check_data_fits(train, sizes, true);
         if (eval) check_data_fits(*eval, sizes, true);
         cfg.cost = cost;  // the session's (config.cost is ignored: set_cost chooses)
-        DeviceData<T> dtrain(*be, train);
-        std::optional<DeviceData<T>> deval;
-        if (eval) deval.emplace(*be, *eval);
-        Trainer<T> trainer(*be, net.layout(), dtrain, deval ? &*deval : nullptr, cfg, comm, data_fingerprint);
+        // The data on this device: shared with other sessions (a sweep's), or a copy of our own.
+        const auto* on_device = dynamic_cast<const SharedDataT<T>*>(shared.get());
+        std::optional<DeviceData<T>> own_train, own_eval;
+        const DeviceData<T>* dtrain = nullptr;
+        const DeviceData<T>* deval = nullptr;
+        if (on_device && on_device->train == &train) dtrain = &*on_device->train_d;
+        else dtrain = &own_train.emplace(*be, train);
+        if (on_device && eval && on_device->eval == eval) deval = &*on_device->eval_d;
+        else if (eval) deval = &own_eval.emplace(*be, *eval);
+        Trainer<T> trainer(*be, net.layout(), *dtrain, deval, cfg, comm, data_fingerprint);
         trainer.backprop().set_params(net.params());
         // While it runs, network() reads the trainer's parameters; afterwards they are ours.
         struct Active {
@@ -205,7 +219,38 @@ std::unique_ptr<Session::Impl> make_impl(const Network<double>& net, Cost cost, 
     return o.dtype == DType::f64 ? make_impl<double>(net, cost, o) : make_impl<float>(net, cost, o);
 }
 
+template <class T>
+std::shared_ptr<SharedData> put_on_device(const SessionOptions& where, const Dataset& train, const Dataset* eval) {
+    auto d = std::make_shared<SharedDataT<T>>();
+    d->be = make_backend<T>(where.device, nullptr);
+    if (d->be->is_host_memory()) return nullptr;
+    d->train = &train;
+    d->eval = eval;
+    d->train_d.emplace(*d->be, train);  // uploads: done when the constructor returns
+    if (eval) d->eval_d.emplace(*d->be, *eval);
+    return d;
+}
+
 }  // namespace
+
+template <class T>
+Session SessionAccess::over(std::unique_ptr<Backend<T>> backend, const Network<double>& net, Cost cost) {
+    auto impl = std::make_unique<ImplT<T>>(std::move(backend), net.template cast<T>());
+    impl->cost = cost;
+    return Session(std::move(impl));
+}
+template Session SessionAccess::over(std::unique_ptr<Backend<float>>, const Network<double>&, Cost);
+template Session SessionAccess::over(std::unique_ptr<Backend<double>>, const Network<double>&, Cost);
+
+std::shared_ptr<SharedData> SessionAccess::put_on_device(const SessionOptions& where, const Dataset& train,
+                                                         const Dataset* eval) {
+    return where.dtype == DType::f64 ? batchprop::put_on_device<double>(where, train, eval)
+                                     : batchprop::put_on_device<float>(where, train, eval);
+}
+
+void SessionAccess::share_data(Session& s, std::shared_ptr<const SharedData> data) {
+    s.impl_->shared = std::move(data);
+}
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;

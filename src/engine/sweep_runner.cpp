@@ -1,7 +1,9 @@
-// run_sweep (sweep.hpp): a pool of worker threads trains a sweep's models, one Session each,
-// in the scheduler's order. What is shared between workers is read-only (the data, the models)
-// or behind one lock (the front end's callbacks) or atomic (the next model, the stop flag).
-#include "batchprop/sweep.hpp"
+// run_sweep (sweep.hpp): a SweepPool (sweep_pool.hpp) trains a sweep's models, one Session each,
+// in the scheduler's order: a device's shared launches first, a group of models at a time
+// (sweep_launches.cpp), then the rest on worker threads. What is shared between threads is
+// read-only (the data, the models) or behind one lock (the front end's callbacks) or atomic
+// (the next model, the stop flag).
+#include "engine/sweep_pool.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +16,7 @@
 
 #include "cpu/blas_threads.hpp"
 #include "engine/data_fit.hpp"
+#include "engine/session_access.hpp"
 
 namespace batchprop {
 
@@ -25,39 +28,10 @@ using Clock = std::chrono::steady_clock;
 // ...". A sweep keeps it to the model and says so in its row.
 constexpr const char kDiverged[] = "training diverged in epoch";
 
-class SweepRun {
-public:
-    SweepRun(const Dataset& train, const Dataset* eval, const std::vector<SweepModel>& models,
-             const SweepCallbacks& cb, const std::vector<SweepStart>& starts)
-        : train_(train), eval_(eval), models_(models), cb_(cb), starts_(starts), out_(models.size()) {}
-
-    void open_sessions(const SessionOptions& where);
-    bool on_gpu() { return !out_.empty() && !out_.front().session->memory().is_host_memory(); }
-    void run(const std::vector<int>& order, int jobs);
-    std::vector<SweepOutcome> finish();
-
-private:
-    void work(const std::vector<int>& order);
-    void train_one(int id);
-    TrainCallbacks model_callbacks(const SweepModel& m, SweepOutcome& o, int& whole, bool& said_stop);
-    // f() with the lock held; an exception from it stops every model and is kept for run_sweep.
-    template <class F, class R>
-    R locked(F&& f, R on_error);
-
-    const Dataset& train_;
-    const Dataset* eval_;
-    const std::vector<SweepModel>& models_;
-    const SweepCallbacks& cb_;
-    const std::vector<SweepStart>& starts_;
-    std::vector<SweepOutcome> out_;
-    std::atomic<std::size_t> next_{0};
-    std::atomic<bool> stop_{false};  // every trainer's stop flag: the caller's, or a callback's error
-    std::mutex lock_;
-    std::exception_ptr callback_error_;
-};
+}  // namespace
 
 template <class F, class R>
-R SweepRun::locked(F&& f, R on_error) {
+R SweepPool::locked(F&& f, R on_error) {
     std::lock_guard<std::mutex> hold(lock_);
     if (callback_error_) return on_error;
     try {
@@ -69,13 +43,13 @@ R SweepRun::locked(F&& f, R on_error) {
     }
 }
 
-void SweepRun::open_sessions(const SessionOptions& where) {
+void SweepPool::open_sessions(const SessionOpener& open) {
     // On the calling thread, before any worker starts: the CPU backend's first construction
     // restarts OpenBLAS's workers (cpu/subnormals.hpp), which no other thread may be calling.
     for (std::size_t i = 0; i < models_.size(); ++i) {
         const SweepModel& m = models_[i];
         BP_REQUIRE(m.id == int(i), "run_sweep: models[" << i << "] has run id " << m.id);
-        Session s = Session::create(m.sizes, m.config.cost, m.init, m.config.seed, where);
+        Session s = open(m);
         if (!starts_.empty() && starts_[i].net) s.set_network(*starts_[i].net);
         s.set_cost(m.config.cost);
         out_[i].id = m.id;
@@ -83,7 +57,7 @@ void SweepRun::open_sessions(const SessionOptions& where) {
     }
 }
 
-TrainCallbacks SweepRun::model_callbacks(const SweepModel& m, SweepOutcome& o, int& whole, bool& said_stop) {
+TrainCallbacks SweepPool::model_callbacks(const SweepModel& m, SweepOutcome& o, int& whole, bool& said_stop) {
     TrainCallbacks tc;
     tc.stop = &stop_;
     tc.on_batch = [this, &m](const BatchProgress& p) {
@@ -100,7 +74,7 @@ TrainCallbacks SweepRun::model_callbacks(const SweepModel& m, SweepOutcome& o, i
     return tc;
 }
 
-void SweepRun::train_one(int id) {
+void SweepPool::train_one(int id) {
     const SweepModel& m = models_[std::size_t(id)];
     SweepOutcome& o = out_[std::size_t(id)];
     TrainConfig cfg = m.config;
@@ -130,19 +104,22 @@ void SweepRun::train_one(int id) {
     if (cb_.on_model_end) locked([&] { return cb_.on_model_end(m, o), true; }, false);
 }
 
-void SweepRun::work(const std::vector<int>& order) {
+void SweepPool::work(const std::vector<int>& order) {
     for (;;) {
-        if (stop_ || (cb_.stop && cb_.stop->load())) return;  // the rest stay pending
+        if (stopping()) return;  // the rest stay pending
         const std::size_t k = next_++;
         if (k >= order.size()) return;
         train_one(order[k]);
     }
 }
 
-void SweepRun::run(const std::vector<int>& order, int jobs) {
+void SweepPool::run_workers(const std::vector<int>& order, int jobs) {
+    if (order.empty()) return;
+    next_ = 0;
     // One BLAS thread per model, set before the workers start, or one model at a time where
     // the CPU backend would not keep it so (cpu/blas_threads.hpp).
-    if (jobs > 1 && !on_gpu() && !blas_one_thread_per_caller()) {
+    const bool host = session(order.front()).memory().is_host_memory();
+    if (jobs > 1 && host && !blas_one_thread_per_caller()) {
         if (cb_.on_notice)
             cb_.on_notice("training one model at a time: this process computed on the CPU before the sweep with "
                           "more than one BLAS thread, and concurrent models would then not train deterministically "
@@ -156,7 +133,8 @@ void SweepRun::run(const std::vector<int>& order, int jobs) {
     std::vector<std::thread> workers;
     std::exception_ptr start_error;
     try {
-        for (int w = 0; w < jobs; ++w) workers.emplace_back([this, &order] { work(order); });
+        for (int w = 0; w < std::min<int>(jobs, int(order.size())); ++w)
+            workers.emplace_back([this, &order] { work(order); });
     } catch (...) {  // no thread could be made: stop those that started, then report it
         start_error = std::current_exception();
         stop_ = true;
@@ -165,14 +143,15 @@ void SweepRun::run(const std::vector<int>& order, int jobs) {
     if (start_error) std::rethrow_exception(start_error);
 }
 
-std::vector<SweepOutcome> SweepRun::finish() {
+std::vector<SweepOutcome> SweepPool::finish() {
     if (callback_error_) std::rethrow_exception(callback_error_);
-    for (SweepOutcome& o : out_)
+    for (SweepOutcome& o : out_) {
+        if (o.session) SessionAccess::share_data(*o.session, nullptr);  // the sweep's data on the device
         if (o.status == SweepStatus::pending) o.session.reset();  // never trained: no network to hand back
+    }
     return std::move(out_);
 }
 
-}  // namespace
 
 const char* to_string(SweepStatus status) {
     switch (status) {
@@ -186,14 +165,16 @@ const char* to_string(SweepStatus status) {
 }
 
 int sweep_jobs(int jobs, int n_models, bool gpu) {
-    if (gpu) return 1;  // one model at a time until concurrent GPU models are measured (README, "Sweeps")
-    int j = jobs > 0 ? jobs : int(std::thread::hardware_concurrency());
+    // A GPU's models that share no launch each run on a stream of their own (their own
+    // backend); kGpuStreams at once unless asked otherwise (bench/RESULTS.md, "Sweeps").
+    constexpr int kGpuStreams = 4;
+    int j = jobs > 0 ? jobs : gpu ? kGpuStreams : int(std::thread::hardware_concurrency());
     return std::max(1, std::min(j, n_models));
 }
 
-std::vector<SweepOutcome> run_sweep(const Dataset& train, const Dataset* eval, const std::vector<SweepModel>& models,
-                                    const SweepOptions& options, const SweepCallbacks& callbacks,
-                                    const std::vector<SweepStart>& starts) {
+std::vector<SweepOutcome> run_sweep_on(const Dataset& train, const Dataset* eval, const std::vector<SweepModel>& models,
+                                       const SweepOptions& options, const SweepCallbacks& callbacks,
+                                       const std::vector<SweepStart>& starts, const SessionOpener& open) {
     BP_REQUIRE(starts.empty() || starts.size() == models.size(), "run_sweep: one start per model, or none");
     if (options.jobs < 0) BP_THROW("run_sweep: jobs must be 0 (one per core) or more (got " << options.jobs << ")");
     validate_sweep(models, train.n);
@@ -208,20 +189,49 @@ std::vector<SweepOutcome> run_sweep(const Dataset& train, const Dataset* eval, c
             BP_THROW(e.what() << ", for the network " << sizes_to_string(m.sizes) << " (run " << m.id << ")");
         }
     }
-    SweepRun run(train, eval, models, callbacks, starts);
-    run.open_sessions(options.where);
-    const bool gpu = run.on_gpu();
-    const int jobs = sweep_jobs(options.jobs, int(models.size()), gpu);
+    SweepPool pool(train, eval, models, callbacks, starts);
+    if (models.empty()) return pool.finish();
+    pool.open_sessions(open);
+    const bool gpu = !pool.session(0).memory().is_host_memory();
+    // One copy of the data on a GPU for every model (session_access.hpp); finish() drops it, so
+    // the sessions handed back hold no reference to the caller's data sets.
+    if (gpu) {
+        const std::shared_ptr<const SharedData> on_device = SessionAccess::put_on_device(options.where, train, eval);
+        for (std::size_t i = 0; i < models.size(); ++i) SessionAccess::share_data(pool.session(int(i)), on_device);
+    }
+
+    const LaunchSupport launches = launch_support(pool, options.where.dtype);
+    const int jobs = sweep_jobs(options.jobs, int(models.size()), gpu || launches.shares);
     std::vector<double> work;
     for (const SweepModel& m : models) work.push_back(model_work(m, train.n));
     SweepDevice device;
-    device.gpu = gpu;
+    device.gpu = launches.shares;
     device.workers = jobs;
-    const SweepSchedule schedule = schedule_sweep(models, work, {}, device);
-    std::vector<int> order;
-    for (const SweepGroup& g : schedule.groups) order.insert(order.end(), g.models.begin(), g.models.end());
-    run.run(order, jobs);
-    return run.finish();
+    device.models_per_launch = launches.models_per_launch;
+    const SweepSchedule schedule = schedule_sweep(models, work, launches.fusable, device);
+    if (schedule.groups.size() > 1 && callbacks.on_notice) {
+        int shared = 0;
+        for (const SweepGroup& g : schedule.groups) shared += g.one_launch ? int(g.models.size()) : 0;
+        if (shared > 0 && shared < int(models.size()))
+            callbacks.on_notice(std::to_string(int(models.size()) - shared) + " of the " + std::to_string(models.size()) +
+                                " models cannot share a fused launch (another launch or fused step alone): they "
+                                "train after the shared launches, " + std::to_string(jobs) + " at a time");
+    }
+    for (const SweepGroup& g : schedule.groups) {
+        if (pool.stopping()) break;  // the rest stay pending
+        if (g.one_launch) run_shared_launch(pool, options.where.dtype, g.models);
+        else pool.run_workers(g.models, jobs);
+    }
+    return pool.finish();
+}
+
+std::vector<SweepOutcome> run_sweep(const Dataset& train, const Dataset* eval, const std::vector<SweepModel>& models,
+                                    const SweepOptions& options, const SweepCallbacks& callbacks,
+                                    const std::vector<SweepStart>& starts) {
+    const SessionOpener open = [&options](const SweepModel& m) {
+        return Session::create(m.sizes, m.config.cost, m.init, m.config.seed, options.where);
+    };
+    return run_sweep_on(train, eval, models, options, callbacks, starts, open);
 }
 
 }  // namespace batchprop

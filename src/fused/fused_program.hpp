@@ -51,6 +51,15 @@ struct Args {
     T decay = T(1);  // 1 - eta lambda / n
 };
 
+// One model of a shared launch (FusedDevice::fused_train_models): its plan and its launch.
+// Block b of the launch runs models[b] exactly as a launch of its own would (the same program
+// and plan: the same bits). Trivially copyable: the array is copied to the device as it is.
+template <class T, class S>
+struct ModelLaunch {
+    FusedShape shape;
+    Args<T, S> args;
+};
+
 // A register tile of the forward product: acc(r, c) = sum over k in [k0, k1), left to right,
 // of w(i0 + r, k) a(k, j0 + c), for the nr <= R rows and nc <= C columns that exist. w is
 // (rows x inner) with leading dimension rows, a has leading dimension lda. Index arithmetic

@@ -14,15 +14,16 @@ namespace batchprop {
 namespace {
 
 // The cluster step's plans for this run, with N chosen (ClusterDecision::N = 0: the one-block
-// step, and why when the cluster step was possible for this network but not here).
+// step, and why when the cluster step was possible for this network but not here). A device
+// whose launches are shared runs the one-block step (shared_launch.hpp).
 template <class T>
-ClusterDecision plan_cluster(const TrainerState<T>& st, FusedDevice<T>& device, ClusterEpochPlan& plans) {
-    const int asked = parse_cluster_override(std::getenv("BATCHPROP_FUSED_CLUSTER"));
-    const std::size_t image_bytes = st.train.pixel_type() == PixelType::f32 ? sizeof(float) : 1;
+ClusterDecision plan_cluster(FusedDevice<T>& device, const ParamLayout& layout, int n, PixelType pixels, int m,
+                             ClusterEpochPlan& plans) {
+    const int asked = device.launches_shared() ? 0 : parse_cluster_override(std::getenv("BATCHPROP_FUSED_CLUSTER"));
+    const std::size_t image_bytes = pixels == PixelType::f32 ? sizeof(float) : 1;
     std::string plan_error, device_why;
     try {
-        plans = plan_cluster_epoch(st.bp.layout(), st.train.n, st.cfg.batch, sizeof(T), image_bytes,
-                                   device.fused_shared_limit());
+        plans = plan_cluster_epoch(layout, n, m, sizeof(T), image_bytes, device.fused_shared_limit());
     } catch (const Error& e) {
         plan_error = e.what();
     }
@@ -39,44 +40,49 @@ ClusterDecision plan_cluster(const TrainerState<T>& st, FusedDevice<T>& device, 
 }  // namespace
 
 template <class T>
-std::unique_ptr<Runner<T>> choose_runner(TrainerState<T>& st, Communicator* comm, std::uint64_t data_fingerprint) {
-    const TrainConfig& cfg = st.cfg;
-    // TF32 first: a contradiction in the settings whatever the device (tensor_math.hpp).
-    const std::string math_notice = apply_math(st.be, cfg.math);
+LaunchChoice choose_launch(FusedDevice<T>* fused, bool can_record, const ParamLayout& layout, int n, PixelType pixels,
+                           const TrainConfig& cfg) {
+    LaunchChoice c;
     // What the device offers: a fused step (with shared memory to plan for), and recordings.
-    FusedDevice<T>* const fused = fused_device(st.be);
     const bool device_fuses = fused && fused->fused_shared_limit() > 0;
-    FusedEpochPlan plans;
-    ClusterEpochPlan cluster_plans;
-    ClusterDecision cluster;
     std::string plan_error;
     bool preferred = false;
     if (device_fuses && cfg.mode == Mode::matrix) {
         try {
-            plans = plan_fused_epoch(st.bp.layout(), st.train.n, cfg.batch, sizeof(T), fused->fused_shared_limit());
+            c.plans = plan_fused_epoch(layout, n, cfg.batch, sizeof(T), fused->fused_shared_limit());
         } catch (const Error& e) {
             plan_error = e.what();
         }
         if (plan_error.empty()) {
-            cluster = plan_cluster(st, *fused, cluster_plans);
-            preferred = cluster.N > 0 ? cluster_step_preferred(cluster_plans.full) : fused_step_preferred(plans.full);
+            c.cluster = plan_cluster(*fused, layout, n, pixels, cfg.batch, c.cluster_plans);
+            preferred = c.cluster.N > 0 ? cluster_step_preferred(c.cluster_plans.full) : fused_step_preferred(c.plans.full);
         }
         // The fused steps compute in the scalar type's own arithmetic: with TF32 asked for, the
         // products go to cuBLAS's tensor cores instead (validate refuses it with launch fused).
         if (cfg.math == Math::tf32) preferred = false;
     }
-    const Launch launch = resolve_launch(cfg.launch, cfg.mode, device_fuses, plan_error, preferred, st.be.can_record());
+    c.launch = resolve_launch(cfg.launch, cfg.mode, device_fuses, plan_error, preferred, can_record);
+    return c;
+}
+
+template <class T>
+std::unique_ptr<Runner<T>> choose_runner(TrainerState<T>& st, Communicator* comm, std::uint64_t data_fingerprint) {
+    const TrainConfig& cfg = st.cfg;
+    // TF32 first: a contradiction in the settings whatever the device (tensor_math.hpp).
+    const std::string math_notice = apply_math(st.be, cfg.math);
+    FusedDevice<T>* const fused = fused_device(st.be);
+    LaunchChoice c = choose_launch(fused, st.be.can_record(), st.bp.layout(), st.train.n, st.train.pixel_type(), cfg);
     if (comm) {
         // Data-parallel steps are eager (runner.hpp): a fused launch asked for by name is refused,
         // one that --launch auto would have chosen gives way.
-        if (launch == Launch::fused && cfg.launch == Launch::fused)
+        if (c.launch == Launch::fused && cfg.launch == Launch::fused)
             throw SettingError(Setting::launch, "fused",
                                " runs in one process; distributed steps are launched one call at a time");
         return with_notice(make_data_parallel_runner(st, *comm, data_fingerprint), {math_notice});
     }
-    switch (launch) {
+    switch (c.launch) {
         case Launch::fused:
-            return with_notice(make_fused_runner(st, *fused, plans, cluster_plans), {math_notice, cluster.notice});
+            return with_notice(make_fused_runner(st, *fused, c.plans, c.cluster_plans), {math_notice, c.cluster.notice});
         case Launch::graph: return with_notice(make_graph_runner(st), {math_notice});
         case Launch::automatic:  // resolve_launch never answers automatic
         case Launch::eager: break;
@@ -84,6 +90,8 @@ std::unique_ptr<Runner<T>> choose_runner(TrainerState<T>& st, Communicator* comm
     return with_notice(make_eager_runner(st), {math_notice});
 }
 
+template LaunchChoice choose_launch(FusedDevice<float>*, bool, const ParamLayout&, int, PixelType, const TrainConfig&);
+template LaunchChoice choose_launch(FusedDevice<double>*, bool, const ParamLayout&, int, PixelType, const TrainConfig&);
 template std::unique_ptr<Runner<float>> choose_runner(TrainerState<float>&, Communicator*, std::uint64_t);
 template std::unique_ptr<Runner<double>> choose_runner(TrainerState<double>&, Communicator*, std::uint64_t);
 

@@ -19,8 +19,13 @@
 #include "batchprop/distributed.hpp"
 #include "batchprop/epoch_plan.hpp"
 #include "batchprop/trainer.hpp"
+#include "fused/cluster_plan.hpp"
+#include "fused/fused_plan.hpp"
 
 namespace batchprop {
+
+template <class T>
+class FusedDevice;
 
 template <class T>
 struct TrainerState {
@@ -76,16 +81,27 @@ public:
 template <class T>
 std::unique_ptr<Runner<T>> choose_runner(TrainerState<T>& state, Communicator* comm, std::uint64_t data_fingerprint);
 
+// How a trainer of `layout` on n training examples of `pixels` with `cfg` runs its steps on a
+// device (`fused`: its fused step, null when it has none; can_record: Memory::can_record) when
+// alone: resolve_launch's answer, and for a fused launch its plans and which fused step (the
+// cluster step where cluster.N > 0). choose_runner's decision, without a trainer: a sweep asks
+// it which models its shared launches may take. Throws what resolve_launch throws.
+struct LaunchChoice {
+    Launch launch = Launch::eager;
+    FusedEpochPlan plans;
+    ClusterEpochPlan cluster_plans;
+    ClusterDecision cluster;
+};
+template <class T>
+LaunchChoice choose_launch(FusedDevice<T>* fused, bool can_record, const ParamLayout& layout, int n, PixelType pixels,
+                           const TrainConfig& cfg);
+
 // The four runners (eager_runner.cpp, graph_runner.cpp, fused_runner.cpp,
 // data_parallel_runner.cpp), for choose_runner.
 template <class T>
 std::unique_ptr<Runner<T>> make_eager_runner(TrainerState<T>& state);
 template <class T>
 std::unique_ptr<Runner<T>> make_graph_runner(TrainerState<T>& state);
-template <class T>
-class FusedDevice;
-struct FusedEpochPlan;
-struct ClusterEpochPlan;
 // cluster: the cluster step's plans, run where cluster.full.N > 0 (else the one-block step's, plans).
 template <class T>
 std::unique_ptr<Runner<T>> make_fused_runner(TrainerState<T>& state, FusedDevice<T>& device, const FusedEpochPlan& plans,
