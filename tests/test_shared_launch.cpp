@@ -227,6 +227,26 @@ TEST(SharedLaunchBarrier, AFailedLaunchFailsInEveryModelOfIt) {
     b.share_launches(nullptr, 0);
 }
 
+// A trainer on a device whose launches are shared runs the one-block step, even where clusters
+// are asked for and the device has them: a cluster launch is not shared.
+TEST(SharedLaunchBarrier, ASharedDeviceRunsTheOneBlockStep) {
+    const Dataset tr = bptest::random_dataset(120, 48, 6, 8, 9);
+    ASSERT_EQ(setenv("BATCHPROP_FUSED_CLUSTER", "2", 1), 0);
+    for (bool shared : {false, true}) {
+        FusingCpuBackend<float> be(232448, false, 4);
+        SharedLaunch<float> share(1);
+        if (shared) be.share_launches(&share, 0);
+        const DeviceData<float> d(be, tr);
+        Trainer<float> trainer(be, ParamLayout({48, 10, 6}), d, nullptr, bptest::config(1, 10));
+        trainer.backprop().set_params(bptest::random_vector<float>(ParamLayout({48, 10, 6}).n_params(), 4));
+        trainer.run();
+        EXPECT_EQ(be.cluster_launches, shared ? 0 : 1) << shared;
+        EXPECT_EQ(be.shared_launches, shared ? 1 : 0) << shared;
+        be.share_launches(nullptr, 0);
+    }
+    ASSERT_EQ(unsetenv("BATCHPROP_FUSED_CLUSTER"), 0);
+}
+
 // ---- a sweep on a device with shared launches ---------------------------------------------------
 
 namespace {
@@ -318,7 +338,13 @@ void every_model_equals_itself_alone(bool reverse) {
     const std::vector<SweepModel> models = expand_grid(g, base_config(2), Init::scaled);
     FusingDevices<T> devices;
     devices.reverse = reverse;
-    std::vector<SweepOutcome> out = run_sweep_on(tr, &ev, models, options<T>(), {}, {}, devices.opener());
+    std::string notice;
+    SweepCallbacks cb;
+    cb.on_notice = [&](const std::string& why) { notice = why; };
+    std::vector<SweepOutcome> out = run_sweep_on(tr, &ev, models, options<T>(), cb, {}, devices.opener());
+    EXPECT_EQ(notice,
+              "32 of the 48 models share fused launches, up to 4 a launch (a block each); the other 16 (another "
+              "launch or step alone) train 2 at a time after them");
     long long blocks = 0;
     for (const SweepModel& m : models) {
         const SweepOutcome& r = out[std::size_t(m.id)];

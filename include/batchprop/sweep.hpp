@@ -162,15 +162,20 @@ struct SweepCallbacks {
     std::function<void(const std::string&)> on_notice;
 };
 
-/// The models a worker pool would run at once here: jobs, or one per online CPU core when 0;
-/// never more than the models. A GPU runs one at a time until its concurrent paths are measured.
+/// The models a worker pool would run at once here: jobs, or when 0 one per online CPU core (on a
+/// GPU: 4, each model on a stream of its own); never more than the models. On a GPU this is for
+/// the models that share no fused launch (run_sweep).
 BATCHPROP_API int sweep_jobs(int jobs, int n_models, bool gpu);
 
 /// Trains every model (models[i].id == i) on `train`, evaluating on `eval` as its config asks,
-/// `jobs` at a time in schedule_sweep's order. Each model has its own Session (its own backend
-/// and buffers; on the CPU the images are shared, read in place) and is trained by
-/// Session::train exactly as alone: its parameters are bit for bit those of the same settings
-/// trained alone on the same backend with the same BLAS threads. On the CPU with jobs > 1, every
+/// in schedule_sweep's order. Each model has its own Session (its own backend and buffers) and is
+/// trained by Session::train exactly as alone: its parameters are bit for bit those of the same
+/// settings trained alone on the same backend with the same BLAS threads. On the CPU, `jobs` at a
+/// time, the images read in place. On a GPU, one copy of the data on the device for all; the
+/// models that alone would run the one-block fused step share launches, up to one per SM in a
+/// launch (a block each, each model on a thread of its own, its segments in lockstep with the
+/// others': the same program and plan as alone, so the same bits); the rest follow, `jobs` at a
+/// time (callbacks.on_notice says how many share). On the CPU with jobs > 1, every
 /// BLAS call runs on its caller's thread, for the rest of the process: OpenBLAS's results depend
 /// on its thread count for products of >= 32 MFLOP, which a process alone gives every core
 /// (so those models equal `OPENBLAS_NUM_THREADS=1 batchprop train`; smaller products always

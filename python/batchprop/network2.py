@@ -627,8 +627,10 @@ def sweep(training_data: DataLike, epochs: int, grid: dict, evaluation_data: Opt
                      (the evaluation monitors are on by default: the point is to compare)
     initializer      "default" (network2's default_weight_initializer) or "large" (N(0, 1))
     device, dtype    as Network's; every network computes there
-    jobs             networks trained at once on the CPU: 0 (the default) is one per core; a
-                     GPU trains one at a time for now
+    jobs             networks trained at once on the CPU: 0 (the default) is one per core. On a
+                     GPU the networks the one-block fused step trains alone share launches (a
+                     block each, up to one per SM), and jobs is how many of the others train at
+                     once, each on a stream of its own (0: 4)
     progress         called as progress(networks_done, networks, epochs_done, epochs) a few
                      times a second
 

@@ -96,7 +96,8 @@ void add_grid_flags(CLI::App& cmd, SweepFlags& f) {
 
 // How it runs, what it reports and what it writes.
 void add_output_flags(CLI::App& cmd, SweepFlags& f) {
-    cmd.add_option("--jobs,-j", f.jobs, "Models trained at once (0: one per CPU core; a GPU trains one at a time)")
+    cmd.add_option("--jobs,-j", f.jobs, "Models trained at once (0: one per CPU core). On a GPU, models that share no fused launch, each "
+                   "on a stream of its own (0: 4)")
         ->type_name("N")
         ->check(at_least(0))
         ->capture_default_str();

@@ -52,6 +52,9 @@ private:
     void measure_tests(const std::vector<int>& order, const std::vector<SweepOutcome>& out);
     void save_models(int chosen, const std::vector<SweepOutcome>& out, bool interrupted);
     std::string summary_line(double seconds, int epochs_run, bool interrupted) const;
+    // How the models run at once: "2 at a time on cpu (OpenBLAS)"; on a GPU the fused ones in
+    // shared launches too.
+    std::string how_text() const;
 
     SweepFlags& f_;
     const SweepPlan& plan_;

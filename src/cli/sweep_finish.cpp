@@ -85,9 +85,14 @@ std::string SweepCommand::summary_line(double seconds, int epochs_run, bool inte
     }
     std::string counts;
     for (const auto& [what, k] : by) counts += (counts.empty() ? "" : ", ") + std::to_string(k) + " " + what;
-    return fmt::format("{}: {} models ({}); {} epochs trained in {}: {:.3g} model-epochs/s, {} at a time on {}",
+    return fmt::format("{}: {} models ({}); {} epochs trained in {}: {:.3g} model-epochs/s, {}",
                        interrupted ? "Stopped" : "Done", rows_.size(), counts, epochs_run, duration_text(seconds),
-                       seconds > 0 ? double(epochs_run) / seconds : 0.0, jobs_, device_name_);
+                       seconds > 0 ? double(epochs_run) / seconds : 0.0, how_text());
+}
+
+std::string SweepCommand::how_text() const {
+    if (!gpu_) return fmt::format("{} at a time on {}", jobs_, device_name_);
+    return fmt::format("fused ones in shared launches, others {} at a time on {}", jobs_, device_name_);
 }
 
 void SweepCommand::finish(std::vector<SweepOutcome>& out, const InterruptGuard& interrupt, double seconds) {

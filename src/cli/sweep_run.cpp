@@ -141,12 +141,9 @@ void SweepCommand::start() {
     progress_.line("batchprop sweep: " + grid_line(plan_.grid, n));
     const TrainConfig& c = f_.base.cfg;
     progress_.line(fmt::format("  {} epochs each, {} cost, {} init, {}, {} mode; {} training examples, choosing on {}; "
-                               "{} at a time on {}",
+                               "{}",
                                c.epochs, to_string(c.cost), to_string(f_.base.init), to_string(f_.base.compute.dtype),
-                               to_string(c.mode), data_.train.n, data_.eval_name, jobs_, device_name_));
-    if (gpu_ && f_.jobs > 1)
-        progress_.note("--jobs " + std::to_string(f_.jobs) +
-                       ": a GPU trains one model at a time for now (concurrent GPU models are not yet measured)");
+                               to_string(c.mode), data_.train.n, data_.eval_name, how_text()));
     tally_.models = n;
     for (const SweepModel& m : models_) {
         const SweepStart& s = starts_[std::size_t(m.id)];

@@ -209,13 +209,16 @@ std::vector<SweepOutcome> run_sweep_on(const Dataset& train, const Dataset* eval
     device.workers = jobs;
     device.models_per_launch = launches.models_per_launch;
     const SweepSchedule schedule = schedule_sweep(models, work, launches.fusable, device);
-    if (schedule.groups.size() > 1 && callbacks.on_notice) {
+    if (callbacks.on_notice && launches.shares) {
         int shared = 0;
         for (const SweepGroup& g : schedule.groups) shared += g.one_launch ? int(g.models.size()) : 0;
-        if (shared > 0 && shared < int(models.size()))
-            callbacks.on_notice(std::to_string(int(models.size()) - shared) + " of the " + std::to_string(models.size()) +
-                                " models cannot share a fused launch (another launch or fused step alone): they "
-                                "train after the shared launches, " + std::to_string(jobs) + " at a time");
+        const int rest = int(models.size()) - shared;
+        callbacks.on_notice(std::to_string(shared) + " of the " + std::to_string(models.size()) +
+                            " models share fused launches, up to " + std::to_string(launches.models_per_launch) +
+                            " a launch (a block each)" +
+                            (rest > 0 ? "; the other " + std::to_string(rest) + " (another launch or step alone) train " +
+                                            std::to_string(jobs) + " at a time after them"
+                                      : ""));
     }
     for (const SweepGroup& g : schedule.groups) {
         if (pool.stopping()) break;  // the rest stay pending

@@ -93,6 +93,9 @@ private:
         if (shared_bytes > limit_) throw batchprop::Error("a shared launch past the shared-memory limit");
         for (int k = 0; k < count; ++k) {
             const auto& mine = models[reverse_ ? count - 1 - k : k];
+            // As a GPU block's dynamic shared memory would be too small for its plan.
+            if (std::size_t(mine.shape.shared_bytes) > shared_bytes)
+                throw batchprop::Error("a shared launch with less shared memory than a model's plan needs");
             run_block(mine.shape, mine.args);
         }
         ++launches;
