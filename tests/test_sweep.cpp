@@ -55,14 +55,7 @@ Network<double> alone(const SweepModel& m, const Dataset& tr, const Dataset& ev,
     return s.network();
 }
 
-::testing::AssertionResult same_bits(const Network<double>& got, const Network<double>& want) {
-    if (got.sizes() != want.sizes()) return ::testing::AssertionFailure() << "sizes differ";
-    for (std::size_t i = 0; i < want.params().size(); ++i)
-        if (std::memcmp(&got.params()[i], &want.params()[i], sizeof(double)) != 0)
-            return ::testing::AssertionFailure() << "parameter " << i << ": " << got.params()[i] << " vs "
-                                                 << want.params()[i];
-    return ::testing::AssertionSuccess();
-}
+using bptest::same_bits;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -18,6 +19,7 @@
 #include "batchprop/backend.hpp"
 #include "batchprop/dataset.hpp"
 #include "batchprop/math.hpp"
+#include "batchprop/network.hpp"
 #include "batchprop/trainer.hpp"
 
 // The guard every GPU test starts with: no usable GPU is a normal state, reported as a skip
@@ -151,6 +153,17 @@ inline batchprop::Dataset quadrants(int n, std::uint64_t seed) {
         d.labels.push_back((u > 127 ? 1 : 0) + (v > 127 ? 2 : 0));
     }
     return d;
+}
+
+// Whether two networks have the same sizes and every parameter the same bits (a sweep's model
+// against itself trained alone); the first difference otherwise.
+inline ::testing::AssertionResult same_bits(const batchprop::Network<double>& got, const batchprop::Network<double>& want) {
+    if (got.sizes() != want.sizes()) return ::testing::AssertionFailure() << "sizes differ";
+    for (std::size_t i = 0; i < want.params().size(); ++i)
+        if (std::memcmp(&got.params()[i], &want.params()[i], sizeof(double)) != 0)
+            return ::testing::AssertionFailure() << "parameter " << i << ": " << got.params()[i] << " vs "
+                                                 << want.params()[i];
+    return ::testing::AssertionSuccess();
 }
 
 // The TrainConfig most tests start from: `epochs` epochs in mini-batches of `batch`, at a
