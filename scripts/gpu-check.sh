@@ -889,7 +889,8 @@ gtest_step() {
     fi
     local ran skipped why
     ran=$(sed -n 's/^\[==========\] \([0-9][0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$log" | tail -1)
-    skipped=$(grep -c '^\[  SKIPPED \] [A-Za-z]' "$log")
+    # gtest names a skipped test twice (as it ends and in the closing list): count names once.
+    skipped=$(sed -n 's/^\[  SKIPPED \] \([A-Za-z][^ ]*\).*/\1/p' "$log" | sort -u | wc -l)
     why=$(grep -m1 -E 'Skipped$' -A1 "$log" | tail -1)
     if [ "$STEP_RC" = 124 ]; then record "$name" "FAILED: timed out (log: $exe.log)" "$STEP_T"
     elif [ "$STEP_RC" != 0 ]; then record "$name" "FAILED: $(grep -m1 '^\[  FAILED  \] [A-Za-z]' "$log" | sed 's/^\[  FAILED  \] //') (log: $exe.log)" "$STEP_T"
