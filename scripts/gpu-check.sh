@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu-check.sh: proves batchprop's GPU path on an NVIDIA GPU in one command: the GPU against
 # the CPU op by op and over whole runs, the CLI on Fashion-MNIST, the GPU benchmarks and
-# compute-sanitizer; PASS or FAIL, with the figures, in about 6-7 minutes.
+# compute-sanitizer; PASS or FAIL, with the figures, in about 7-8 minutes.
 #
 # On a GPU machine that has the CUDA toolkit (nvcc), build the bundle and run it in place:
 #   scripts/gpu-check.sh bundle build-gpubundle                   # the CUDA build (minutes)
@@ -17,8 +17,9 @@
 # (exit 3) instead of passing with every GPU step skipped.
 #
 #   scripts/gpu-check.sh bundle DIR            (build machine: nvcc, no GPU needed; minutes)
-#       Builds the CLI, test_gpu_vs_cpu, bench_train and bench_ops (sm_90 + compute_75 PTX,
-#       Release, libstdc++ static in the CLI and the test, stripped) into DIR-build and
+#       Builds the CLI, the GPU tests (test_gpu_vs_cpu, _cluster, _tf32, _sweep) and benchmarks
+#       (bench_train, bench_ops, bench_sweep) for sm_90 + compute_75 PTX (Release, libstdc++
+#       static in the CLI and the tests, stripped) into DIR-build and
 #       packs DIR: bin/ (the executables, gzip'd), lib/ (the shared libraries a bare machine may
 #       lack: OpenBLAS and its Fortran runtime, zlib, Google Benchmark; gzip'd), data/ (the 50,000
 #       training and 10,000 test images of Fashion-MNIST that training uses), the PyTorch peer and
@@ -44,7 +45,14 @@
 #       cluster (a tool refused here reads "skipped", hazards FAIL); m-sweep (the CLI's epoch
 #       time at m = 1..20 for graph, fused and the cluster step, float, and double at 1, 10,
 #       20: m-sweep.txt, figures only, never a failure).
-#       Each step has a time limit and the run a budget (GPU_CHECK_BUDGET_S, 390 s): a benchmark,
+#       Issue 23's step, sweep: sweep-tests (test_gpu_sweep: every model of a GPU sweep bitwise
+#       itself trained alone, float and double, the one-block models in shared launches; a
+#       divergence kept to its model; the caller's data unchanged); sweep-bench (bench_sweep's GPU
+#       rows: model-epochs/s of [784,30,10] m = 10 against K = 1..264 models at once, and one model
+#       alone with --launch fused and graph: sweep-bench.txt/json, figures only); sweep-cli (the
+#       chapter-3 table, 3 etas x 3 lambdas x 4 seeds x 30 epochs with `batchprop sweep`, its wall
+#       seconds against issue 23's 7.9 s; a CLI error fails, the time never does).
+#       Each step has a time limit and the run a budget (GPU_CHECK_BUDGET_S, 500 s): a benchmark,
 #       sanitizer or peer step cut by it reads "cut", not a failure. RESULTS gets the logs and
 #       summary.txt (steps, status, seconds, PASS/FAIL, key figures), printed last.
 #       Exit status: 0 PASS, 1 FAIL, 2 bad arguments, 3 stopped by the pre-flight. Without a GPU
@@ -157,7 +165,7 @@ glibc_check_cmd() {
 
 # The executables that travel: what the GPU steps run. The CPU-only tests ran on the build
 # machine and stay there.
-BUNDLE_EXES=(batchprop test_gpu_vs_cpu test_gpu_cluster test_gpu_tf32 bench_train bench_ops)
+BUNDLE_EXES=(batchprop test_gpu_vs_cpu test_gpu_cluster test_gpu_tf32 test_gpu_sweep bench_train bench_ops bench_sweep)
 
 # Libraries the target provides: glibc; the driver (libcuda must match the kernel module);
 # the CUDA runtime and cuBLAS (libcublasLt alone is ~500 MiB); the GCC runtime (the CLI and the
@@ -240,9 +248,10 @@ bundle() {
         -DBATCHPROP_TESTS=ON -DBATCHPROP_BENCH=ON "${launcher[@]}" \
         -DBATCHPROP_MPI=OFF >"$build/gpu-check-configure.log" 2>&1 \
         || { tail -30 "$build/gpu-check-configure.log"; die "configure failed (log: $build/gpu-check-configure.log)"; }
-    echo "== build -j$jobs: batchprop test_gpu_vs_cpu test_gpu_cluster test_gpu_tf32 bench_train bench_ops"
+    echo "== build -j$jobs: ${BUNDLE_EXES[*]}"
     local rc=0
-    cmake --build "$build" -j"$jobs" --target batchprop_cli test_gpu_vs_cpu test_gpu_cluster test_gpu_tf32 bench_train bench_ops \
+    # The CLI's target is batchprop_cli; the others' targets are named as their executables.
+    cmake --build "$build" -j"$jobs" --target batchprop_cli "${BUNDLE_EXES[@]:1}" \
         >"$build/gpu-check-build.log" 2>&1 || rc=$?
     grep -E "warning|error" "$build/gpu-check-build.log" | head -20
     [ "$rc" -eq 0 ] || { tail -20 "$build/gpu-check-build.log"; die "build failed (log: $build/gpu-check-build.log)"; }
@@ -287,7 +296,7 @@ bundle() {
     cp "$HERE/compare_models.py" "$HERE/gpu_check_figures.py" "$tmp/" || die "copying the helpers failed"
     {
         echo "glibc_need $need"
-        echo "glibcxx_need ${cxx:-none} (bench_train, bench_ops and libbenchmark only: the target's libstdc++)"
+        echo "glibcxx_need ${cxx:-none} (the benchmarks and libbenchmark only: the target's libstdc++)"
         echo "source $(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown)"
         echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(getconf GNU_LIBC_VERSION 2>/dev/null), $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' || echo 'nvcc ?')"
         echo "data Fashion-MNIST: first 50000 training images and labels, 10000 test images and labels"
@@ -310,7 +319,7 @@ bundle() {
 STEPS=() STATUS=() SECS=()
 FAILED=0
 START=$(date +%s)
-BUDGET="${GPU_CHECK_BUDGET_S:-390}"
+BUDGET="${GPU_CHECK_BUDGET_S:-500}"
 R=""          # RESULTS
 WORK=""       # unpacked executables and libraries (removed on exit)
 BIN="" DATA="" BP_LD=""
@@ -880,7 +889,8 @@ gtest_step() {
     fi
     local ran skipped why
     ran=$(sed -n 's/^\[==========\] \([0-9][0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$log" | tail -1)
-    skipped=$(grep -c '^\[  SKIPPED \] [A-Za-z]' "$log")
+    # gtest names a skipped test twice (as it ends and in the closing list): count names once.
+    skipped=$(sed -n 's/^\[  SKIPPED \] \([A-Za-z][^ ]*\).*/\1/p' "$log" | sort -u | wc -l)
     why=$(grep -m1 -E 'Skipped$' -A1 "$log" | tail -1)
     if [ "$STEP_RC" = 124 ]; then record "$name" "FAILED: timed out (log: $exe.log)" "$STEP_T"
     elif [ "$STEP_RC" != 0 ]; then record "$name" "FAILED: $(grep -m1 '^\[  FAILED  \] [A-Za-z]' "$log" | sed 's/^\[  FAILED  \] //') (log: $exe.log)" "$STEP_T"
@@ -961,6 +971,60 @@ m_sweep_step() {
     record m-sweep "ok: $runs runs, $failed failed (m-sweep.txt; figures, not checks)" $(($(date +%s) - t0))
 }
 
+# ---- issue 23: a sweep's models in shared launches -------------------------------------------
+
+# sweep: the tests (they can fail the run), then the figures: bench_sweep's rows for the device
+# and the CLI's chapter-3 table, timed.
+sweep_step() {
+    gtest_step sweep-tests test_gpu_sweep 60
+    sweep_bench_step
+    sweep_cli_step
+}
+
+# bench_sweep's GPU rows (a self-test: its CPU rows) into sweep-bench.txt and .json. Figures only:
+# rows that report an error are noted, never a failure.
+sweep_bench_step() {
+    gpu_ready sweep-bench || return
+    [ -x "$BIN/bench_sweep" ] || { record sweep-bench "skipped: bench_sweep is not in this bundle" 0; return; }
+    if [ "$BENCH_OK" = 0 ]; then record sweep-bench "skipped: $BENCH_WHY" 0; return; fi
+    local filter='^BM_(Alone|Sweep)Gpu/'
+    [ "$DEV" = cpu ] && filter='^BM_SweepCpu/'
+    local lb=(); command -v stdbuf >/dev/null && lb=(stdbuf -oL)
+    if ! run_step sweep-bench 90 "$R/sweep-bench.txt" "${BPENV[@]}" "${lb[@]}" "$BIN/bench_sweep" --benchmark_filter="$filter" \
+        --benchmark_color=false --benchmark_out="$R/sweep-bench.json" --benchmark_out_format=json; then
+        record sweep-bench "cut: not started, no time left in the budget" 0; return
+    fi
+    local rows figs; rows=$(python3 "$HERE/gpu_check_figures.py" bench-rows "$R/sweep-bench.json" "$R/sweep-bench.txt")
+    figs=$(python3 "$HERE/gpu_check_figures.py" sweep "$R" | sed -n '1s/^[^:]*: //p')
+    if [ "$STEP_RC" = 124 ]; then record sweep-bench "cut after ${STEP_T}s: $rows rows done: $figs (sweep-bench.txt)" "$STEP_T"
+    elif [ "$STEP_RC" != 0 ]; then record sweep-bench "not measured: rc $STEP_RC: $(tail -1 "$R/sweep-bench.txt") (sweep-bench.txt)" "$STEP_T"
+    else record sweep-bench "ok: $rows rows: $figs (figures, not checks)" "$STEP_T"; fi
+}
+
+# The chapter-3 sweep of the issue: 3 etas x 3 lambdas x 4 seeds, 30 epochs each, cross-entropy,
+# 40,000 training and 10,000 held-out validation examples (the bundle's 50,000); its wall seconds,
+# process start and data loading included, into cli/sweep-cli.seconds. A self-test on the CPU
+# runs a reduced table (the full one takes the CPU many minutes).
+# shellcheck disable=SC2054  # the commas separate the CLI's list values
+SWEEP_CLI_ARGS=(sweep --eta 0.025,0.25,2.5 --lambda 0,1,5 --seeds 1-4 --cost cross-entropy)
+sweep_cli_step() {
+    gpu_ready sweep-cli || return
+    local size=(--epochs 30 --validation 10000)
+    [ "$DEV" = cpu ] && size=(--epochs 1 --train-limit 2000 --validation 500)
+    local t0 t1 rc; t0=$(date +%s.%N)
+    cli sweep-cli 60 "${SWEEP_CLI_ARGS[@]}" "${size[@]}" --device "$DEV" --data "$DATA" --metrics "$R/cli/sweep-cli.jsonl"; rc=$?
+    t1=$(date +%s.%N)
+    case "$rc" in
+        124) record sweep-cli "cut after ${STEP_T}s (log: cli/sweep-cli.log)" "$STEP_T"; return ;;
+        125) record sweep-cli "cut: not started, no time left in the budget" 0; return ;;
+    esac
+    [ "$rc" = 0 ] || { record sweep-cli "FAILED: $(cli_fail sweep-cli "$rc")" "$STEP_T"; return; }
+    local secs; secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    echo "$secs $DEV ${size[*]}" >"$R/cli/sweep-cli.seconds"
+    local done_line; done_line=$(grep -m1 '^Done: ' "$R/cli/sweep-cli.log")
+    record sweep-cli "ok: ${size[*]}: $secs s wall, target < 7.9 s; ${done_line:-no Done line} (cli/sweep-cli.log)" "$STEP_T"
+}
+
 summary() {
     {
         echo "gpu-check summary $(date -u +%Y-%m-%dT%H:%M:%SZ), bundle $BUNDLE ($(awk '$1 == "source" {print $2}' "$BUNDLE/MANIFEST" 2>/dev/null))"
@@ -1007,6 +1071,7 @@ run_checks() {
     eval_step
     local key='^(step|epoch)/'"$DEV"'/784-30-10/m:(10|100)/|^gemm-share/'"$DEV"'/'
     bench_step bench-train-key bench_train 75 "$key"
+    sweep_step
     sanitizer_step memcheck
     sanitizer_step initcheck
     fused_sanitizer_step racecheck

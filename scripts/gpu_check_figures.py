@@ -7,14 +7,18 @@ library only, so it also runs on a bare GPU machine.
       last epochs differ by more than --max-points percentage points, 2 when a file is unusable.
   gpu_check_figures.py epoch-seconds RUN.jsonl
       The median of the epochs' SGD seconds (prints nothing and exits 2 when there is none).
-  gpu_check_figures.py bench-rows FILE.json|FILE.log
+  gpu_check_figures.py bench-rows FILE.json|FILE.log...
       How many benchmark rows a Google Benchmark output holds (JSON, or the console log of a
-      run that was cut before the JSON was complete).
+      run that was cut before the JSON was complete): the first file given that holds any.
+  gpu_check_figures.py sweep RESULTS
+      The sweep figures (issue 23): model-epochs/s at K = 1 and 132 concurrent models and the time
+      against one model's at 64 and 132 (RESULTS/sweep-bench.json, or .txt when cut), and the
+      wall seconds of the CLI's 36-model sweep (RESULTS/cli/sweep-cli.seconds). One line each.
   gpu_check_figures.py figures RESULTS
       The key figures: fused-, graph- and eager-mode epoch of [784,30,10] m = 10 float and the seconds
       per step they imply, the CPU backend's epoch on the same machine, per-step time, the
       gemm share of [784,1024,1024,10] m = 1024, per-example vs matrix at m = 10 and 100, and the
-      PyTorch peer. A figure whose run is missing says so.
+      PyTorch peer, then the sweep figures. A figure whose run is missing says so.
 """
 
 import json
@@ -141,7 +145,9 @@ def cmd_epoch_seconds(args):
 
 
 def cmd_bench_rows(args):
-    rows = bench_rows(args[0]) if len(args) == 1 else {}
+    rows = {}
+    for path in args:  # the first that holds rows (the JSON, then the console log of a cut run)
+        rows = rows or bench_rows(path)
     print(len(rows))
     return 0
 
@@ -150,6 +156,62 @@ def fmt_s(s):
     if s is None or math.isnan(s):
         return "n/a"
     return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.3f} s"
+
+
+def sweep_bench_line(rows):
+    """The sweep bench's key rows: the GPU rows, else the CPU rows of a self-test."""
+    if not any(k.startswith("BM_Sweep") for k in rows):
+        return "sweep bench, [784,30,10] m=10 f32: n/a (not run)"
+    dev = "Gpu" if any(k.startswith("BM_SweepGpu/") for k in rows) else "Cpu"
+
+    def row(k):
+        r = rows.get(f"BM_Sweep{dev}/{k}")
+        return r if r and not r.get("error") and "model_epochs_per_s" in r else None
+
+    # The issue's figures on a GPU; a self-test's CPU rows have K = 1 and 2 only.
+    rate_ks, ratio_ks = ((1, 132), ((64, 1.5), (132, 2.0))) if dev == "Gpu" else ((1, 2), ((2, None),))
+    parts = []
+    for k in rate_ks:
+        r = row(k)
+        parts.append(f"K={k} " + (f"{r['model_epochs_per_s']:.1f} model-epochs/s ({fmt_s(r['seconds'])})" if r else "n/a"))
+    for k, target in ratio_ks:
+        r = row(k)
+        goal = f" (target <= {target})" if target else ""
+        parts.append(f"K={k} {r['x_one_model']:.2f}x one model's time{goal}" if r and "x_one_model" in r
+                     else f"K={k} x one model n/a")
+    r = row(132)
+    if r and "x_alone_fastest" in r:
+        parts.append(f"K=132 {r['x_alone_fastest']:.1f}x the model-epochs/s of one model alone, fastest launch (target >= 30)")
+    errors = [k for k, r in rows.items() if r.get("error")]
+    note = f"; {len(errors)} rows with an error, e.g. {errors[0]}: {rows[errors[0]]['error']}" if errors else ""
+    label = "cuda" if dev == "Gpu" else "cpu (no GPU rows)"
+    return f"sweep bench, {label}, [784,30,10] m=10 f32, 1 epoch per model: " + "; ".join(parts) + note
+
+
+def sweep_lines(results):
+    """The sweep bench's line (sweep-bench.json, or the console log of a cut run) and the CLI sweep's."""
+    rows = {}
+    for name in ("sweep-bench.json", "sweep-bench.txt"):
+        path = os.path.join(results, name)
+        if not rows and os.path.exists(path):
+            rows = bench_rows(path)
+    out = [sweep_bench_line(rows)]
+    try:
+        with open(os.path.join(results, "cli", "sweep-cli.seconds")) as f:
+            secs, dev, *size = f.read().split()  # "SECONDS DEVICE --epochs 30 ..."
+        out.append(f"CLI sweep, 36 models (3 etas x 3 lambdas x 4 seeds), {' '.join(size)}: {secs} s wall on {dev}"
+                   " (target < 7.9 s = 30 epochs x 262 ms, PyTorch with CUDA graphs, one model)")
+    except (OSError, ValueError):
+        out.append("CLI sweep, 36 models x 30 epochs: n/a (not run)")
+    return out
+
+
+def cmd_sweep(args):
+    if len(args) != 1:
+        print("usage: gpu_check_figures.py sweep RESULTS")
+        return 2
+    print("\n".join(sweep_lines(args[0])))
+    return 0
 
 
 def cmd_figures(args):
@@ -226,13 +288,14 @@ def cmd_figures(args):
     for label, name in (("nn.Linear + autograd", "torch-cuda.jsonl"), ("CUDA graphs", "torch-cuda-graphs.jsonl")):
         s = median_seconds(os.path.join(results, "peer", name))
         out.append(f"torch ({label}) cuda epoch, [784,30,10] m=10 f32: " + (fmt_s(s) if s is not None else "n/a (not run)"))
+    out += sweep_lines(results)
     print("\n".join(out))
     return 0
 
 
 def main():
     cmds = {"accuracy": cmd_accuracy, "epoch-seconds": cmd_epoch_seconds, "bench-rows": cmd_bench_rows,
-            "figures": cmd_figures}
+            "sweep": cmd_sweep, "figures": cmd_figures}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__.strip().split("\n\n")[0])
         print("commands: " + ", ".join(cmds))

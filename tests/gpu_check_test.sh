@@ -32,11 +32,14 @@ expect_usage glibc-check --max 2 /bin/sh
 expect_usage glibc-check --bogus /bin/sh
 expect_usage glibc-check "$tmp/missing.so"
 "$S" --help | grep -q 'run DIR \[RESULTS\]' || fail "--help does not describe run"
-# Issue 20's steps are described, and their executables travel in the bundle.
-for step in cluster-tests tf32-tests racecheck synccheck m-sweep; do
+# Issue 20's and 23's steps are described, and their executables travel in the bundle.
+for step in cluster-tests tf32-tests racecheck synccheck m-sweep sweep-tests sweep-bench sweep-cli; do
     "$S" --help | grep -q -- "$step" || fail "--help does not describe $step"
 done
 grep -q '^BUNDLE_EXES=(.*test_gpu_cluster test_gpu_tf32' "$S" || fail "the GPU tests of the cluster step and TF32 do not travel"
+for exe in test_gpu_sweep bench_sweep; do
+    grep -q "^BUNDLE_EXES=(.* $exe[ )]" "$S" || fail "$exe does not travel in the bundle"
+done
 
 command -v readelf >/dev/null || { echo "skipped: no readelf (binutils)"; exit 77; }
 lib_path() { ldconfig -p 2>/dev/null | awk -v l="$1" '$1 == l && /x86-64|64bit/ {print $NF; exit}'; }
