@@ -57,14 +57,7 @@ Alone alone(const SweepModel& m, const Dataset& tr, const Dataset& ev) {
     return {s.network(), launch};
 }
 
-::testing::AssertionResult same_bits(const Network<double>& got, const Network<double>& want) {
-    if (got.sizes() != want.sizes()) return ::testing::AssertionFailure() << "sizes differ";
-    for (std::size_t i = 0; i < want.params().size(); ++i)
-        if (std::memcmp(&got.params()[i], &want.params()[i], sizeof(double)) != 0)
-            return ::testing::AssertionFailure() << "parameter " << i << ": " << got.params()[i] << " vs "
-                                                 << want.params()[i];
-    return ::testing::AssertionSuccess();
-}
+using bptest::same_bits;
 
 // A sweep on the GPU as run_sweep runs it (Session::create on cuda), that also remembers each
 // model's fused device: there is no public counter of shared launches, but a device seated at
