@@ -480,4 +480,22 @@ TEST(SharedSweep, ResumedModelsEqualTheStraightSweep) {
         EXPECT_EQ(resumed[i].status, SweepStatus::done);
         EXPECT_TRUE(same_bits(resumed[i].session->network(), straight[i].session->network())) << "run " << i;
     }
+
+    // Models of one launch resumed at different epochs (0, 1 or 2 done; a sweep stopped while
+    // models of different m were at different epochs): each goes on from its own.
+    const std::vector<SweepModel> one = expand_grid(g, base_config(1), Init::scaled);
+    FusingDevices<float> d, e;
+    std::vector<SweepOutcome> after_one = run_sweep_on(tr, &ev, one, options<float>(), {}, {}, d.opener());
+    std::vector<SweepStart> mixed(four.size());
+    for (std::size_t i = 0; i < four.size(); ++i) {
+        mixed[i].first_epoch = int(i % 3);
+        if (i % 3 == 1) mixed[i].net = after_one[i].session->network();
+        if (i % 3 == 2) mixed[i].net = first[i].session->network();
+    }
+    std::vector<SweepOutcome> uneven = run_sweep_on(tr, &ev, four, options<float>(), {}, mixed, e.opener());
+    EXPECT_GT(e.shared_blocks(), 0);
+    for (std::size_t i = 0; i < four.size(); ++i) {
+        EXPECT_EQ(uneven[i].status, SweepStatus::done);
+        EXPECT_TRUE(same_bits(uneven[i].session->network(), straight[i].session->network())) << "run " << i;
+    }
 }
