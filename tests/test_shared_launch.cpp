@@ -349,6 +349,8 @@ void every_model_equals_itself_alone(bool reverse) {
     // Every fused model's every segment ran in a shared launch; the others in none.
     EXPECT_EQ(devices.shared_blocks(), blocks);
     EXPECT_GT(blocks, 0);
+    // The sessions handed back launch alone again.
+    for (const auto* d : devices.made) EXPECT_FALSE(d->launches_shared());
 }
 
 }  // namespace

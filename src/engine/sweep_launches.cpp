@@ -54,8 +54,15 @@ void run_shared_launch(SweepPool& pool, const std::vector<int>& ids) {
     for (int seat = 0; seat < k; ++seat) {
         devices.push_back(fused_of<T>(pool.session(ids[std::size_t(seat)])));
         BP_REQUIRE(devices.back(), "run_sweep: a model of a shared launch has no fused step");
-        devices.back()->share_launches(&share, seat);
     }
+    // Seated for this group only, whatever happens: a session handed back must launch alone.
+    struct Seating {
+        std::vector<FusedDevice<T>*>& devices;
+        ~Seating() {
+            for (FusedDevice<T>* d : devices) d->share_launches(nullptr, 0);
+        }
+    } seating{devices};
+    for (int seat = 0; seat < k; ++seat) devices[std::size_t(seat)]->share_launches(&share, seat);
     std::vector<std::thread> threads;
     int started = 0;
     try {
@@ -70,7 +77,6 @@ void run_shared_launch(SweepPool& pool, const std::vector<int>& ids) {
         pool.stop_all();
     }
     for (std::thread& t : threads) t.join();
-    for (FusedDevice<T>* d : devices) d->share_launches(nullptr, 0);
 }
 
 }  // namespace
