@@ -158,7 +158,8 @@ struct SweepCallbacks {
     std::function<void(const SweepModel&, const SweepOutcome&)> on_model_end;
     /// Set (Ctrl-C): every running model stops after its current segment, none starts.
     const std::atomic<bool>* stop = nullptr;
-    /// Once, before training, when the sweep cannot run as asked: why (e.g. one model at a time).
+    /// Before training, what was decided for the caller to tell: on a GPU how many models share
+    /// launches; on the CPU that the models train one at a time, and why.
     std::function<void(const std::string&)> on_notice;
 };
 
