@@ -20,7 +20,8 @@ namespace bptest {
 template <class T>
 class FusingCpuBackend final : public ForwardingBackend<T>, public batchprop::FusedDevice<T> {
 public:
-    // shared_limit: what fused_shared_limit() reports (an H200 allows 232,448 bytes).
+    // shared_limit: what fused_shared_limit() reports (an H200's opt-in maximum is 232,448 bytes;
+    // the CUDA backend reports that less the fused kernels' static shared memory).
     // max_cluster: the largest cluster the device schedules (0: none, as before sm_90).
     explicit FusingCpuBackend(std::size_t shared_limit = 232448, bool reverse_items = false, int max_cluster = 0)
         : limit_(shared_limit), reverse_(reverse_items), max_cluster_(max_cluster) {}
