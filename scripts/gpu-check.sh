@@ -41,8 +41,8 @@
 #       fused-step launch (when ncu is there; never a failure); the PyTorch peer on cuda.
 #       Issue 20's steps: cluster-tests (test_gpu_cluster: the cluster step bitwise the same for
 #       every N the GPU schedules and near the CPU), tf32-tests (test_gpu_tf32: a TF32 step
-#       within 1e-2 of FP32, graph = eager); racecheck and synccheck on the fused kernels, one-block and
-#       cluster (a tool refused here reads "skipped", hazards FAIL); m-sweep (the CLI's epoch
+#       within 1e-2 of FP32, graph = eager); racecheck and synccheck on the fused kernels, one-block,
+#       cluster and a sweep's shared launch (a tool refused here reads "skipped", hazards FAIL); m-sweep (the CLI's epoch
 #       time at m = 1..20 for graph, fused and the cluster step, float, and double at 1, 10,
 #       20: m-sweep.txt, figures only, never a failure).
 #       Issue 23's step, sweep: sweep-tests (test_gpu_sweep: every model of a GPU sweep bitwise
@@ -903,8 +903,9 @@ cluster_tests_step() {
 }
 
 # compute-sanitizer racecheck or synccheck on the fused kernels: a short CLI run (200 examples,
-# 20 steps) with the one-block step, then with the cluster step. Hazards fail the step; a tool
-# this runtime refuses (or that cannot follow clusters) is reported as skipped.
+# 20 steps) with the one-block step, then with the cluster step, then a sweep of two models in
+# shared launches (the shared-launch kernel; 300 examples, 30 steps each). Hazards fail the step;
+# a tool this runtime refuses (or that cannot follow clusters) is reported as skipped.
 fused_sanitizer_step() {
     local tool="$1" step="fused-$1"
     if [ "$HAVE_GPU" != 1 ]; then record "$step" "skipped: $WHY" 0; return; fi
@@ -912,18 +913,25 @@ fused_sanitizer_step() {
     local san; san=$(find_sanitizer)
     [ -n "$san" ] || { record "$step" "skipped: compute-sanitizer not found (PATH, /usr/local/cuda*/bin)" 0; return; }
     local notes=() bad=0 which log errors
-    for which in 0 auto; do
+    local run
+    for which in 0 auto shared; do
         log="$R/$step-cluster-$which.log"
-        if ! run_step "$step" 30 "$log" env BATCHPROP_FUSED_CLUSTER="$which" "${BPENV[@]}" "$san" --tool "$tool" \
-            --error-exitcode 99 --print-limit 20 "$BIN/batchprop" train --launch fused --train-limit 200 --epochs 1 \
-            --monitor none --device "$DEV" --data "$DATA"; then
+        run=(train --launch fused --train-limit 200 --epochs 1 --monitor none)
+        # shellcheck disable=SC2054  # the comma separates the CLI's list values
+        [ "$which" = shared ] && log="$R/$step-shared.log" && run=(sweep --seeds 1,2 --eta 0.5 --train-limit 400 --validation 100 --epochs 1)
+        if ! run_step "$step" 30 "$log" env BATCHPROP_FUSED_CLUSTER="${which/shared/0}" "${BPENV[@]}" "$san" --tool "$tool" \
+            --error-exitcode 99 --print-limit 20 "$BIN/batchprop" "${run[@]}" --device "$DEV" --data "$DATA"; then
             notes+=("cluster=$which: cut, no time left"); continue
         fi
         # racecheck: "RACECHECK SUMMARY: H hazards displayed (E errors, W warnings)"; synccheck:
         # "ERROR SUMMARY: E errors". Errors fail; warnings are in the log.
         errors=$(sed -n -e 's/.*RACECHECK SUMMARY: .*(\([0-9]*\) error.*/\1/p' -e 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$log" | head -1)
         local kind; [ "$which" = 0 ] && kind="one block" || kind="cluster"
-        grep -q 'runs on one block' "$log" && [ "$which" != 0 ] && kind="cluster not used: $(grep -m1 -o 'runs on one block: .*' "$log")"
+        grep -q 'runs on one block' "$log" && [ "$which" = auto ] && kind="cluster not used: $(grep -m1 -o 'runs on one block: .*' "$log")"
+        if [ "$which" = shared ]; then
+            kind="shared launch"
+            grep -q 'share fused launches' "$log" || kind="shared launch not used (no notice)"
+        fi
         if [ -n "$errors" ] && [ "$errors" -gt 0 ]; then
             notes+=("$kind: $(grep -m1 -E '(ERROR|RACECHECK) SUMMARY' "$log" | sed 's/^========= //')"); bad=1
         elif [ "$STEP_RC" = 0 ] && [ -n "$errors" ]; then
