@@ -24,11 +24,7 @@ namespace {
 template <class T>
 std::vector<T> train(Backend<T>& be, const std::vector<int>& sizes, int m, Launch launch, std::vector<std::string>* notices) {
     const Dataset tr = bptest::random_dataset(253, sizes.front(), sizes.back(), 91, 92);
-    TrainConfig cfg;
-    cfg.epochs = 2;
-    cfg.batch = m;
-    cfg.eta = 0.5;
-    cfg.lambda = 1.0;
+    TrainConfig cfg = bptest::config(2, m, 1.0);
     cfg.launch = launch;
     Network<T> net(sizes);
     net.init(Init::scaled, 92);

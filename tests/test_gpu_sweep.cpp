@@ -20,19 +20,9 @@ using namespace batchprop;
 
 namespace {
 
-template <class T>
-constexpr DType dtype_of() {
-    return sizeof(T) == 8 ? DType::f64 : DType::f32;
-}
+using bptest::dtype_of;
 
 Dataset random_set(int n, std::uint64_t seed) { return bptest::random_dataset(n, 784, 10, seed, seed + 1000); }
-
-TrainConfig base_config(int epochs) {
-    TrainConfig c;
-    c.epochs = epochs;
-    c.cost = Cost::cross_entropy;
-    return c;
-}
 
 // A fresh session of model m on the GPU, as run_sweep and `batchprop train --device cuda` make it.
 template <class T>
@@ -96,7 +86,7 @@ std::vector<SweepModel> mixed_models(int epochs) {
     g.eta = {0.5, 3.0};
     g.lambda = {0.0, 5.0};
     g.batch = {7, 10};
-    std::vector<SweepModel> models = expand_grid(g, base_config(epochs), Init::scaled);
+    std::vector<SweepModel> models = expand_grid(g, bptest::sweep_config(epochs), Init::scaled);
     SweepModel wide = models[1];  // 784,30,10, eta 0.5, lambda 0, m 10
     wide.id = int(models.size());
     wide.setting = models.back().setting + 1;
@@ -156,7 +146,7 @@ TEST(GpuSweep, DivergenceStaysWithItsModel) {
     g.sizes = {{784, 30, 10}};
     g.eta = {3.0, 3e38, 0.5};
     g.seeds = {1, 2};
-    const std::vector<SweepModel> models = expand_grid(g, base_config(2), Init::scaled);
+    const std::vector<SweepModel> models = expand_grid(g, bptest::sweep_config(2), Init::scaled);
     GpuSweep<float> sweep;
     const std::vector<SweepOutcome> out = sweep.run(tr, &ev, models);
     for (int i : {2, 3}) {
@@ -185,7 +175,7 @@ TEST(GpuSweep, DataSetsUnchangedAndSessionsEvaluateAsAlone) {
     g.sizes = {{784, 30, 10}};
     g.eta = {0.5, 3.0};
     g.batch = {10, 33};  // shared launches and a model on a stream of its own both read the copy
-    const std::vector<SweepModel> models = expand_grid(g, base_config(1), Init::scaled);
+    const std::vector<SweepModel> models = expand_grid(g, bptest::sweep_config(1), Init::scaled);
     GpuSweep<float> sweep;
     std::vector<SweepOutcome> out = sweep.run(tr, &ev, models);
     for (const auto& [got, want] : {std::make_pair(&tr, &tr_before), std::make_pair(&ev, &ev_before)}) {

@@ -25,10 +25,7 @@ struct Outcome {
 
 Outcome train(Backend<float>& be, const std::vector<int>& sizes, int n, int m, int epochs, Math math, Launch launch) {
     const Dataset tr = bptest::random_dataset(n, sizes.front(), sizes.back(), 81, 82);
-    TrainConfig cfg;
-    cfg.epochs = epochs;
-    cfg.batch = m;
-    cfg.eta = 0.5;
+    TrainConfig cfg = bptest::config(epochs, m);
     cfg.math = math;
     cfg.launch = launch;
     cfg.shuffle = false;

@@ -253,13 +253,6 @@ namespace {
 
 Dataset random_set(int n, std::uint64_t seed) { return bptest::random_dataset(n, 64, 5, seed, seed + 1000); }
 
-TrainConfig base_config(int epochs) {
-    TrainConfig c;
-    c.epochs = epochs;
-    c.cost = Cost::cross_entropy;
-    return c;
-}
-
 Network<double> initial(const SweepModel& m) {
     Network<double> net(m.sizes);
     net.init(m.init, m.config.seed);  // as Session::create
@@ -310,7 +303,7 @@ using bptest::same_bits;
 template <class T>
 SweepOptions options(int jobs = 2) {
     SweepOptions o;
-    o.where.dtype = sizeof(T) == 8 ? DType::f64 : DType::f32;
+    o.where.dtype = bptest::dtype_of<T>();
     o.jobs = jobs;
     return o;
 }
@@ -328,7 +321,7 @@ void every_model_equals_itself_alone(bool reverse) {
     g.lambda = {0.0, 5.0};
     g.batch = {7, 10, 33};  // 33: wider than the one-block step takes alone: not shared
     g.seeds = {1, 9};
-    const std::vector<SweepModel> models = expand_grid(g, base_config(2), Init::scaled);
+    const std::vector<SweepModel> models = expand_grid(g, bptest::sweep_config(2), Init::scaled);
     FusingDevices<T> devices;
     devices.reverse = reverse;
     std::string notice;
@@ -367,7 +360,7 @@ TEST(SharedSweep, OnlyModelsThatRunTheOneBlockStepAloneShare) {
     SweepGrid g;
     g.sizes = {{64, 16, 5}};
     g.seeds = {1, 2, 3};
-    TrainConfig graph = base_config(1);
+    TrainConfig graph = bptest::sweep_config(1);
     graph.launch = Launch::graph;  // eager on the double, as alone
     const std::vector<SweepModel> models = expand_grid(g, graph, Init::scaled);
     FusingDevices<float> devices;
@@ -376,7 +369,7 @@ TEST(SharedSweep, OnlyModelsThatRunTheOneBlockStepAloneShare) {
     for (const SweepModel& m : models) EXPECT_TRUE(same_bits(out[std::size_t(m.id)].session->network(), alone<float>(m, tr, ev)));
 
     // Clusters asked for, on a device that has them: alone each would run the cluster step.
-    const std::vector<SweepModel> fused = expand_grid(g, base_config(1), Init::scaled);
+    const std::vector<SweepModel> fused = expand_grid(g, bptest::sweep_config(1), Init::scaled);
     ASSERT_EQ(setenv("BATCHPROP_FUSED_CLUSTER", "2", 1), 0);
     FusingDevices<float> clustered;
     clustered.max_cluster = 4;
@@ -400,7 +393,7 @@ TEST(SharedSweep, DivergenceAndEarlyStopLeaveTheLaunchToTheOthers) {
     g.sizes = {{2, 5, 4}};
     g.eta = {3.0, 3e38, 0.5};  // float: eta = 3e38 overflows in its first updates
     g.seeds = {1, 2};
-    TrainConfig c = base_config(3);
+    TrainConfig c = bptest::sweep_config(3);
     c.segment_steps = 7;  // 30 steps an epoch: five segments, five launches
     const std::vector<SweepModel> models = expand_grid(g, c, Init::gaussian);
     FusingDevices<float> devices;
@@ -434,7 +427,7 @@ TEST(SharedSweep, StopFlagStopsTheLaunchAndStartsNoMore) {
     SweepGrid g;
     g.sizes = {{64, 16, 5}};
     g.seeds = {1, 2, 3, 4, 5, 6};
-    TrainConfig c = base_config(3);
+    TrainConfig c = bptest::sweep_config(3);
     c.segment_steps = 7;  // five segments an epoch: a model one segment into epoch 2 stops there
     const std::vector<SweepModel> models = expand_grid(g, c, Init::scaled);
     FusingDevices<float> devices;  // launches of four: two groups
@@ -466,8 +459,8 @@ TEST(SharedSweep, ResumedModelsEqualTheStraightSweep) {
     g.sizes = {{64, 16, 5}};
     g.batch = {7, 10};
     g.seeds = {1, 2, 3};
-    const std::vector<SweepModel> four = expand_grid(g, base_config(4), Init::scaled);
-    const std::vector<SweepModel> two = expand_grid(g, base_config(2), Init::scaled);
+    const std::vector<SweepModel> four = expand_grid(g, bptest::sweep_config(4), Init::scaled);
+    const std::vector<SweepModel> two = expand_grid(g, bptest::sweep_config(2), Init::scaled);
     FusingDevices<float> a, b, c;
     std::vector<SweepOutcome> straight = run_sweep_on(tr, &ev, four, options<float>(), {}, {}, a.opener());
     std::vector<SweepOutcome> first = run_sweep_on(tr, &ev, two, options<float>(), {}, {}, b.opener());
@@ -485,7 +478,7 @@ TEST(SharedSweep, ResumedModelsEqualTheStraightSweep) {
 
     // Models of one launch resumed at different epochs (0, 1 or 2 done; a sweep stopped while
     // models of different m were at different epochs): each goes on from its own.
-    const std::vector<SweepModel> one = expand_grid(g, base_config(1), Init::scaled);
+    const std::vector<SweepModel> one = expand_grid(g, bptest::sweep_config(1), Init::scaled);
     FusingDevices<float> d, e;
     std::vector<SweepOutcome> after_one = run_sweep_on(tr, &ev, one, options<float>(), {}, {}, d.opener());
     std::vector<SweepStart> mixed(four.size());

@@ -29,13 +29,6 @@ Dataset random_set(int n, int n_inputs, std::uint64_t seed) {
                         "random");
 }
 
-TrainConfig base_config(int epochs = 2) {
-    TrainConfig c;
-    c.epochs = epochs;
-    c.cost = Cost::cross_entropy;
-    return c;
-}
-
 // The grid of the bitwise test: two networks, two etas, two lambdas, two m, two seeds.
 SweepGrid test_grid() {
     SweepGrid g;
@@ -64,7 +57,7 @@ using bptest::same_bits;
 TEST(SweepGridTest, ExpandsInOrderSeedFastest) {
     SweepGrid g = test_grid();
     EXPECT_EQ(grid_size(g), 32);
-    const std::vector<SweepModel> m = expand_grid(g, base_config(), Init::scaled);
+    const std::vector<SweepModel> m = expand_grid(g, bptest::sweep_config(2), Init::scaled);
     ASSERT_EQ(m.size(), 32u);
     for (std::size_t i = 0; i < m.size(); ++i) {
         EXPECT_EQ(m[i].id, int(i));
@@ -101,7 +94,7 @@ TEST(SweepGridTest, RefusesEmptyAxesAndHugeGrids) {
 TEST(SweepGridTest, NamesTheBadValueOfAnAxis) {
     auto error_of = [](SweepGrid g) -> std::string {
         try {
-            expand_grid(g, base_config(), Init::gaussian);
+            expand_grid(g, bptest::sweep_config(2), Init::gaussian);
         } catch (const SettingError& e) {
             return e.what();
         }
@@ -140,7 +133,7 @@ TEST(SweepGridTest, RefusesABadCombinationNamingIt) {
     g.eta = {0.5, 3.0};
     g.lambda = {0, 100};
     g.seeds = {1, 2};
-    const std::vector<SweepModel> m = expand_grid(g, base_config(), Init::gaussian);
+    const std::vector<SweepModel> m = expand_grid(g, bptest::sweep_config(2), Init::gaussian);
     validate_sweep(m, 1000);  // 3 * 100 / 1000 < 1
     try {
         validate_sweep(m, 250);  // 3 * 100 / 250 >= 1: runs 6 and 7, the first named
@@ -155,7 +148,7 @@ TEST(SweepGridTest, RefusesABadCombinationNamingIt) {
     }
     g.batch = {10, 300};
     try {
-        validate_sweep(expand_grid(g, base_config(), Init::gaussian), 250);
+        validate_sweep(expand_grid(g, bptest::sweep_config(2), Init::gaussian), 250);
         FAIL() << "m > n accepted";
     } catch (const SettingError& e) {
         EXPECT_EQ(e.setting(), Setting::batch);
@@ -187,7 +180,7 @@ TEST(SweepSchedule, ModelWorkGrowsWithWhatTheModelDoes) {
 }
 
 TEST(SweepSchedule, LongestFirstTiesByRunId) {
-    const std::vector<SweepModel> m = expand_grid(test_grid(), base_config(), Init::gaussian);
+    const std::vector<SweepModel> m = expand_grid(test_grid(), bptest::sweep_config(2), Init::gaussian);
     std::vector<double> work(m.size(), 1.0);
     work[5] = 3.0;
     work[2] = 2.0;
@@ -206,7 +199,7 @@ TEST(SweepSchedule, LongestFirstTiesByRunId) {
 }
 
 TEST(SweepSchedule, GpuLaunchesHoldFusableModelsOfSimilarLength) {
-    const std::vector<SweepModel> m = expand_grid(test_grid(), base_config(), Init::gaussian);
+    const std::vector<SweepModel> m = expand_grid(test_grid(), bptest::sweep_config(2), Init::gaussian);
     std::vector<double> work;
     std::vector<bool> fusable;
     for (const SweepModel& x : m) {
@@ -252,7 +245,7 @@ TEST(SweepSchedule, JobsAreCoresCappedByModels) {
 TEST(SweepRunner, EveryModelEqualsItselfTrainedAlone) {
     const Dataset tr = random_set(300, 64, 1), ev = random_set(100, 64, 2);
     for (DType dtype : {DType::f32, DType::f64}) {
-        const std::vector<SweepModel> models = expand_grid(test_grid(), base_config(), Init::scaled);
+        const std::vector<SweepModel> models = expand_grid(test_grid(), bptest::sweep_config(2), Init::scaled);
         SweepOptions o;
         o.where = {"cpu", dtype};
         o.jobs = 3;  // more workers than the two cores: threads interleave
@@ -275,7 +268,7 @@ std::vector<SweepModel> big_product_models() {
     g.sizes = {{784, 100, 10}};
     g.batch = {256};
     g.eta = {0.5, 1.0};
-    return expand_grid(g, base_config(), Init::scaled);
+    return expand_grid(g, bptest::sweep_config(2), Init::scaled);
 }
 }  // namespace
 
@@ -321,7 +314,7 @@ TEST(SweepRunner, DivergenceStaysWithItsModel) {
     SweepGrid g;
     g.sizes = {{2, 5, 4}};
     g.eta = {3.0, 3e38, 0.5};  // float: eta = 3e38 overflows in its first updates
-    TrainConfig c = base_config(3);
+    TrainConfig c = bptest::sweep_config(3);
     const std::vector<SweepModel> models = expand_grid(g, c, Init::gaussian);
     SweepOptions o;
     o.where = {"cpu", DType::f32};
@@ -352,7 +345,7 @@ TEST(SweepRunner, DataThatFitsNoModelOfANetworkIsRefusedBeforeAnyTrains) {
         SweepGrid g;
         g.sizes = {{2, 5, 4}, bad};
         g.seeds = {1, 2};
-        const std::vector<SweepModel> models = expand_grid(g, base_config(1), Init::gaussian);
+        const std::vector<SweepModel> models = expand_grid(g, bptest::sweep_config(1), Init::gaussian);
         int started = 0;
         SweepCallbacks cb;
         cb.on_model_start = [&](const SweepModel&, const Session&) { ++started; };
@@ -372,7 +365,7 @@ TEST(SweepRunner, DataThatFitsNoModelOfANetworkIsRefusedBeforeAnyTrains) {
 // The stop flag: the running model stops after its current segment, none starts after it.
 TEST(SweepRunner, StopFlagStopsTheRunningAndStartsNoMore) {
     const Dataset tr = random_set(300, 64, 1), ev = random_set(100, 64, 2);
-    const std::vector<SweepModel> models = expand_grid(test_grid(), base_config(3), Init::scaled);
+    const std::vector<SweepModel> models = expand_grid(test_grid(), bptest::sweep_config(3), Init::scaled);
     std::atomic<bool> stop{false};
     SweepCallbacks cb;
     cb.stop = &stop;
@@ -403,7 +396,7 @@ TEST(SweepRunner, StopFlagStopsTheRunningAndStartsNoMore) {
 // Callbacks never overlap, and a callback's exception ends the sweep and comes out of run_sweep.
 TEST(SweepRunner, CallbacksOneAtATimeAndTheirErrorsEndTheSweep) {
     const Dataset tr = random_set(300, 64, 1), ev = random_set(100, 64, 2);
-    const std::vector<SweepModel> models = expand_grid(test_grid(), base_config(), Init::scaled);
+    const std::vector<SweepModel> models = expand_grid(test_grid(), bptest::sweep_config(2), Init::scaled);
     std::atomic<int> inside{0}, overlaps{0}, epochs{0};
     SweepCallbacks cb;
     auto enter = [&] {
@@ -434,8 +427,8 @@ TEST(SweepRunner, CallbacksOneAtATimeAndTheirErrorsEndTheSweep) {
 // Models resumed from their networks after some epochs end where the straight sweep ends.
 TEST(SweepRunner, ResumedModelsEqualTheStraightSweep) {
     const Dataset tr = random_set(300, 64, 1), ev = random_set(100, 64, 2);
-    const std::vector<SweepModel> four = expand_grid(test_grid(), base_config(4), Init::scaled);
-    const std::vector<SweepModel> two = expand_grid(test_grid(), base_config(2), Init::scaled);
+    const std::vector<SweepModel> four = expand_grid(test_grid(), bptest::sweep_config(4), Init::scaled);
+    const std::vector<SweepModel> two = expand_grid(test_grid(), bptest::sweep_config(2), Init::scaled);
     SweepOptions o;
     o.where = {"cpu", DType::f32};
     o.jobs = 2;

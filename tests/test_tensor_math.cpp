@@ -37,10 +37,7 @@ struct Outcome {
 template <class T>
 Outcome train(Backend<T>& be, Math math, Launch launch = Launch::automatic) {
     const Dataset tr = bptest::random_dataset(53, 20, 3, 11, 12);
-    TrainConfig cfg;
-    cfg.epochs = 2;
-    cfg.batch = 5;
-    cfg.eta = 0.5;
+    TrainConfig cfg = bptest::config(2, 5);
     cfg.math = math;
     cfg.launch = launch;
     Network<T> net({20, 7, 3});

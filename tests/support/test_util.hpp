@@ -178,6 +178,21 @@ inline batchprop::TrainConfig config(int epochs, int batch, double lambda = 0.0,
     return c;
 }
 
+// A sweep's base configuration in its tests: `epochs` epochs, cross-entropy; the grid gives
+// the rest.
+inline batchprop::TrainConfig sweep_config(int epochs) {
+    batchprop::TrainConfig c;
+    c.epochs = epochs;
+    c.cost = batchprop::Cost::cross_entropy;
+    return c;
+}
+
+// The DType of scalar type T.
+template <class T>
+constexpr batchprop::DType dtype_of() {
+    return sizeof(T) == sizeof(double) ? batchprop::DType::f64 : batchprop::DType::f32;
+}
+
 template <class T>
 struct TrainRun {
     std::vector<T> params;
