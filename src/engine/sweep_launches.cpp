@@ -20,8 +20,9 @@ FusedDevice<T>* fused_of(Session& s) {
 }
 
 template <class T>
-LaunchSupport launch_support(SweepPool& pool, const Dataset& train) {
+LaunchSupport launch_support(SweepPool& pool) {
     LaunchSupport support;
+    const Dataset& train = pool.train_data();
     const std::vector<SweepModel>& models = pool.models();
     FusedDevice<T>* const first = fused_of<T>(pool.session(0));
     if (!first || first->fused_shared_limit() == 0) return support;
@@ -82,8 +83,7 @@ void run_shared_launch(SweepPool& pool, const std::vector<int>& ids) {
 }  // namespace
 
 LaunchSupport launch_support(SweepPool& pool, DType dtype) {
-    return dtype == DType::f64 ? launch_support<double>(pool, pool.train_data())
-                               : launch_support<float>(pool, pool.train_data());
+    return dtype == DType::f64 ? launch_support<double>(pool) : launch_support<float>(pool);
 }
 
 void run_shared_launch(SweepPool& pool, DType dtype, const std::vector<int>& ids) {

@@ -28,9 +28,7 @@ public:
     void open_sessions(const SessionOpener& open);
     Session& session(int id) { return *out_[std::size_t(id)].session; }
     const Dataset& train_data() const { return train_; }
-    const Dataset* eval_data() const { return eval_; }
     const std::vector<SweepModel>& models() const { return models_; }
-    const SweepCallbacks& callbacks() const { return cb_; }
 
     // Trains model `id` (its outcome filled in); what it throws is kept in the outcome.
     void train_one(int id);

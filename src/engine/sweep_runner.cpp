@@ -152,7 +152,6 @@ std::vector<SweepOutcome> SweepPool::finish() {
     return std::move(out_);
 }
 
-
 const char* to_string(SweepStatus status) {
     switch (status) {
         case SweepStatus::pending: return "pending";

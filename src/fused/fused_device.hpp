@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "batchprop/backend.hpp"
