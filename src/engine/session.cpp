@@ -206,11 +206,16 @@ struct ImplT final : Session::Impl {
 };
 
 template <class T>
-std::unique_ptr<Session::Impl> make_impl(const Network<double>& net, Cost cost, const SessionOptions& o) {
-    std::string notice;
-    auto backend = make_backend<T>(o.device, &notice);
+std::unique_ptr<ImplT<T>> impl_over(std::unique_ptr<Backend<T>> backend, const Network<double>& net, Cost cost) {
     auto impl = std::make_unique<ImplT<T>>(std::move(backend), net.template cast<T>());
     impl->cost = cost;
+    return impl;
+}
+
+template <class T>
+std::unique_ptr<Session::Impl> make_impl(const Network<double>& net, Cost cost, const SessionOptions& o) {
+    std::string notice;
+    auto impl = impl_over(make_backend<T>(o.device, &notice), net, cost);
     impl->notice = std::move(notice);
     return impl;
 }
@@ -235,9 +240,7 @@ std::shared_ptr<SharedData> put_on_device(const SessionOptions& where, const Dat
 
 template <class T>
 Session SessionAccess::over(std::unique_ptr<Backend<T>> backend, const Network<double>& net, Cost cost) {
-    auto impl = std::make_unique<ImplT<T>>(std::move(backend), net.template cast<T>());
-    impl->cost = cost;
-    return Session(std::move(impl));
+    return Session(impl_over(std::move(backend), net, cost));
 }
 template Session SessionAccess::over(std::unique_ptr<Backend<float>>, const Network<double>&, Cost);
 template Session SessionAccess::over(std::unique_ptr<Backend<double>>, const Network<double>&, Cost);
